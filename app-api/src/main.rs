@@ -1,0 +1,3 @@
+fn main() {
+    println!("app-api: not yet implemented (see the app-api issue)");
+}

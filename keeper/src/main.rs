@@ -1,0 +1,3 @@
+fn main() {
+    println!("keeper: AMM program {}", keeper::amm_program_id());
+}

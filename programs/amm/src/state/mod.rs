@@ -1,0 +1,5 @@
+pub mod config;
+pub mod pool;
+
+pub use config::*;
+pub use pool::*;

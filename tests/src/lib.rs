@@ -1,0 +1,7 @@
+//! Test support for the AMM program: runs it natively inside solana-program-test next to the
+//! real SPL Token, Token-2022 and Associated Token programs (SBF binaries shipped with
+//! solana-program-test), with helpers for tokens, users, transactions and events.
+
+pub mod harness;
+
+pub use harness::*;
