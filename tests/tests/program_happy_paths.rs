@@ -73,7 +73,10 @@ async fn initialize_pool_locks_minimum_liquidity_and_hands_pdas_the_keys() {
     let pool = env.pool(p.pool).await;
     assert_eq!((pool.reserve_a, pool.reserve_b, pool.lp_supply), (1_000_000, 4_000_000, lp_total));
     assert_eq!((pool.mint_a, pool.mint_b, pool.config, pool.open_time), (mint_a, mint_b, config, 42));
-    assert_eq!((pool.mint_a_decimals, pool.mint_b_decimals), (6, 9));
+    let decimals = |acc: solana_sdk::account::Account| spl_token::state::Mint::unpack(&acc.data).unwrap().decimals;
+    let (dec_a, dec_b) = (decimals(env.account(mint_a).await.unwrap()), decimals(env.account(mint_b).await.unwrap()));
+    assert_eq!((pool.mint_a_decimals, pool.mint_b_decimals), (dec_a, dec_b));
+    assert_ne!(dec_a, dec_b, "the harness makes one 6- and one 9-decimal mint");
 
     // The authority PDA owns both vaults and is the LP mint's only authority.
     for vault in [p.vault_a, p.vault_b] {

@@ -16,16 +16,8 @@ pub struct InitializePool<'info> {
     pub config: Box<Account<'info, AmmConfig>>,
     /// Token A. Must be a classic SPL Token mint: Token-2022 mints are refused, since their
     /// transfer fees and hooks break the vault accounting peer AMMs rely on.
-    #[account(
-        constraint = *mint_a.to_account_info().owner == token::ID @ AmmError::UnsupportedTokenProgram,
-    )]
     pub mint_a: Box<InterfaceAccount<'info, MintInterface>>,
     /// Token B, with `mint_a < mint_b` (canonical order, so each pair has exactly one pool per config).
-    #[account(
-        constraint = mint_a.key() != mint_b.key() @ AmmError::IdenticalMints,
-        constraint = mint_a.key() < mint_b.key() @ AmmError::MintsNotSorted,
-        constraint = *mint_b.to_account_info().owner == token::ID @ AmmError::UnsupportedTokenProgram,
-    )]
     pub mint_b: Box<InterfaceAccount<'info, MintInterface>>,
     #[account(
         init,
@@ -33,6 +25,13 @@ pub struct InitializePool<'info> {
         space = 8 + Pool::INIT_SPACE,
         seeds = [POOL_SEED, config.key().as_ref(), mint_a.key().as_ref(), mint_b.key().as_ref()],
         bump,
+        // The mint checks live on the first `init` account: Anchor creates `init` accounts before
+        // it checks plain constraints, and a bad mint would otherwise fail inside a vault's
+        // creation (identical mints collide in the vault PDAs) with a less useful error.
+        constraint = mint_a.key() != mint_b.key() @ AmmError::IdenticalMints,
+        constraint = mint_a.key() < mint_b.key() @ AmmError::MintsNotSorted,
+        constraint = *mint_a.to_account_info().owner == token::ID @ AmmError::UnsupportedTokenProgram,
+        constraint = *mint_b.to_account_info().owner == token::ID @ AmmError::UnsupportedTokenProgram,
     )]
     pub pool: Box<Account<'info, Pool>>,
     /// CHECK: PDA that owns the vaults and the LP mint; it holds no data.
