@@ -100,7 +100,12 @@ impl TestEnv {
         self.ctx.payer.pubkey()
     }
 
-    fn build_tx(&mut self, ixs: &[Instruction], signers: &[&Keypair], blockhash: solana_sdk::hash::Hash) -> Transaction {
+    fn build_tx(
+        &mut self,
+        ixs: &[Instruction],
+        signers: &[&Keypair],
+        blockhash: solana_sdk::hash::Hash,
+    ) -> Transaction {
         // A distinct compute-unit limit per transaction keeps otherwise identical transactions
         // (same instruction, same blockhash) from being rejected as duplicates.
         self.nonce = self.nonce.wrapping_add(1);
@@ -222,7 +227,10 @@ impl TestEnv {
         }
         .expect("initialize_mint2");
         let space = spl_token::state::Mint::LEN;
-        let ixs = [system_instruction::create_account(&payer, &mint.pubkey(), Self::rent(space), space as u64, &program), init];
+        let ixs = [
+            system_instruction::create_account(&payer, &mint.pubkey(), Self::rent(space), space as u64, &program),
+            init,
+        ];
         self.ok(&ixs, &[&mint]).await;
         mint.pubkey()
     }
@@ -246,7 +254,8 @@ impl TestEnv {
         let space = spl_token::state::Account::LEN;
         let ixs = [
             system_instruction::create_account(&payer, &acc.pubkey(), Self::rent(space), space as u64, &spl_token::ID),
-            spl_token::instruction::initialize_account3(&spl_token::ID, &acc.pubkey(), &mint, &owner).expect("init account"),
+            spl_token::instruction::initialize_account3(&spl_token::ID, &acc.pubkey(), &mint, &owner)
+                .expect("init account"),
         ];
         self.ok(&ixs, &[&acc]).await;
         acc.pubkey()
@@ -254,12 +263,13 @@ impl TestEnv {
 
     pub async fn create_ata(&mut self, mint: Pubkey, owner: Pubkey) -> Pubkey {
         let payer = self.payer();
-        let ix = associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
-            &payer,
-            &owner,
-            &mint,
-            &spl_token::ID,
-        );
+        let ix =
+            associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+                &payer,
+                &owner,
+                &mint,
+                &spl_token::ID,
+            );
         self.ok(&[ix], &[]).await;
         associated_token::get_associated_token_address(&owner, &mint)
     }
@@ -273,7 +283,8 @@ impl TestEnv {
 
     /// Plain SPL transfer between token accounts (e.g. a donation straight into a vault).
     pub async fn transfer(&mut self, from: Pubkey, to: Pubkey, owner: &Keypair, amount: u64) {
-        let ix = spl_token::instruction::transfer(&spl_token::ID, &from, &to, &owner.pubkey(), &[], amount).expect("transfer");
+        let ix = spl_token::instruction::transfer(&spl_token::ID, &from, &to, &owner.pubkey(), &[], amount)
+            .expect("transfer");
         self.ok(&[ix], &[owner]).await;
     }
 
@@ -309,7 +320,13 @@ impl TestEnv {
     }
 
     /// Creates a pool funded by a new creator; returns its addresses and the creator (who holds LP).
-    pub async fn create_pool(&mut self, config: Pubkey, amount_a: u64, amount_b: u64, open_time: i64) -> (PoolAddresses, User) {
+    pub async fn create_pool(
+        &mut self,
+        config: Pubkey,
+        amount_a: u64,
+        amount_b: u64,
+        open_time: i64,
+    ) -> (PoolAddresses, User) {
         let (mint_a, mint_b) = self.create_sorted_mints().await;
         let p = PoolAddresses::derive(config, mint_a, mint_b);
         let creator = self.new_user(&p, amount_a, amount_b).await;

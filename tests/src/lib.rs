@@ -3,5 +3,6 @@
 //! solana-program-test), with helpers for tokens, users, transactions and events.
 
 pub mod harness;
+pub mod idl;
 
 pub use harness::*;

@@ -80,7 +80,7 @@ async fn swap_with_the_same_vault_twice_is_refused() {
     // accounts: trader, config, pool, authority, input_vault, output_vault, ...
     ix.accounts[5] = ix.accounts[4].clone();
     ix.accounts[7] = ix.accounts[6].clone(); // output token account of the same mint
-    // Anchor refuses the same writable account twice before our own checks run.
+                                             // Anchor refuses the same writable account twice before our own checks run.
     refused_in(&mut f, &[ix], &[&alice], anchor(AnchorError::ConstraintDuplicateMutableAccount)).await;
 }
 
@@ -197,11 +197,20 @@ async fn missing_signer_is_refused() {
     refused_in(&mut f, &[pause], &[], anchor(AnchorError::AccountNotSigner)).await;
 }
 
-async fn try_initialize(env: &mut TestEnv, config: Pubkey, mint_a: Pubkey, mint_b: Pubkey, a: u64, b: u64, expected: u32) {
+async fn try_initialize(
+    env: &mut TestEnv,
+    config: Pubkey,
+    mint_a: Pubkey,
+    mint_b: Pubkey,
+    a: u64,
+    b: u64,
+    expected: u32,
+) {
     let p = PoolAddresses::derive(config, mint_a, mint_b);
     let creator = Keypair::new();
     let payer = env.payer();
-    env.ok(&[anchor_lang::solana_program::system_instruction::transfer(&payer, &creator.pubkey(), 1_000_000_000)], &[]).await;
+    env.ok(&[anchor_lang::solana_program::system_instruction::transfer(&payer, &creator.pubkey(), 1_000_000_000)], &[])
+        .await;
     let token_a = env.create_token_account(mint_a, creator.pubkey()).await;
     let token_b = env.create_token_account(mint_b, creator.pubkey()).await;
     if a > 0 {
@@ -226,7 +235,8 @@ async fn identical_unsorted_and_token_2022_mints_are_refused() {
     let p = PoolAddresses::derive(config, a, a);
     let creator = Keypair::new();
     let payer = env.payer();
-    env.ok(&[anchor_lang::solana_program::system_instruction::transfer(&payer, &creator.pubkey(), 1_000_000_000)], &[]).await;
+    env.ok(&[anchor_lang::solana_program::system_instruction::transfer(&payer, &creator.pubkey(), 1_000_000_000)], &[])
+        .await;
     let token = env.create_token_account(a, creator.pubkey()).await;
     env.mint_to(a, token, 2_000_000).await;
     let ix = client::initialize_pool(creator.pubkey(), &p, token, token, 1_000_000, 1_000_000, 0);
@@ -238,7 +248,8 @@ async fn identical_unsorted_and_token_2022_mints_are_refused() {
     let (x, y) = client::sort_mints(t22, classic).unwrap();
     let p = PoolAddresses::derive(config, x, y);
     let creator = Keypair::new();
-    env.ok(&[anchor_lang::solana_program::system_instruction::transfer(&payer, &creator.pubkey(), 1_000_000_000)], &[]).await;
+    env.ok(&[anchor_lang::solana_program::system_instruction::transfer(&payer, &creator.pubkey(), 1_000_000_000)], &[])
+        .await;
     let classic_acc = env.create_token_account(classic, creator.pubkey()).await;
     env.mint_to(classic, classic_acc, 1_000_000).await;
     // No classic token account of a Token-2022 mint can exist; any classic account stands in.
@@ -259,8 +270,16 @@ async fn zero_and_dust_initial_liquidity_is_refused() {
     let (a, b) = env.create_sorted_mints().await;
     try_initialize(&mut env, config, a, b, 0, 1_000_000, amm(AmmError::ZeroAmount)).await;
     // sqrt(1000 * 1000) = MINIMUM_LIQUIDITY: nothing would be left for the creator.
-    try_initialize(&mut env, config, a, b, MINIMUM_LIQUIDITY, MINIMUM_LIQUIDITY, amm(AmmError::InsufficientInitialLiquidity))
-        .await;
+    try_initialize(
+        &mut env,
+        config,
+        a,
+        b,
+        MINIMUM_LIQUIDITY,
+        MINIMUM_LIQUIDITY,
+        amm(AmmError::InsufficientInitialLiquidity),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -355,7 +374,7 @@ async fn each_paused_action_is_refused_and_the_others_still_work() {
                 _ => other == &withdraw,
             };
             if !refused_kind {
-                f.env.ok(&[other.clone()], &[other_signer]).await;
+                f.env.ok(std::slice::from_ref(other), &[other_signer]).await;
             }
         }
     }
@@ -373,9 +392,9 @@ async fn swap_before_open_time_is_refused() {
     let u = trader.accounts;
     let ix = client::swap_exact_in(&p, u.owner, true, u.token_a, u.token_b, 10_000, 1);
     let watched = [p.pool, p.vault_a, p.vault_b, u.token_a, u.token_b];
-    refused(&mut env, &watched, &[ix.clone()], &[&trader.keypair], amm(AmmError::PoolNotOpen)).await;
+    refused(&mut env, &watched, std::slice::from_ref(&ix), &[&trader.keypair], amm(AmmError::PoolNotOpen)).await;
     env.set_time(now + 3_599).await;
-    refused(&mut env, &watched, &[ix.clone()], &[&trader.keypair], amm(AmmError::PoolNotOpen)).await;
+    refused(&mut env, &watched, std::slice::from_ref(&ix), &[&trader.keypair], amm(AmmError::PoolNotOpen)).await;
     env.set_time(now + 3_600).await;
     env.ok(&[ix], &[&trader.keypair]).await;
     assert!(env.balance(u.token_b).await > 0);
@@ -456,7 +475,8 @@ async fn donation_before_the_second_depositor_does_not_rob_the_victim() {
     let victim = env.new_user(&p, victim_funds, victim_funds).await;
     env.open_lp_account(&p, &victim).await;
     let pool = env.pool(p.pool).await;
-    let lp = math::lp_for_max_amounts(victim_funds, victim_funds, pool.reserve_a, pool.reserve_b, pool.lp_supply).unwrap();
+    let lp =
+        math::lp_for_max_amounts(victim_funds, victim_funds, pool.reserve_a, pool.reserve_b, pool.lp_supply).unwrap();
     assert!(lp > 0, "the victim's deposit is not rounded away");
     env.ok(&[client::deposit(&p, &victim.accounts, lp, victim_funds, victim_funds)], &[&victim.keypair]).await;
     // The attacker exits with their one LP token.
@@ -482,7 +502,8 @@ async fn many_tiny_swaps_cannot_extract_value_through_rounding() {
     let start = f.env.pool(p.pool).await;
     let k0 = u128::from(start.reserve_a) * u128::from(start.reserve_b);
     let (a0, b0) = (f.env.balance(u.token_a).await, f.env.balance(u.token_b).await);
-    let value = |a: u64, b: u64| u128::from(a) * u128::from(start.reserve_b) + u128::from(b) * u128::from(start.reserve_a);
+    let value =
+        |a: u64, b: u64| u128::from(a) * u128::from(start.reserve_b) + u128::from(b) * u128::from(start.reserve_a);
 
     let mut ixs = Vec::new();
     for i in 0..120u64 {

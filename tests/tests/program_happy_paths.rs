@@ -29,7 +29,10 @@ async fn config_is_created_by_the_upgrade_authority_and_updated_by_its_admin() {
         })]
     );
     let state: AmmConfig = env.anchor_account(config).await;
-    assert_eq!((state.index, state.admin, state.trade_fee_bps, state.protocol_fee_share_bps), (7, admin.pubkey(), 30, 1_500));
+    assert_eq!(
+        (state.index, state.admin, state.trade_fee_bps, state.protocol_fee_share_bps),
+        (7, admin.pubkey(), 30, 1_500)
+    );
 
     let new_admin = solana_sdk::signature::Keypair::new();
     let out = env
@@ -58,7 +61,15 @@ async fn initialize_pool_locks_minimum_liquidity_and_hands_pdas_the_keys() {
     let (mint_a, mint_b) = env.create_sorted_mints().await;
     let p = client::PoolAddresses::derive(config, mint_a, mint_b);
     let creator = env.new_user(&p, 5_000_000, 20_000_000).await;
-    let ix = client::initialize_pool(creator.pubkey(), &p, creator.accounts.token_a, creator.accounts.token_b, 1_000_000, 4_000_000, 42);
+    let ix = client::initialize_pool(
+        creator.pubkey(),
+        &p,
+        creator.accounts.token_a,
+        creator.accounts.token_b,
+        1_000_000,
+        4_000_000,
+        42,
+    );
     let out = env.ok(&[ix], &[&creator.keypair]).await;
 
     // sqrt(1e6 * 4e6) = 2e6, of which MINIMUM_LIQUIDITY stays locked forever.
@@ -110,7 +121,11 @@ async fn deposit_and_withdraw_are_proportional() {
     assert_eq!(f.env.balance(alice.accounts.token_a).await, FIXTURE_USER_BALANCE - need_a);
     assert_eq!(f.env.balance(alice.accounts.token_b).await, FIXTURE_USER_BALANCE - need_b);
     assert_eq!(f.env.balance(p.vault_a).await, before.reserve_a + need_a);
-    let after = Reserves { reserve_a: before.reserve_a + need_a, reserve_b: before.reserve_b + need_b, lp_supply: before.lp_supply + lp };
+    let after = Reserves {
+        reserve_a: before.reserve_a + need_a,
+        reserve_b: before.reserve_b + need_b,
+        lp_supply: before.lp_supply + lp,
+    };
     assert_eq!(
         out.events,
         vec![AmmEvent::LiquidityAdded(amm::LiquidityAdded {
@@ -143,7 +158,9 @@ async fn swaps_in_both_directions_and_both_kinds_match_the_math() {
     let fees = Fees { trade_fee_bps: 30, protocol_fee_share_bps: 2_000 };
     let u = &f.alice.accounts;
     // (a_to_b, exact_in, amount)
-    for (a_to_b, exact_in, amount) in [(true, true, 10_000u64), (false, true, 55_555), (true, false, 33_333), (false, false, 7_777)] {
+    for (a_to_b, exact_in, amount) in
+        [(true, true, 10_000u64), (false, true, 55_555), (true, false, 33_333), (false, false, 7_777)]
+    {
         let pool = f.env.pool(p.pool).await;
         let (r_in, r_out) = if a_to_b { (pool.reserve_a, pool.reserve_b) } else { (pool.reserve_b, pool.reserve_a) };
         let q = if exact_in {
@@ -153,7 +170,12 @@ async fn swaps_in_both_directions_and_both_kinds_match_the_math() {
         };
         let (user_in, user_out) = if a_to_b { (u.token_a, u.token_b) } else { (u.token_b, u.token_a) };
         let (vault_in, vault_out) = if a_to_b { (p.vault_a, p.vault_b) } else { (p.vault_b, p.vault_a) };
-        let bal = (f.env.balance(user_in).await, f.env.balance(user_out).await, f.env.balance(vault_in).await, f.env.balance(vault_out).await);
+        let bal = (
+            f.env.balance(user_in).await,
+            f.env.balance(user_out).await,
+            f.env.balance(vault_in).await,
+            f.env.balance(vault_out).await,
+        );
         let ix = if exact_in {
             client::swap_exact_in(&p, u.owner, a_to_b, user_in, user_out, amount, q.amount_out)
         } else {
@@ -167,9 +189,13 @@ async fn swaps_in_both_directions_and_both_kinds_match_the_math() {
         assert_eq!(f.env.balance(vault_out).await, bal.3 - q.amount_out);
 
         let after = f.env.pool(p.pool).await;
-        let (new_in, new_out) = if a_to_b { (after.reserve_a, after.reserve_b) } else { (after.reserve_b, after.reserve_a) };
+        let (new_in, new_out) =
+            if a_to_b { (after.reserve_a, after.reserve_b) } else { (after.reserve_b, after.reserve_a) };
         assert_eq!((new_in, new_out), (q.new_reserve_in, q.new_reserve_out));
-        assert!(u128::from(after.reserve_a) * u128::from(after.reserve_b) >= u128::from(pool.reserve_a) * u128::from(pool.reserve_b));
+        assert!(
+            u128::from(after.reserve_a) * u128::from(after.reserve_b)
+                >= u128::from(pool.reserve_a) * u128::from(pool.reserve_b)
+        );
         assert_eq!(
             out.events,
             vec![AmmEvent::Swapped(amm::Swapped {
@@ -207,10 +233,8 @@ async fn protocol_fees_accrue_and_only_the_admin_collects_them_to_any_account() 
     let to_b = f.env.create_token_account(p.mint_b, treasury).await;
     let admin = f.env.upgrade_authority.insecure_clone();
     // Collect part of A and all of B.
-    let out = f
-        .env
-        .ok(&[client::collect_protocol_fees(admin.pubkey(), &p, to_a, to_b, 100, u64::MAX)], &[&admin])
-        .await;
+    let out =
+        f.env.ok(&[client::collect_protocol_fees(admin.pubkey(), &p, to_a, to_b, 100, u64::MAX)], &[&admin]).await;
     assert_eq!(f.env.balance(to_a).await, 100);
     assert_eq!(f.env.balance(to_b).await, pool.protocol_fees_b);
     let after = f.env.pool(p.pool).await;
@@ -251,7 +275,7 @@ async fn pause_and_unpause_each_action() {
         })]
     );
     let swap = client::swap_exact_in(&p, u.owner, true, u.token_a, u.token_b, 1_000, 1);
-    let err = f.env.execute(&[swap.clone()], &[&f.alice.keypair]).await.unwrap_err();
+    let err = f.env.execute(std::slice::from_ref(&swap), &[&f.alice.keypair]).await.unwrap_err();
     assert_eq!(custom_error(&err), Some(amm_error_code(amm::AmmError::SwapDisabled)));
 
     f.env.ok(&[client::set_pool_status(admin.pubkey(), &p, 0)], &[&admin]).await;

@@ -48,7 +48,8 @@ pub fn sort_mints(x: Pubkey, y: Pubkey) -> Option<(Pubkey, Pubkey)> {
 impl PoolAddresses {
     /// Derives every PDA of the pool; `mint_a` and `mint_b` must already be in canonical order.
     pub fn derive(config: Pubkey, mint_a: Pubkey, mint_b: Pubkey) -> Self {
-        let pool = Pubkey::find_program_address(&[POOL_SEED, config.as_ref(), mint_a.as_ref(), mint_b.as_ref()], &crate::ID).0;
+        let pool =
+            Pubkey::find_program_address(&[POOL_SEED, config.as_ref(), mint_a.as_ref(), mint_b.as_ref()], &crate::ID).0;
         let pda = |seeds: &[&[u8]]| Pubkey::find_program_address(seeds, &crate::ID).0;
         Self {
             config,
@@ -195,7 +196,13 @@ pub struct UserAccounts {
     pub lp: Pubkey,
 }
 
-pub fn deposit(p: &PoolAddresses, u: &UserAccounts, lp_amount: u64, max_amount_a: u64, max_amount_b: u64) -> Instruction {
+pub fn deposit(
+    p: &PoolAddresses,
+    u: &UserAccounts,
+    lp_amount: u64,
+    max_amount_a: u64,
+    max_amount_b: u64,
+) -> Instruction {
     ix(
         crate::accounts::Deposit {
             owner: u.owner,
@@ -215,7 +222,13 @@ pub fn deposit(p: &PoolAddresses, u: &UserAccounts, lp_amount: u64, max_amount_a
     )
 }
 
-pub fn withdraw(p: &PoolAddresses, u: &UserAccounts, lp_amount: u64, min_amount_a: u64, min_amount_b: u64) -> Instruction {
+pub fn withdraw(
+    p: &PoolAddresses,
+    u: &UserAccounts,
+    lp_amount: u64,
+    min_amount_a: u64,
+    min_amount_b: u64,
+) -> Instruction {
     ix(
         crate::accounts::Withdraw {
             owner: u.owner,
@@ -235,7 +248,13 @@ pub fn withdraw(p: &PoolAddresses, u: &UserAccounts, lp_amount: u64, min_amount_
     )
 }
 
-fn swap_accounts(p: &PoolAddresses, trader: Pubkey, a_to_b: bool, user_in: Pubkey, user_out: Pubkey) -> crate::accounts::Swap {
+fn swap_accounts(
+    p: &PoolAddresses,
+    trader: Pubkey,
+    a_to_b: bool,
+    user_in: Pubkey,
+    user_out: Pubkey,
+) -> crate::accounts::Swap {
     let (input_vault, output_vault) = if a_to_b { (p.vault_a, p.vault_b) } else { (p.vault_b, p.vault_a) };
     crate::accounts::Swap {
         trader,
@@ -262,7 +281,10 @@ pub fn swap_exact_in(
     amount_in: u64,
     min_amount_out: u64,
 ) -> Instruction {
-    ix(swap_accounts(p, trader, a_to_b, user_in, user_out), crate::instruction::SwapExactIn { amount_in, min_amount_out })
+    ix(
+        swap_accounts(p, trader, a_to_b, user_in, user_out),
+        crate::instruction::SwapExactIn { amount_in, min_amount_out },
+    )
 }
 
 /// Swap for exactly `amount_out`.
@@ -275,7 +297,10 @@ pub fn swap_exact_out(
     amount_out: u64,
     max_amount_in: u64,
 ) -> Instruction {
-    ix(swap_accounts(p, trader, a_to_b, user_in, user_out), crate::instruction::SwapExactOut { amount_out, max_amount_in })
+    ix(
+        swap_accounts(p, trader, a_to_b, user_in, user_out),
+        crate::instruction::SwapExactOut { amount_out, max_amount_in },
+    )
 }
 
 /// Any event the program emits.

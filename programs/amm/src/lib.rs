@@ -55,7 +55,11 @@ pub mod amm {
     }
 
     /// Admin: sends up to `max_amount_a` / `max_amount_b` of accrued protocol fees to chosen accounts.
-    pub fn collect_protocol_fees(ctx: Context<CollectProtocolFees>, max_amount_a: u64, max_amount_b: u64) -> Result<()> {
+    pub fn collect_protocol_fees(
+        ctx: Context<CollectProtocolFees>,
+        max_amount_a: u64,
+        max_amount_b: u64,
+    ) -> Result<()> {
         instructions::admin::collect_protocol_fees::handler(ctx, max_amount_a, max_amount_b)
     }
 

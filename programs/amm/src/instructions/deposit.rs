@@ -81,15 +81,8 @@ pub fn handler(ctx: Context<Deposit>, lp_amount: u64, max_amount_a: u64, max_amo
     )?;
 
     let now = Clock::get()?.unix_timestamp;
-    let event = LiquidityAdded {
-        pool: pool_key,
-        owner: accounts.owner.key(),
-        lp_amount,
-        amount_a,
-        amount_b,
-        before,
-        after,
-    };
+    let event =
+        LiquidityAdded { pool: pool_key, owner: accounts.owner.key(), lp_amount, amount_a, amount_b, before, after };
     let accounts = &mut *ctx.accounts;
     accounts.pool.update_twap(now)?;
     accounts.pool.reserve_a = after.reserve_a;

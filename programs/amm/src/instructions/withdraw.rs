@@ -84,15 +84,8 @@ pub fn handler(ctx: Context<Withdraw>, lp_amount: u64, min_amount_a: u64, min_am
     )?;
 
     let now = Clock::get()?.unix_timestamp;
-    let event = LiquidityRemoved {
-        pool: pool_key,
-        owner: accounts.owner.key(),
-        lp_amount,
-        amount_a,
-        amount_b,
-        before,
-        after,
-    };
+    let event =
+        LiquidityRemoved { pool: pool_key, owner: accounts.owner.key(), lp_amount, amount_a, amount_b, before, after };
     let accounts = &mut *ctx.accounts;
     accounts.pool.update_twap(now)?;
     accounts.pool.reserve_a = after.reserve_a;

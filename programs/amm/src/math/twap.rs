@@ -23,7 +23,12 @@ pub fn accumulate(cumulative: u128, price_q64: u128, elapsed_seconds: u64) -> u1
 }
 
 /// Average Q64.64 price between two observations of the same accumulator.
-pub fn average_price_q64(cumulative_start: u128, cumulative_end: u128, time_start: i64, time_end: i64) -> MathResult<u128> {
+pub fn average_price_q64(
+    cumulative_start: u128,
+    cumulative_end: u128,
+    time_start: i64,
+    time_end: i64,
+) -> MathResult<u128> {
     let elapsed = time_end.checked_sub(time_start).ok_or(AmmError::MathOverflow)?;
     if elapsed <= 0 {
         return Err(AmmError::DivideByZero);

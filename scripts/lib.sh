@@ -1,0 +1,29 @@
+# Shared setup for the scripts: sourced, not run.
+# shellcheck shell=bash
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# One target directory outside the clone, shared by every checkout and CI run on this machine.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/amm-sniper/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# rust-toolchain.toml pins 1.95.0. Machines here ship it as `stable`; make sure rustup knows it
+# by its version so it never tries to download it (no network beyond the package registries).
+ensure_toolchain() {
+  local want="1.95.0"
+  command -v rustup >/dev/null 2>&1 || { command -v cargo >/dev/null || { echo "cargo not found: install Rust $want" >&2; exit 1; }; return; }
+  if ! rustup toolchain list | grep -q "^$want"; then
+    local stable_dir
+    stable_dir="$(rustup toolchain list -v | awk '/^stable/ {print $NF}' | head -n1)"
+    if [ -n "$stable_dir" ] && RUSTUP_TOOLCHAIN=stable rustc --version | grep -q " $want "; then
+      log "linking the installed stable toolchain as $want"
+      rustup toolchain link "$want-x86_64-unknown-linux-gnu" "$stable_dir"
+    else
+      log "installing Rust $want"
+      rustup toolchain install "$want" --profile minimal --component rustfmt,clippy
+    fi
+  fi
+}
