@@ -196,6 +196,23 @@ pub struct UserAccounts {
     pub lp: Pubkey,
 }
 
+fn liquidity_accounts(p: &PoolAddresses, u: &UserAccounts) -> crate::accounts::Liquidity {
+    crate::accounts::Liquidity {
+        owner: u.owner,
+        pool: p.pool,
+        authority: p.authority,
+        vault_a: p.vault_a,
+        vault_b: p.vault_b,
+        lp_mint: p.lp_mint,
+        owner_token_a: u.token_a,
+        owner_token_b: u.token_b,
+        owner_lp: u.lp,
+        token_program: token::ID,
+        event_authority: event_authority(),
+        program: crate::ID,
+    }
+}
+
 pub fn deposit(
     p: &PoolAddresses,
     u: &UserAccounts,
@@ -203,23 +220,7 @@ pub fn deposit(
     max_amount_a: u64,
     max_amount_b: u64,
 ) -> Instruction {
-    ix(
-        crate::accounts::Deposit {
-            owner: u.owner,
-            pool: p.pool,
-            authority: p.authority,
-            vault_a: p.vault_a,
-            vault_b: p.vault_b,
-            lp_mint: p.lp_mint,
-            owner_token_a: u.token_a,
-            owner_token_b: u.token_b,
-            owner_lp: u.lp,
-            token_program: token::ID,
-            event_authority: event_authority(),
-            program: crate::ID,
-        },
-        crate::instruction::Deposit { lp_amount, max_amount_a, max_amount_b },
-    )
+    ix(liquidity_accounts(p, u), crate::instruction::Deposit { lp_amount, max_amount_a, max_amount_b })
 }
 
 pub fn withdraw(
@@ -229,23 +230,7 @@ pub fn withdraw(
     min_amount_a: u64,
     min_amount_b: u64,
 ) -> Instruction {
-    ix(
-        crate::accounts::Withdraw {
-            owner: u.owner,
-            pool: p.pool,
-            authority: p.authority,
-            vault_a: p.vault_a,
-            vault_b: p.vault_b,
-            lp_mint: p.lp_mint,
-            owner_token_a: u.token_a,
-            owner_token_b: u.token_b,
-            owner_lp: u.lp,
-            token_program: token::ID,
-            event_authority: event_authority(),
-            program: crate::ID,
-        },
-        crate::instruction::Withdraw { lp_amount, min_amount_a, min_amount_b },
-    )
+    ix(liquidity_accounts(p, u), crate::instruction::Withdraw { lp_amount, min_amount_a, min_amount_b })
 }
 
 fn swap_accounts(

@@ -70,12 +70,12 @@ pub mod amm {
     }
 
     /// Mints exactly `lp_amount` LP tokens for at most `max_amount_a` of A and `max_amount_b` of B.
-    pub fn deposit(ctx: Context<Deposit>, lp_amount: u64, max_amount_a: u64, max_amount_b: u64) -> Result<()> {
+    pub fn deposit(ctx: Context<Liquidity>, lp_amount: u64, max_amount_a: u64, max_amount_b: u64) -> Result<()> {
         instructions::deposit::handler(ctx, lp_amount, max_amount_a, max_amount_b)
     }
 
     /// Burns exactly `lp_amount` LP tokens for at least `min_amount_a` of A and `min_amount_b` of B.
-    pub fn withdraw(ctx: Context<Withdraw>, lp_amount: u64, min_amount_a: u64, min_amount_b: u64) -> Result<()> {
+    pub fn withdraw(ctx: Context<Liquidity>, lp_amount: u64, min_amount_a: u64, min_amount_b: u64) -> Result<()> {
         instructions::withdraw::handler(ctx, lp_amount, min_amount_a, min_amount_b)
     }
 

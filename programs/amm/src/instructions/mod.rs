@@ -2,6 +2,7 @@
 pub mod admin;
 pub mod deposit;
 pub mod initialize_pool;
+pub mod liquidity;
 pub mod swap;
 pub mod swap_exact_in;
 pub mod swap_exact_out;
@@ -10,10 +11,7 @@ pub mod withdraw;
 #[allow(ambiguous_glob_reexports)]
 pub use admin::*;
 #[allow(ambiguous_glob_reexports)]
-pub use deposit::*;
-#[allow(ambiguous_glob_reexports)]
 pub use initialize_pool::*;
+pub use liquidity::*;
 #[allow(ambiguous_glob_reexports)]
 pub use swap::*;
-#[allow(ambiguous_glob_reexports)]
-pub use withdraw::*;

@@ -89,14 +89,15 @@ impl<'info> Swap<'info> {
         let now = Clock::get()?.unix_timestamp;
         let pool = &mut self.pool;
         let before = pool.reserves();
-        pool.update_twap(now)?;
+        let (reserve_a, reserve_b) = if a_to_b {
+            (quote.new_reserve_in, quote.new_reserve_out)
+        } else {
+            (quote.new_reserve_out, quote.new_reserve_in)
+        };
+        pool.set_reserves(Reserves { reserve_a, reserve_b, lp_supply: before.lp_supply }, now)?;
         if a_to_b {
-            pool.reserve_a = quote.new_reserve_in;
-            pool.reserve_b = quote.new_reserve_out;
             pool.protocol_fees_a = pool.protocol_fees_a.safe_add(quote.protocol_fee)?;
         } else {
-            pool.reserve_b = quote.new_reserve_in;
-            pool.reserve_a = quote.new_reserve_out;
             pool.protocol_fees_b = pool.protocol_fees_b.safe_add(quote.protocol_fee)?;
         }
         let after = pool.reserves();

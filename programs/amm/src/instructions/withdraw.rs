@@ -1,44 +1,12 @@
 use anchor_lang::prelude::*;
-use anchor_spl::token::{Mint, Token, TokenAccount};
 
-use crate::{errors::AmmError, events::LiquidityRemoved, math, math::SafeMath, state::*, utils};
-
-#[event_cpi]
-#[derive(Accounts)]
-pub struct Withdraw<'info> {
-    pub owner: Signer<'info>,
-    #[account(
-        mut,
-        seeds = [POOL_SEED, pool.config.as_ref(), pool.mint_a.as_ref(), pool.mint_b.as_ref()],
-        bump = pool.bump,
-        has_one = vault_a @ AmmError::InvalidVault,
-        has_one = vault_b @ AmmError::InvalidVault,
-        has_one = lp_mint @ AmmError::InvalidLpMint,
-    )]
-    pub pool: Box<Account<'info, Pool>>,
-    /// CHECK: PDA that owns the vaults; checked by seeds.
-    #[account(seeds = [AUTHORITY_SEED, pool.key().as_ref()], bump = pool.authority_bump)]
-    pub authority: UncheckedAccount<'info>,
-    #[account(mut)]
-    pub vault_a: Box<Account<'info, TokenAccount>>,
-    #[account(mut)]
-    pub vault_b: Box<Account<'info, TokenAccount>>,
-    #[account(mut)]
-    pub lp_mint: Box<Account<'info, Mint>>,
-    /// Receives token A (any account of mint A).
-    #[account(mut, constraint = owner_token_a.mint == pool.mint_a @ AmmError::InvalidTokenMint)]
-    pub owner_token_a: Box<Account<'info, TokenAccount>>,
-    /// Receives token B (any account of mint B).
-    #[account(mut, constraint = owner_token_b.mint == pool.mint_b @ AmmError::InvalidTokenMint)]
-    pub owner_token_b: Box<Account<'info, TokenAccount>>,
-    #[account(mut, constraint = owner_lp.mint == pool.lp_mint @ AmmError::InvalidTokenMint)]
-    pub owner_lp: Box<Account<'info, TokenAccount>>,
-    pub token_program: Program<'info, Token>,
-}
+use crate::{
+    errors::AmmError, events::LiquidityRemoved, instructions::Liquidity, math, math::SafeMath, state::*, utils,
+};
 
 /// Burns exactly `lp_amount` LP tokens for at least `min_amount_a` / `min_amount_b`, rounding the
 /// amounts paid down.
-pub fn handler(ctx: Context<Withdraw>, lp_amount: u64, min_amount_a: u64, min_amount_b: u64) -> Result<()> {
+pub fn handler(ctx: Context<Liquidity>, lp_amount: u64, min_amount_a: u64, min_amount_b: u64) -> Result<()> {
     let accounts = &ctx.accounts;
     let pool = &accounts.pool;
     require!(!pool.is_disabled(status::WITHDRAW_DISABLED), AmmError::WithdrawDisabled);
@@ -83,17 +51,9 @@ pub fn handler(ctx: Context<Withdraw>, lp_amount: u64, min_amount_a: u64, min_am
         amount_b,
     )?;
 
-    let now = Clock::get()?.unix_timestamp;
     let event =
         LiquidityRemoved { pool: pool_key, owner: accounts.owner.key(), lp_amount, amount_a, amount_b, before, after };
-    let accounts = &mut *ctx.accounts;
-    accounts.pool.update_twap(now)?;
-    accounts.pool.reserve_a = after.reserve_a;
-    accounts.pool.reserve_b = after.reserve_b;
-    accounts.pool.lp_supply = after.lp_supply;
-    accounts.vault_a.reload()?;
-    accounts.vault_b.reload()?;
-    accounts.pool.check_backing(&accounts.vault_a, &accounts.vault_b)?;
+    ctx.accounts.commit(after)?;
     emit_cpi!(event);
     Ok(())
 }

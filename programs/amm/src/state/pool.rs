@@ -89,6 +89,16 @@ impl Pool {
         Ok(())
     }
 
+    /// Moves the pool to new reserves at unix time `now`, first folding the time since the last
+    /// update into the TWAP with the reserves that held over it.
+    pub fn set_reserves(&mut self, after: Reserves, now: i64) -> Result<()> {
+        self.update_twap(now)?;
+        self.reserve_a = after.reserve_a;
+        self.reserve_b = after.reserve_b;
+        self.lp_supply = after.lp_supply;
+        Ok(())
+    }
+
     /// Every vault must hold at least the reserve plus the uncollected protocol fees. Called
     /// after each instruction that moves tokens, as a last line of defence.
     pub fn check_backing(&self, vault_a: &TokenAccount, vault_b: &TokenAccount) -> Result<()> {
