@@ -1,6 +1,13 @@
-//! The keeper library. The pipeline (sources -> strategies -> executors) lands with the keeper-core issue.
+//! The keeper: sources (chain subscriptions, HTTP APIs) produce typed events, pure strategies
+//! turn them into actions, executors act; everything is mirrored into SQLite by one writer.
 
-/// The AMM program id the keeper indexes and trades against.
+pub mod bench;
+pub mod config;
+pub mod events;
+pub mod mirror;
+pub mod supervisor;
+
+/// The AMM program id the keeper indexes and trades against by default.
 pub fn amm_program_id() -> anchor_lang::prelude::Pubkey {
     amm::ID
 }

@@ -1,3 +1,232 @@
-fn main() {
-    println!("keeper: AMM program {}", keeper::amm_program_id());
+//! `keeper`: the daemon and its administrative commands.
+
+use std::{path::PathBuf, time::Duration};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use keeper::{
+    config::{Config, LogFormat, DEFAULT_CONFIG},
+    mirror::{self, WriterConfig},
+};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "keeper",
+    version,
+    about = "Indexes pools, discovers new pairs, scores risk and trades under hard limits"
+)]
+struct Cli {
+    /// Configuration file (TOML). Without it, defaults plus KEEPER_* environment variables apply.
+    #[arg(long, short, env = "KEEPER_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Log format; overrides `log.format`.
+    #[arg(long, value_enum, global = true)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the daemon until SIGINT or SIGTERM.
+    Run,
+    /// Write a commented default configuration file.
+    Init {
+        /// Where to write it.
+        #[arg(default_value = "keeper.toml")]
+        path: PathBuf,
+        /// Overwrite an existing file.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Database administration.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Print checkpoints, lag and row counts of the mirror.
+    Status {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum DbCommand {
+    /// Apply pending migrations to the mirror.
+    Migrate,
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Ingest synthetic events into a fresh mirror; compare with a raw INSERT baseline.
+    Ingest {
+        /// Number of events.
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+        /// Directory for the two throwaway databases (default: a temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Human => builder.init(),
+    }
+}
+
+/// Resolves on the first SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the keeper");
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let db = &config.database;
+    let pool = mirror::open_writer(&db.path, Duration::from_millis(db.busy_timeout_ms)).await?;
+    mirror::migrate(&pool).await?;
+    tracing::info!(db = %db.path.display(), "mirror ready");
+
+    let cancel = CancellationToken::new();
+    let (handle, rx) = mirror::writer_channel(db.channel_capacity);
+    let writer_config =
+        WriterConfig { max_rows: db.batch_max_rows, max_delay: Duration::from_millis(db.batch_max_delay_ms) };
+    let writer = tokio::spawn(mirror::run_writer(pool.clone(), rx, writer_config, cancel.clone()));
+
+    if config.solana.enabled {
+        tracing::warn!(
+            rpc = %config.solana.rpc_url,
+            "the Solana indexer source is not part of this build yet; the keeper only maintains the mirror"
+        );
+    }
+    drop(handle); // sources hold clones of the handle; none run yet
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    cancel.cancel();
+    let timeout = Duration::from_millis(config.supervisor.shutdown_timeout_ms);
+    match tokio::time::timeout(timeout, writer).await {
+        Ok(joined) => {
+            let stats = joined.context("writer task panicked")??;
+            tracing::info!(events = stats.events_inserted, "writer stopped cleanly");
+        }
+        Err(_) => anyhow::bail!("writer did not stop within {timeout:?}"),
+    }
+    pool.close().await;
+    Ok(())
+}
+
+async fn status(config: Config, json: bool) -> anyhow::Result<()> {
+    let db = &config.database;
+    anyhow::ensure!(db.path.exists(), "no mirror at {} (run `keeper db migrate` or `keeper run`)", db.path.display());
+    let pool = mirror::open_reader(&db.path, Duration::from_millis(db.busy_timeout_ms), 1).await?;
+    let counts = mirror::counts(&pool).await?;
+    let checkpoints = mirror::checkpoints(&pool).await?;
+    if json {
+        let value = serde_json::json!({"counts": counts, "checkpoints": checkpoints.iter().map(|c| serde_json::json!({
+            "source": c.source, "chain": c.chain, "slot": c.slot, "head_slot": c.head_slot,
+            "lag": c.head_slot.map(|h| h.saturating_sub(c.slot)),
+        })).collect::<Vec<_>>()});
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        println!("mirror {}", db.path.display());
+        println!("  tokens {}  pools {}  pool events {}", counts.tokens, counts.pools, counts.pool_events);
+        if checkpoints.is_empty() {
+            println!("  no checkpoints yet");
+        }
+        for c in checkpoints {
+            let lag = c.head_slot.map(|h| h.saturating_sub(c.slot).to_string()).unwrap_or_else(|| "?".into());
+            println!("  {:<24} {:<10} slot {:>12}  lag {lag}", c.source, c.chain, c.slot);
+        }
+    }
+    Ok(())
+}
+
+async fn bench_ingest(config: Config, events: usize, dir: Option<PathBuf>) -> anyhow::Result<()> {
+    let tmp = tempfile_dir(dir)?;
+    let writer = WriterConfig {
+        max_rows: config.database.batch_max_rows,
+        max_delay: Duration::from_millis(config.database.batch_max_delay_ms),
+    };
+    println!("ingesting {events} synthetic events (batch_max_rows {})", writer.max_rows);
+    let f = keeper::bench::ingest(&tmp, events, writer).await?;
+    println!("raw batched INSERT baseline: {:>10.0} events/s", f.baseline_events_per_sec);
+    println!("keeper writer path:          {:>10.0} events/s", f.keeper_events_per_sec);
+    println!("ratio keeper / baseline:     {:>10.2}", f.ratio());
+    Ok(())
+}
+
+fn tempfile_dir(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("keeper-bench-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Command::Init { path, force } = &cli.command {
+        anyhow::ensure!(*force || !path.exists(), "{} exists (use --force to overwrite)", path.display());
+        std::fs::write(path, DEFAULT_CONFIG).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+        return Ok(());
+    }
+    let mut config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    if let Some(f) = cli.log_format {
+        config.log.format = match f {
+            LogFormatArg::Human => LogFormat::Human,
+            LogFormatArg::Json => LogFormat::Json,
+        };
+    }
+    init_logging(&config);
+    match cli.command {
+        Command::Init { .. } => Ok(()),
+        Command::Run => run(config).await,
+        Command::Db { command: DbCommand::Migrate } => {
+            let db = &config.database;
+            let pool = mirror::open_writer(&db.path, Duration::from_millis(db.busy_timeout_ms)).await?;
+            mirror::migrate(&pool).await?;
+            println!("{} is at the latest schema", db.path.display());
+            Ok(())
+        }
+        Command::Status { json } => status(config, json).await,
+        Command::Bench { command: BenchCommand::Ingest { events, dir } } => bench_ingest(config, events, dir).await,
+    }
 }

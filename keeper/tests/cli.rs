@@ -1,0 +1,86 @@
+//! The `keeper` binary as an operator uses it: init, migrate, status, and a clean shutdown.
+
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn keeper() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_keeper"));
+    c.env_remove("RUST_LOG");
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("KEEPER_")) {
+        c.env_remove(k);
+    }
+    c
+}
+
+#[test]
+fn init_migrate_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keeper.toml");
+    let out = keeper().args(["init"]).arg(&config).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let again = keeper().args(["init"]).arg(&config).output().unwrap();
+    assert!(!again.status.success(), "init never overwrites without --force");
+
+    let db = dir.path().join("mirror.db");
+    let out = keeper()
+        .arg("--config")
+        .arg(&config)
+        .args(["db", "migrate"])
+        .env("KEEPER_DATABASE__PATH", &db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = keeper()
+        .arg("--config")
+        .arg(&config)
+        .args(["status", "--json"])
+        .env("KEEPER_DATABASE__PATH", &db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["counts"]["pool_events"], 0);
+}
+
+#[test]
+fn an_invalid_config_is_refused_naming_the_field() {
+    let out = keeper().args(["status"]).env("KEEPER_DATABASE__BATCH_MAX_ROWS", "0").output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("database.batch_max_rows"), "{stderr}");
+}
+
+#[test]
+fn sigterm_stops_the_daemon_cleanly_within_five_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("mirror.db");
+    let mut child = keeper()
+        .args(["run", "--log-format", "json"])
+        .env("KEEPER_DATABASE__PATH", &db)
+        .env("KEEPER_METRICS__LISTEN", "")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the mirror exists, i.e. the daemon is up.
+    let start = Instant::now();
+    while !db.exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let stopped = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(stopped.elapsed() < Duration::from_secs(5), "did not stop within 5 s");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("writer stopped cleanly"), "{stderr}");
+}
