@@ -132,7 +132,7 @@ async fn every_amm_event_kind_is_stored() {
     let (_dir, pool) = fresh().await;
     let k = Pubkey::new_unique();
     let r = Reserves { reserve_a: u64::MAX, reserve_b: 2, lp_supply: 3 };
-    let events = vec![
+    let events = [
         AmmEvent::ConfigCreated(amm::ConfigCreated {
             config: k,
             index: 0,
