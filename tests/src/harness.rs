@@ -18,14 +18,14 @@ use solana_sdk::{
 /// `processor!` wants a function whose reference lifetimes are independent, while Anchor's
 /// generated `entry<'info>` wants one `'info` for all of them (`AccountInfo` is invariant).
 #[allow(unsafe_code)]
-fn amm_processor(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {
+pub(crate) fn amm_processor(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {
     // SAFETY: every reference lives for the whole call; this only unifies their lifetimes.
     let accounts: &[AccountInfo] = unsafe { core::mem::transmute(accounts) };
     amm::entry(program_id, accounts, data)
 }
 
 /// Bincode layout of `UpgradeableLoaderState::ProgramData { slot: 0, upgrade_authority_address }`.
-fn program_data_bytes(upgrade_authority: &Pubkey) -> Vec<u8> {
+pub(crate) fn program_data_bytes(upgrade_authority: &Pubkey) -> Vec<u8> {
     let mut data = Vec::with_capacity(45);
     data.extend_from_slice(&3u32.to_le_bytes()); // variant ProgramData
     data.extend_from_slice(&0u64.to_le_bytes()); // slot

@@ -4,5 +4,6 @@
 
 pub mod harness;
 pub mod idl;
+pub mod svm;
 
 pub use harness::*;
