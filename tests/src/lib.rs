@@ -4,6 +4,7 @@
 
 pub mod harness;
 pub mod idl;
+pub mod localnet;
 pub mod svm;
 
 pub use harness::*;

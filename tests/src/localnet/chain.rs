@@ -1,0 +1,243 @@
+use std::collections::{BTreeSet, HashMap};
+
+use anchor_lang::{prelude::Pubkey, solana_program::program_pack::Pack};
+use anchor_spl::token::spl_token;
+use litesvm::{types::TransactionMetadata, LiteSVM};
+use solana_sdk::{
+    account::ReadableAccount,
+    clock::Clock,
+    signature::Signature,
+    signature::{Keypair, Signer},
+    transaction::{TransactionError, VersionedTransaction},
+};
+use solana_transaction_status_client_types::InnerInstructions;
+
+/// One executed transaction as the ledger keeps it.
+#[derive(Debug, Clone)]
+pub struct TxRecord {
+    pub signature: Signature,
+    pub slot: u64,
+    pub block_time: i64,
+    pub transaction: VersionedTransaction,
+    pub result: Result<(), TransactionError>,
+    pub meta: TransactionMetadata,
+    pub pre_balances: Vec<u64>,
+    pub post_balances: Vec<u64>,
+}
+
+impl TxRecord {
+    /// Inner instructions grouped by outer instruction, as RPC returns them.
+    pub fn inner_instructions(&self) -> Vec<InnerInstructions> {
+        self.meta
+            .inner_instructions
+            .iter()
+            .enumerate()
+            .filter(|(_, list)| !list.is_empty())
+            .map(|(i, list)| InnerInstructions {
+                index: u8::try_from(i).unwrap_or(u8::MAX),
+                instructions: list
+                    .iter()
+                    .map(|ix| solana_transaction_status_client_types::InnerInstruction {
+                        instruction: ix.instruction.clone(),
+                        stack_height: Some(u32::from(ix.stack_height)),
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+}
+
+/// The chain behind the RPC server.
+pub struct Chain {
+    pub svm: LiteSVM,
+    slot: u64,
+    ledger: Vec<TxRecord>,
+    by_signature: HashMap<Signature, usize>,
+    by_address: HashMap<Pubkey, Vec<usize>>,
+    token_accounts_by_mint: HashMap<Pubkey, BTreeSet<Pubkey>>,
+    faucet: Keypair,
+}
+
+fn wall_clock_secs() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl Chain {
+    /// A chain with the AMM deployed; `upgrade_authority` may create AMM configs.
+    pub async fn new(upgrade_authority: &Pubkey) -> Self {
+        let mut svm = crate::svm::new_svm(upgrade_authority).await;
+        let faucet = Keypair::new();
+        svm.airdrop(&faucet.pubkey(), 900_000 * 1_000_000_000).expect("fund the faucet");
+        let mut chain = Self {
+            faucet,
+            svm,
+            slot: 0,
+            ledger: Vec::new(),
+            by_signature: HashMap::new(),
+            by_address: HashMap::new(),
+            token_accounts_by_mint: HashMap::new(),
+        };
+        chain.advance_slot();
+        chain
+    }
+
+    /// The key that funds `requestAirdrop`.
+    pub fn faucet(&self) -> Keypair {
+        self.faucet.insecure_clone()
+    }
+
+    pub fn slot(&self) -> u64 {
+        self.slot
+    }
+
+    pub fn block_time(&self) -> i64 {
+        self.svm.get_sysvar::<Clock>().unix_timestamp
+    }
+
+    /// Moves to the next slot; the cluster clock follows the wall clock (never backwards).
+    fn advance_slot(&mut self) {
+        self.slot += 1;
+        self.svm.warp_to_slot(self.slot);
+        let mut clock = self.svm.get_sysvar::<Clock>();
+        clock.slot = self.slot;
+        clock.unix_timestamp = clock.unix_timestamp.max(wall_clock_secs());
+        self.svm.set_sysvar(&clock);
+    }
+
+    /// Sets the cluster's unix time (tests use it for open times and the TWAP).
+    pub fn set_unix_timestamp(&mut self, unix_timestamp: i64) {
+        let mut clock = self.svm.get_sysvar::<Clock>();
+        clock.unix_timestamp = unix_timestamp;
+        self.svm.set_sysvar(&clock);
+    }
+
+    /// Makes every previously issued blockhash invalid, as if it had aged out.
+    pub fn expire_blockhash(&mut self) {
+        self.svm.expire_blockhash();
+    }
+
+    fn balances(&self, keys: &[Pubkey]) -> Vec<u64> {
+        keys.iter().map(|k| self.svm.get_account(k).map(|a| a.lamports).unwrap_or(0)).collect()
+    }
+
+    /// Executes and records a transaction in a new slot. A failed transaction is recorded too
+    /// (as validators do) when `record_failures` is set; otherwise it leaves no trace.
+    pub fn execute(&mut self, tx: VersionedTransaction, record_failures: bool) -> Result<Signature, Box<TxRecord>> {
+        let keys: Vec<Pubkey> = tx.message.static_account_keys().to_vec();
+        let pre_balances = self.balances(&keys);
+        let signature = tx.signatures.first().copied().unwrap_or_default();
+        let outcome = self.svm.send_transaction(tx.clone());
+        let (result, meta) = match outcome {
+            Ok(meta) => (Ok(()), meta),
+            Err(failed) => (Err(failed.err), failed.meta),
+        };
+        let record = TxRecord {
+            signature,
+            slot: self.slot,
+            block_time: self.block_time(),
+            transaction: tx,
+            result,
+            meta,
+            pre_balances,
+            post_balances: self.balances(&keys),
+        };
+        if record.result.is_err() && !record_failures {
+            return Err(Box::new(record));
+        }
+        let index = self.ledger.len();
+        for key in &keys {
+            self.by_address.entry(*key).or_default().push(index);
+            self.index_token_account(key);
+        }
+        self.by_signature.insert(signature, index);
+        let failed = record.result.is_err();
+        self.ledger.push(record.clone());
+        self.advance_slot();
+        if failed {
+            Err(Box::new(record))
+        } else {
+            Ok(signature)
+        }
+    }
+
+    /// Runs a transaction against the current state without committing anything.
+    pub fn simulate(&self, tx: VersionedTransaction) -> TxRecord {
+        let keys: Vec<Pubkey> = tx.message.static_account_keys().to_vec();
+        let pre_balances = self.balances(&keys);
+        let signature = tx.signatures.first().copied().unwrap_or_default();
+        let (result, meta, post_balances) = match self.svm.simulate_transaction(tx.clone()) {
+            Ok(info) => {
+                let post: HashMap<Pubkey, u64> = info.post_accounts.iter().map(|(k, a)| (*k, a.lamports())).collect();
+                let post_balances =
+                    keys.iter().zip(&pre_balances).map(|(k, pre)| post.get(k).copied().unwrap_or(*pre)).collect();
+                (Ok(()), info.meta, post_balances)
+            }
+            Err(failed) => (Err(failed.err), failed.meta, pre_balances.clone()),
+        };
+        TxRecord {
+            signature,
+            slot: self.slot,
+            block_time: self.block_time(),
+            transaction: tx,
+            result,
+            meta,
+            pre_balances,
+            post_balances,
+        }
+    }
+
+    fn index_token_account(&mut self, key: &Pubkey) {
+        let Some(acc) = self.svm.get_account(key) else { return };
+        if acc.owner == spl_token::ID && acc.data.len() == spl_token::state::Account::LEN {
+            if let Ok(token) = spl_token::state::Account::unpack(&acc.data) {
+                self.token_accounts_by_mint.entry(token.mint).or_default().insert(*key);
+            }
+        }
+    }
+
+    pub fn transaction(&self, signature: &Signature) -> Option<&TxRecord> {
+        self.by_signature.get(signature).map(|&i| &self.ledger[i])
+    }
+
+    /// Signatures that touched `address`, newest first, strictly older than `before` and newer
+    /// than `until` (both exclusive), at most `limit`.
+    pub fn signatures_for_address(
+        &self,
+        address: &Pubkey,
+        before: Option<&Signature>,
+        until: Option<&Signature>,
+        limit: usize,
+    ) -> Vec<&TxRecord> {
+        let Some(indices) = self.by_address.get(address) else { return Vec::new() };
+        let before_index = before.and_then(|s| self.by_signature.get(s)).copied();
+        let until_index = until.and_then(|s| self.by_signature.get(s)).copied();
+        indices
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&i| before_index.is_none_or(|b| i < b))
+            .take_while(|&i| until_index.is_none_or(|u| i > u))
+            .take(limit)
+            .map(|i| &self.ledger[i])
+            .collect()
+    }
+
+    /// Token accounts of `mint` seen in any transaction, with their balances, largest first.
+    pub fn largest_token_accounts(&self, mint: &Pubkey, limit: usize) -> Vec<(Pubkey, u64)> {
+        let mut out: Vec<(Pubkey, u64)> = self
+            .token_accounts_by_mint
+            .get(mint)
+            .into_iter()
+            .flatten()
+            .filter_map(|k| {
+                let acc = self.svm.get_account(k)?;
+                let token = spl_token::state::Account::unpack(&acc.data).ok()?;
+                (token.mint == *mint).then_some((*k, token.amount))
+            })
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        out.truncate(limit);
+        out
+    }
+}

@@ -1,0 +1,502 @@
+use std::{
+    net::SocketAddr,
+    str::FromStr,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use anchor_lang::{prelude::Pubkey, solana_program::program_pack::Pack};
+use anchor_spl::token::spl_token;
+use axum::{body::Bytes, extract::State, routing::post, Json, Router};
+use base64::{engine::general_purpose::STANDARD as B64, Engine};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use serde_json::{json, Value};
+use solana_account_decoder_client_types::{token::UiTokenAmount, UiAccount, UiAccountData, UiAccountEncoding};
+use solana_rpc_client_api::{
+    config::{
+        RpcAccountInfoConfig, RpcSendTransactionConfig, RpcSignaturesForAddressConfig, RpcSimulateTransactionConfig,
+        RpcTransactionConfig,
+    },
+    response::{
+        Response, RpcBlockhash, RpcConfirmedTransactionStatusWithSignature, RpcResponseContext,
+        RpcSimulateTransactionResult, RpcTokenAccountBalance, RpcVersionInfo,
+    },
+};
+use solana_sdk::{
+    account::Account,
+    message::VersionedMessage,
+    signature::Signature,
+    signer::Signer,
+    transaction::{Transaction, VersionedTransaction},
+};
+use solana_transaction_status_client_types::{
+    EncodedConfirmedTransactionWithStatusMeta, EncodedTransaction, EncodedTransactionWithStatusMeta,
+    TransactionBinaryEncoding, TransactionConfirmationStatus, TransactionStatus, TransactionStatusMeta,
+    UiTransactionEncoding, UiTransactionStatusMeta,
+};
+
+use super::chain::{Chain, TxRecord};
+
+/// JSON-RPC error codes used by Solana validators.
+mod code {
+    pub const INVALID_REQUEST: i64 = -32600;
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    pub const INVALID_PARAMS: i64 = -32602;
+    pub const SEND_TRANSACTION_PREFLIGHT_FAILURE: i64 = -32002;
+    pub const TRANSACTION_SIGNATURE_VERIFICATION_FAILURE: i64 = -32003;
+}
+
+#[derive(Debug)]
+struct RpcError {
+    code: i64,
+    message: String,
+    data: Option<Value>,
+}
+
+fn invalid_params(message: impl Into<String>) -> RpcError {
+    RpcError { code: code::INVALID_PARAMS, message: message.into(), data: None }
+}
+
+type RpcResult = Result<Value, RpcError>;
+
+/// A running localnet: the chain and the address of its JSON-RPC server. Dropping it stops the server.
+pub struct Localnet {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub chain: Arc<Mutex<Chain>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Localnet {
+    pub fn chain(&self) -> MutexGuard<'_, Chain> {
+        lock(&self.chain)
+    }
+}
+
+impl Drop for Localnet {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn lock(chain: &Mutex<Chain>) -> MutexGuard<'_, Chain> {
+    // A panic while holding the lock leaves a usable chain: every mutation is one LiteSVM call.
+    chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Serves JSON-RPC for `chain` on `addr` (port 0 picks a free port).
+pub async fn serve(chain: Chain, addr: SocketAddr) -> std::io::Result<Localnet> {
+    let chain = Arc::new(Mutex::new(chain));
+    let app = Router::new().route("/", post(handle)).with_state(chain.clone());
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(Localnet { url: format!("http://{addr}"), addr, chain, shutdown: Some(tx) })
+}
+
+#[derive(Deserialize)]
+struct Request {
+    #[serde(default)]
+    id: Value,
+    method: String,
+    #[serde(default)]
+    params: Value,
+}
+
+fn reply(id: Value, result: RpcResult) -> Value {
+    match result {
+        Ok(result) => json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        Err(e) => {
+            let mut error = json!({"code": e.code, "message": e.message});
+            if let Some(data) = e.data {
+                error["data"] = data;
+            }
+            json!({"jsonrpc": "2.0", "id": id, "error": error})
+        }
+    }
+}
+
+async fn handle(State(chain): State<Arc<Mutex<Chain>>>, body: Bytes) -> Json<Value> {
+    let parsed: Result<Value, _> = serde_json::from_slice(&body);
+    let Ok(value) = parsed else {
+        return Json(reply(Value::Null, Err(RpcError { code: -32700, message: "Parse error".into(), data: None })));
+    };
+    let one = |v: Value| match serde_json::from_value::<Request>(v) {
+        Ok(req) => reply(req.id.clone(), dispatch(&chain, &req.method, req.params)),
+        Err(e) => reply(Value::Null, Err(RpcError { code: code::INVALID_REQUEST, message: e.to_string(), data: None })),
+    };
+    Json(match value {
+        Value::Array(batch) => Value::Array(batch.into_iter().map(one).collect()),
+        other => one(other),
+    })
+}
+
+fn param<T: DeserializeOwned>(params: &Value, i: usize, name: &str) -> Result<T, RpcError> {
+    let v = params.get(i).cloned().ok_or_else(|| invalid_params(format!("missing parameter {i} ({name})")))?;
+    serde_json::from_value(v).map_err(|e| invalid_params(format!("invalid {name}: {e}")))
+}
+
+fn config<T: DeserializeOwned + Default>(params: &Value, i: usize) -> Result<T, RpcError> {
+    match params.get(i) {
+        None | Some(Value::Null) => Ok(T::default()),
+        Some(v) => serde_json::from_value(v.clone()).map_err(|e| invalid_params(format!("invalid config: {e}"))),
+    }
+}
+
+fn pubkey(params: &Value, i: usize) -> Result<Pubkey, RpcError> {
+    let s: String = param(params, i, "pubkey")?;
+    Pubkey::from_str(&s).map_err(|_| invalid_params("Invalid param: WrongSize"))
+}
+
+fn signature(s: &str) -> Result<Signature, RpcError> {
+    Signature::from_str(s).map_err(|_| invalid_params("Invalid param: not a signature"))
+}
+
+fn to_value<T: Serialize>(v: T) -> RpcResult {
+    serde_json::to_value(v).map_err(|e| RpcError { code: -32603, message: e.to_string(), data: None })
+}
+
+fn with_context<T: Serialize>(chain: &Chain, value: T) -> RpcResult {
+    to_value(Response { context: RpcResponseContext::new(chain.slot()), value })
+}
+
+fn ui_account(account: &Account, encoding: Option<UiAccountEncoding>) -> UiAccount {
+    let data = match encoding {
+        Some(UiAccountEncoding::Base58) => {
+            UiAccountData::Binary(bs58::encode(&account.data).into_string(), UiAccountEncoding::Base58)
+        }
+        // base64+zstd, jsonParsed and the default are all answered in plain base64, which every
+        // client decodes (the encoding is named in the response).
+        _ => UiAccountData::Binary(B64.encode(&account.data), UiAccountEncoding::Base64),
+    };
+    UiAccount {
+        lamports: account.lamports,
+        data,
+        owner: account.owner.to_string(),
+        executable: account.executable,
+        rent_epoch: account.rent_epoch,
+        space: Some(account.data.len() as u64),
+    }
+}
+
+fn decode_transaction(
+    encoded: &str,
+    encoding: Option<UiTransactionEncoding>,
+) -> Result<VersionedTransaction, RpcError> {
+    let bytes = match encoding.unwrap_or(UiTransactionEncoding::Base58) {
+        UiTransactionEncoding::Base58 => {
+            bs58::decode(encoded).into_vec().map_err(|e| invalid_params(format!("invalid base58: {e}")))?
+        }
+        UiTransactionEncoding::Base64 => {
+            B64.decode(encoded).map_err(|e| invalid_params(format!("invalid base64: {e}")))?
+        }
+        other => {
+            return Err(invalid_params(format!("unsupported encoding: {other}. Supported encodings: base58, base64")))
+        }
+    };
+    bincode::deserialize(&bytes).map_err(|e| invalid_params(format!("failed to deserialize VersionedTransaction: {e}")))
+}
+
+fn status_meta(record: &TxRecord) -> UiTransactionStatusMeta {
+    TransactionStatusMeta {
+        status: record.result.clone(),
+        fee: record.meta.fee,
+        pre_balances: record.pre_balances.clone(),
+        post_balances: record.post_balances.clone(),
+        inner_instructions: Some(record.inner_instructions()),
+        log_messages: Some(record.meta.logs.clone()),
+        compute_units_consumed: Some(record.meta.compute_units_consumed),
+        ..Default::default()
+    }
+    .into()
+}
+
+fn simulation_result(chain: &Chain, record: &TxRecord) -> RpcSimulateTransactionResult {
+    let meta = status_meta(record);
+    RpcSimulateTransactionResult {
+        err: record.result.clone().err().map(Into::into),
+        logs: Some(record.meta.logs.clone()),
+        accounts: None,
+        units_consumed: Some(record.meta.compute_units_consumed),
+        loaded_accounts_data_size: None,
+        return_data: None,
+        inner_instructions: Option::from(meta.inner_instructions),
+        replacement_blockhash: Some(RpcBlockhash {
+            blockhash: chain.svm.latest_blockhash().to_string(),
+            last_valid_block_height: chain.slot() + 150,
+        }),
+        fee: Some(record.meta.fee),
+        pre_balances: Some(record.pre_balances.clone()),
+        post_balances: Some(record.post_balances.clone()),
+        pre_token_balances: None,
+        post_token_balances: None,
+        loaded_addresses: None,
+    }
+}
+
+fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
+    let mut chain = lock(shared);
+    let chain = &mut *chain;
+    match method {
+        "getHealth" => Ok(json!("ok")),
+        "getVersion" => to_value(RpcVersionInfo { solana_core: "3.1.12".into(), feature_set: None }),
+        "getGenesisHash" => Ok(json!(solana_sdk::hash::Hash::default().to_string())),
+        "getSlot" | "getBlockHeight" => Ok(json!(chain.slot())),
+        "getLatestBlockhash" => with_context(
+            chain,
+            RpcBlockhash {
+                blockhash: chain.svm.latest_blockhash().to_string(),
+                last_valid_block_height: chain.slot() + 150,
+            },
+        ),
+        "isBlockhashValid" => {
+            let hash: String = param(&params, 0, "blockhash")?;
+            let valid = hash == chain.svm.latest_blockhash().to_string();
+            with_context(chain, valid)
+        }
+        "getMinimumBalanceForRentExemption" => {
+            let size: usize = param(&params, 0, "data length")?;
+            Ok(json!(chain.svm.minimum_balance_for_rent_exemption(size)))
+        }
+        "getBalance" => {
+            let key = pubkey(&params, 0)?;
+            let lamports = chain.svm.get_account(&key).map(|a| a.lamports).unwrap_or(0);
+            with_context(chain, lamports)
+        }
+        "getAccountInfo" => {
+            let key = pubkey(&params, 0)?;
+            let cfg: RpcAccountInfoConfig = config(&params, 1)?;
+            let account = chain.svm.get_account(&key).filter(|a| a.lamports > 0).map(|a| ui_account(&a, cfg.encoding));
+            with_context(chain, account)
+        }
+        "getMultipleAccounts" => {
+            let keys: Vec<String> = param(&params, 0, "pubkeys")?;
+            if keys.len() > 100 {
+                return Err(invalid_params("Too many inputs provided; max 100"));
+            }
+            let cfg: RpcAccountInfoConfig = config(&params, 1)?;
+            let mut accounts = Vec::with_capacity(keys.len());
+            for k in keys {
+                let key = Pubkey::from_str(&k).map_err(|_| invalid_params("Invalid param: WrongSize"))?;
+                accounts
+                    .push(chain.svm.get_account(&key).filter(|a| a.lamports > 0).map(|a| ui_account(&a, cfg.encoding)));
+            }
+            with_context(chain, accounts)
+        }
+        "requestAirdrop" => {
+            let key = pubkey(&params, 0)?;
+            let lamports: u64 = param(&params, 1, "lamports")?;
+            let faucet = chain.faucet();
+            let ix = anchor_lang::solana_program::system_instruction::transfer(&faucet.pubkey(), &key, lamports);
+            let tx = Transaction::new_signed_with_payer(
+                &[ix],
+                Some(&faucet.pubkey()),
+                &[&faucet],
+                chain.svm.latest_blockhash(),
+            );
+            match chain.execute(tx.into(), false) {
+                Ok(sig) => Ok(json!(sig.to_string())),
+                Err(r) => {
+                    Err(RpcError { code: -32603, message: format!("airdrop failed: {:?}", r.result), data: None })
+                }
+            }
+        }
+        "sendTransaction" => {
+            let encoded: String = param(&params, 0, "transaction")?;
+            let cfg: RpcSendTransactionConfig = config(&params, 1)?;
+            let tx = decode_transaction(&encoded, cfg.encoding)?;
+            if tx.verify_with_results().iter().any(|ok| !ok) {
+                return Err(RpcError {
+                    code: code::TRANSACTION_SIGNATURE_VERIFICATION_FAILURE,
+                    message: "Transaction signature verification failure".into(),
+                    data: None,
+                });
+            }
+            let signature = tx.signatures.first().copied().unwrap_or_default();
+            if !cfg.skip_preflight {
+                let sim = chain.simulate(tx.clone());
+                if let Err(err) = &sim.result {
+                    return Err(RpcError {
+                        code: code::SEND_TRANSACTION_PREFLIGHT_FAILURE,
+                        message: format!("Transaction simulation failed: {err}"),
+                        data: Some(to_value(simulation_result(chain, &sim))?),
+                    });
+                }
+            }
+            match chain.execute(tx, cfg.skip_preflight) {
+                Ok(sig) => Ok(json!(sig.to_string())),
+                // Recorded on the ledger with its error, like a validator does without preflight.
+                Err(_) if cfg.skip_preflight => Ok(json!(signature.to_string())),
+                Err(record) => {
+                    let err = record.result.clone().err().map(|e| e.to_string()).unwrap_or_default();
+                    Err(RpcError {
+                        code: code::SEND_TRANSACTION_PREFLIGHT_FAILURE,
+                        message: format!("Transaction simulation failed: {err}"),
+                        data: Some(to_value(simulation_result(chain, &record))?),
+                    })
+                }
+            }
+        }
+        "simulateTransaction" => {
+            let encoded: String = param(&params, 0, "transaction")?;
+            let cfg: RpcSimulateTransactionConfig = config(&params, 1)?;
+            let mut tx = decode_transaction(&encoded, cfg.encoding)?;
+            if cfg.replace_recent_blockhash {
+                if cfg.sig_verify {
+                    return Err(invalid_params("sigVerify may not be used with replaceRecentBlockhash"));
+                }
+                let hash = chain.svm.latest_blockhash();
+                match &mut tx.message {
+                    VersionedMessage::Legacy(m) => m.recent_blockhash = hash,
+                    VersionedMessage::V0(m) => m.recent_blockhash = hash,
+                }
+            }
+            let record = chain.simulate(tx);
+            with_context(chain, simulation_result(chain, &record))
+        }
+        "getSignatureStatuses" => {
+            let sigs: Vec<String> = param(&params, 0, "signatures")?;
+            if sigs.len() > 256 {
+                return Err(invalid_params("Too many inputs provided; max 256"));
+            }
+            // The only option, searchTransactionHistory, changes nothing here: all history is kept.
+            let mut statuses = Vec::with_capacity(sigs.len());
+            for s in sigs {
+                let sig = signature(&s)?;
+                statuses.push(chain.transaction(&sig).map(|r| TransactionStatus {
+                    slot: r.slot,
+                    confirmations: None,
+                    status: r.result.clone(),
+                    err: r.result.clone().err(),
+                    confirmation_status: Some(TransactionConfirmationStatus::Finalized),
+                }));
+            }
+            with_context(chain, statuses)
+        }
+        "getSignaturesForAddress" => {
+            let key = pubkey(&params, 0)?;
+            let cfg: RpcSignaturesForAddressConfig = config(&params, 1)?;
+            let limit = cfg.limit.unwrap_or(1_000);
+            if limit == 0 || limit > 1_000 {
+                return Err(invalid_params("Invalid limit; max 1000"));
+            }
+            let before = cfg.before.as_deref().map(signature).transpose()?;
+            let until = cfg.until.as_deref().map(signature).transpose()?;
+            let items: Vec<RpcConfirmedTransactionStatusWithSignature> = chain
+                .signatures_for_address(&key, before.as_ref(), until.as_ref(), limit)
+                .into_iter()
+                .map(|r| RpcConfirmedTransactionStatusWithSignature {
+                    signature: r.signature.to_string(),
+                    slot: r.slot,
+                    err: r.result.clone().err().map(Into::into),
+                    memo: None,
+                    block_time: Some(r.block_time),
+                    confirmation_status: Some(TransactionConfirmationStatus::Finalized),
+                })
+                .collect();
+            to_value(items)
+        }
+        "getTransaction" => {
+            let sig = signature(&param::<String>(&params, 0, "signature")?)?;
+            let cfg: RpcTransactionConfig = config(&params, 1)?;
+            let Some(record) = chain.transaction(&sig) else { return Ok(Value::Null) };
+            let bytes = bincode::serialize(&record.transaction).map_err(|e| RpcError {
+                code: -32603,
+                message: e.to_string(),
+                data: None,
+            })?;
+            let transaction = match cfg.encoding.unwrap_or(UiTransactionEncoding::Json) {
+                UiTransactionEncoding::Base64 => {
+                    EncodedTransaction::Binary(B64.encode(&bytes), TransactionBinaryEncoding::Base64)
+                }
+                UiTransactionEncoding::Base58 => {
+                    EncodedTransaction::Binary(bs58::encode(&bytes).into_string(), TransactionBinaryEncoding::Base58)
+                }
+                UiTransactionEncoding::Binary => EncodedTransaction::LegacyBinary(bs58::encode(&bytes).into_string()),
+                other => {
+                    return Err(invalid_params(format!(
+                        "the localnet answers getTransaction in base64 or base58, not {other}"
+                    )))
+                }
+            };
+            let version = match &record.transaction.message {
+                VersionedMessage::Legacy(_) => {
+                    cfg.max_supported_transaction_version.map(|_| solana_sdk::transaction::TransactionVersion::LEGACY)
+                }
+                VersionedMessage::V0(_) => {
+                    if cfg.max_supported_transaction_version.is_none() {
+                        return Err(RpcError {
+                            code: -32015,
+                            message: "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0".into(),
+                            data: None,
+                        });
+                    }
+                    Some(solana_sdk::transaction::TransactionVersion::Number(0))
+                }
+            };
+            to_value(EncodedConfirmedTransactionWithStatusMeta {
+                slot: record.slot,
+                transaction: EncodedTransactionWithStatusMeta { transaction, meta: Some(status_meta(record)), version },
+                block_time: Some(record.block_time),
+            })
+        }
+        "getTokenLargestAccounts" => {
+            let mint = pubkey(&params, 0)?;
+            let mint_account =
+                chain.svm.get_account(&mint).ok_or_else(|| invalid_params("Invalid param: could not find mint"))?;
+            let decimals = spl_token::state::Mint::unpack(&mint_account.data)
+                .map_err(|_| invalid_params("Invalid param: not a Token mint"))?
+                .decimals;
+            let balances: Vec<RpcTokenAccountBalance> = chain
+                .largest_token_accounts(&mint, 20)
+                .into_iter()
+                .map(|(address, amount)| RpcTokenAccountBalance {
+                    address: address.to_string(),
+                    amount: token_amount(amount, decimals),
+                })
+                .collect();
+            with_context(chain, balances)
+        }
+        _ => Err(RpcError { code: code::METHOD_NOT_FOUND, message: format!("Method not found: {method}"), data: None }),
+    }
+}
+
+/// Solana's token amount shape. `uiAmountString` is exact; `uiAmount` is the display float the
+/// API documents, derived from it.
+fn token_amount(amount: u64, decimals: u8) -> UiTokenAmount {
+    let digits = amount.to_string();
+    let d = usize::from(decimals);
+    let ui_amount_string = if d == 0 {
+        digits.clone()
+    } else {
+        let padded = format!("{digits:0>width$}", width = d + 1);
+        let (int, frac) = padded.split_at(padded.len() - d);
+        let frac = frac.trim_end_matches('0');
+        if frac.is_empty() {
+            int.to_string()
+        } else {
+            format!("{int}.{frac}")
+        }
+    };
+    UiTokenAmount { ui_amount: ui_amount_string.parse().ok(), decimals, amount: digits, ui_amount_string }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn token_amounts_render_exactly() {
+        let t = super::token_amount(1_234_500, 6);
+        assert_eq!((t.amount.as_str(), t.ui_amount_string.as_str()), ("1234500", "1.2345"));
+        assert_eq!(super::token_amount(5, 9).ui_amount_string, "0.000000005");
+        assert_eq!(super::token_amount(7, 0).ui_amount_string, "7");
+        assert_eq!(super::token_amount(0, 6).ui_amount_string, "0");
+    }
+}

@@ -1,0 +1,276 @@
+//! The Solana localnet's JSON-RPC server, driven by `solana-rpc-client` exactly as the keeper and
+//! ordinary clients use a real validator.
+
+use amm::client::{self, AmmEvent, PoolAddresses};
+use anchor_lang::{solana_program::program_pack::Pack, AccountDeserialize};
+use anchor_spl::{associated_token, token::spl_token};
+use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::{nonblocking::rpc_client::RpcClient, rpc_client::GetConfirmedSignaturesForAddress2Config};
+use solana_rpc_client_api::{
+    client_error::ErrorKind,
+    config::RpcTransactionConfig,
+    request::{RpcError, RpcResponseErrorData},
+};
+use solana_sdk::{
+    instruction::Instruction,
+    pubkey::Pubkey,
+    signature::{Keypair, Signature, Signer},
+    transaction::Transaction,
+};
+use solana_transaction_status_client_types::{
+    option_serializer::OptionSerializer, UiInstruction, UiTransactionEncoding,
+};
+use tests::localnet::{serve, Chain};
+
+struct Client {
+    rpc: RpcClient,
+    payer: Keypair,
+}
+
+impl Client {
+    async fn send(&self, ixs: &[Instruction], extra: &[&Keypair]) -> Signature {
+        let mut signers = vec![&self.payer];
+        signers.extend_from_slice(extra);
+        let blockhash = self.rpc.get_latest_blockhash().await.unwrap();
+        let tx = Transaction::new_signed_with_payer(ixs, Some(&self.payer.pubkey()), &signers, blockhash);
+        self.rpc.send_and_confirm_transaction(&tx).await.unwrap()
+    }
+
+    async fn token_balance(&self, account: Pubkey) -> u64 {
+        let acc = self.rpc.get_account(&account).await.unwrap();
+        spl_token::state::Account::unpack(&acc.data).unwrap().amount
+    }
+}
+
+async fn start() -> (tests::localnet::Localnet, Client) {
+    let payer = Keypair::new();
+    let net = serve(Chain::new(&payer.pubkey()).await, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let rpc = RpcClient::new_with_commitment(net.url.clone(), CommitmentConfig::confirmed());
+    let sig = rpc.request_airdrop(&payer.pubkey(), 50_000_000_000).await.unwrap();
+    assert!(rpc.confirm_transaction(&sig).await.unwrap());
+    (net, Client { rpc, payer })
+}
+
+async fn create_mint(c: &Client) -> Pubkey {
+    let mint = Keypair::new();
+    let space = spl_token::state::Mint::LEN;
+    let rent = c.rpc.get_minimum_balance_for_rent_exemption(space).await.unwrap();
+    let ixs = [
+        anchor_lang::solana_program::system_instruction::create_account(
+            &c.payer.pubkey(),
+            &mint.pubkey(),
+            rent,
+            space as u64,
+            &spl_token::ID,
+        ),
+        spl_token::instruction::initialize_mint2(&spl_token::ID, &mint.pubkey(), &c.payer.pubkey(), None, 6).unwrap(),
+    ];
+    c.send(&ixs, &[&mint]).await;
+    mint.pubkey()
+}
+
+/// Builds a pool through RPC; returns its addresses and the payer's token accounts.
+async fn pool(c: &Client) -> (PoolAddresses, Pubkey, Pubkey) {
+    let me = c.payer.pubkey();
+    c.send(&[client::create_config(me, 0, 30, 0)], &[]).await;
+    let (mint_a, mint_b) = client::sort_mints(create_mint(c).await, create_mint(c).await).unwrap();
+    let mut atas = Vec::new();
+    for mint in [mint_a, mint_b] {
+        let ata = associated_token::get_associated_token_address(&me, &mint);
+        c.send(
+            &[
+                associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+                    &me,
+                    &me,
+                    &mint,
+                    &spl_token::ID,
+                ),
+                spl_token::instruction::mint_to(&spl_token::ID, &mint, &ata, &me, &[], 100_000_000).unwrap(),
+            ],
+            &[],
+        )
+        .await;
+        atas.push(ata);
+    }
+    let p = PoolAddresses::derive(client::config_address(0), mint_a, mint_b);
+    c.send(&[client::initialize_pool(me, &p, atas[0], atas[1], 10_000_000, 40_000_000, 0)], &[]).await;
+    (p, atas[0], atas[1])
+}
+
+#[tokio::test]
+async fn accounts_balances_blockhash_and_slots() {
+    let (_net, c) = start().await;
+    assert_eq!(c.rpc.get_balance(&c.payer.pubkey()).await.unwrap(), 50_000_000_000);
+    let slot = c.rpc.get_slot().await.unwrap();
+    let (p, ata_a, ata_b) = pool(&c).await;
+    assert!(c.rpc.get_slot().await.unwrap() > slot, "every transaction advances the slot");
+
+    let pool_account = c.rpc.get_account(&p.pool).await.unwrap();
+    assert_eq!(pool_account.owner, amm::ID);
+    let state = amm::Pool::try_deserialize(&mut pool_account.data.as_slice()).unwrap();
+    assert_eq!((state.reserve_a, state.reserve_b), (10_000_000, 40_000_000));
+
+    let accounts = c.rpc.get_multiple_accounts(&[p.vault_a, p.vault_b, Pubkey::new_unique()]).await.unwrap();
+    let amount = |a: &Option<solana_sdk::account::Account>| {
+        spl_token::state::Account::unpack(&a.as_ref().unwrap().data).unwrap().amount
+    };
+    assert_eq!((amount(&accounts[0]), amount(&accounts[1])), (10_000_000, 40_000_000));
+    assert!(accounts[2].is_none(), "a missing account is null");
+
+    let largest = c.rpc.get_token_largest_accounts(&p.mint_b).await.unwrap();
+    let got: Vec<(String, String)> = largest.iter().map(|b| (b.address.clone(), b.amount.amount.clone())).collect();
+    assert_eq!(got, vec![(ata_b.to_string(), "60000000".to_string()), (p.vault_b.to_string(), "40000000".to_string())]);
+    assert_eq!(largest[0].amount.ui_amount_string, "60");
+    assert_eq!(c.token_balance(ata_a).await, 90_000_000);
+}
+
+#[tokio::test]
+async fn history_by_address_with_pagination_and_transactions_with_inner_instructions() {
+    let (_net, c) = start().await;
+    let (p, ata_a, ata_b) = pool(&c).await;
+    let me = c.payer.pubkey();
+    let mut swaps = Vec::new();
+    for i in 0..5u64 {
+        swaps.push(
+            c.send(
+                &[client::swap_exact_in(
+                    &p,
+                    me,
+                    i % 2 == 0,
+                    if i % 2 == 0 { ata_a } else { ata_b },
+                    if i % 2 == 0 { ata_b } else { ata_a },
+                    10_000 + i,
+                    1,
+                )],
+                &[],
+            )
+            .await,
+        );
+    }
+    // Newest first; config + pool + 5 swaps touched the program.
+    let all = c.rpc.get_signatures_for_address(&amm::ID).await.unwrap();
+    assert_eq!(all.len(), 7);
+    let newest: Vec<String> = swaps.iter().rev().map(ToString::to_string).collect();
+    assert_eq!(all[..5].iter().map(|s| s.signature.clone()).collect::<Vec<_>>(), newest);
+    assert!(all.windows(2).all(|w| w[0].slot > w[1].slot));
+    assert!(all.iter().all(|s| s.err.is_none() && s.block_time.is_some()));
+
+    // Pagination: two at a time, then `until` stops before a known signature.
+    let page = |before: Option<Signature>, until: Option<Signature>| GetConfirmedSignaturesForAddress2Config {
+        before,
+        until,
+        limit: Some(2),
+        commitment: None,
+    };
+    let first = c.rpc.get_signatures_for_address_with_config(&amm::ID, page(None, None)).await.unwrap();
+    let second = c
+        .rpc
+        .get_signatures_for_address_with_config(&amm::ID, page(Some(first[1].signature.parse().unwrap()), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        [&first[..], &second[..]].concat().iter().map(|s| &s.signature).collect::<Vec<_>>(),
+        all[..4].iter().map(|s| &s.signature).collect::<Vec<_>>()
+    );
+    let until = c.rpc.get_signatures_for_address_with_config(&amm::ID, page(None, Some(swaps[3]))).await.unwrap();
+    assert_eq!(until.len(), 1);
+    assert_eq!(until[0].signature, swaps[4].to_string());
+
+    // getTransaction carries logs and the emit_cpi! inner instruction with the event.
+    let cfg = RpcTransactionConfig {
+        encoding: Some(UiTransactionEncoding::Base64),
+        commitment: None,
+        max_supported_transaction_version: Some(0),
+    };
+    let tx = c.rpc.get_transaction_with_config(&swaps[0], cfg).await.unwrap();
+    let decoded = tx.transaction.transaction.decode().unwrap();
+    let keys = decoded.message.static_account_keys();
+    let meta = tx.transaction.meta.unwrap();
+    let OptionSerializer::Some(logs) = meta.log_messages else { panic!("logs") };
+    // Natively `msg!` prints to stdout, so logs hold the runtime's invoke/success lines only.
+    assert!(logs.iter().any(|l| l == &format!("Program {} success", amm::ID)), "{logs:?}");
+    let OptionSerializer::Some(inner) = meta.inner_instructions else { panic!("inner instructions") };
+    let mut events = Vec::new();
+    for group in inner {
+        for ix in group.instructions {
+            let UiInstruction::Compiled(ix) = ix else { panic!("compiled") };
+            if keys[usize::from(ix.program_id_index)] == amm::ID {
+                let data = bs58::decode(&ix.data).into_vec().unwrap();
+                events.extend(client::decode_event_cpi(&data));
+            }
+        }
+    }
+    let [AmmEvent::Swapped(ev)] = events.as_slice() else { panic!("one Swapped event, got {events:?}") };
+    assert_eq!((ev.amount_in, ev.a_to_b, ev.before.reserve_a), (10_000, true, 10_000_000));
+    assert_eq!(tx.slot, all[4].slot);
+    assert!(c.rpc.get_transaction_with_config(&Signature::default(), cfg).await.is_err(), "unknown signature is null");
+}
+
+#[tokio::test]
+async fn simulation_preflight_and_statuses() {
+    let (net, c) = start().await;
+    let (p, ata_a, ata_b) = pool(&c).await;
+    let me = c.payer.pubkey();
+    let blockhash = c.rpc.get_latest_blockhash().await.unwrap();
+    let ok = Transaction::new_signed_with_payer(
+        &[client::swap_exact_in(&p, me, true, ata_a, ata_b, 5_000, 1)],
+        Some(&me),
+        &[&c.payer],
+        blockhash,
+    );
+    let sim = c.rpc.simulate_transaction(&ok).await.unwrap().value;
+    assert!(sim.err.is_none(), "{sim:?}");
+    assert!(sim.inner_instructions.is_some_and(|i| !i.is_empty()));
+    assert_eq!(c.token_balance(ata_b).await, 60_000_000, "simulation changes nothing");
+
+    // Slippage: the program's named error comes back through preflight.
+    let bad = Transaction::new_signed_with_payer(
+        &[client::swap_exact_in(&p, me, true, ata_a, ata_b, 5_000, u64::MAX)],
+        Some(&me),
+        &[&c.payer],
+        blockhash,
+    );
+    let sim = c.rpc.simulate_transaction(&bad).await.unwrap().value;
+    assert_eq!(
+        sim.err.map(solana_sdk::transaction::TransactionError::from),
+        Some(solana_sdk::transaction::TransactionError::InstructionError(
+            0,
+            solana_sdk::instruction::InstructionError::Custom(tests::amm_error_code(amm::AmmError::SlippageExceeded))
+        ))
+    );
+    let err = c.rpc.send_transaction(&bad).await.unwrap_err();
+    match err.kind() {
+        ErrorKind::RpcError(RpcError::RpcResponseError {
+            code,
+            data: RpcResponseErrorData::SendTransactionPreflightFailure(r),
+            ..
+        }) => {
+            assert_eq!(*code, -32002);
+            let expected = tests::amm_error_code(amm::AmmError::SlippageExceeded);
+            assert_eq!(
+                r.err.clone().map(solana_sdk::transaction::TransactionError::from),
+                Some(solana_sdk::transaction::TransactionError::InstructionError(
+                    0,
+                    solana_sdk::instruction::InstructionError::Custom(expected)
+                ))
+            );
+            assert!(r.logs.as_ref().is_some_and(|l| l.iter().any(|l| l.contains(&format!("{expected:#x}")))), "{r:?}");
+        }
+        other => panic!("expected a preflight failure, got {other:?}"),
+    }
+    let slot = c.rpc.get_slot().await.unwrap();
+    let sig = c.rpc.send_and_confirm_transaction(&ok).await.unwrap();
+    let statuses = c.rpc.get_signature_statuses(&[sig, bad.signatures[0]]).await.unwrap().value;
+    assert_eq!(statuses[0].as_ref().map(|s| (s.slot, s.err.clone())), Some((slot, None)));
+    assert!(statuses[1].is_none(), "a transaction refused by preflight never reached the ledger");
+
+    // After the blockhash expires, a transaction built on it is refused.
+    net.chain().expire_blockhash();
+    let stale = Transaction::new_signed_with_payer(
+        &[client::swap_exact_in(&p, me, true, ata_a, ata_b, 4_000, 1)],
+        Some(&me),
+        &[&c.payer],
+        blockhash,
+    );
+    assert!(c.rpc.send_transaction(&stale).await.is_err());
+}
