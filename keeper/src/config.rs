@@ -61,6 +61,8 @@ commitment = "confirmed"
 backfill_page_size = 1000
 # Concurrent getTransaction requests while backfilling.
 backfill_concurrency = 16
+# How often to look for new transactions when no live notification arrives, in milliseconds.
+poll_interval_ms = 400
 "#;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +132,7 @@ pub struct SolanaConfig {
     pub commitment: Commitment,
     pub backfill_page_size: usize,
     pub backfill_concurrency: usize,
+    pub poll_interval_ms: u64,
 }
 
 impl Default for Config {
@@ -158,6 +161,7 @@ impl Default for Config {
                 commitment: Commitment::Confirmed,
                 backfill_page_size: 1_000,
                 backfill_concurrency: 16,
+                poll_interval_ms: 400,
             },
         }
     }
@@ -266,6 +270,9 @@ impl Config {
             if sol.backfill_concurrency == 0 || sol.backfill_concurrency > 256 {
                 return Err(invalid("solana.backfill_concurrency", "must be between 1 and 256"));
             }
+            if sol.poll_interval_ms == 0 || sol.poll_interval_ms > 60_000 {
+                return Err(invalid("solana.poll_interval_ms", "must be between 1 and 60000"));
+            }
         }
         Ok(())
     }
@@ -353,6 +360,7 @@ mod tests {
             ("[solana]\nbackfill_page_size = 1001", "solana.backfill_page_size"),
             ("[solana]\nbackfill_concurrency = 0", "solana.backfill_concurrency"),
             ("[solana]\nenabled = \"yes\"", "solana.enabled"),
+            ("[solana]\npoll_interval_ms = 0", "solana.poll_interval_ms"),
         ];
         for (toml, field) in cases {
             match load_toml(toml) {

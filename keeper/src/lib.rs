@@ -5,6 +5,7 @@ pub mod bench;
 pub mod config;
 pub mod events;
 pub mod mirror;
+pub mod solana;
 pub mod supervisor;
 
 /// The AMM program id the keeper indexes and trades against by default.

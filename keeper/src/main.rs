@@ -5,9 +5,12 @@ use std::{path::PathBuf, time::Duration};
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use keeper::{
-    config::{Config, LogFormat, DEFAULT_CONFIG},
+    config::{Commitment, Config, LogFormat, DEFAULT_CONFIG},
     mirror::{self, WriterConfig},
+    solana::SolanaIndexer,
+    supervisor::{supervise, Backoff},
 };
+use solana_commitment_config::CommitmentConfig;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -93,53 +96,57 @@ fn init_logging(config: &Config) {
     }
 }
 
-/// Resolves on the first SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Cancels `cancel` on the first SIGINT or SIGTERM. Handlers are registered before this returns,
+/// so a signal that arrives at any later point is handled.
+fn cancel_on_signal(cancel: CancellationToken) -> anyhow::Result<()> {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; only SIGINT stops the keeper");
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for SIGINT")?;
+    tokio::spawn(async move {
+        #[cfg(unix)]
         tokio::select! {
-            _ = ctrl_c => {}
             _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        cancel.cancel();
+    });
+    Ok(())
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    cancel_on_signal(cancel.clone())?;
     let db = &config.database;
     let pool = mirror::open_writer(&db.path, Duration::from_millis(db.busy_timeout_ms)).await?;
     mirror::migrate(&pool).await?;
     tracing::info!(db = %db.path.display(), "mirror ready");
 
-    let cancel = CancellationToken::new();
     let (handle, rx) = mirror::writer_channel(db.channel_capacity);
     let writer_config =
         WriterConfig { max_rows: db.batch_max_rows, max_delay: Duration::from_millis(db.batch_max_delay_ms) };
     let writer = tokio::spawn(mirror::run_writer(pool.clone(), rx, writer_config, cancel.clone()));
 
+    let mut sources = Vec::new();
     if config.solana.enabled {
-        tracing::warn!(
-            rpc = %config.solana.rpc_url,
-            "the Solana indexer source is not part of this build yet; the keeper only maintains the mirror"
-        );
+        sources.push(tokio::spawn(solana_source(config.clone(), handle.clone(), pool.clone(), cancel.clone())));
     }
-    drop(handle); // sources hold clones of the handle; none run yet
+    drop(handle); // the sources hold the remaining senders
 
-    shutdown_signal().await;
+    cancel.cancelled().await;
     tracing::info!("shutting down");
-    cancel.cancel();
     let timeout = Duration::from_millis(config.supervisor.shutdown_timeout_ms);
-    match tokio::time::timeout(timeout, writer).await {
+    let deadline = tokio::time::Instant::now() + timeout;
+    for source in sources {
+        if tokio::time::timeout_at(deadline, source).await.is_err() {
+            tracing::warn!("a source did not stop in time");
+        }
+    }
+    match tokio::time::timeout_at(deadline, writer).await {
         Ok(joined) => {
             let stats = joined.context("writer task panicked")??;
             tracing::info!(events = stats.events_inserted, "writer stopped cleanly");
@@ -148,6 +155,47 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     pool.close().await;
     Ok(())
+}
+
+/// The Solana indexer, restarted with backoff whenever it fails.
+async fn solana_source(config: Config, writer: mirror::WriterHandle, db: sqlx::SqlitePool, cancel: CancellationToken) {
+    let sol = &config.solana;
+    let commitment = match sol.commitment {
+        Commitment::Processed => CommitmentConfig::processed(),
+        Commitment::Confirmed => CommitmentConfig::confirmed(),
+        Commitment::Finalized => CommitmentConfig::finalized(),
+    };
+    let program_id = match sol.program_id.parse() {
+        Ok(id) => id,
+        Err(_) => return, // validated at load
+    };
+    let backoff = Backoff {
+        initial: Duration::from_millis(config.supervisor.restart_backoff_initial_ms),
+        max: Duration::from_millis(config.supervisor.restart_backoff_max_ms),
+    };
+    let poll = Duration::from_millis(sol.poll_interval_ms);
+    tracing::info!(rpc = %sol.rpc_url, program = %program_id, "solana indexer starting");
+    supervise(
+        "solana-indexer",
+        cancel.clone(),
+        backoff,
+        || {
+            let mut indexer = SolanaIndexer::new(
+                &sol.rpc_url,
+                program_id,
+                &sol.chain,
+                commitment,
+                sol.backfill_page_size,
+                sol.backfill_concurrency,
+                writer.clone(),
+                db.clone(),
+            );
+            let cancel = cancel.clone();
+            async move { indexer.run(poll, cancel).await }
+        },
+        |name, error, delay| tracing::warn!(task = name, %error, ?delay, "source failed; restarting"),
+    )
+    .await;
 }
 
 async fn status(config: Config, json: bool) -> anyhow::Result<()> {

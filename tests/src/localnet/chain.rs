@@ -196,6 +196,11 @@ impl Chain {
         }
     }
 
+    /// Every recorded transaction, oldest first.
+    pub fn ledger(&self) -> &[TxRecord] {
+        &self.ledger
+    }
+
     pub fn transaction(&self, signature: &Signature) -> Option<&TxRecord> {
         self.by_signature.get(signature).map(|&i| &self.ledger[i])
     }
