@@ -121,6 +121,21 @@ fn cancel_on_signal(cancel: CancellationToken) -> anyhow::Result<()> {
 async fn run(config: Config) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone())?;
+    if !config.metrics.listen.is_empty() {
+        let addr: std::net::SocketAddr = config.metrics.listen.parse().context("metrics.listen")?;
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .with_http_listener(addr)
+            .install()
+            .with_context(|| format!("cannot serve metrics on {addr}"))?;
+        metrics::describe_counter!("keeper_events_ingested_total", "Events committed to the mirror");
+        metrics::describe_counter!("keeper_events_duplicate_total", "Events already in the mirror (replays)");
+        metrics::describe_counter!("keeper_writer_transactions_total", "SQLite transactions committed by the writer");
+        metrics::describe_gauge!("keeper_checkpoint_lag_slots", "Head slot minus checkpoint slot, per source");
+        metrics::describe_counter!("keeper_errors_total", "Errors of supervised tasks");
+        metrics::describe_counter!("keeper_restarts_total", "Restarts of supervised tasks");
+        metrics::describe_counter!("keeper_signatures_processed_total", "Transactions replayed by a source");
+        tracing::info!(%addr, "metrics at http://{addr}/metrics");
+    }
     let db = &config.database;
     let pool = mirror::open_writer(&db.path, Duration::from_millis(db.busy_timeout_ms)).await?;
     mirror::migrate(&pool).await?;
@@ -193,7 +208,11 @@ async fn solana_source(config: Config, writer: mirror::WriterHandle, db: sqlx::S
             let cancel = cancel.clone();
             async move { indexer.run(poll, cancel).await }
         },
-        |name, error, delay| tracing::warn!(task = name, %error, ?delay, "source failed; restarting"),
+        |name, error, delay| {
+            metrics::counter!("keeper_errors_total", "task" => name.to_string()).increment(1);
+            metrics::counter!("keeper_restarts_total", "task" => name.to_string()).increment(1);
+            tracing::warn!(task = name, %error, ?delay, "source failed; restarting");
+        },
     )
     .await;
 }

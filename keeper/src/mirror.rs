@@ -349,6 +349,11 @@ pub async fn write_batches(pool: &SqlitePool, batches: &[Batch]) -> Result<Write
         stats.events_duplicate += pending_events.len() as u64 - n;
     }
     for c in checkpoints {
+        if let Some(head) = c.head_slot {
+            #[allow(clippy::cast_precision_loss)]
+            metrics::gauge!("keeper_checkpoint_lag_slots", "source" => c.source.clone())
+                .set(head.saturating_sub(c.slot) as f64);
+        }
         let slot = i64_of(c.slot);
         let head = c.head_slot.map(i64_of);
         sqlx::query!(
@@ -367,6 +372,9 @@ pub async fn write_batches(pool: &SqlitePool, batches: &[Batch]) -> Result<Write
         .await?;
     }
     tx.commit().await?;
+    metrics::counter!("keeper_events_ingested_total").increment(stats.events_inserted);
+    metrics::counter!("keeper_events_duplicate_total").increment(stats.events_duplicate);
+    metrics::counter!("keeper_writer_transactions_total").increment(1);
     Ok(stats)
 }
 

@@ -52,6 +52,42 @@ fn an_invalid_config_is_refused_naming_the_field() {
     assert!(stderr.contains("database.batch_max_rows"), "{stderr}");
 }
 
+/// Prometheus text on the configured port, with restarts of the (unreachable) Solana source.
+#[test]
+fn metrics_are_served_on_the_configured_port() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = keeper()
+        .args(["run"])
+        .env("KEEPER_DATABASE__PATH", dir.path().join("m.db"))
+        .env("KEEPER_METRICS__LISTEN", format!("127.0.0.1:{port}"))
+        .env("KEEPER_SOLANA__RPC_URL", "http://127.0.0.1:9") // nothing listens there
+        .env("KEEPER_SUPERVISOR__RESTART_BACKOFF_INITIAL_MS", "10")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    let body = loop {
+        let got = std::net::TcpStream::connect(("127.0.0.1", port)).ok().and_then(|mut s| {
+            use std::io::{Read, Write};
+            s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+            let mut text = String::new();
+            s.read_to_string(&mut text).ok()?;
+            Some(text)
+        });
+        match got {
+            Some(text) if text.contains("keeper_restarts_total") => break text,
+            _ if start.elapsed() > Duration::from_secs(10) => panic!("no metrics: {got:?}"),
+            _ => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(body.starts_with("HTTP/1.") && body.contains(" 200 "), "{body}");
+    assert!(body.contains("keeper_restarts_total{task=\"solana-indexer\"}"), "{body}");
+    assert!(body.contains("# HELP keeper_restarts_total"), "{body}");
+}
+
 #[test]
 fn sigterm_stops_the_daemon_cleanly_within_five_seconds() {
     let dir = tempfile::tempdir().unwrap();

@@ -170,6 +170,8 @@ impl SolanaIndexer {
                 head_slot: Some(head),
             };
             self.writer.send(Batch { rows, checkpoint: Some(checkpoint) }).await?;
+            metrics::counter!("keeper_signatures_processed_total", "source" => self.source.clone())
+                .increment(chunk.len() as u64);
             self.cursor = Some((last_sig, last_slot));
         }
         Ok(total)
