@@ -61,8 +61,9 @@ commitment = "confirmed"
 backfill_page_size = 1000
 # Concurrent getTransaction requests while backfilling.
 backfill_concurrency = 16
-# How often to look for new transactions when no live notification arrives, in milliseconds.
-poll_interval_ms = 400
+# Live notifications (logsSubscribe on ws_url) wake the indexer at once; it also looks for new
+# transactions this often, in milliseconds, in case a notification is lost.
+poll_interval_ms = 5000
 "#;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,7 +162,7 @@ impl Default for Config {
                 commitment: Commitment::Confirmed,
                 backfill_page_size: 1_000,
                 backfill_concurrency: 16,
-                poll_interval_ms: 400,
+                poll_interval_ms: 5_000,
             },
         }
     }

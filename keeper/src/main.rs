@@ -206,7 +206,8 @@ async fn solana_source(config: Config, writer: mirror::WriterHandle, db: sqlx::S
                 db.clone(),
             );
             let cancel = cancel.clone();
-            async move { indexer.run(poll, cancel).await }
+            let ws_url = Some(sol.ws_url.clone());
+            async move { indexer.run(ws_url, poll, cancel).await }
         },
         |name, error, delay| {
             metrics::counter!("keeper_errors_total", "task" => name.to_string()).increment(1);

@@ -319,3 +319,73 @@ async fn sigkill_at_random_points_of_a_backfill_loses_and_doubles_nothing() {
     let db = mirror::open_reader(&crashed, Duration::from_secs(5), 1).await.unwrap();
     check_mirror(&w, &db).await;
 }
+
+/// With polling effectively off, new transactions reach the mirror through the websocket
+/// notification alone; when the websocket is dropped, what happened meanwhile is backfilled on
+/// reconnect.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_notifications_and_a_dropped_websocket() {
+    let mut rng = StdRng::seed_from_u64(rand::random());
+    let w = world(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = mirror::open_writer(&dir.path().join("m.db"), Duration::from_secs(5)).await.unwrap();
+    mirror::migrate(&db).await.unwrap();
+    let (handle, rx) = mirror::writer_channel(16);
+    let cancel = CancellationToken::new();
+    let writer = tokio::spawn(mirror::run_writer(
+        db.clone(),
+        rx,
+        WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) },
+        cancel.clone(),
+    ));
+    let mut indexer = SolanaIndexer::new(
+        &w.net.url,
+        amm::ID,
+        "solana",
+        CommitmentConfig::confirmed(),
+        100,
+        4,
+        handle.clone(),
+        db.clone(),
+    );
+    let ws_url = Some(w.net.ws_url.clone());
+    let stop = cancel.child_token();
+    let stop_indexer = stop.clone();
+    let indexer_task = tokio::spawn(async move { indexer.run(ws_url, Duration::from_secs(3_600), stop_indexer).await });
+
+    let caught_up = |expected: BTreeSet<(String, i64, i64)>| {
+        let db = db.clone();
+        async move {
+            let start = Instant::now();
+            loop {
+                let rows: Vec<(String, i64, i64)> =
+                    sqlx::query_as("SELECT tx_id, ix_index, event_index FROM pool_events")
+                        .fetch_all(&db)
+                        .await
+                        .unwrap();
+                if rows.into_iter().collect::<BTreeSet<_>>() == expected {
+                    return start.elapsed();
+                }
+                assert!(start.elapsed() < Duration::from_secs(20), "the mirror never caught up");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    caught_up(chain_event_keys(&w.net)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription is open by now
+    random_ops(&w, &mut rng, 30);
+    let live = caught_up(chain_event_keys(&w.net)).await;
+    println!("live: mirrored {live:?} after the last transaction");
+
+    w.net.drop_websockets();
+    random_ops(&w, &mut rng, 30); // while the keeper is disconnected: no notification reaches it
+    let after_drop = caught_up(chain_event_keys(&w.net)).await;
+    println!("after a dropped websocket: gap backfilled in {after_drop:?}");
+
+    stop.cancel();
+    indexer_task.await.unwrap().unwrap();
+    drop(handle);
+    cancel.cancel();
+    writer.await.unwrap().unwrap();
+    check_mirror(&w, &db).await;
+}

@@ -1,6 +1,8 @@
 //! The Solana localnet's JSON-RPC server, driven by `solana-rpc-client` exactly as the keeper and
 //! ordinary clients use a real validator.
 
+use std::time::Duration;
+
 use amm::client::{self, AmmEvent, PoolAddresses};
 use anchor_lang::{solana_program::program_pack::Pack, AccountDeserialize};
 use anchor_spl::{associated_token, token::spl_token};
@@ -273,4 +275,56 @@ async fn simulation_preflight_and_statuses() {
         blockhash,
     );
     assert!(c.rpc.send_transaction(&stale).await.is_err());
+}
+
+/// `logsSubscribe` and `signatureSubscribe` through `solana-pubsub-client`.
+#[tokio::test]
+async fn websocket_subscriptions() {
+    use futures::StreamExt;
+    use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
+    use solana_rpc_client_api::{
+        config::{RpcSignatureSubscribeConfig, RpcTransactionLogsConfig, RpcTransactionLogsFilter},
+        response::RpcSignatureResult,
+    };
+
+    let (net, c) = start().await;
+    let (p, ata_a, ata_b) = pool(&c).await;
+    let me = c.payer.pubkey();
+    let pubsub = PubsubClient::new(net.ws_url.as_str()).await.unwrap();
+    let (mut logs, _unsub_logs) = pubsub
+        .logs_subscribe(
+            RpcTransactionLogsFilter::Mentions(vec![amm::ID.to_string()]),
+            RpcTransactionLogsConfig { commitment: None },
+        )
+        .await
+        .unwrap();
+    let blockhash = c.rpc.get_latest_blockhash().await.unwrap();
+    let tx = Transaction::new_signed_with_payer(
+        &[client::swap_exact_in(&p, me, true, ata_a, ata_b, 7_000, 1)],
+        Some(&me),
+        &[&c.payer],
+        blockhash,
+    );
+    let config = RpcSignatureSubscribeConfig { commitment: None, enable_received_notification: None };
+    let (mut status, _unsub_sig) = pubsub.signature_subscribe(&tx.signatures[0], Some(config)).await.unwrap();
+    // A transfer that does not mention the program is not notified to the logs subscription.
+    let other = Transaction::new_signed_with_payer(
+        &[anchor_lang::solana_program::system_instruction::transfer(&me, &Pubkey::new_unique(), 1_000_000)],
+        Some(&me),
+        &[&c.payer],
+        blockhash,
+    );
+    c.rpc.send_and_confirm_transaction(&other).await.unwrap();
+    let sig = c.rpc.send_and_confirm_transaction(&tx).await.unwrap();
+
+    let wait = Duration::from_secs(5);
+    let note = tokio::time::timeout(wait, logs.next()).await.expect("logs notification").unwrap();
+    assert_eq!(note.value.signature, sig.to_string());
+    assert!(note.value.err.is_none());
+    let done = tokio::time::timeout(wait, status.next()).await.expect("signature notification").unwrap();
+    assert!(matches!(done.value, RpcSignatureResult::ProcessedSignature(ref r) if r.err.is_none()), "{done:?}");
+
+    // Dropping the server's connections ends the client's streams.
+    net.drop_websockets();
+    assert!(tokio::time::timeout(wait, logs.next()).await.expect("stream ends").is_none());
 }

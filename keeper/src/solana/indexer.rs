@@ -5,8 +5,8 @@
 //! concurrently, their `emit_cpi!` events decoded with the program crate's own types, the touched
 //! pools' reserves read from their accounts, and the rows handed to the writer together with the
 //! chunk's checkpoint (committed atomically). A restart resumes from the checkpoint; replays are
-//! no-ops. Catch-up runs at start, after every wake-up (a live notification or the poll
-//! interval) and after a reconnect, so gaps are always backfilled.
+//! no-ops. Catch-up runs at start, on every live `logsSubscribe` notification, after every
+//! websocket reconnect and at least every poll interval, so gaps are always backfilled.
 
 use std::{collections::BTreeSet, str::FromStr, time::Duration};
 
@@ -96,13 +96,27 @@ impl SolanaIndexer {
         }
     }
 
-    /// Catches up, then again after every `poll` until cancelled.
-    pub async fn run(&mut self, poll: Duration, cancel: CancellationToken) -> Result<(), IndexerError> {
+    /// Catches up at start, on every live notification (`logsSubscribe` mentioning the program
+    /// on `ws_url`), after every websocket (re)connect, and at least every `poll`, until cancelled.
+    pub async fn run(
+        &mut self,
+        ws_url: Option<String>,
+        poll: Duration,
+        cancel: CancellationToken,
+    ) -> Result<(), IndexerError> {
+        let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let listener = cancel.child_token();
+        if let Some(url) = ws_url {
+            tokio::spawn(listen(url, self.program_id, self.commitment, wake_tx, listener.clone()));
+        }
+        // Stops the listener whenever this returns, including on error.
+        let _listener = listener.drop_guard();
         loop {
             self.catch_up(&cancel).await?;
             tokio::select! {
                 () = cancel.cancelled() => return Ok(()),
                 () = tokio::time::sleep(poll) => {}
+                _ = wake_rx.recv() => {}
             }
         }
     }
@@ -296,6 +310,50 @@ impl SolanaIndexer {
             }
         }
         Ok(rows)
+    }
+}
+
+/// Keeps a `logsSubscribe` open and wakes the indexer on each notification. After every
+/// (re)connect it wakes the indexer once more, since whatever happened while disconnected was
+/// never notified; a dropped connection is retried with backoff.
+async fn listen(
+    url: String,
+    program_id: Pubkey,
+    commitment: CommitmentConfig,
+    wake: tokio::sync::mpsc::Sender<()>,
+    cancel: CancellationToken,
+) {
+    use solana_pubsub_client::nonblocking::pubsub_client::PubsubClient;
+    use solana_rpc_client_api::config::{RpcTransactionLogsConfig, RpcTransactionLogsFilter};
+
+    let backoff = crate::supervisor::Backoff { initial: Duration::from_millis(100), max: Duration::from_secs(10) };
+    let mut attempt = 0u32;
+    loop {
+        let session = async {
+            let client = PubsubClient::new(url.as_str()).await?;
+            let filter = RpcTransactionLogsFilter::Mentions(vec![program_id.to_string()]);
+            let (mut stream, _unsubscribe) =
+                client.logs_subscribe(filter, RpcTransactionLogsConfig { commitment: Some(commitment) }).await?;
+            attempt = 0;
+            let _ = wake.try_send(());
+            while stream.next().await.is_some() {
+                let _ = wake.try_send(()); // a full channel already holds a wake-up
+            }
+            Ok::<(), solana_pubsub_client::pubsub_client::PubsubClientError>(())
+        };
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            result = session => match result {
+                Ok(()) => tracing::info!(%url, "websocket closed; reconnecting"),
+                Err(error) => tracing::warn!(%url, %error, "websocket failed; reconnecting"),
+            },
+        }
+        let delay = backoff.delay(attempt, &mut rand::thread_rng());
+        attempt = attempt.saturating_add(1);
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(delay) => {}
+        }
     }
 }
 

@@ -56,6 +56,7 @@ pub struct Chain {
     by_address: HashMap<Pubkey, Vec<usize>>,
     token_accounts_by_mint: HashMap<Pubkey, BTreeSet<Pubkey>>,
     faucet: Keypair,
+    notices: Option<tokio::sync::broadcast::Sender<std::sync::Arc<super::ws::Notice>>>,
 }
 
 fn wall_clock_secs() -> i64 {
@@ -70,6 +71,7 @@ impl Chain {
         let faucet = Keypair::new();
         svm.airdrop(&faucet.pubkey(), 900_000 * 1_000_000_000).expect("fund the faucet");
         let mut chain = Self {
+            notices: None,
             faucet,
             svm,
             slot: 0,
@@ -80,6 +82,11 @@ impl Chain {
         };
         chain.advance_slot();
         chain
+    }
+
+    /// Where committed transactions are announced to websocket subscribers.
+    pub(crate) fn set_notices(&mut self, tx: tokio::sync::broadcast::Sender<std::sync::Arc<super::ws::Notice>>) {
+        self.notices = Some(tx);
     }
 
     /// The key that funds `requestAirdrop`.
@@ -152,6 +159,15 @@ impl Chain {
         }
         self.by_signature.insert(signature, index);
         let failed = record.result.is_err();
+        if let Some(notices) = &self.notices {
+            let _ = notices.send(std::sync::Arc::new(super::ws::Notice {
+                signature,
+                slot: record.slot,
+                err: record.result.clone().err(),
+                logs: record.meta.logs.clone(),
+                accounts: keys.clone(),
+            }));
+        }
         self.ledger.push(record.clone());
         self.advance_slot();
         if failed {

@@ -5,10 +5,13 @@
 //! `solana-transaction-status-client-types`, `solana-account-decoder-client-types`), so
 //! `solana-rpc-client` parses it unmodified. LiteSVM executes; this module adds what a validator
 //! has and LiteSVM lacks: slots that advance with each transaction, block times, and a ledger of
-//! transactions (with logs and inner instructions) indexed by signature and by account.
+//! transactions (with logs and inner instructions) indexed by signature and by account, and
+//! websocket subscriptions on a second port.
 
 mod chain;
 mod rpc;
+mod ws;
 
 pub use chain::{Chain, TxRecord};
 pub use rpc::{serve, Localnet};
+pub use ws::Notice;

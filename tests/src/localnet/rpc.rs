@@ -62,13 +62,21 @@ type RpcResult = Result<Value, RpcError>;
 pub struct Localnet {
     pub url: String,
     pub addr: SocketAddr,
+    /// Websocket endpoint for subscriptions (the next port after `addr` when that is free).
+    pub ws_url: String,
     pub chain: Arc<Mutex<Chain>>,
+    ws: super::ws::WsState,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Localnet {
     pub fn chain(&self) -> MutexGuard<'_, Chain> {
         lock(&self.chain)
+    }
+
+    /// Closes every open websocket connection (clients must reconnect and catch up).
+    pub fn drop_websockets(&self) {
+        self.ws.generation.send_modify(|g| *g += 1);
     }
 }
 
@@ -85,21 +93,48 @@ fn lock(chain: &Mutex<Chain>) -> MutexGuard<'_, Chain> {
     chain.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Serves JSON-RPC for `chain` on `addr` (port 0 picks a free port).
-pub async fn serve(chain: Chain, addr: SocketAddr) -> std::io::Result<Localnet> {
+/// Serves JSON-RPC for `chain` on `addr` (port 0 picks a free port) and websocket
+/// subscriptions on the next port (or any free one when `addr` has port 0).
+pub async fn serve(mut chain: Chain, addr: SocketAddr) -> std::io::Result<Localnet> {
+    let (notices, _) = tokio::sync::broadcast::channel(4_096);
+    chain.set_notices(notices.clone());
+    let ws = super::ws::WsState { notices, generation: tokio::sync::watch::channel(0).0 };
     let chain = Arc::new(Mutex::new(chain));
     let app = Router::new().route("/", post(handle)).with_state(chain.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
+    let ws_bind = SocketAddr::new(addr.ip(), if addr.port() == 0 { 0 } else { addr.port().saturating_add(1) });
+    let ws_listener = match tokio::net::TcpListener::bind(ws_bind).await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0)).await?,
+    };
+    let ws_addr = ws_listener.local_addr()?;
+    let ws_app = Router::new().route("/", axum::routing::get(super::ws::upgrade)).with_state(ws.clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let (ws_tx, ws_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = axum::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = rx.await;
+                let _ = ws_tx.send(());
             })
             .await;
     });
-    Ok(Localnet { url: format!("http://{addr}"), addr, chain, shutdown: Some(tx) })
+    tokio::spawn(async move {
+        let _ = axum::serve(ws_listener, ws_app)
+            .with_graceful_shutdown(async {
+                let _ = ws_rx.await;
+            })
+            .await;
+    });
+    Ok(Localnet {
+        url: format!("http://{addr}"),
+        addr,
+        ws_url: format!("ws://{ws_addr}"),
+        chain,
+        ws,
+        shutdown: Some(tx),
+    })
 }
 
 #[derive(Deserialize)]

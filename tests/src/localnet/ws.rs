@@ -1,0 +1,147 @@
+//! Websocket subscriptions of the localnet: `logsSubscribe` (all, or mentions of one address),
+//! `signatureSubscribe` (one-shot) and their unsubscribes, in the shape `solana-pubsub-client`
+//! expects. `drop_all` closes every open connection, to test clients' reconnect paths.
+
+use std::{collections::HashMap, sync::Arc};
+
+use anchor_lang::prelude::Pubkey;
+use axum::{
+    extract::{
+        ws::{Message, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    response::IntoResponse,
+};
+use serde_json::{json, Value};
+use solana_rpc_client_api::response::{
+    ProcessedSignatureResult, Response, RpcLogsResponse, RpcResponseContext, RpcSignatureResult,
+};
+use solana_sdk::{signature::Signature, transaction::TransactionError};
+use tokio::sync::{broadcast, watch};
+
+/// What subscribers learn about a committed transaction.
+#[derive(Debug, Clone)]
+pub struct Notice {
+    pub signature: Signature,
+    pub slot: u64,
+    pub err: Option<TransactionError>,
+    pub logs: Vec<String>,
+    pub accounts: Vec<Pubkey>,
+}
+
+#[derive(Clone)]
+pub struct WsState {
+    pub notices: broadcast::Sender<Arc<Notice>>,
+    /// Bumped to close every open connection.
+    pub generation: watch::Sender<u64>,
+}
+
+enum Filter {
+    Logs(Option<Pubkey>),
+    Signature(Signature),
+}
+
+pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<WsState>) -> impl IntoResponse {
+    ws.on_upgrade(move |socket| session(socket, state))
+}
+
+fn response(id: &Value, result: Value) -> Message {
+    Message::Text(json!({"jsonrpc": "2.0", "result": result, "id": id}).to_string().into())
+}
+
+fn error(id: &Value, message: &str) -> Message {
+    Message::Text(json!({"jsonrpc": "2.0", "error": {"code": -32602, "message": message}, "id": id}).to_string().into())
+}
+
+fn parse_filter(method: &str, params: &Value) -> Result<Filter, String> {
+    match method {
+        "logsSubscribe" => match params.get(0) {
+            Some(Value::String(s)) if s == "all" || s == "allWithVotes" => Ok(Filter::Logs(None)),
+            Some(Value::Object(o)) => {
+                let keys = o.get("mentions").and_then(Value::as_array).ok_or("expected {\"mentions\": [address]}")?;
+                let [key] = keys.as_slice() else { return Err("mentions takes exactly one address".into()) };
+                let key = key.as_str().and_then(|k| k.parse().ok()).ok_or("invalid address")?;
+                Ok(Filter::Logs(Some(key)))
+            }
+            _ => Err("invalid logs filter".into()),
+        },
+        "signatureSubscribe" => {
+            let sig = params.get(0).and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or("invalid signature")?;
+            Ok(Filter::Signature(sig))
+        }
+        _ => Err(format!("Method not found: {method}")),
+    }
+}
+
+async fn session(mut socket: WebSocket, state: WsState) {
+    let mut notices = state.notices.subscribe();
+    let mut generation = state.generation.subscribe();
+    let mut subscriptions: HashMap<u64, Filter> = HashMap::new();
+    let mut next_id = 1u64;
+    loop {
+        tokio::select! {
+            msg = socket.recv() => {
+                let text = match msg {
+                    Some(Ok(Message::Text(t))) => t,
+                    Some(Ok(Message::Ping(p))) => { let _ = socket.send(Message::Pong(p)).await; continue; }
+                    Some(Ok(_)) => continue,
+                    _ => break,
+                };
+                let Ok(req) = serde_json::from_str::<Value>(&text) else { continue };
+                let id = req.get("id").cloned().unwrap_or(Value::Null);
+                let method = req.get("method").and_then(Value::as_str).unwrap_or_default().to_string();
+                let params = req.get("params").cloned().unwrap_or(Value::Null);
+                let reply = if method.ends_with("Unsubscribe") {
+                    let sid = params.get(0).and_then(Value::as_u64).unwrap_or(0);
+                    response(&id, json!(subscriptions.remove(&sid).is_some()))
+                } else {
+                    match parse_filter(&method, &params) {
+                        Ok(filter) => {
+                            let sid = next_id;
+                            next_id += 1;
+                            subscriptions.insert(sid, filter);
+                            response(&id, json!(sid))
+                        }
+                        Err(e) => error(&id, &e),
+                    }
+                };
+                if socket.send(reply).await.is_err() { break; }
+            }
+            notice = notices.recv() => {
+                let notice = match notice {
+                    Ok(n) => n,
+                    // A subscriber too slow to keep up is disconnected, as validators do.
+                    Err(_) => break,
+                };
+                let mut done = Vec::new();
+                for (sid, filter) in &subscriptions {
+                    let context = RpcResponseContext::new(notice.slot);
+                    let (method, result) = match filter {
+                        Filter::Logs(mentions) if mentions.is_none_or(|k| notice.accounts.contains(&k)) => {
+                            let value = RpcLogsResponse {
+                                signature: notice.signature.to_string(),
+                                err: notice.err.clone().map(Into::into),
+                                logs: notice.logs.clone(),
+                            };
+                            ("logsNotification", serde_json::to_value(Response { context, value }))
+                        }
+                        Filter::Signature(sig) if *sig == notice.signature => {
+                            done.push(*sid);
+                            let value = RpcSignatureResult::ProcessedSignature(ProcessedSignatureResult {
+                                err: notice.err.clone().map(Into::into),
+                            });
+                            ("signatureNotification", serde_json::to_value(Response { context, value }))
+                        }
+                        _ => continue,
+                    };
+                    let Ok(result) = result else { continue };
+                    let text = json!({"jsonrpc": "2.0", "method": method, "params": {"result": result, "subscription": sid}});
+                    if socket.send(Message::Text(text.to_string().into())).await.is_err() { return; }
+                }
+                for sid in done { subscriptions.remove(&sid); }
+            }
+            _ = generation.changed() => break,
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
