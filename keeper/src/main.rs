@@ -205,6 +205,8 @@ async fn solana_source(config: Config, writer: mirror::WriterHandle, db: sqlx::S
                 writer.clone(),
                 db.clone(),
             );
+            indexer.progress =
+                config.log.format == LogFormat::Human && std::io::IsTerminal::is_terminal(&std::io::stderr());
             let cancel = cancel.clone();
             let ws_url = Some(sol.ws_url.clone());
             async move { indexer.run(ws_url, poll, cancel).await }

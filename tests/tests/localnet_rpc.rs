@@ -206,6 +206,16 @@ async fn history_by_address_with_pagination_and_transactions_with_inner_instruct
     assert_eq!((ev.amount_in, ev.a_to_b, ev.before.reserve_a), (10_000, true, 10_000_000));
     assert_eq!(tx.slot, all[4].slot);
     assert!(c.rpc.get_transaction_with_config(&Signature::default(), cfg).await.is_err(), "unknown signature is null");
+
+    // The default `json` encoding, as most clients request it: the raw message as JSON.
+    let json = c.rpc.get_transaction(&swaps[0], UiTransactionEncoding::Json).await.unwrap();
+    let solana_transaction_status_client_types::EncodedTransaction::Json(ui) = json.transaction.transaction else {
+        panic!("json encoding")
+    };
+    assert_eq!(ui.signatures, vec![swaps[0].to_string()]);
+    let solana_transaction_status_client_types::UiMessage::Raw(raw) = ui.message else { panic!("raw message") };
+    assert_eq!(raw.account_keys, keys.iter().map(ToString::to_string).collect::<Vec<_>>());
+    assert_eq!(raw.instructions.len(), decoded.message.instructions().len());
 }
 
 #[tokio::test]

@@ -58,6 +58,8 @@ pub struct SolanaIndexer {
     pub concurrency: usize,
     pub writer: WriterHandle,
     pub db: SqlitePool,
+    /// Draw a progress bar on stderr while backfilling (set when stderr is a terminal).
+    pub progress: bool,
     cursor: Option<(String, u64)>,
 }
 
@@ -92,6 +94,7 @@ impl SolanaIndexer {
             concurrency,
             writer,
             db,
+            progress: false,
             cursor: None,
         }
     }
@@ -153,6 +156,19 @@ impl SolanaIndexer {
             return Ok(0);
         }
         let head = self.rpc.get_slot_with_commitment(self.commitment).await?;
+        // Only worth drawing for a real backfill, not for the few transactions of a wake-up.
+        let bar = if self.progress && total > CHUNK {
+            let bar = indicatif::ProgressBar::new(total as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "backfill {bar:40} {pos}/{len} transactions {per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            bar
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
         for chunk in pending.chunks(CHUNK) {
             if cancel.is_cancelled() {
                 break;
@@ -187,7 +203,9 @@ impl SolanaIndexer {
             metrics::counter!("keeper_signatures_processed_total", "source" => self.source.clone())
                 .increment(chunk.len() as u64);
             self.cursor = Some((last_sig, last_slot));
+            bar.inc(chunk.len() as u64);
         }
+        bar.finish_and_clear();
         Ok(total)
     }
 

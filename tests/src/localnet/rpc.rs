@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use solana_account_decoder_client_types::{token::UiTokenAmount, UiAccount, UiAccountData, UiAccountEncoding};
 use solana_rpc_client_api::{
     config::{
-        RpcAccountInfoConfig, RpcSendTransactionConfig, RpcSignaturesForAddressConfig, RpcSimulateTransactionConfig,
-        RpcTransactionConfig,
+        RpcAccountInfoConfig, RpcEncodingConfigWrapper, RpcSendTransactionConfig, RpcSignaturesForAddressConfig,
+        RpcSimulateTransactionConfig, RpcTransactionConfig,
     },
     response::{
         Response, RpcBlockhash, RpcConfirmedTransactionStatusWithSignature, RpcResponseContext,
@@ -31,7 +31,8 @@ use solana_sdk::{
 use solana_transaction_status_client_types::{
     EncodedConfirmedTransactionWithStatusMeta, EncodedTransaction, EncodedTransactionWithStatusMeta,
     TransactionBinaryEncoding, TransactionConfirmationStatus, TransactionStatus, TransactionStatusMeta,
-    UiTransactionEncoding, UiTransactionStatusMeta,
+    UiAddressTableLookup, UiCompiledInstruction, UiMessage, UiRawMessage, UiTransaction, UiTransactionEncoding,
+    UiTransactionStatusMeta,
 };
 
 use super::chain::{Chain, TxRecord};
@@ -441,7 +442,14 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
         }
         "getTransaction" => {
             let sig = signature(&param::<String>(&params, 0, "signature")?)?;
-            let cfg: RpcTransactionConfig = config(&params, 1)?;
+            // Like a validator, accept the legacy bare-encoding form ("json") as well as the object.
+            let cfg: RpcTransactionConfig = match params.get(1) {
+                Some(Value::String(_)) => {
+                    let legacy: RpcEncodingConfigWrapper<RpcTransactionConfig> = param(&params, 1, "config")?;
+                    legacy.convert_to_current()
+                }
+                _ => config(&params, 1)?,
+            };
             let Some(record) = chain.transaction(&sig) else { return Ok(Value::Null) };
             let bytes = bincode::serialize(&record.transaction).map_err(|e| RpcError {
                 code: -32603,
@@ -456,10 +464,10 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
                     EncodedTransaction::Binary(bs58::encode(&bytes).into_string(), TransactionBinaryEncoding::Base58)
                 }
                 UiTransactionEncoding::Binary => EncodedTransaction::LegacyBinary(bs58::encode(&bytes).into_string()),
-                other => {
-                    return Err(invalid_params(format!(
-                        "the localnet answers getTransaction in base64 or base58, not {other}"
-                    )))
+                // `jsonParsed` is answered with the raw JSON message too (UiMessage is untagged,
+                // so parsed-message readers accept it); the localnet parses no instructions.
+                UiTransactionEncoding::Json | UiTransactionEncoding::JsonParsed => {
+                    json_transaction(&record.transaction)
                 }
             };
             let version = match &record.transaction.message {
@@ -502,6 +510,24 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
         }
         _ => Err(RpcError { code: code::METHOD_NOT_FOUND, message: format!("Method not found: {method}"), data: None }),
     }
+}
+
+/// The `json` encoding of a transaction: its raw message with base58 instruction data.
+fn json_transaction(tx: &VersionedTransaction) -> EncodedTransaction {
+    let message = &tx.message;
+    let instructions = message.instructions().iter().map(|ix| UiCompiledInstruction::from(ix, None)).collect();
+    let address_table_lookups =
+        message.address_table_lookups().map(|lookups| lookups.iter().map(UiAddressTableLookup::from).collect());
+    EncodedTransaction::Json(UiTransaction {
+        signatures: tx.signatures.iter().map(ToString::to_string).collect(),
+        message: UiMessage::Raw(UiRawMessage {
+            header: *message.header(),
+            account_keys: message.static_account_keys().iter().map(ToString::to_string).collect(),
+            recent_blockhash: message.recent_blockhash().to_string(),
+            instructions,
+            address_table_lookups,
+        }),
+    })
 }
 
 /// Solana's token amount shape. `uiAmountString` is exact; `uiAmount` is the display float the
