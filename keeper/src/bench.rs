@@ -79,36 +79,10 @@ async fn baseline(path: &Path, rows: &[PoolEventRow], tx_rows: usize) -> anyhow:
     let now = mirror::now_ms();
     for chunk in rows.chunks(tx_rows) {
         let mut tx = pool.begin().await?;
-        // Plain multi-row INSERTs of 1000 rows: no channel, no conflict clause, no checkpoint.
-        for part in chunk.chunks(1_000) {
-            let mut qb: sqlx::QueryBuilder<sqlx::Sqlite> = sqlx::QueryBuilder::new(
-                "INSERT INTO pool_events (chain, pool_address, tx_id, ix_index, event_index, slot, block_time, kind, \
-                 actor, a_to_b, amount_in, amount_out, amount_a, amount_b, lp_amount, reserve_a_after, \
-                 reserve_b_after, lp_supply_after, data, ingested_at_ms) ",
-            );
-            qb.push_values(part, |mut b, e| {
-                b.push_bind(&e.chain)
-                    .push_bind(&e.pool_address)
-                    .push_bind(&e.tx_id)
-                    .push_bind(i64::from(e.ix_index))
-                    .push_bind(i64::from(e.event_index))
-                    .push_bind(i64::try_from(e.slot).unwrap_or(i64::MAX))
-                    .push_bind(e.block_time)
-                    .push_bind(e.kind.map(|k| k.as_str()))
-                    .push_bind(&e.actor)
-                    .push_bind(e.a_to_b.map(i64::from))
-                    .push_bind(&e.amount_in)
-                    .push_bind(&e.amount_out)
-                    .push_bind(&e.amount_a)
-                    .push_bind(&e.amount_b)
-                    .push_bind(&e.lp_amount)
-                    .push_bind(&e.reserve_a_after)
-                    .push_bind(&e.reserve_b_after)
-                    .push_bind(&e.lp_supply_after)
-                    .push_bind(&e.data)
-                    .push_bind(now);
-            });
-            qb.build().execute(&mut *tx).await?;
+        // Plain multi-row INSERTs: no channel, no conflict clause, no checkpoint.
+        for part in chunk.chunks(mirror::EVENT_CHUNK) {
+            let refs: Vec<&PoolEventRow> = part.iter().collect();
+            mirror::event_insert(&refs, now).build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
     }

@@ -197,38 +197,45 @@ fn i64_of(v: u64) -> i64 {
 }
 
 /// Rows per multi-row INSERT: 20 bound columns each, well under SQLite's 32766 parameters.
-const EVENT_CHUNK: usize = 1_000;
+pub const EVENT_CHUNK: usize = 1_000;
+
+/// A multi-row `INSERT INTO pool_events` for `events` (at most [`EVENT_CHUNK`] rows). The writer
+/// adds the conflict clause; the benchmark's raw baseline uses it as is.
+pub fn event_insert<'a>(events: &[&'a PoolEventRow], now: i64) -> QueryBuilder<'a, Sqlite> {
+    let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
+        "INSERT INTO pool_events (chain, pool_address, tx_id, ix_index, event_index, slot, block_time, \
+         kind, actor, a_to_b, amount_in, amount_out, amount_a, amount_b, lp_amount, reserve_a_after, \
+         reserve_b_after, lp_supply_after, data, ingested_at_ms) ",
+    );
+    qb.push_values(events.iter().copied(), |mut b, e| {
+        b.push_bind(&e.chain)
+            .push_bind(&e.pool_address)
+            .push_bind(&e.tx_id)
+            .push_bind(i64::from(e.ix_index))
+            .push_bind(i64::from(e.event_index))
+            .push_bind(i64_of(e.slot))
+            .push_bind(e.block_time)
+            .push_bind(e.kind.map(EventKind::as_str))
+            .push_bind(&e.actor)
+            .push_bind(e.a_to_b.map(i64::from))
+            .push_bind(&e.amount_in)
+            .push_bind(&e.amount_out)
+            .push_bind(&e.amount_a)
+            .push_bind(&e.amount_b)
+            .push_bind(&e.lp_amount)
+            .push_bind(&e.reserve_a_after)
+            .push_bind(&e.reserve_b_after)
+            .push_bind(&e.lp_supply_after)
+            .push_bind(&e.data)
+            .push_bind(now);
+    });
+    qb
+}
 
 async fn insert_events(tx: &mut Transaction<'_, Sqlite>, events: &[&PoolEventRow], now: i64) -> Result<u64> {
     let mut inserted = 0;
     for chunk in events.chunks(EVENT_CHUNK) {
-        let mut qb: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO pool_events (chain, pool_address, tx_id, ix_index, event_index, slot, block_time, \
-             kind, actor, a_to_b, amount_in, amount_out, amount_a, amount_b, lp_amount, reserve_a_after, \
-             reserve_b_after, lp_supply_after, data, ingested_at_ms) ",
-        );
-        qb.push_values(chunk, |mut b, e| {
-            b.push_bind(&e.chain)
-                .push_bind(&e.pool_address)
-                .push_bind(&e.tx_id)
-                .push_bind(i64::from(e.ix_index))
-                .push_bind(i64::from(e.event_index))
-                .push_bind(i64_of(e.slot))
-                .push_bind(e.block_time)
-                .push_bind(e.kind.map(EventKind::as_str))
-                .push_bind(&e.actor)
-                .push_bind(e.a_to_b.map(i64::from))
-                .push_bind(&e.amount_in)
-                .push_bind(&e.amount_out)
-                .push_bind(&e.amount_a)
-                .push_bind(&e.amount_b)
-                .push_bind(&e.lp_amount)
-                .push_bind(&e.reserve_a_after)
-                .push_bind(&e.reserve_b_after)
-                .push_bind(&e.lp_supply_after)
-                .push_bind(&e.data)
-                .push_bind(now);
-        });
+        let mut qb = event_insert(chunk, now);
         // Only a duplicate natural key is skipped. (`INSERT OR IGNORE` would also silently drop
         // rows that violate a CHECK constraint: data loss instead of an error.)
         qb.push(" ON CONFLICT (chain, tx_id, ix_index, event_index) DO NOTHING");

@@ -151,6 +151,39 @@ async fn check_mirror(w: &World, db: &sqlx::SqlitePool) {
     }
 }
 
+/// A fresh mirror with its writer task running.
+struct Mirror {
+    _dir: tempfile::TempDir,
+    db: sqlx::SqlitePool,
+    handle: mirror::WriterHandle,
+    cancel: CancellationToken,
+    writer: tokio::task::JoinHandle<Result<mirror::WriteStats, mirror::MirrorError>>,
+}
+
+async fn mirror_with_writer() -> Mirror {
+    let dir = tempfile::tempdir().unwrap();
+    let db = mirror::open_writer(&dir.path().join("m.db"), Duration::from_secs(5)).await.unwrap();
+    mirror::migrate(&db).await.unwrap();
+    let (handle, rx) = mirror::writer_channel(16);
+    let cancel = CancellationToken::new();
+    let config = WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) };
+    let writer = tokio::spawn(mirror::run_writer(db.clone(), rx, config, cancel.clone()));
+    Mirror { _dir: dir, db, handle, cancel, writer }
+}
+
+fn new_indexer(w: &World, m: &Mirror, page_size: usize, concurrency: usize) -> SolanaIndexer {
+    SolanaIndexer::new(
+        &w.net.url,
+        amm::ID,
+        "solana",
+        CommitmentConfig::confirmed(),
+        page_size,
+        concurrency,
+        m.handle.clone(),
+        m.db.clone(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_operations_are_mirrored_exactly_once_with_exact_reserves() {
     let seed = rand::random::<u64>();
@@ -159,28 +192,10 @@ async fn random_operations_are_mirrored_exactly_once_with_exact_reserves() {
     let w = world(3).await;
     random_ops(&w, &mut rng, 120);
 
-    let dir = tempfile::tempdir().unwrap();
-    let db = mirror::open_writer(&dir.path().join("m.db"), Duration::from_secs(5)).await.unwrap();
-    mirror::migrate(&db).await.unwrap();
-    let (handle, rx) = mirror::writer_channel(16);
-    let cancel = CancellationToken::new();
-    let writer = tokio::spawn(mirror::run_writer(
-        db.clone(),
-        rx,
-        WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) },
-        cancel.clone(),
-    ));
+    let m = mirror_with_writer().await;
+    let (db, cancel) = (m.db.clone(), m.cancel.clone());
     // A small page size exercises getSignaturesForAddress pagination.
-    let mut indexer = SolanaIndexer::new(
-        &w.net.url,
-        amm::ID,
-        "solana",
-        CommitmentConfig::confirmed(),
-        7,
-        4,
-        handle.clone(),
-        db.clone(),
-    );
+    let mut indexer = new_indexer(&w, &m, 7, 4);
     let first = indexer.catch_up(&cancel).await.unwrap();
     assert!(first > 100);
     // More activity arrives while the keeper runs: the next pass picks up exactly the new part.
@@ -192,18 +207,11 @@ async fn random_operations_are_mirrored_exactly_once_with_exact_reserves() {
     // A second indexer that starts from scratch (as after losing its checkpoint) replays the
     // whole history: every row already exists, nothing is added.
     sqlx::query("DELETE FROM checkpoints").execute(&db).await.unwrap();
-    let mut replay = SolanaIndexer::new(
-        &w.net.url,
-        amm::ID,
-        "solana",
-        CommitmentConfig::confirmed(),
-        50,
-        8,
-        handle.clone(),
-        db.clone(),
-    );
+    let mut replay = new_indexer(&w, &m, 50, 8);
     assert!(replay.catch_up(&cancel).await.unwrap() > 160);
-    drop((handle, indexer, replay));
+    drop((indexer, replay));
+    let Mirror { handle, writer, .. } = m;
+    drop(handle);
     let stats = writer.await.unwrap().unwrap();
     assert!(stats.events_duplicate > 0, "the replay hit existing rows");
     check_mirror(&w, &db).await;
@@ -327,27 +335,9 @@ async fn sigkill_at_random_points_of_a_backfill_loses_and_doubles_nothing() {
 async fn live_notifications_and_a_dropped_websocket() {
     let mut rng = StdRng::seed_from_u64(rand::random());
     let w = world(2).await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = mirror::open_writer(&dir.path().join("m.db"), Duration::from_secs(5)).await.unwrap();
-    mirror::migrate(&db).await.unwrap();
-    let (handle, rx) = mirror::writer_channel(16);
-    let cancel = CancellationToken::new();
-    let writer = tokio::spawn(mirror::run_writer(
-        db.clone(),
-        rx,
-        WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) },
-        cancel.clone(),
-    ));
-    let mut indexer = SolanaIndexer::new(
-        &w.net.url,
-        amm::ID,
-        "solana",
-        CommitmentConfig::confirmed(),
-        100,
-        4,
-        handle.clone(),
-        db.clone(),
-    );
+    let m = mirror_with_writer().await;
+    let (db, cancel) = (m.db.clone(), m.cancel.clone());
+    let mut indexer = new_indexer(&w, &m, 100, 4);
     let ws_url = Some(w.net.ws_url.clone());
     let stop = cancel.child_token();
     let stop_indexer = stop.clone();
@@ -384,8 +374,7 @@ async fn live_notifications_and_a_dropped_websocket() {
 
     stop.cancel();
     indexer_task.await.unwrap().unwrap();
-    drop(handle);
     cancel.cancel();
-    writer.await.unwrap().unwrap();
+    m.writer.await.unwrap().unwrap();
     check_mirror(&w, &db).await;
 }

@@ -130,10 +130,15 @@ impl Chain {
 
     /// Executes and records a transaction in a new slot. A failed transaction is recorded too
     /// (as validators do) when `record_failures` is set; otherwise it leaves no trace.
-    pub fn execute(&mut self, tx: VersionedTransaction, record_failures: bool) -> Result<Signature, Box<TxRecord>> {
+    /// Account keys, their lamports and the signature of a transaction about to run.
+    fn preamble(&self, tx: &VersionedTransaction) -> (Vec<Pubkey>, Vec<u64>, Signature) {
         let keys: Vec<Pubkey> = tx.message.static_account_keys().to_vec();
         let pre_balances = self.balances(&keys);
-        let signature = tx.signatures.first().copied().unwrap_or_default();
+        (keys, pre_balances, tx.signatures.first().copied().unwrap_or_default())
+    }
+
+    pub fn execute(&mut self, tx: VersionedTransaction, record_failures: bool) -> Result<Signature, Box<TxRecord>> {
+        let (keys, pre_balances, signature) = self.preamble(&tx);
         let outcome = self.svm.send_transaction(tx.clone());
         let (result, meta) = match outcome {
             Ok(meta) => (Ok(()), meta),
@@ -179,9 +184,7 @@ impl Chain {
 
     /// Runs a transaction against the current state without committing anything.
     pub fn simulate(&self, tx: VersionedTransaction) -> TxRecord {
-        let keys: Vec<Pubkey> = tx.message.static_account_keys().to_vec();
-        let pre_balances = self.balances(&keys);
-        let signature = tx.signatures.first().copied().unwrap_or_default();
+        let (keys, pre_balances, signature) = self.preamble(&tx);
         let (result, meta, post_balances) = match self.svm.simulate_transaction(tx.clone()) {
             Ok(info) => {
                 let post: HashMap<Pubkey, u64> = info.post_accounts.iter().map(|(k, a)| (*k, a.lamports())).collect();
