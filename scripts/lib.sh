@@ -27,3 +27,22 @@ ensure_toolchain() {
     fi
   fi
 }
+
+# Node tools for the EVM side (package.json / package-lock.json, exact pins): the anvil node, the
+# Uniswap V2 build artifacts and solc-js. Reinstalled only when the lockfile changes.
+ensure_node_tools() {
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing node and npm (Debian packages)"
+    local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  local stamp="node_modules/.lock-sha256" want
+  want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+  if [ ! -x node_modules/.bin/anvil ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "npm ci (anvil, Uniswap V2 artifacts, solc-js)"
+    npm ci --no-audit --no-fund --loglevel=error
+    echo "$want" > "$stamp"
+  fi
+  log "compiling the Solidity test tokens (solc-js)"
+  node scripts/evm/compile.mjs
+}

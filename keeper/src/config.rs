@@ -3,13 +3,16 @@
 //! [`DEFAULT_CONFIG`], which `keeper init` writes out. An invalid config is refused with an
 //! error naming the field and the reason.
 
-use std::{net::SocketAddr, path::PathBuf};
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
 use figment::{
     providers::{Format, Serialized, Toml},
     Figment,
 };
+use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
+
+use crate::risk::RiskPolicy;
 
 /// The commented default configuration written by `keeper init`. Parsing it yields `Config::default()`.
 pub const DEFAULT_CONFIG: &str = r#"# keeper configuration. Every setting can also be given as an environment variable:
@@ -64,6 +67,102 @@ backfill_concurrency = 16
 # Live notifications (logsSubscribe on ws_url) wake the indexer at once; it also looks for new
 # transactions this often, in milliseconds, in case a notification is lost.
 poll_interval_ms = 5000
+# Quote mints: the other side of a pool is the token being evaluated. A pool whose quote reserve
+# is below min_reserve (base units) is flagged as thin.
+quote_mints = [
+  { mint = "So11111111111111111111111111111111111111112", min_reserve = 5000000000 },  # wSOL, 5 SOL
+  { mint = "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v", min_reserve = 1000000000 }, # USDC, 1000
+]
+
+[risk]
+# Risk score thresholds (basis points). A tax above tax_medium_bps is a medium finding, above
+# tax_high_bps high, above tax_critical_bps critical (never trade).
+tax_medium_bps = 100
+tax_high_bps = 1000
+tax_critical_bps = 2500
+# Share of the supply held by the top_holders_count largest holders outside pools and burn
+# addresses: above top_holders_medium_bps is medium, above top_holders_high_bps high.
+top_holders_medium_bps = 2000
+top_holders_high_bps = 4000
+top_holders_count = 10
+# The pool creator holding more than this share of the LP tokens is a high finding.
+lp_creator_high_bps = 5000
+# Concurrent risk evaluations.
+concurrency = 8
+
+# EVM chains, one table each; set enabled = true and your own RPC URLs to use one. Amounts are wei
+# as decimal strings. Factories: kind "v2" (PairCreated; needs the router used to simulate trades)
+# or "v3" (PoolCreated; simulated through the chain's first v2 router when a v2 pair exists).
+[evm.ethereum]
+enabled = false
+chain_id = 1
+http_url = "https://ethereum-rpc.publicnode.com"
+ws_url = "wss://ethereum-rpc.publicnode.com"
+wrapped_native = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
+# Blocks after which a discovery is final; reorgs up to this deep are unwound.
+confirmations = 12
+# Backfill from this block when there is no checkpoint; 0 starts at the current head.
+start_block = 0
+# Largest eth_getLogs block range; halved when the provider refuses a range, regrown on success.
+max_log_range = 2000
+# The buy/sell simulation buys with these amounts.
+probe_small_wei = "10000000000000000"
+probe_large_wei = "1000000000000000000"
+# A pool with less wrapped native than this is flagged as thin.
+min_liquidity_wei = "5000000000000000000"
+factories = [
+  { name = "uniswap_v2", kind = "v2", address = "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f", router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D" },
+  { name = "uniswap_v3", kind = "v3", address = "0x1F98431c8aD98523631AE4a59f267346ea31F984" },
+]
+
+[evm.bsc]
+enabled = false
+chain_id = 56
+http_url = "https://bsc-rpc.publicnode.com"
+ws_url = "wss://bsc-rpc.publicnode.com"
+wrapped_native = "0xbb4CdB9CBd36B01bD1cBaEBF2De08d9173bc095c"
+confirmations = 15
+start_block = 0
+max_log_range = 2000
+probe_small_wei = "50000000000000000"
+probe_large_wei = "5000000000000000000"
+min_liquidity_wei = "20000000000000000000"
+factories = [
+  { name = "pancakeswap_v2", kind = "v2", address = "0xcA143Ce32Fe78f1f7019d7d551a6402fC5350c73", router = "0x10ED43C718714eb63d5aA57B78B54704E256024E" },
+  { name = "pancakeswap_v3", kind = "v3", address = "0x0BFbCF9fa4f9C56B0F40a671Ad40E0805A091865" },
+]
+
+[evm.polygon]
+enabled = false
+chain_id = 137
+http_url = "https://polygon-bor-rpc.publicnode.com"
+ws_url = "wss://polygon-bor-rpc.publicnode.com"
+wrapped_native = "0x0d500B1d8E8eF31E21C99d1Db9A6444d3ADf1270"
+confirmations = 64
+start_block = 0
+max_log_range = 2000
+probe_small_wei = "50000000000000000000"
+probe_large_wei = "5000000000000000000000"
+min_liquidity_wei = "20000000000000000000000"
+factories = [
+  { name = "quickswap_v2", kind = "v2", address = "0x5757371414417b8C6CAad45bAeF941aBc7d3Ab32", router = "0xa5E0829CaCEd8fFDD4De3c43696c57F7D7A678ff" },
+  { name = "uniswap_v3", kind = "v3", address = "0x1F98431c8aD98523631AE4a59f267346ea31F984" },
+]
+
+# A local anvil (scripts/localnet.sh fills in the factory it deploys).
+[evm.local]
+enabled = false
+chain_id = 31337
+http_url = "http://127.0.0.1:8545"
+ws_url = "ws://127.0.0.1:8545"
+wrapped_native = "0x0000000000000000000000000000000000000000"
+confirmations = 12
+start_block = 0
+max_log_range = 2000
+probe_small_wei = "10000000000000000"
+probe_large_wei = "1000000000000000000"
+min_liquidity_wei = "1000000000000000000"
+factories = []
 "#;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +173,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub supervisor: SupervisorConfig,
     pub solana: SolanaConfig,
+    pub risk: RiskPolicy,
+    /// EVM chains by name.
+    pub evm: BTreeMap<String, EvmChainConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +236,57 @@ pub struct SolanaConfig {
     pub backfill_page_size: usize,
     pub backfill_concurrency: usize,
     pub poll_interval_ms: u64,
+    pub quote_mints: Vec<QuoteMint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuoteMint {
+    pub mint: String,
+    pub min_reserve: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FactoryKind {
+    V2,
+    V3,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactoryConfig {
+    /// Venue name in the mirror, e.g. uniswap_v2.
+    pub name: String,
+    pub kind: FactoryKind,
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub router: Option<String>,
+}
+
+/// `[evm.<chain>]`: one EVM chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvmChainConfig {
+    pub enabled: bool,
+    pub chain_id: u64,
+    pub http_url: String,
+    pub ws_url: String,
+    pub wrapped_native: String,
+    pub confirmations: u64,
+    pub start_block: u64,
+    pub max_log_range: u64,
+    pub probe_small_wei: String,
+    pub probe_large_wei: String,
+    pub min_liquidity_wei: String,
+    pub factories: Vec<FactoryConfig>,
+}
+
+impl EvmChainConfig {
+    /// A wei amount field, already validated.
+    pub fn wei(value: &str) -> U256 {
+        U256::from_str_radix(value, 10).unwrap_or_default()
+    }
 }
 
 impl Default for Config {
@@ -163,9 +316,99 @@ impl Default for Config {
                 backfill_page_size: 1_000,
                 backfill_concurrency: 16,
                 poll_interval_ms: 5_000,
+                quote_mints: vec![
+                    QuoteMint { mint: "So11111111111111111111111111111111111111112".into(), min_reserve: 5_000_000_000 },
+                    QuoteMint { mint: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v".into(), min_reserve: 1_000_000_000 },
+                ],
             },
+            risk: RiskPolicy::default(),
+            evm: default_evm_chains(),
         }
     }
+}
+
+fn v2(name: &str, address: &str, router: &str) -> FactoryConfig {
+    FactoryConfig { name: name.into(), kind: FactoryKind::V2, address: address.into(), router: Some(router.into()) }
+}
+
+fn v3(name: &str, address: &str) -> FactoryConfig {
+    FactoryConfig { name: name.into(), kind: FactoryKind::V3, address: address.into(), router: None }
+}
+
+/// Ethereum, BSC, Polygon and a local anvil, all disabled until switched on.
+fn default_evm_chains() -> BTreeMap<String, EvmChainConfig> {
+    let chain = |chain_id: u64, rpc: &str, weth: &str, confirmations: u64, probe: (&str, &str, &str)| EvmChainConfig {
+        enabled: false,
+        chain_id,
+        http_url: format!("http{rpc}"),
+        ws_url: format!("ws{rpc}"),
+        wrapped_native: weth.into(),
+        confirmations,
+        start_block: 0,
+        max_log_range: 2_000,
+        probe_small_wei: probe.0.into(),
+        probe_large_wei: probe.1.into(),
+        min_liquidity_wei: probe.2.into(),
+        factories: vec![],
+    };
+    let mut ethereum = chain(
+        1,
+        "s://ethereum-rpc.publicnode.com",
+        "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
+        12,
+        ("10000000000000000", "1000000000000000000", "5000000000000000000"),
+    );
+    ethereum.factories = vec![
+        v2(
+            "uniswap_v2",
+            "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f",
+            "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D",
+        ),
+        v3("uniswap_v3", "0x1F98431c8aD98523631AE4a59f267346ea31F984"),
+    ];
+    let mut bsc = chain(
+        56,
+        "s://bsc-rpc.publicnode.com",
+        "0xbb4CdB9CBd36B01bD1cBaEBF2De08d9173bc095c",
+        15,
+        ("50000000000000000", "5000000000000000000", "20000000000000000000"),
+    );
+    bsc.factories = vec![
+        v2(
+            "pancakeswap_v2",
+            "0xcA143Ce32Fe78f1f7019d7d551a6402fC5350c73",
+            "0x10ED43C718714eb63d5aA57B78B54704E256024E",
+        ),
+        v3("pancakeswap_v3", "0x0BFbCF9fa4f9C56B0F40a671Ad40E0805A091865"),
+    ];
+    let mut polygon = chain(
+        137,
+        "s://polygon-bor-rpc.publicnode.com",
+        "0x0d500B1d8E8eF31E21C99d1Db9A6444d3ADf1270",
+        64,
+        ("50000000000000000000", "5000000000000000000000", "20000000000000000000000"),
+    );
+    polygon.factories = vec![
+        v2(
+            "quickswap_v2",
+            "0x5757371414417b8C6CAad45bAeF941aBc7d3Ab32",
+            "0xa5E0829CaCEd8fFDD4De3c43696c57F7D7A678ff",
+        ),
+        v3("uniswap_v3", "0x1F98431c8aD98523631AE4a59f267346ea31F984"),
+    ];
+    let local = chain(
+        31337,
+        "://127.0.0.1:8545",
+        "0x0000000000000000000000000000000000000000",
+        12,
+        ("10000000000000000", "1000000000000000000", "1000000000000000000"),
+    );
+    BTreeMap::from([
+        ("ethereum".to_string(), ethereum),
+        ("bsc".to_string(), bsc),
+        ("polygon".to_string(), polygon),
+        ("local".to_string(), local),
+    ])
 }
 
 /// Why a configuration was refused. Always names the offending field.
@@ -274,6 +517,69 @@ impl Config {
             if sol.poll_interval_ms == 0 || sol.poll_interval_ms > 60_000 {
                 return Err(invalid("solana.poll_interval_ms", "must be between 1 and 60000"));
             }
+            for (i, q) in sol.quote_mints.iter().enumerate() {
+                q.mint
+                    .parse::<anchor_lang::prelude::Pubkey>()
+                    .map_err(|_| invalid(&format!("solana.quote_mints[{i}].mint"), "must be a base58 public key"))?;
+            }
+        }
+        if let Some((field, reason)) = self.risk.invalid_field() {
+            return Err(invalid(field, reason));
+        }
+        if self.risk.concurrency == 0 || self.risk.concurrency > 256 {
+            return Err(invalid("risk.concurrency", "must be between 1 and 256"));
+        }
+        for (name, c) in &self.evm {
+            let field = |f: &str| format!("evm.{name}.{f}");
+            if !valid_chain_name(name) {
+                return Err(invalid(&format!("evm.{name}"), "chain names are 1-32 characters of a-z, 0-9, '-' or '_'"));
+            }
+            if !c.enabled {
+                continue;
+            }
+            if c.chain_id == 0 {
+                return Err(invalid(&field("chain_id"), "must not be 0"));
+            }
+            check_url(&field("http_url"), &c.http_url, &["http", "https"])?;
+            check_url(&field("ws_url"), &c.ws_url, &["ws", "wss"])?;
+            check_address(&field("wrapped_native"), &c.wrapped_native)?;
+            if c.confirmations == 0 || c.confirmations > 1_000 {
+                return Err(invalid(&field("confirmations"), "must be between 1 and 1000"));
+            }
+            if c.max_log_range == 0 || c.max_log_range > 100_000 {
+                return Err(invalid(&field("max_log_range"), "must be between 1 and 100000"));
+            }
+            for f in ["probe_small_wei", "probe_large_wei", "min_liquidity_wei"] {
+                let v = match f {
+                    "probe_small_wei" => &c.probe_small_wei,
+                    "probe_large_wei" => &c.probe_large_wei,
+                    _ => &c.min_liquidity_wei,
+                };
+                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) || U256::from_str_radix(v, 10).is_err() {
+                    return Err(invalid(&field(f), "must be a whole number of wei, as a decimal string"));
+                }
+            }
+            if EvmChainConfig::wei(&c.probe_small_wei).is_zero() {
+                return Err(invalid(&field("probe_small_wei"), "must be more than 0"));
+            }
+            if EvmChainConfig::wei(&c.probe_large_wei) <= EvmChainConfig::wei(&c.probe_small_wei) {
+                return Err(invalid(&field("probe_large_wei"), "must be more than probe_small_wei"));
+            }
+            if c.factories.is_empty() {
+                return Err(invalid(&field("factories"), "an enabled chain needs at least one factory"));
+            }
+            for (i, f) in c.factories.iter().enumerate() {
+                let ff = |x: &str| field(&format!("factories[{i}].{x}"));
+                if !valid_chain_name(&f.name) {
+                    return Err(invalid(&ff("name"), "must be 1-32 characters of a-z, 0-9, '-' or '_'"));
+                }
+                check_address(&ff("address"), &f.address)?;
+                match (&f.kind, &f.router) {
+                    (FactoryKind::V2, None) => return Err(invalid(&ff("router"), "a v2 factory needs its router")),
+                    (_, Some(r)) => check_address(&ff("router"), r)?,
+                    (FactoryKind::V3, None) => {}
+                }
+            }
         }
         Ok(())
     }
@@ -284,6 +590,13 @@ pub fn valid_chain_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn check_address(field: &str, value: &str) -> Result<(), ConfigError> {
+    value
+        .parse::<Address>()
+        .map(|_| ())
+        .map_err(|_| invalid(field, "must be a 0x-prefixed 20-byte hex address"))
 }
 
 fn check_url(field: &str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
@@ -362,6 +675,22 @@ mod tests {
             ("[solana]\nbackfill_concurrency = 0", "solana.backfill_concurrency"),
             ("[solana]\nenabled = \"yes\"", "solana.enabled"),
             ("[solana]\npoll_interval_ms = 0", "solana.poll_interval_ms"),
+            ("[solana]\nquote_mints = [{ mint = \"x\", min_reserve = 1 }]", "solana.quote_mints[0].mint"),
+            ("[risk]\ntax_high_bps = 50", "risk.tax_high_bps"),
+            ("[risk]\nconcurrency = 0", "risk.concurrency"),
+            ("[risk]\nsurprise = 1", "risk.surprise"),
+            ("[evm.ethereum]\nenabled = true\nhttp_url = \"x\"", "evm.ethereum.http_url"),
+            ("[evm.ethereum]\nenabled = true\nws_url = \"https://x\"", "evm.ethereum.ws_url"),
+            ("[evm.bsc]\nenabled = true\nwrapped_native = \"0x12\"", "evm.bsc.wrapped_native"),
+            ("[evm.bsc]\nenabled = true\nconfirmations = 0", "evm.bsc.confirmations"),
+            ("[evm.bsc]\nenabled = true\nprobe_small_wei = \"1.5\"", "evm.bsc.probe_small_wei"),
+            ("[evm.bsc]\nenabled = true\nprobe_large_wei = \"1\"", "evm.bsc.probe_large_wei"),
+            ("[evm.polygon]\nenabled = true\nfactories = []", "evm.polygon.factories"),
+            (
+                "[evm.polygon]\nenabled = true\nfactories = [{ name = \"q\", kind = \"v2\", address = \"0x5757371414417b8C6CAad45bAeF941aBc7d3Ab32\" }]",
+                "evm.polygon.factories[0].router",
+            ),
+            ("[evm.polygon]\nchain_id = \"one\"", "evm.polygon.chain_id"),
         ];
         for (toml, field) in cases {
             match load_toml(toml) {

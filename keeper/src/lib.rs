@@ -4,7 +4,9 @@
 pub mod bench;
 pub mod config;
 pub mod events;
+pub mod evm;
 pub mod mirror;
+pub mod risk;
 pub mod solana;
 pub mod supervisor;
 

@@ -1,0 +1,322 @@
+//! Risk scoring. Chain-specific probes gather raw measurements (`evm::risk`, `solana::risk`);
+//! pure functions here turn them into findings and a 0-100 score; `store` persists the reports.
+//!
+//! Every finding carries the check that produced it, a severity, a plain-words explanation and
+//! the raw measurement, so a user can see exactly why a token was rejected.
+
+pub mod evm;
+pub mod solana;
+pub mod store;
+pub mod worker;
+
+use alloy::primitives::U256;
+use serde::{Deserialize, Serialize};
+
+/// How bad a finding is. The score is the sum of the findings' weights, capped at 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// A measurement worth showing; no risk by itself.
+    Info,
+    Low,
+    Medium,
+    High,
+    /// Loses the money by itself (honeypot, confiscatory tax): never trade.
+    Critical,
+}
+
+impl Severity {
+    pub fn weight(self) -> u8 {
+        match self {
+            Severity::Info => 0,
+            Severity::Low => 5,
+            Severity::Medium => 15,
+            Severity::High => 35,
+            Severity::Critical => 100,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// The overall classification of a report, from its score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Verdict {
+    pub fn from_score(score: u8) -> Self {
+        match score {
+            0..=19 => Verdict::Low,
+            20..=49 => Verdict::Medium,
+            50..=79 => Verdict::High,
+            _ => Verdict::Critical,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Low => "low",
+            Verdict::Medium => "medium",
+            Verdict::High => "high",
+            Verdict::Critical => "critical",
+        }
+    }
+}
+
+/// One check's result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Stable identifier of the check, e.g. `sell_reverts`, `sell_tax`, `mint_authority`.
+    pub check: String,
+    pub severity: Severity,
+    /// What it means, in plain words, with the numbers.
+    pub explanation: String,
+    /// The raw measurement behind it (amounts as decimal strings).
+    pub measured: serde_json::Value,
+}
+
+impl Finding {
+    pub fn new(check: &str, severity: Severity, explanation: impl Into<String>, measured: serde_json::Value) -> Self {
+        Self { check: check.into(), severity, explanation: explanation.into(), measured }
+    }
+}
+
+/// A scored assessment of one token in one pool.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    /// 0 (nothing found) to 100 (certain loss).
+    pub score: u8,
+    pub verdict: Verdict,
+    /// False when any finding is critical: the executor must never buy.
+    pub tradeable: bool,
+    /// Findings, worst first.
+    pub findings: Vec<Finding>,
+    /// A paragraph for humans.
+    pub summary: String,
+}
+
+impl Assessment {
+    /// Scores a set of findings. Pure: the same findings always give the same assessment.
+    pub fn from_findings(mut findings: Vec<Finding>) -> Self {
+        findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.check.cmp(&b.check)));
+        let total: u32 = findings.iter().map(|f| u32::from(f.severity.weight())).sum();
+        let score = u8::try_from(total.min(100)).unwrap_or(100);
+        let verdict = Verdict::from_score(score);
+        let tradeable = !findings.iter().any(|f| f.severity == Severity::Critical);
+        let risky: Vec<&Finding> = findings.iter().filter(|f| f.severity > Severity::Info).collect();
+        let mut summary = format!("Risk {} (score {score}/100)", verdict.as_str());
+        if risky.is_empty() {
+            summary.push_str(": no risky behaviour found.");
+        } else {
+            summary.push_str(if tradeable { ". " } else { ", do not trade. " });
+            let parts: Vec<String> =
+                risky.iter().map(|f| format!("[{}] {}", f.severity.as_str(), f.explanation)).collect();
+            summary.push_str(&parts.join(" "));
+        }
+        Self { score, verdict, tradeable, findings, summary }
+    }
+
+    pub fn has(&self, check: &str) -> bool {
+        self.findings.iter().any(|f| f.check == check && f.severity > Severity::Info)
+    }
+
+    /// The checks that found a risk (severity above info), sorted.
+    pub fn tripped(&self) -> Vec<&str> {
+        let mut v: Vec<&str> =
+            self.findings.iter().filter(|f| f.severity > Severity::Info).map(|f| f.check.as_str()).collect();
+        v.sort_unstable();
+        v
+    }
+}
+
+/// Thresholds shared by the chains (config section `[risk]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RiskPolicy {
+    /// A buy, sell or transfer tax above this many basis points is a finding (medium)...
+    pub tax_medium_bps: u32,
+    /// ...high above this...
+    pub tax_high_bps: u32,
+    /// ...and critical (never trade) above this.
+    pub tax_critical_bps: u32,
+    /// The largest holders (outside pools and burn addresses) owning more than this share of the
+    /// supply, in basis points, is a medium finding...
+    pub top_holders_medium_bps: u32,
+    /// ...and a high one above this.
+    pub top_holders_high_bps: u32,
+    /// How many of the largest holders to add up.
+    pub top_holders_count: usize,
+    /// The deployer / pool creator holding more than this share of the LP tokens (so it can pull
+    /// the liquidity) is a high finding.
+    pub lp_creator_high_bps: u32,
+    /// Risk evaluations running at once.
+    pub concurrency: usize,
+}
+
+impl Default for RiskPolicy {
+    fn default() -> Self {
+        Self {
+            tax_medium_bps: 100,
+            tax_high_bps: 1_000,
+            tax_critical_bps: 2_500,
+            top_holders_medium_bps: 2_000,
+            top_holders_high_bps: 4_000,
+            top_holders_count: 10,
+            lp_creator_high_bps: 5_000,
+            concurrency: 8,
+        }
+    }
+}
+
+impl RiskPolicy {
+    pub fn tax_severity(&self, bps: u32) -> Severity {
+        if bps > self.tax_critical_bps {
+            Severity::Critical
+        } else if bps > self.tax_high_bps {
+            Severity::High
+        } else if bps > self.tax_medium_bps {
+            Severity::Medium
+        } else {
+            Severity::Info
+        }
+    }
+
+    pub fn holders_severity(&self, bps: u32) -> Severity {
+        if bps > self.top_holders_high_bps {
+            Severity::High
+        } else if bps > self.top_holders_medium_bps {
+            Severity::Medium
+        } else {
+            Severity::Info
+        }
+    }
+
+    pub fn lp_creator_severity(&self, bps: u32) -> Severity {
+        if bps > self.lp_creator_high_bps {
+            Severity::High
+        } else {
+            Severity::Info
+        }
+    }
+
+    /// The first invalid field, for config validation.
+    pub fn invalid_field(&self) -> Option<(&'static str, &'static str)> {
+        if !(self.tax_medium_bps <= self.tax_high_bps && self.tax_high_bps <= self.tax_critical_bps) {
+            return Some(("risk.tax_high_bps", "must satisfy tax_medium_bps <= tax_high_bps <= tax_critical_bps"));
+        }
+        if self.tax_critical_bps > 10_000 {
+            return Some(("risk.tax_critical_bps", "must be at most 10000"));
+        }
+        if self.top_holders_medium_bps > self.top_holders_high_bps || self.top_holders_high_bps > 10_000 {
+            return Some((
+                "risk.top_holders_high_bps",
+                "must be at least top_holders_medium_bps and at most 10000",
+            ));
+        }
+        if self.top_holders_count == 0 || self.top_holders_count > 20 {
+            return Some(("risk.top_holders_count", "must be between 1 and 20 (the Solana RPC returns 20)"));
+        }
+        if self.lp_creator_high_bps > 10_000 {
+            return Some(("risk.lp_creator_high_bps", "must be at most 10000"));
+        }
+        None
+    }
+}
+
+/// `part / whole` in basis points (capped at 10000), rounded down; 0 when `whole` is 0. Integer-only,
+/// exact for any 256-bit amounts (EVM supplies can exceed u128).
+pub fn share_bps(part: U256, whole: U256) -> u32 {
+    if whole.is_zero() {
+        return 0;
+    }
+    let part = part.min(whole);
+    let bps = match part.checked_mul(U256::from(10_000u32)) {
+        Some(scaled) => scaled / whole,
+        // part > U256::MAX / 10^4, so whole is at least that large too: divide first.
+        None => part / (whole / U256::from(10_000u32)),
+    };
+    u32::try_from(bps.min(U256::from(10_000u32))).unwrap_or(10_000)
+}
+
+/// How much less than `expected` arrived, in basis points of `expected` (0 if at least as much).
+pub fn shortfall_bps(expected: U256, actual: U256) -> u32 {
+    share_bps(expected.saturating_sub(actual), expected)
+}
+
+/// Formats basis points as a percentage for explanations, e.g. 512 -> "5.12%".
+pub fn pct(bps: u32) -> String {
+    format!("{}.{:02}%", bps / 100, bps % 100)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn f(check: &str, severity: Severity) -> Finding {
+        Finding::new(check, severity, format!("{check} found"), json!({}))
+    }
+
+    #[test]
+    fn score_is_the_capped_sum_of_weights_and_critical_is_untradeable() {
+        let a = Assessment::from_findings(vec![]);
+        assert_eq!((a.score, a.verdict, a.tradeable), (0, Verdict::Low, true));
+        assert!(a.summary.contains("no risky behaviour"));
+
+        let a = Assessment::from_findings(vec![f("owner", Severity::Low), f("liq", Severity::Info)]);
+        assert_eq!((a.score, a.verdict, a.tradeable), (5, Verdict::Low, true));
+        assert_eq!(a.tripped(), vec!["owner"]);
+
+        let a = Assessment::from_findings(vec![f("mint", Severity::High), f("tax", Severity::Medium)]);
+        assert_eq!((a.score, a.verdict, a.tradeable), (50, Verdict::High, true));
+        assert_eq!(a.findings[0].check, "mint", "worst first");
+
+        let a = Assessment::from_findings(vec![f("sell_reverts", Severity::Critical), f("owner", Severity::Low)]);
+        assert_eq!((a.score, a.verdict, a.tradeable), (100, Verdict::Critical, false));
+        assert!(a.summary.contains("do not trade") && a.summary.contains("sell_reverts found"));
+    }
+
+    fn u(v: u64) -> U256 {
+        U256::from(v)
+    }
+
+    #[test]
+    fn integer_ratios() {
+        assert_eq!(share_bps(u(1), u(3)), 3_333);
+        assert_eq!(share_bps(u(5), u(0)), 0);
+        assert_eq!(share_bps(u(7), u(5)), 10_000);
+        assert_eq!(shortfall_bps(u(1_000), u(950)), 500);
+        assert_eq!(shortfall_bps(u(1_000), u(1_200)), 0);
+        assert_eq!(share_bps(U256::MAX, U256::MAX), 10_000);
+        assert!((2_499..=2_500).contains(&share_bps(U256::MAX / U256::from(4u8), U256::MAX)));
+        assert_eq!(share_bps(U256::from(u128::MAX / 2), U256::from(u128::MAX)), 4_999);
+        assert_eq!(pct(512), "5.12%");
+        assert_eq!(pct(5), "0.05%");
+    }
+
+    #[test]
+    fn policy_thresholds() {
+        let p = RiskPolicy::default();
+        assert_eq!(p.tax_severity(100), Severity::Info);
+        assert_eq!(p.tax_severity(500), Severity::Medium);
+        assert_eq!(p.tax_severity(2_000), Severity::High);
+        assert_eq!(p.tax_severity(5_000), Severity::Critical);
+        assert_eq!(p.invalid_field(), None);
+        let bad = RiskPolicy { tax_high_bps: 50, ..p };
+        assert_eq!(bad.invalid_field().map(|f| f.0), Some("risk.tax_high_bps"));
+    }
+}

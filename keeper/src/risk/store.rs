@@ -1,0 +1,113 @@
+//! Risk reports in the mirror: append-only history per token and pool.
+
+use serde::Serialize;
+use sqlx::{FromRow, SqlitePool};
+
+use super::Assessment;
+
+/// A pool waiting for (or being given) a risk report.
+#[derive(Debug, Clone, FromRow)]
+pub struct PendingPool {
+    pub id: i64,
+    pub chain: String,
+    pub venue: String,
+    pub address: String,
+    pub token_a: String,
+    pub token_b: String,
+    pub base_token: Option<String>,
+    pub created_slot: Option<i64>,
+    pub created_tx: Option<String>,
+    pub first_seen_at_ms: i64,
+}
+
+/// Pools on `chains` that have no report yet, oldest first: what a restarted keeper (or the
+/// Solana side, which discovers pools through the indexer) still has to score.
+pub async fn unscored(db: &SqlitePool, chains: &[String], limit: i64) -> sqlx::Result<Vec<PendingPool>> {
+    let mut out = Vec::new();
+    for chain in chains {
+        let rows: Vec<PendingPool> = sqlx::query_as(
+            "SELECT id, chain, venue, address, token_a, token_b, base_token, created_slot, created_tx, first_seen_at_ms
+             FROM pools p WHERE chain = ? AND NOT EXISTS (SELECT 1 FROM risk_reports r WHERE r.pool_id = p.id)
+             ORDER BY id LIMIT ?",
+        )
+        .bind(chain)
+        .bind(limit)
+        .fetch_all(db)
+        .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Appends a report. Fails (foreign key) if a reorg removed the pool meanwhile.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert(
+    db: &SqlitePool,
+    pool: &PendingPool,
+    token: &str,
+    assessment: &Assessment,
+    measured_slot: Option<u64>,
+    elapsed_us: u64,
+) -> sqlx::Result<i64> {
+    let findings = serde_json::to_string(&assessment.findings).unwrap_or_else(|_| "[]".into());
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO risk_reports (pool_id, chain, pool_address, token, score, verdict, tradeable, summary, findings,
+            measured_slot, discovered_at_ms, created_at_ms, elapsed_us)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+    )
+    .bind(pool.id)
+    .bind(&pool.chain)
+    .bind(&pool.address)
+    .bind(token)
+    .bind(i64::from(assessment.score))
+    .bind(assessment.verdict.as_str())
+    .bind(assessment.tradeable)
+    .bind(&assessment.summary)
+    .bind(findings)
+    .bind(measured_slot.map(|s| i64::try_from(s).unwrap_or(i64::MAX)))
+    .bind(pool.first_seen_at_ms)
+    .bind(crate::mirror::now_ms())
+    .bind(i64::try_from(elapsed_us).unwrap_or(i64::MAX))
+    .fetch_one(db)
+    .await?;
+    Ok(id)
+}
+
+/// A stored report, as the API and `keeper status` show it.
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct StoredReport {
+    pub id: i64,
+    pub pool_id: i64,
+    pub chain: String,
+    pub pool_address: String,
+    pub token: String,
+    pub score: i64,
+    pub verdict: String,
+    pub tradeable: bool,
+    pub summary: String,
+    pub findings: String,
+    pub measured_slot: Option<i64>,
+    pub discovered_at_ms: i64,
+    pub created_at_ms: i64,
+    pub elapsed_us: i64,
+}
+
+/// Every report of a token on a chain, newest first.
+pub async fn for_token(db: &SqlitePool, chain: &str, token: &str) -> sqlx::Result<Vec<StoredReport>> {
+    sqlx::query_as("SELECT * FROM risk_reports WHERE chain = ? AND token = ? ORDER BY id DESC")
+        .bind(chain)
+        .bind(token)
+        .fetch_all(db)
+        .await
+}
+
+/// The newest report of every pool on a chain.
+pub async fn latest(db: &SqlitePool, chain: &str) -> sqlx::Result<Vec<StoredReport>> {
+    sqlx::query_as(
+        "SELECT * FROM risk_reports r WHERE chain = ? AND id = (SELECT max(id) FROM risk_reports WHERE pool_id = r.pool_id)
+         ORDER BY id",
+    )
+    .bind(chain)
+    .fetch_all(db)
+    .await
+}
