@@ -133,7 +133,7 @@ contract TinySellToken is BaseToken {
     constructor(string memory n, string memory s, uint256 supply, address factory, address weth)
         BaseToken(n, s, supply, factory, weth)
     {
-        maxSell = supply / 10_000_000;
+        maxSell = supply / 1_000_000;
     }
 
     function _transfer(address from, address to, uint256 value) internal override {

@@ -1,0 +1,296 @@
+//! A real local EVM for tests: anvil (npm `@foundry-rs/anvil-linux-amd64`) on a free 127.0.0.1
+//! port with the real Uniswap V2 factory, router and WETH9 deployed from the npm build artifacts,
+//! plus launches of the project's Solidity test tokens (compiled by `scripts/evm/compile.mjs`).
+//! Every wait has a timeout, so a missing receipt fails instead of hanging.
+
+#![allow(clippy::too_many_arguments)]
+
+use std::{path::PathBuf, time::Duration};
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    node_bindings::{Anvil, AnvilInstance},
+    primitives::{keccak256, Address, Bytes, B256, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::{TransactionReceipt, TransactionRequest},
+    signers::local::PrivateKeySigner,
+    sol,
+    sol_types::{SolCall, SolValue},
+};
+
+/// Every wait on the chain is bounded by this.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+sol! {
+    #[sol(rpc)]
+    interface ITestRouter {
+        function addLiquidityETH(address token, uint amountTokenDesired, uint amountTokenMin, uint amountETHMin, address to, uint deadline)
+            external payable returns (uint amountToken, uint amountETH, uint liquidity);
+        function swapExactETHForTokensSupportingFeeOnTransferTokens(uint amountOutMin, address[] calldata path, address to, uint deadline) external payable;
+    }
+    #[sol(rpc)]
+    interface ITestFactory {
+        function createPair(address tokenA, address tokenB) external returns (address pair);
+        function getPair(address tokenA, address tokenB) external view returns (address pair);
+    }
+    #[sol(rpc)]
+    interface ITestToken {
+        function approve(address spender, uint256 value) external returns (bool);
+        function transfer(address to, uint256 value) external returns (bool);
+        function balanceOf(address who) external view returns (uint256);
+        function renounceOwnership() external;
+        function initialize(string n, string s, uint256 supply, address holder) external;
+    }
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn require_file(path: PathBuf) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test.sh once (it installs the npm dev tools and compiles the test tokens)",
+        path.display()
+    );
+    path
+}
+
+/// The anvil binary installed by npm.
+pub fn anvil_path() -> PathBuf {
+    require_file(root().join("node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil"))
+}
+
+/// Creation bytecode of a contract from the npm Uniswap artifacts or our compiled test tokens.
+pub fn bytecode(name: &str) -> Bytes {
+    let candidates = [
+        root().join(format!("tests/evm/build/{name}.json")),
+        root().join(format!("node_modules/@uniswap/v2-core/build/{name}.json")),
+        root().join(format!("node_modules/@uniswap/v2-periphery/build/{name}.json")),
+    ];
+    let path = candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| require_file(candidates[0].clone()));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read artifact")).expect("json");
+    let hex = json["bytecode"].as_str().expect("bytecode field");
+    alloy::primitives::hex::decode(hex.trim_start_matches("0x")).expect("hex").into()
+}
+
+/// Uniswap V2's pair init-code hash on mainnet; the npm pair bytecode must match it.
+pub const MAINNET_INIT_CODE_HASH: B256 =
+    alloy::primitives::b256!("0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f");
+
+pub fn e18(n: u64) -> U256 {
+    U256::from(n) * U256::from(10u64).pow(U256::from(18u8))
+}
+
+/// One anvil with Uniswap V2 deployed. Dropping it stops anvil.
+pub struct EvmEnv {
+    pub anvil: AnvilInstance,
+    /// Signs with every anvil dev account; `deployer` by default.
+    pub provider: DynProvider,
+    pub deployer: Address,
+    pub weth: Address,
+    pub factory: Address,
+    pub router: Address,
+}
+
+/// What kind of token a launch deploys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    Standard,
+    Tax { buy_bps: u64, sell_bps: u64 },
+    Honeypot,
+    TinySell,
+    MaxTx,
+    Blacklist,
+    Mintable,
+    Pausable,
+    Proxy,
+}
+
+/// How a token is launched.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub kind: TokenKind,
+    pub supply: U256,
+    /// Share of the supply put in the pool, in basis points.
+    pub pool_share_bps: u64,
+    pub eth: U256,
+    /// Send the deployer's LP tokens to 0x…dEaD.
+    pub burn_lp: bool,
+    /// Spread the rest of the supply over 50 wallets (1% each at 50% in the pool).
+    pub distribute: bool,
+    pub renounce: bool,
+}
+
+impl Launch {
+    /// A clean launch: half the supply and 10 ETH in the pool, LP burned, supply spread out,
+    /// ownership renounced where the token has it.
+    pub fn clean(kind: TokenKind) -> Self {
+        Self {
+            kind,
+            supply: e18(1_000_000),
+            pool_share_bps: 5_000,
+            eth: e18(10),
+            burn_lp: true,
+            distribute: true,
+            renounce: kind == TokenKind::Standard,
+        }
+    }
+}
+
+/// A launched token and its pool.
+#[derive(Debug, Clone)]
+pub struct Launched {
+    pub token: Address,
+    pub pair: Address,
+    /// The block and transaction that created the pair (addLiquidityETH).
+    pub block: u64,
+    pub tx: B256,
+}
+
+impl EvmEnv {
+    pub async fn start() -> Self {
+        let anvil = Anvil::at(anvil_path()).try_spawn().expect("spawn anvil");
+        let keys = anvil.keys().to_vec();
+        let deployer_key: PrivateKeySigner = keys[0].clone().into();
+        let deployer = deployer_key.address();
+        let mut wallet = EthereumWallet::from(deployer_key);
+        for k in &keys[1..] {
+            wallet.register_signer(PrivateKeySigner::from(k.clone()));
+        }
+        // Simple nonce management: the cached nonce manager hangs after evm_revert.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .with_simple_nonce_management()
+            .fetch_chain_id()
+            .wallet(wallet)
+            .connect_http(anvil.endpoint_url())
+            .erased();
+        let mut env = Self { anvil, provider, deployer, weth: Address::ZERO, factory: Address::ZERO, router: Address::ZERO };
+        env.weth = env.deploy("WETH9", Bytes::new()).await;
+        env.factory = env.deploy("UniswapV2Factory", deployer.abi_encode().into()).await;
+        env.router = env.deploy("UniswapV2Router02", (env.factory, env.weth).abi_encode_params().into()).await;
+        env
+    }
+
+    pub fn http_url(&self) -> String {
+        self.anvil.endpoint()
+    }
+
+    pub fn ws_url(&self) -> String {
+        self.anvil.ws_endpoint()
+    }
+
+    /// Sends a transaction from the deployer and waits (bounded) for a successful receipt.
+    pub async fn send(&self, tx: TransactionRequest) -> TransactionReceipt {
+        let tx = if tx.from.is_none() { tx.with_from(self.deployer) } else { tx };
+        let pending = tokio::time::timeout(TIMEOUT, self.provider.send_transaction(tx))
+            .await
+            .expect("send timed out")
+            .expect("send");
+        let receipt = pending.with_timeout(Some(TIMEOUT)).get_receipt().await.expect("receipt");
+        assert!(receipt.status(), "transaction reverted: {receipt:?}");
+        receipt
+    }
+
+    pub async fn call(&self, to: Address, data: Vec<u8>, value: U256) -> TransactionReceipt {
+        self.send(TransactionRequest::default().with_to(to).with_input(data).with_value(value)).await
+    }
+
+    pub async fn deploy(&self, name: &str, args: Bytes) -> Address {
+        let mut code = bytecode(name).to_vec();
+        code.extend_from_slice(&args);
+        let receipt = self.send(TransactionRequest::default().with_deploy_code(code)).await;
+        receipt.contract_address.expect("contract address")
+    }
+
+    /// The CREATE2 address of the WETH pair of `token` (what the tokens compute in their constructor).
+    pub fn pair_for(&self, token: Address) -> Address {
+        let (a, b) = if token < self.weth { (token, self.weth) } else { (self.weth, token) };
+        self.factory.create2(keccak256([a.as_slice(), b.as_slice()].concat()), MAINNET_INIT_CODE_HASH)
+    }
+
+    /// Deploys a token without a pool.
+    pub async fn deploy_token(&self, kind: TokenKind, name: &str, supply: U256) -> Address {
+        let base = (name.to_string(), name.to_uppercase(), supply, self.factory, self.weth);
+        match kind {
+            TokenKind::Standard => self.deploy("StandardToken", base.abi_encode_params().into()).await,
+            TokenKind::Tax { buy_bps, sell_bps } => {
+                let args = (base.0, base.1, base.2, base.3, base.4, U256::from(buy_bps), U256::from(sell_bps));
+                self.deploy("TaxToken", args.abi_encode_params().into()).await
+            }
+            TokenKind::Honeypot => self.deploy("HoneypotToken", base.abi_encode_params().into()).await,
+            TokenKind::TinySell => self.deploy("TinySellToken", base.abi_encode_params().into()).await,
+            TokenKind::MaxTx => self.deploy("MaxTxToken", base.abi_encode_params().into()).await,
+            TokenKind::Blacklist => self.deploy("BlacklistToken", base.abi_encode_params().into()).await,
+            TokenKind::Mintable => self.deploy("MintableToken", base.abi_encode_params().into()).await,
+            TokenKind::Pausable => self.deploy("PausableToken", base.abi_encode_params().into()).await,
+            TokenKind::Proxy => {
+                let implementation = self.deploy("UpgradeableToken", Bytes::new()).await;
+                let init = ITestToken::initializeCall { n: base.0, s: base.1, supply, holder: self.deployer }.abi_encode();
+                self.deploy("TokenProxy", (implementation, Bytes::from(init)).abi_encode_params().into()).await
+            }
+        }
+    }
+
+    /// Deploys a token and launches it the way real launches do: spread the supply (optional),
+    /// addLiquidityETH (which creates the pair), burn the LP (optional), renounce (optional).
+    pub async fn launch(&self, name: &str, l: &Launch) -> Launched {
+        let token = self.deploy_token(l.kind, name, l.supply).await;
+        let in_pool = l.supply * U256::from(l.pool_share_bps) / U256::from(10_000u64);
+        if l.distribute {
+            let rest = l.supply - in_pool;
+            let each = rest / U256::from(50u8);
+            for i in 0..50u64 {
+                let to = Address::from_word(keccak256([token.as_slice(), &i.to_be_bytes()].concat()));
+                self.call(token, ITestToken::transferCall { to, value: each }.abi_encode(), U256::ZERO).await;
+            }
+        }
+        self.call(token, ITestToken::approveCall { spender: self.router, value: U256::MAX }.abi_encode(), U256::ZERO)
+            .await;
+        let add = ITestRouter::addLiquidityETHCall {
+            token,
+            amountTokenDesired: in_pool,
+            amountTokenMin: U256::ZERO,
+            amountETHMin: U256::ZERO,
+            to: self.deployer,
+            deadline: U256::from(u64::MAX),
+        };
+        let receipt = self.call(self.router, add.abi_encode(), l.eth).await;
+        let pair = self.pair_for(token);
+        if l.burn_lp {
+            let lp = ITestToken::new(pair, &self.provider).balanceOf(self.deployer).call().await.expect("lp balance");
+            let dead = alloy::primitives::address!("0x000000000000000000000000000000000000dEaD");
+            self.call(pair, ITestToken::transferCall { to: dead, value: lp }.abi_encode(), U256::ZERO).await;
+        }
+        if l.renounce {
+            self.call(token, ITestToken::renounceOwnershipCall {}.abi_encode(), U256::ZERO).await;
+        }
+        Launched {
+            token,
+            pair,
+            block: receipt.block_number.expect("block number"),
+            tx: receipt.transaction_hash,
+        }
+    }
+
+    /// Creates an empty pair of two fresh addresses through the factory (a `PairCreated` log and
+    /// nothing else). Returns the receipt.
+    pub async fn create_pair(&self, a: Address, b: Address) -> TransactionReceipt {
+        self.call(self.factory, ITestFactory::createPairCall { tokenA: a, tokenB: b }.abi_encode(), U256::ZERO).await
+    }
+
+    /// A keeper config table for this chain (TOML), e.g. for `[evm.local]`.
+    pub fn keeper_toml(&self, name: &str) -> String {
+        format!(
+            "[evm.{name}]\nenabled = true\nchain_id = 31337\nhttp_url = \"{}\"\nws_url = \"{}\"\nwrapped_native = \"{}\"\nstart_block = 1\nfactories = [{{ name = \"uniswap_v2\", kind = \"v2\", address = \"{}\", router = \"{}\" }}]\n",
+            self.http_url(),
+            self.ws_url(),
+            self.weth,
+            self.factory,
+            self.router
+        )
+    }
+}
