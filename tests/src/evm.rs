@@ -294,3 +294,78 @@ impl EvmEnv {
         )
     }
 }
+
+/// A JSON-RPC proxy in front of a real node that refuses `eth_getLogs` over more than
+/// `max_range` blocks, with the error shape public providers use (code -32005). Lets tests prove
+/// that backfill shrinks its ranges. Everything else is forwarded untouched.
+pub struct RangeLimitedRpc {
+    pub url: String,
+    pub refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub served: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+impl RangeLimitedRpc {
+    pub async fn start(upstream: String, max_range: u64) -> Self {
+        use std::sync::{atomic::Ordering, Arc};
+
+        use axum::{extract::State, routing::post, Router};
+        type Shared = (String, u64, Arc<std::sync::atomic::AtomicU64>, Arc<std::sync::atomic::AtomicU64>);
+
+        async fn handle(State(s): State<Arc<Shared>>, body: String) -> ([(&'static str, &'static str); 1], String) {
+            let json = [("content-type", "application/json")];
+            let req: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if req["method"] == "eth_getLogs" {
+                let num = |v: &serde_json::Value| {
+                    v.as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+                };
+                let (from, to) = (num(&req["params"][0]["fromBlock"]), num(&req["params"][0]["toBlock"]));
+                if let (Some(from), Some(to)) = (from, to) {
+                    if to >= from && to - from + 1 > s.1 {
+                        s.2.fetch_add(1, Ordering::SeqCst);
+                        let err = serde_json::json!({"jsonrpc": "2.0", "id": req["id"],
+                            "error": {"code": -32005, "message": format!("query exceeds max block range {}", s.1)}});
+                        return (json, err.to_string());
+                    }
+                }
+                s.3.fetch_add(1, Ordering::SeqCst);
+            }
+            let client = alloy::transports::http::reqwest::Client::new();
+            let resp = client.post(&s.0).header("content-type", "application/json").body(body).send().await;
+            let text = match resp {
+                Ok(r) => r.text().await.unwrap_or_default(),
+                Err(e) => serde_json::json!({"jsonrpc": "2.0", "id": req["id"],
+                    "error": {"code": -32603, "message": e.to_string()}})
+                .to_string(),
+            };
+            (json, text)
+        }
+
+        let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let state: Arc<Shared> = Arc::new((upstream, max_range, refused.clone(), served.clone()));
+        let app = Router::new().route("/", post(handle)).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self { url, refused, served, _server: server }
+    }
+}
+
+/// Waits (bounded by [`TIMEOUT`]) until `check` returns `Some`, polling every 20 ms.
+pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + TIMEOUT;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -30,6 +30,7 @@ use super::abi::{IUniswapV2Factory::PairCreated, IUniswapV3Factory::PoolCreated}
 use crate::{
     config::{EvmChainConfig, FactoryKind},
     mirror::now_ms,
+    risk::worker::Job,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -82,12 +83,37 @@ pub fn next_range(current: u64, refused: bool, max: u64) -> u64 {
     }
 }
 
+/// All logs matching `filter` in `from..=to`, fetched in ranges of at most `range` blocks that
+/// halve whenever the provider refuses one.
+pub async fn get_logs_adaptive(
+    http: &DynProvider,
+    filter: &Filter,
+    from: u64,
+    to: u64,
+    mut range: u64,
+) -> Result<Vec<Log>, alloy::transports::TransportError> {
+    let mut out = Vec::new();
+    let mut start = from;
+    while start <= to {
+        let end = to.min(start.saturating_add(range.max(1) - 1));
+        match http.get_logs(&filter.clone().from_block(start).to_block(end)).await {
+            Ok(logs) => {
+                out.extend(logs);
+                start = end + 1;
+            }
+            Err(_) if end > start => range = next_range(end - start + 1, true, range),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
 pub struct EvmDiscovery {
     chain: String,
     source: String,
     http: DynProvider,
     db: SqlitePool,
-    out: mpsc::Sender<Discovered>,
+    out: mpsc::Sender<Job>,
     factories: BTreeMap<Address, Factory>,
     wrapped_native: Address,
     confirmations: u64,
@@ -104,7 +130,7 @@ impl EvmDiscovery {
         cfg: &EvmChainConfig,
         http: DynProvider,
         db: SqlitePool,
-        out: mpsc::Sender<Discovered>,
+        out: mpsc::Sender<Job>,
     ) -> Result<Self, DiscoveryError> {
         let parse = |s: &str| s.parse::<Address>().map_err(|e| DiscoveryError::Config(format!("{s}: {e}")));
         let mut factories = BTreeMap::new();
@@ -194,7 +220,7 @@ impl EvmDiscovery {
         tx.commit().await?;
         if let Some(d) = &new {
             metrics::counter!("keeper_pairs_discovered_total", "chain" => self.chain.clone()).increment(1);
-            self.out.send(d.clone()).await.map_err(|_| DiscoveryError::Downstream)?;
+            self.out.send(d.clone().into()).await.map_err(|_| DiscoveryError::Downstream)?;
         }
         Ok(new)
     }
@@ -266,7 +292,7 @@ impl EvmDiscovery {
             found += new.len();
             for d in new {
                 metrics::counter!("keeper_pairs_discovered_total", "chain" => self.chain.clone()).increment(1);
-                self.out.send(d).await.map_err(|_| DiscoveryError::Downstream)?;
+                self.out.send(d.into()).await.map_err(|_| DiscoveryError::Downstream)?;
             }
             from = to + 1;
         }

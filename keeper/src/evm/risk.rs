@@ -18,7 +18,7 @@ use alloy::{
 
 use super::{
     abi::{IUniswapV2Pair, RiskProbe, IERC20},
-    discovery::addr,
+    discovery::{addr, get_logs_adaptive},
 };
 use crate::{
     config::EvmChainConfig,
@@ -184,12 +184,9 @@ impl EvmRiskEngine {
         let block = http.get_block_number().await?;
         let at = BlockId::number(block);
         let transfer_logs = |address: Address| {
-            let filter = Filter::new()
-                .address(address)
-                .event_signature(IERC20::Transfer::SIGNATURE_HASH)
-                .from_block(p.created_block.saturating_sub(self.lookback))
-                .to_block(block);
-            async move { http.get_logs(&filter).await }
+            let filter = Filter::new().address(address).event_signature(IERC20::Transfer::SIGNATURE_HASH);
+            let from = p.created_block.saturating_sub(self.lookback);
+            async move { get_logs_adaptive(http, &filter, from, block, self.lookback.max(1)).await }
         };
         let (small, large, code, slot, owner, reserves, token0, lp_total, lp_logs, holder_logs, sender, supply) = tokio::join!(
             self.probe(p.base_token, self.probe_small, at),

@@ -1,0 +1,182 @@
+//! EVM discovery on a real anvil with real Uniswap V2: backfill through a provider that refuses
+//! wide `eth_getLogs` ranges, live `PairCreated` over the websocket with a risk report each,
+//! resume after a restart without duplicates, and a reorg unwound from the mirror.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use alloy::{
+    primitives::{keccak256, Address},
+    providers::{ext::AnvilApi, Provider},
+};
+use keeper::{
+    config::{Config, EvmChainConfig},
+    evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
+    mirror,
+    risk::worker::{Engine, Job, RiskWorker},
+};
+use sqlx::SqlitePool;
+use tests::evm::{wait_for, EvmEnv, Launch, RangeLimitedRpc, TokenKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn chain_config(env: &EvmEnv, http_url: &str) -> EvmChainConfig {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keeper.toml");
+    let toml = env.keeper_toml("local").replace(&env.http_url(), http_url) + "max_log_range = 64\n";
+    std::fs::write(&path, toml).unwrap();
+    Config::load(Some(&path), Vec::new()).expect("config").evm["local"].clone()
+}
+
+fn fresh(i: u64) -> Address {
+    Address::from_word(keccak256(i.to_be_bytes()))
+}
+
+async fn count(db: &SqlitePool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+struct Keeper {
+    cancel: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Keeper {
+    /// Discovery + risk worker, as `keeper run` wires them.
+    fn start(env: &EvmEnv, cfg: &EvmChainConfig, db: &SqlitePool) -> Self {
+        let cancel = CancellationToken::new();
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(64);
+        let http = keeper::evm::http_provider(&cfg.http_url).unwrap();
+        let mut discovery = EvmDiscovery::new("local", cfg, http.clone(), db.clone(), jobs_tx).unwrap();
+        discovery.poll_interval = Duration::from_millis(200);
+        let engine = EvmRiskEngine::new(http, cfg, Default::default());
+        let worker = Arc::new(RiskWorker::new(db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4));
+        let ws = env.ws_url();
+        let c = cancel.clone();
+        let d = tokio::spawn(async move {
+            if let Err(e) = discovery.run(&ws, c).await {
+                panic!("discovery failed: {e}");
+            }
+        });
+        let w = tokio::spawn(worker.run(jobs_rx, Duration::from_millis(200), cancel.clone()));
+        Self { cancel, tasks: vec![d, w] }
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        for t in self.tasks {
+            tokio::time::timeout(Duration::from_secs(5), t).await.expect("stops within 5 s").expect("task");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_live_restart_and_reorg() {
+    let env = EvmEnv::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+    mirror::migrate(&db).await.unwrap();
+
+    // History before the keeper starts: a real launch and three bare pairs, spread over ~40 blocks.
+    let early = env.launch("early", &Launch::clean(TokenKind::Standard)).await;
+    for i in 0..3 {
+        env.create_pair(fresh(i), fresh(100 + i)).await;
+        env.provider.anvil_mine(Some(12), None).await.unwrap();
+    }
+    // The provider refuses eth_getLogs over more than 5 blocks; the keeper asks for 64 at first.
+    let proxy = RangeLimitedRpc::start(env.http_url(), 5).await;
+    let cfg = chain_config(&env, &proxy.url);
+    let keeper = Keeper::start(&env, &cfg, &db);
+
+    wait_for("the backfilled pools and their reports", || async {
+        (count(&db, "SELECT count(*) FROM pools p JOIN risk_reports r ON r.pool_id = p.id").await == 4).then_some(())
+    })
+    .await;
+    assert!(proxy.refused.load(std::sync::atomic::Ordering::SeqCst) > 0, "wide ranges were refused and retried smaller");
+    let early_addr = format!("{:#x}", early.pair);
+    let (block, venue, hash, reserve_a): (i64, String, String, String) = sqlx::query_as(
+        "SELECT created_slot, venue, created_block_hash, reserve_a FROM pools WHERE address = ?",
+    )
+    .bind(&early_addr)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(block as u64, early.block);
+    assert_eq!(venue, "uniswap_v2");
+    let canonical = env.provider.get_block_by_number(early.block.into()).await.unwrap().unwrap().header.hash;
+    assert_eq!(hash, canonical.to_string());
+    assert_ne!(reserve_a, "0", "initial reserves are mirrored");
+    let symbol: Option<String> = sqlx::query_scalar("SELECT symbol FROM tokens WHERE address = ?")
+        .bind(format!("{:#x}", early.token))
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(symbol.as_deref(), Some("EARLY"));
+    let verdict: String = sqlx::query_scalar("SELECT verdict FROM risk_reports r JOIN pools p ON p.id = r.pool_id WHERE p.address = ?")
+        .bind(&early_addr)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(verdict, "low", "the clean launch scores low");
+
+    // Live: a honeypot launch arrives over the websocket and is scored critical.
+    let honey = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
+    let honey_addr = format!("{:#x}", honey.pair);
+    let (score, tradeable): (i64, bool) = wait_for("the live honeypot's report", || async {
+        sqlx::query_as("SELECT score, tradeable FROM risk_reports WHERE pool_address = ?")
+            .bind(&honey_addr)
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert_eq!((score, tradeable), (100, false));
+
+    // Restart: pairs created while the keeper is down are backfilled; nothing is doubled.
+    keeper.stop().await;
+    env.create_pair(fresh(7), fresh(8)).await;
+    let keeper = Keeper::start(&env, &cfg, &db);
+    wait_for("the pair created while down", || async {
+        (count(&db, "SELECT count(*) FROM pools").await == 6).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(count(&db, "SELECT count(*) FROM pools").await, 6);
+    assert_eq!(count(&db, "SELECT count(DISTINCT pool_id) FROM risk_reports").await, count(&db, "SELECT count(*) FROM risk_reports").await);
+
+    // Reorg: a pair is created, mirrored and scored, then its block is replaced.
+    let snapshot = env.provider.anvil_snapshot().await.unwrap();
+    let receipt = env.create_pair(fresh(20), fresh(21)).await;
+    let orphan_block = receipt.block_number.unwrap();
+    wait_for("the soon-orphaned pair and its report", || async {
+        (count(&db, "SELECT count(*) FROM pools p JOIN risk_reports r ON r.pool_id = p.id").await == 7).then_some(())
+    })
+    .await;
+    assert!(env.provider.anvil_revert(snapshot).await.unwrap());
+    env.provider.anvil_mine(Some(3), None).await.unwrap();
+    wait_for("the reorged pair to be unwound", || async {
+        (count(&db, "SELECT count(*) FROM pools").await == 6).then_some(())
+    })
+    .await;
+    assert_eq!(count(&db, "SELECT count(*) FROM risk_reports").await, 6, "its report went with it");
+    // The checkpoint moves on along the new chain, with the new hash at the orphaned height.
+    let head = env.provider.get_block_number().await.unwrap();
+    let new_hash = env.provider.get_block_by_number(orphan_block.into()).await.unwrap().unwrap().header.hash;
+    wait_for("the checkpoint at the new head", || async {
+        let cp: Option<(i64,)> = sqlx::query_as("SELECT slot FROM checkpoints WHERE source = 'evm:local'").fetch_optional(&db).await.unwrap();
+        (cp.map(|c| c.0 as u64) == Some(head)).then_some(())
+    })
+    .await;
+    let stored: Option<String> = sqlx::query_scalar("SELECT hash FROM evm_blocks WHERE chain = 'local' AND number = ?")
+        .bind(orphan_block as i64)
+        .fetch_optional(&db)
+        .await
+        .unwrap();
+    if let Some(stored) = stored {
+        assert_eq!(stored, new_hash.to_string());
+    }
+    // A pair created on the new chain is found as usual.
+    env.create_pair(fresh(30), fresh(31)).await;
+    wait_for("a pair after the reorg", || async { (count(&db, "SELECT count(*) FROM pools").await == 7).then_some(()) })
+        .await;
+    keeper.stop().await;
+}
