@@ -1,16 +1,19 @@
 //! `keeper`: the daemon and its administrative commands.
 
-use std::{path::PathBuf, time::Duration};
+use std::{collections::HashMap, path::PathBuf, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use keeper::{
     config::{Commitment, Config, LogFormat, DEFAULT_CONFIG},
     mirror::{self, WriterConfig},
-    solana::SolanaIndexer,
+    evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
+    risk::worker::{Engine, Job, RiskWorker},
+    solana::{risk::SolanaRiskEngine, SolanaIndexer},
     supervisor::{supervise, Backoff},
 };
 use solana_commitment_config::CommitmentConfig;
+use tokio::sync::mpsc::Sender;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -152,6 +155,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     drop(handle); // the sources hold the remaining senders
 
+    // Discovery -> risk: EVM sources hand new pools to the risk worker at once; the worker also
+    // sweeps the mirror for pools without a report (Solana pools from the indexer, restarts).
+    let (jobs, jobs_rx) = tokio::sync::mpsc::channel::<Job>(1_024);
+    let mut engines = HashMap::new();
+    for (name, chain) in config.evm.iter().filter(|(_, c)| c.enabled) {
+        let http = keeper::evm::http_provider(&chain.http_url).with_context(|| format!("evm.{name}.http_url"))?;
+        engines.insert(name.clone(), Engine::Evm(EvmRiskEngine::new(http, chain, config.risk.clone())));
+        sources.push(tokio::spawn(evm_source(config.clone(), name.clone(), pool.clone(), jobs.clone(), cancel.clone())));
+    }
+    drop(jobs);
+    if config.solana.enabled {
+        let quotes = config.solana.quote_mints.iter().filter_map(|q| Some((q.mint.parse().ok()?, q.min_reserve))).collect();
+        let engine = SolanaRiskEngine::new(&config.solana.rpc_url, commitment(config.solana.commitment), quotes, config.risk.clone());
+        engines.insert(config.solana.chain.clone(), Engine::Solana(engine));
+    }
+    let worker = Arc::new(RiskWorker::new(pool.clone(), engines, config.risk.concurrency));
+    sources.push(tokio::spawn(worker.run(jobs_rx, Duration::from_secs(2), cancel.clone())));
+
     cancel.cancelled().await;
     tracing::info!("shutting down");
     let timeout = Duration::from_millis(config.supervisor.shutdown_timeout_ms);
@@ -172,28 +193,63 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The Solana indexer, restarted with backoff whenever it fails.
-async fn solana_source(config: Config, writer: mirror::WriterHandle, db: sqlx::SqlitePool, cancel: CancellationToken) {
-    let sol = &config.solana;
-    let commitment = match sol.commitment {
+fn commitment(c: Commitment) -> CommitmentConfig {
+    match c {
         Commitment::Processed => CommitmentConfig::processed(),
         Commitment::Confirmed => CommitmentConfig::confirmed(),
         Commitment::Finalized => CommitmentConfig::finalized(),
-    };
+    }
+}
+
+fn backoff(config: &Config) -> Backoff {
+    Backoff {
+        initial: Duration::from_millis(config.supervisor.restart_backoff_initial_ms),
+        max: Duration::from_millis(config.supervisor.restart_backoff_max_ms),
+    }
+}
+
+fn on_restart(name: &str, error: &dyn std::fmt::Display, delay: Duration) {
+    metrics::counter!("keeper_errors_total", "task" => name.to_string()).increment(1);
+    metrics::counter!("keeper_restarts_total", "task" => name.to_string()).increment(1);
+    tracing::warn!(task = name, %error, ?delay, "source failed; restarting");
+}
+
+/// New-pair discovery on one EVM chain, restarted with backoff whenever it fails.
+async fn evm_source(config: Config, chain: String, db: sqlx::SqlitePool, jobs: Sender<Job>, cancel: CancellationToken) {
+    let Some(cfg) = config.evm.get(&chain) else { return };
+    let task = format!("evm-discovery-{chain}");
+    tracing::info!(%chain, rpc = %cfg.http_url, "evm discovery starting");
+    supervise(
+        &task,
+        cancel.clone(),
+        backoff(&config),
+        || {
+            let discovery = keeper::evm::http_provider(&cfg.http_url)
+                .map_err(keeper::evm::discovery::DiscoveryError::from)
+                .and_then(|http| EvmDiscovery::new(&chain, cfg, http, db.clone(), jobs.clone()));
+            let cancel = cancel.clone();
+            let ws_url = cfg.ws_url.clone();
+            async move { discovery?.run(&ws_url, cancel).await }
+        },
+        |name, error, delay| on_restart(name, error, delay),
+    )
+    .await;
+}
+
+/// The Solana indexer, restarted with backoff whenever it fails.
+async fn solana_source(config: Config, writer: mirror::WriterHandle, db: sqlx::SqlitePool, cancel: CancellationToken) {
+    let sol = &config.solana;
+    let commitment = commitment(sol.commitment);
     let program_id = match sol.program_id.parse() {
         Ok(id) => id,
         Err(_) => return, // validated at load
-    };
-    let backoff = Backoff {
-        initial: Duration::from_millis(config.supervisor.restart_backoff_initial_ms),
-        max: Duration::from_millis(config.supervisor.restart_backoff_max_ms),
     };
     let poll = Duration::from_millis(sol.poll_interval_ms);
     tracing::info!(rpc = %sol.rpc_url, program = %program_id, "solana indexer starting");
     supervise(
         "solana-indexer",
         cancel.clone(),
-        backoff,
+        backoff(&config),
         || {
             let mut indexer = SolanaIndexer::new(
                 &sol.rpc_url,
@@ -211,11 +267,7 @@ async fn solana_source(config: Config, writer: mirror::WriterHandle, db: sqlx::S
             let ws_url = Some(sol.ws_url.clone());
             async move { indexer.run(ws_url, poll, cancel).await }
         },
-        |name, error, delay| {
-            metrics::counter!("keeper_errors_total", "task" => name.to_string()).increment(1);
-            metrics::counter!("keeper_restarts_total", "task" => name.to_string()).increment(1);
-            tracing::warn!(task = name, %error, ?delay, "source failed; restarting");
-        },
+        |name, error, delay| on_restart(name, error, delay),
     )
     .await;
 }

@@ -1,0 +1,131 @@
+//! Benchmark: time from a `PairCreated` log reaching the keeper to a finished (committed) risk
+//! report, over real launches on a local anvil with real Uniswap V2; then the reports per second
+//! when launches arrive in one burst. Prints figures; asserts nothing.
+//!
+//!   cargo run --profile bench-fast -p keeper --example bench_discovery -- [LAUNCHES]
+
+use std::{collections::HashMap, sync::Arc, time::{Duration, Instant}};
+
+use alloy::{
+    network::TransactionBuilder,
+    primitives::U256,
+    providers::{ext::AnvilApi, Provider},
+    rpc::types::TransactionRequest,
+    sol_types::SolCall,
+};
+use keeper::{
+    config::Config,
+    evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
+    mirror,
+    risk::worker::{Engine, Job, ReportDone, RiskWorker},
+};
+use tests::evm::{e18, EvmEnv, ITestRouter, ITestToken, TokenKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    let i = (sorted.len() * p).div_ceil(100).saturating_sub(1).min(sorted.len() - 1);
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+async fn next(done: &mut mpsc::UnboundedReceiver<ReportDone>) -> ReportDone {
+    tokio::time::timeout(Duration::from_secs(30), done.recv()).await.ok().flatten().expect("a report within 30 s")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    let launches: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(120);
+    let env = EvmEnv::start().await;
+    let dir = tempfile::tempdir()?;
+    let toml_path = dir.path().join("keeper.toml");
+    std::fs::write(&toml_path, env.keeper_toml("local"))?;
+    let config = Config::load(Some(&toml_path), Vec::new())?;
+    let cfg = config.evm["local"].clone();
+    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await?;
+    mirror::migrate(&db).await?;
+
+    // Tokens deployed and approved up front: the measured phase only adds liquidity (which
+    // creates the pair), like a real launch transaction.
+    let total = launches * 2 + 5;
+    println!("deploying {total} tokens on anvil...");
+    let mut tokens = Vec::with_capacity(total);
+    for i in 0..total {
+        let kind = if i % 4 == 3 { TokenKind::Honeypot } else { TokenKind::Standard };
+        let t = env.deploy_token(kind, &format!("t{i}"), e18(1_000_000)).await;
+        env.call(t, ITestToken::approveCall { spender: env.router, value: U256::MAX }.abi_encode(), U256::ZERO).await;
+        tokens.push(t);
+    }
+    let add = |token| {
+        let call = ITestRouter::addLiquidityETHCall {
+            token,
+            amountTokenDesired: e18(500_000),
+            amountTokenMin: U256::ZERO,
+            amountETHMin: U256::ZERO,
+            to: env.deployer,
+            deadline: U256::from(u64::MAX),
+        };
+        TransactionRequest::default().with_from(env.deployer).with_to(env.router).with_input(call.abi_encode()).with_value(e18(10))
+    };
+
+    let cancel = CancellationToken::new();
+    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(1_024);
+    let http = keeper::evm::http_provider(&cfg.http_url)?;
+    let discovery = EvmDiscovery::new("local", &cfg, http.clone(), db.clone(), jobs_tx)?;
+    let mut worker = RiskWorker::new(db.clone(), HashMap::from([("local".into(), Engine::Evm(EvmRiskEngine::new(http, &cfg, config.risk.clone())))]), config.risk.concurrency);
+    let (done_tx, mut done) = mpsc::unbounded_channel::<ReportDone>();
+    worker.done = Some(done_tx);
+    let ws = env.ws_url();
+    let c = cancel.clone();
+    tokio::spawn(async move { discovery.run(&ws, c).await });
+    tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_secs(60), cancel.clone()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Warm up (the first notification on a fresh subscription is late).
+    let mut it = tokens.into_iter();
+    for _ in 0..5 {
+        env.send(add(it.next().unwrap())).await;
+        next(&mut done).await;
+    }
+
+    // 1) One launch at a time.
+    let mut lat = Vec::with_capacity(launches);
+    for _ in 0..launches {
+        env.send(add(it.next().unwrap())).await;
+        let r = next(&mut done).await;
+        lat.push(r.latency.expect("live discovery has a latency"));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    lat.sort();
+    println!("sequential launches: {launches}");
+    println!("  PairCreated at keeper -> risk report committed: p50 {}  p99 {}  max {}", ms(percentile(&lat, 50)), ms(percentile(&lat, 99)), ms(lat[lat.len() - 1]));
+
+    // 2) A burst: all launches are mined in one go (pair creation costs ~2.5M gas, so a 30M-gas
+    // block holds about a dozen: mine enough blocks in one call), so the logs arrive together.
+    env.provider.anvil_set_auto_mine(false).await?;
+    let nonce = env.provider.get_transaction_count(env.deployer).await?;
+    for i in 0..launches {
+        let tx = add(it.next().unwrap()).with_nonce(nonce + i as u64).with_gas_limit(5_000_000);
+        drop(env.provider.send_transaction(tx).await?);
+    }
+    let start = Instant::now();
+    env.provider.anvil_mine(Some((launches as u64).div_ceil(10) + 1), None).await?;
+    let sent = start.elapsed();
+    let mut burst = Vec::with_capacity(launches);
+    for _ in 0..launches {
+        burst.push(next(&mut done).await.latency.unwrap_or_default());
+    }
+    let elapsed = start.elapsed();
+    burst.sort();
+    println!("burst of {launches} launches mined at once (in {}):", ms(sent));
+    println!("  all reports in {}  -> {:.0} reports/s", ms(elapsed), launches as f64 / elapsed.as_secs_f64());
+    println!("  per-report latency in the burst: p50 {}  p99 {}", ms(percentile(&burst, 50)), ms(percentile(&burst, 99)));
+    println!("  baseline: one report alone (sequential p50) {}; the burst costs {:.1}x that per report in wall time",
+        ms(percentile(&lat, 50)), elapsed.as_secs_f64() / launches as f64 / percentile(&lat, 50).as_secs_f64());
+    cancel.cancel();
+    Ok(())
+}
