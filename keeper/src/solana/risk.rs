@@ -119,38 +119,51 @@ impl SolanaRiskEngine {
         } else {
             (pool.mint_a, None, 0)
         };
-        let keys = [mint, pool.lp_mint];
-        let (accounts, holders, lp_holders) = tokio::join!(
-            self.rpc.get_multiple_accounts(&keys),
-            self.rpc.get_token_largest_accounts(&mint),
-            self.rpc.get_token_largest_accounts(&pool.lp_mint),
-        );
-        let accounts = accounts?;
-        let mint_account = accounts.first().cloned().flatten().ok_or_else(|| bad(&mint.to_string()))?;
-        let lp_account = accounts.get(1).cloned().flatten().ok_or_else(|| bad(&pool.lp_mint.to_string()))?;
-        let base = spl_token::state::Mint::unpack_from_slice(mint_account.data.get(..82).unwrap_or_default())
-            .map_err(|_| bad(&mint.to_string()))?;
-        let lp_mint = spl_token::state::Mint::unpack_from_slice(lp_account.data.get(..82).unwrap_or_default())
+        let vaults = [pool.vault_a, pool.vault_b];
+        let mint_facts = self.measure_mint(&mint, &vaults);
+        let lp = self.rpc.get_token_largest_accounts(&pool.lp_mint);
+        let lp_mint_account = self.rpc.get_account(&pool.lp_mint);
+        let (mint_facts, lp_holders, lp_mint_account) = tokio::join!(mint_facts, lp, lp_mint_account);
+        let mut facts = mint_facts?;
+        let lp_mint = spl_token::state::Mint::unpack_from_slice(lp_mint_account?.data.get(..82).unwrap_or_default())
             .map_err(|_| bad(&pool.lp_mint.to_string()))?;
-        let token_2022 = mint_account.owner == TOKEN_2022;
-        let vaults = [pool.vault_a.to_string(), pool.vault_b.to_string()];
-        let parse_amount = |s: &str| s.parse::<u64>().unwrap_or(0);
-        let top_holders: Vec<(String, u64)> = holders?
-            .into_iter()
-            .filter(|h| !vaults.contains(&h.address))
-            .map(|h| (h.address, parse_amount(&h.amount.amount)))
-            .collect();
         // LP held by the creator: the largest LP accounts whose owner is the pool's creator.
-        let lp_holders = lp_holders?;
-        let keys: Vec<Pubkey> = lp_holders.iter().filter_map(|h| h.address.parse().ok()).collect();
+        let keys: Vec<Pubkey> = lp_holders?.iter().filter_map(|h| h.address.parse().ok()).collect();
         let lp_accounts = if keys.is_empty() { vec![] } else { self.rpc.get_multiple_accounts(&keys).await? };
-        let lp_creator = lp_accounts
+        facts.lp_creator = lp_accounts
             .iter()
             .flatten()
             .filter_map(|a| spl_token::state::Account::unpack_from_slice(a.data.get(..165)?).ok())
             .filter(|a| a.owner == pool.creator)
             .map(|a| a.amount)
             .sum();
+        facts.lp_total = pool.lp_supply;
+        facts.lp_outstanding = lp_mint.supply;
+        facts.quote_reserve = quote_reserve;
+        facts.min_quote_reserve = min_quote;
+        Ok(facts)
+    }
+
+    /// Mint-level measurements (authorities, Token-2022 extensions, largest holders outside
+    /// `exclude`), for any SPL Token or Token-2022 mint, in or out of our pools.
+    pub async fn measure_mint(&self, mint: &Pubkey, exclude: &[Pubkey]) -> Result<SolanaFacts, SolanaRiskError> {
+        let bad = || SolanaRiskError::BadAccount(mint.to_string());
+        let (account, holders) = tokio::join!(self.rpc.get_account(mint), self.rpc.get_token_largest_accounts(mint));
+        let account = account?;
+        if account.owner != spl_token::ID && account.owner != TOKEN_2022 {
+            return Err(bad());
+        }
+        let base = spl_token::state::Mint::unpack_from_slice(account.data.get(..82).unwrap_or_default()).map_err(|_| bad())?;
+        let token_2022 = account.owner == TOKEN_2022;
+        let exclude: Vec<String> = exclude.iter().map(|k| k.to_string()).collect();
+        let top_holders = holders?
+            .into_iter()
+            .filter(|h| !exclude.contains(&h.address))
+            .map(|h| {
+                let amount = h.amount.amount.parse::<u64>().unwrap_or(0);
+                (h.address, amount)
+            })
+            .collect();
         Ok(SolanaFacts {
             mint: mint.to_string(),
             token_2022,
@@ -158,14 +171,14 @@ impl SolanaRiskEngine {
             freeze_authority: Option::<Pubkey>::from(base.freeze_authority).map(|k| k.to_string()),
             supply: base.supply,
             decimals: base.decimals,
-            extensions: if token_2022 { parse_mint_extensions(&mint_account.data) } else { Extensions::default() },
+            extensions: if token_2022 { parse_mint_extensions(&account.data) } else { Extensions::default() },
             top_holders,
-            lp_total: pool.lp_supply,
-            lp_outstanding: lp_mint.supply,
-            lp_creator,
-            quote_reserve,
-            min_quote_reserve: min_quote,
+            ..Default::default()
         })
+    }
+
+    pub fn policy(&self) -> &RiskPolicy {
+        &self.policy
     }
 }
 

@@ -208,10 +208,8 @@ impl Chain {
 
     fn index_token_account(&mut self, key: &Pubkey) {
         let Some(acc) = self.svm.get_account(key) else { return };
-        if acc.owner == spl_token::ID && acc.data.len() == spl_token::state::Account::LEN {
-            if let Ok(token) = spl_token::state::Account::unpack(&acc.data) {
-                self.token_accounts_by_mint.entry(token.mint).or_default().insert(*key);
-            }
+        if let Some(token) = unpack_token_account(&acc.owner, &acc.data) {
+            self.token_accounts_by_mint.entry(token.mint).or_default().insert(*key);
         }
     }
 
@@ -256,7 +254,7 @@ impl Chain {
             .flatten()
             .filter_map(|k| {
                 let acc = self.svm.get_account(k)?;
-                let token = spl_token::state::Account::unpack(&acc.data).ok()?;
+                let token = unpack_token_account(&acc.owner, &acc.data)?;
                 (token.mint == *mint).then_some((*k, token.amount))
             })
             .collect();
@@ -264,4 +262,27 @@ impl Chain {
         out.truncate(limit);
         out
     }
+}
+
+/// The SPL Token-2022 program.
+pub const TOKEN_2022: Pubkey = anchor_spl::token_2022::ID;
+
+/// A token account of SPL Token or Token-2022 (whose accounts carry extensions after the
+/// 165-byte base layout).
+pub fn unpack_token_account(owner: &Pubkey, data: &[u8]) -> Option<spl_token::state::Account> {
+    let len = spl_token::state::Account::LEN;
+    let ok = (*owner == spl_token::ID && data.len() == len) || (*owner == TOKEN_2022 && data.len() >= len && (data.len() == len || data[len] == 2));
+    if !ok {
+        return None;
+    }
+    use anchor_lang::solana_program::program_pack::IsInitialized;
+    spl_token::state::Account::unpack_from_slice(&data[..len]).ok().filter(|a| a.is_initialized())
+}
+
+/// A mint of SPL Token or Token-2022 (base layout only).
+pub fn unpack_mint(owner: &Pubkey, data: &[u8]) -> Option<spl_token::state::Mint> {
+    if *owner != spl_token::ID && *owner != TOKEN_2022 {
+        return None;
+    }
+    spl_token::state::Mint::unpack_from_slice(data.get(..spl_token::state::Mint::LEN)?).ok()
 }

@@ -12,6 +12,6 @@ mod chain;
 mod rpc;
 mod ws;
 
-pub use chain::{Chain, TxRecord};
+pub use chain::{unpack_mint, unpack_token_account, Chain, TxRecord, TOKEN_2022};
 pub use rpc::{serve, Localnet};
 pub use ws::Notice;

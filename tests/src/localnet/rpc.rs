@@ -4,8 +4,7 @@ use std::{
     sync::{Arc, Mutex, MutexGuard},
 };
 
-use anchor_lang::{prelude::Pubkey, solana_program::program_pack::Pack};
-use anchor_spl::token::spl_token;
+use anchor_lang::prelude::Pubkey;
 use axum::{body::Bytes, extract::State, routing::post, Json, Router};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -495,8 +494,8 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
             let mint = pubkey(&params, 0)?;
             let mint_account =
                 chain.svm.get_account(&mint).ok_or_else(|| invalid_params("Invalid param: could not find mint"))?;
-            let decimals = spl_token::state::Mint::unpack(&mint_account.data)
-                .map_err(|_| invalid_params("Invalid param: not a Token mint"))?
+            let decimals = super::chain::unpack_mint(&mint_account.owner, &mint_account.data)
+                .ok_or_else(|| invalid_params("Invalid param: not a Token mint"))?
                 .decimals;
             let balances: Vec<RpcTokenAccountBalance> = chain
                 .largest_token_accounts(&mint, 20)

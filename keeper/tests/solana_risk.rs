@@ -1,0 +1,302 @@
+//! Solana risk checks against the JSON-RPC localnet with the real SPL Token and Token-2022
+//! programs: every check has a token that trips it and a clean one that does not, and pools of
+//! our AMM discovered by the indexer get a risk report from the risk worker's sweep.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use amm::client::{self, PoolAddresses};
+use anchor_lang::solana_program::{instruction::Instruction, program_pack::Pack, system_instruction};
+use anchor_spl::{
+    associated_token::{get_associated_token_address_with_program_id, spl_associated_token_account},
+    token::spl_token,
+    token_2022::spl_token_2022::{
+        self,
+        extension::{transfer_fee, transfer_hook, ExtensionType},
+        instruction::AuthorityType,
+    },
+};
+use keeper::{
+    mirror::{self, WriterConfig},
+    risk::{
+        solana::assess,
+        store::PendingPool,
+        worker::{Engine, Job, RiskWorker},
+        RiskPolicy,
+    },
+    solana::{risk::SolanaRiskEngine, SolanaIndexer},
+};
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::{
+    pubkey::Pubkey,
+    signature::{Keypair, Signer},
+    transaction::Transaction,
+};
+use tests::{
+    evm::wait_for,
+    localnet::{serve, Chain, Localnet},
+};
+use tokio_util::sync::CancellationToken;
+
+const SUPPLY: u64 = 1_000_000_000;
+const MIN_QUOTE: u64 = 1_000_000;
+
+struct Net {
+    net: Localnet,
+    payer: Keypair,
+}
+
+impl Net {
+    fn me(&self) -> Pubkey {
+        self.payer.pubkey()
+    }
+
+    fn send(&self, ixs: &[Instruction], extra: &[&Keypair]) {
+        let mut chain = self.net.chain();
+        let mut signers = vec![&self.payer];
+        signers.extend_from_slice(extra);
+        let tx = Transaction::new_signed_with_payer(ixs, Some(&self.me()), &signers, chain.svm.latest_blockhash());
+        chain.execute(tx.into(), false).map_err(|r| format!("{:?}", r.result)).expect("transaction");
+    }
+
+    /// A mint of `program` with the given extension (initialised before the mint) and authorities.
+    fn mint(&self, program: Pubkey, ext: Option<(ExtensionType, Instruction)>, freeze: bool, mint: &Keypair) -> Pubkey {
+        let key = mint.pubkey();
+        let space = match &ext {
+            Some((t, _)) => ExtensionType::try_calculate_account_len::<spl_token_2022::state::Mint>(&[*t]).unwrap(),
+            None if program == spl_token::ID => spl_token::state::Mint::LEN,
+            None => ExtensionType::try_calculate_account_len::<spl_token_2022::state::Mint>(&[]).unwrap(),
+        };
+        let rent = self.net.chain().svm.minimum_balance_for_rent_exemption(space);
+        let mut ixs = vec![system_instruction::create_account(&self.me(), &key, rent, space as u64, &program)];
+        ixs.extend(ext.map(|(_, ix)| ix));
+        let me = self.me();
+        ixs.push(spl_token_2022::instruction::initialize_mint2(&program, &key, &me, freeze.then_some(&me), 6).unwrap());
+        self.send(&ixs, &[mint]);
+        key
+    }
+
+    fn ata(&self, owner: &Pubkey, mint: &Pubkey, program: &Pubkey) -> (Pubkey, Instruction) {
+        let ata = get_associated_token_address_with_program_id(owner, mint, program);
+        let create = spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+            &self.me(),
+            owner,
+            mint,
+            program,
+        );
+        (ata, create)
+    }
+
+    fn mint_to(&self, mint: &Pubkey, owner: &Pubkey, amount: u64) -> Pubkey {
+        let (ata, create) = self.ata(owner, mint, &spl_token::ID);
+        let mint_to = spl_token::instruction::mint_to(&spl_token::ID, mint, &ata, &self.me(), &[], amount).unwrap();
+        self.send(&[create, mint_to], &[]);
+        ata
+    }
+
+    fn revoke_mint_authority(&self, mint: &Pubkey, program: &Pubkey) {
+        let ix =
+            spl_token_2022::instruction::set_authority(program, mint, None, AuthorityType::MintTokens, &self.me(), &[])
+                .unwrap();
+        self.send(&[ix], &[]);
+    }
+}
+
+/// How a classic SPL token is launched in one of our pools against the quote mint.
+#[derive(Clone, Copy)]
+struct Launch {
+    revoke: bool,
+    freeze: bool,
+    burn_lp: bool,
+    whale: bool,
+    quote: u64,
+}
+
+const CLEAN: Launch = Launch { revoke: true, freeze: false, burn_lp: true, whale: false, quote: 10 * MIN_QUOTE };
+
+fn launch(n: &Net, quote_mint: &Pubkey, quote_ata: &Pubkey, l: Launch) -> PoolAddresses {
+    let me = n.me();
+    let token = n.mint(spl_token::ID, None, l.freeze, &Keypair::new());
+    let mine = n.mint_to(&token, &me, SUPPLY);
+    // Half the supply to holders (40 wallets, or one whale), half to the pool.
+    let holders: Vec<Pubkey> = (0..if l.whale { 1 } else { 40 }).map(|_| Pubkey::new_unique()).collect();
+    let each = SUPPLY / 2 / holders.len() as u64;
+    for chunk in holders.chunks(5) {
+        let mut ixs = Vec::new();
+        for h in chunk {
+            let (ata, create) = n.ata(h, &token, &spl_token::ID);
+            ixs.push(create);
+            ixs.push(spl_token::instruction::transfer(&spl_token::ID, &mine, &ata, &me, &[], each).unwrap());
+        }
+        n.send(&ixs, &[]);
+    }
+    if l.revoke {
+        n.revoke_mint_authority(&token, &spl_token::ID);
+    }
+    let (a, b) = client::sort_mints(token, *quote_mint).unwrap();
+    let p = PoolAddresses::derive(client::config_address(0), a, b);
+    let (in_pool, quote) = (SUPPLY / 2, l.quote);
+    let (ata_a, ata_b, amount_a, amount_b) =
+        if a == token { (mine, *quote_ata, in_pool, quote) } else { (*quote_ata, mine, quote, in_pool) };
+    n.send(&[client::initialize_pool(me, &p, ata_a, ata_b, amount_a, amount_b, 0)], &[]);
+    if l.burn_lp {
+        let lp = get_associated_token_address_with_program_id(&me, &p.lp_mint, &spl_token::ID);
+        let balance = {
+            let chain = n.net.chain();
+            let acc = chain.svm.get_account(&lp).unwrap();
+            tests::localnet::unpack_token_account(&acc.owner, &acc.data).unwrap().amount
+        };
+        n.send(&[spl_token::instruction::burn(&spl_token::ID, &lp, &p.lp_mint, &me, &[], balance).unwrap()], &[]);
+    }
+    p
+}
+
+fn pending(p: &PoolAddresses) -> PendingPool {
+    PendingPool {
+        id: 0,
+        chain: "solana".into(),
+        venue: "amm".into(),
+        address: p.pool.to_string(),
+        token_a: p.mint_a.to_string(),
+        token_b: p.mint_b.to_string(),
+        base_token: None,
+        created_slot: None,
+        created_tx: None,
+        first_seen_at_ms: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
+    let payer = Keypair::new();
+    let mut chain = Chain::new(&payer.pubkey()).await;
+    chain.svm.airdrop(&payer.pubkey(), 1_000_000_000_000).unwrap();
+    let net = serve(chain, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let n = Net { net, payer };
+    let me = n.me();
+    n.send(&[client::create_config(me, 0, 30, 0)], &[]);
+    let quote_mint = n.mint(spl_token::ID, None, false, &Keypair::new());
+    let quote_ata = n.mint_to(&quote_mint, &me, u64::MAX / 2);
+    let engine = SolanaRiskEngine::new(
+        &n.net.url,
+        CommitmentConfig::confirmed(),
+        HashMap::from([(quote_mint, MIN_QUOTE)]),
+        RiskPolicy::default(),
+    );
+    let policy = RiskPolicy::default();
+
+    // Mint-level checks on Token-2022 mints, one extension each (no supply, authority revoked).
+    let t22 = spl_token_2022::ID;
+    let someone = Pubkey::new_unique();
+    let cases: Vec<(&str, Option<(ExtensionType, Box<dyn Fn(&Pubkey) -> Instruction>)>)> = vec![
+        ("", None),
+        (
+            "transfer_fee",
+            Some((
+                ExtensionType::TransferFeeConfig,
+                Box::new(move |m| {
+                    transfer_fee::instruction::initialize_transfer_fee_config(&t22, m, Some(&someone), Some(&someone), 300, u64::MAX)
+                        .unwrap()
+                }),
+            )),
+        ),
+        (
+            "transfer_hook",
+            Some((
+                ExtensionType::TransferHook,
+                Box::new(move |m| transfer_hook::instruction::initialize(&t22, m, Some(someone), Some(someone)).unwrap()),
+            )),
+        ),
+        (
+            "permanent_delegate",
+            Some((
+                ExtensionType::PermanentDelegate,
+                Box::new(move |m| spl_token_2022::instruction::initialize_permanent_delegate(&t22, m, &someone).unwrap()),
+            )),
+        ),
+        (
+            "non_transferable",
+            Some((
+                ExtensionType::NonTransferable,
+                Box::new(move |m| spl_token_2022::instruction::initialize_non_transferable_mint(&t22, m).unwrap()),
+            )),
+        ),
+    ];
+    for (check, ext) in cases {
+        let kp = Keypair::new();
+        let mint = n.mint(t22, ext.map(|(t, f)| (t, f(&kp.pubkey()))), false, &kp);
+        n.revoke_mint_authority(&mint, &t22);
+        let facts = engine.measure_mint(&mint, &[]).await.unwrap();
+        assert!(facts.token_2022);
+        let a = assess(&facts, &policy);
+        let want: Vec<&str> = if check.is_empty() { vec![] } else { vec![check] };
+        assert_eq!(a.tripped(), want, "{}", a.summary);
+        if check == "transfer_fee" {
+            assert_eq!(facts.extensions.transfer_fee_bps, Some(300));
+        }
+        if matches!(check, "permanent_delegate" | "non_transferable") {
+            assert!(!a.tradeable);
+        }
+    }
+
+    // Pool-level checks on classic SPL tokens in our AMM's pools.
+    let pools: Vec<(&str, Launch)> = vec![
+        ("", CLEAN),
+        ("mint_authority", Launch { revoke: false, ..CLEAN }),
+        ("freeze_authority", Launch { freeze: true, ..CLEAN }),
+        ("lp_not_burned", Launch { burn_lp: false, ..CLEAN }),
+        ("holder_concentration", Launch { whale: true, ..CLEAN }),
+        ("thin_liquidity", Launch { quote: MIN_QUOTE / 10, ..CLEAN }),
+    ];
+    let mut launched = Vec::new();
+    for (check, l) in &pools {
+        let p = launch(&n, &quote_mint, &quote_ata, *l);
+        let (token, a, _) = engine.evaluate(&pending(&p)).await.unwrap();
+        assert_ne!(token, quote_mint.to_string(), "the quote side is not the token evaluated");
+        let want: Vec<&str> = if check.is_empty() { vec![] } else { vec![check] };
+        assert_eq!(a.tripped(), want, "{}", a.summary);
+        launched.push((p, a.tripped().iter().map(|s| s.to_string()).collect::<Vec<_>>()));
+    }
+
+    // Discovery through the indexer: the pools' creations are indexed, and the risk worker's
+    // sweep scores every pool without a report.
+    let dir = tempfile::tempdir().unwrap();
+    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+    mirror::migrate(&db).await.unwrap();
+    let (handle, rx) = mirror::writer_channel(16);
+    let cancel = CancellationToken::new();
+    let writer = tokio::spawn(mirror::run_writer(
+        db.clone(),
+        rx,
+        WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) },
+        cancel.clone(),
+    ));
+    let mut indexer = SolanaIndexer::new(&n.net.url, amm::ID, "solana", CommitmentConfig::confirmed(), 1000, 4, handle, db.clone());
+    indexer.catch_up(&cancel).await.unwrap();
+    let worker = Arc::new(RiskWorker::new(db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2));
+    let (_jobs, jobs_rx) = tokio::sync::mpsc::channel::<Job>(1);
+    let w = tokio::spawn(worker.run(jobs_rx, Duration::from_millis(50), cancel.clone()));
+    wait_for("a report for every indexed pool", || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(DISTINCT pool_id) FROM risk_reports").fetch_one(&db).await.unwrap();
+        (n == launched.len() as i64).then_some(())
+    })
+    .await;
+    for (p, tripped) in &launched {
+        let findings: String = sqlx::query_scalar("SELECT findings FROM risk_reports WHERE pool_address = ?")
+            .bind(p.pool.to_string())
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        let findings: Vec<keeper::risk::Finding> = serde_json::from_str(&findings).unwrap();
+        let mut got: Vec<String> = findings
+            .iter()
+            .filter(|f| f.severity > keeper::risk::Severity::Info)
+            .map(|f| f.check.clone())
+            .collect();
+        got.sort();
+        assert_eq!(&got, tripped, "the stored report matches the direct evaluation");
+    }
+    cancel.cancel();
+    drop(indexer);
+    w.await.unwrap();
+    writer.await.unwrap().unwrap();
+}
