@@ -4,7 +4,14 @@
 //!
 //!   cargo run --profile bench-fast -p keeper --example bench_discovery -- [LAUNCHES]
 
-use std::{collections::HashMap, sync::Arc, time::{Duration, Instant}};
+// Timings and rates for display only; no amounts are computed in floating point here.
+#![allow(clippy::float_arithmetic)]
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use alloy::{
     network::TransactionBuilder,
@@ -38,7 +45,10 @@ async fn next(done: &mut mpsc::UnboundedReceiver<ReportDone>) -> ReportDone {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let launches: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(120);
     let env = EvmEnv::start().await;
     let dir = tempfile::tempdir()?;
@@ -69,14 +79,22 @@ async fn main() -> anyhow::Result<()> {
             to: env.deployer,
             deadline: U256::from(u64::MAX),
         };
-        TransactionRequest::default().with_from(env.deployer).with_to(env.router).with_input(call.abi_encode()).with_value(e18(10))
+        TransactionRequest::default()
+            .with_from(env.deployer)
+            .with_to(env.router)
+            .with_input(call.abi_encode())
+            .with_value(e18(10))
     };
 
     let cancel = CancellationToken::new();
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(1_024);
     let http = keeper::evm::http_provider(&cfg.http_url)?;
     let discovery = EvmDiscovery::new("local", &cfg, http.clone(), db.clone(), jobs_tx)?;
-    let mut worker = RiskWorker::new(db.clone(), HashMap::from([("local".into(), Engine::Evm(EvmRiskEngine::new(http, &cfg, config.risk.clone())))]), config.risk.concurrency);
+    let mut worker = RiskWorker::new(
+        db.clone(),
+        HashMap::from([("local".into(), Engine::Evm(EvmRiskEngine::new(http, &cfg, config.risk.clone())))]),
+        config.risk.concurrency,
+    );
     let (done_tx, mut done) = mpsc::unbounded_channel::<ReportDone>();
     worker.done = Some(done_tx);
     let ws = env.ws_url();
@@ -102,7 +120,12 @@ async fn main() -> anyhow::Result<()> {
     }
     lat.sort();
     println!("sequential launches: {launches}");
-    println!("  PairCreated at keeper -> risk report committed: p50 {}  p99 {}  max {}", ms(percentile(&lat, 50)), ms(percentile(&lat, 99)), ms(lat[lat.len() - 1]));
+    println!(
+        "  PairCreated at keeper -> risk report committed: p50 {}  p99 {}  max {}",
+        ms(percentile(&lat, 50)),
+        ms(percentile(&lat, 99)),
+        ms(lat[lat.len() - 1])
+    );
 
     // 2) A burst: all launches are mined in one go (pair creation costs ~2.5M gas, so a 30M-gas
     // block holds about a dozen: mine enough blocks in one call), so the logs arrive together.
@@ -123,9 +146,16 @@ async fn main() -> anyhow::Result<()> {
     burst.sort();
     println!("burst of {launches} launches mined at once (in {}):", ms(sent));
     println!("  all reports in {}  -> {:.0} reports/s", ms(elapsed), launches as f64 / elapsed.as_secs_f64());
-    println!("  per-report latency in the burst: p50 {}  p99 {}", ms(percentile(&burst, 50)), ms(percentile(&burst, 99)));
-    println!("  baseline: one report alone (sequential p50) {}; the burst costs {:.1}x that per report in wall time",
-        ms(percentile(&lat, 50)), elapsed.as_secs_f64() / launches as f64 / percentile(&lat, 50).as_secs_f64());
+    println!(
+        "  per-report latency in the burst: p50 {}  p99 {}",
+        ms(percentile(&burst, 50)),
+        ms(percentile(&burst, 99))
+    );
+    println!(
+        "  baseline: one report alone (sequential p50) {}; the burst costs {:.1}x that per report in wall time",
+        ms(percentile(&lat, 50)),
+        elapsed.as_secs_f64() / launches as f64 / percentile(&lat, 50).as_secs_f64()
+    );
     cancel.cancel();
     Ok(())
 }

@@ -5,11 +5,11 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
+use alloy::primitives::{Address, U256};
 use figment::{
     providers::{Format, Serialized, Toml},
     Figment,
 };
-use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 
 use crate::risk::RiskPolicy;
@@ -317,8 +317,14 @@ impl Default for Config {
                 backfill_concurrency: 16,
                 poll_interval_ms: 5_000,
                 quote_mints: vec![
-                    QuoteMint { mint: "So11111111111111111111111111111111111111112".into(), min_reserve: 5_000_000_000 },
-                    QuoteMint { mint: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v".into(), min_reserve: 1_000_000_000 },
+                    QuoteMint {
+                        mint: "So11111111111111111111111111111111111111112".into(),
+                        min_reserve: 5_000_000_000,
+                    },
+                    QuoteMint {
+                        mint: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v".into(),
+                        min_reserve: 1_000_000_000,
+                    },
                 ],
             },
             risk: RiskPolicy::default(),
@@ -359,11 +365,7 @@ fn default_evm_chains() -> BTreeMap<String, EvmChainConfig> {
         ("10000000000000000", "1000000000000000000", "5000000000000000000"),
     );
     ethereum.factories = vec![
-        v2(
-            "uniswap_v2",
-            "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f",
-            "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D",
-        ),
+        v2("uniswap_v2", "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f", "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"),
         v3("uniswap_v3", "0x1F98431c8aD98523631AE4a59f267346ea31F984"),
     ];
     let mut bsc = chain(
@@ -389,11 +391,7 @@ fn default_evm_chains() -> BTreeMap<String, EvmChainConfig> {
         ("50000000000000000000", "5000000000000000000000", "20000000000000000000000"),
     );
     polygon.factories = vec![
-        v2(
-            "quickswap_v2",
-            "0x5757371414417b8C6CAad45bAeF941aBc7d3Ab32",
-            "0xa5E0829CaCEd8fFDD4De3c43696c57F7D7A678ff",
-        ),
+        v2("quickswap_v2", "0x5757371414417b8C6CAad45bAeF941aBc7d3Ab32", "0xa5E0829CaCEd8fFDD4De3c43696c57F7D7A678ff"),
         v3("uniswap_v3", "0x1F98431c8aD98523631AE4a59f267346ea31F984"),
     ];
     let local = chain(
@@ -593,10 +591,7 @@ pub fn valid_chain_name(name: &str) -> bool {
 }
 
 fn check_address(field: &str, value: &str) -> Result<(), ConfigError> {
-    value
-        .parse::<Address>()
-        .map(|_| ())
-        .map_err(|_| invalid(field, "must be a 0x-prefixed 20-byte hex address"))
+    value.parse::<Address>().map(|_| ()).map_err(|_| invalid(field, "must be a 0x-prefixed 20-byte hex address"))
 }
 
 fn check_url(field: &str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {

@@ -6,8 +6,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use keeper::{
     config::{Commitment, Config, LogFormat, DEFAULT_CONFIG},
-    mirror::{self, WriterConfig},
     evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
+    mirror::{self, WriterConfig},
     risk::worker::{Engine, Job, RiskWorker},
     solana::{risk::SolanaRiskEngine, SolanaIndexer},
     supervisor::{supervise, Backoff},
@@ -137,6 +137,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         metrics::describe_counter!("keeper_errors_total", "Errors of supervised tasks");
         metrics::describe_counter!("keeper_restarts_total", "Restarts of supervised tasks");
         metrics::describe_counter!("keeper_signatures_processed_total", "Transactions replayed by a source");
+        metrics::describe_counter!("keeper_pairs_discovered_total", "New pools discovered, per chain");
+        metrics::describe_counter!("keeper_evm_reorgs_total", "Reorgs detected and unwound, per EVM chain");
+        metrics::describe_counter!("keeper_evm_log_range_refusals_total", "eth_getLogs ranges refused by the provider");
+        metrics::describe_counter!("keeper_risk_reports_total", "Risk reports written, per chain and verdict");
+        metrics::describe_histogram!("keeper_risk_latency_seconds", "Pool creation seen -> risk report committed");
+        metrics::describe_histogram!("keeper_risk_measure_seconds", "Time to measure one token");
         tracing::info!(%addr, "metrics at http://{addr}/metrics");
     }
     let db = &config.database;
@@ -162,12 +168,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     for (name, chain) in config.evm.iter().filter(|(_, c)| c.enabled) {
         let http = keeper::evm::http_provider(&chain.http_url).with_context(|| format!("evm.{name}.http_url"))?;
         engines.insert(name.clone(), Engine::Evm(EvmRiskEngine::new(http, chain, config.risk.clone())));
-        sources.push(tokio::spawn(evm_source(config.clone(), name.clone(), pool.clone(), jobs.clone(), cancel.clone())));
+        sources.push(tokio::spawn(evm_source(
+            config.clone(),
+            name.clone(),
+            pool.clone(),
+            jobs.clone(),
+            cancel.clone(),
+        )));
     }
     drop(jobs);
     if config.solana.enabled {
-        let quotes = config.solana.quote_mints.iter().filter_map(|q| Some((q.mint.parse().ok()?, q.min_reserve))).collect();
-        let engine = SolanaRiskEngine::new(&config.solana.rpc_url, commitment(config.solana.commitment), quotes, config.risk.clone());
+        let quotes =
+            config.solana.quote_mints.iter().filter_map(|q| Some((q.mint.parse().ok()?, q.min_reserve))).collect();
+        let engine = SolanaRiskEngine::new(
+            &config.solana.rpc_url,
+            commitment(config.solana.commitment),
+            quotes,
+            config.risk.clone(),
+        );
         engines.insert(config.solana.chain.clone(), Engine::Solana(engine));
     }
     let worker = Arc::new(RiskWorker::new(pool.clone(), engines, config.risk.concurrency));
@@ -278,8 +296,14 @@ async fn status(config: Config, json: bool) -> anyhow::Result<()> {
     let pool = mirror::open_reader(&db.path, Duration::from_millis(db.busy_timeout_ms), 1).await?;
     let counts = mirror::counts(&pool).await?;
     let checkpoints = mirror::checkpoints(&pool).await?;
+    let verdicts: Vec<(String, i64)> =
+        sqlx::query_as("SELECT verdict, count(*) FROM risk_reports GROUP BY verdict ORDER BY verdict")
+            .fetch_all(&pool)
+            .await?;
+    let reports: i64 = verdicts.iter().map(|(_, n)| n).sum();
     if json {
-        let value = serde_json::json!({"counts": counts, "checkpoints": checkpoints.iter().map(|c| serde_json::json!({
+        let value = serde_json::json!({"counts": counts, "risk_reports": {"total": reports,
+            "by_verdict": verdicts.iter().cloned().collect::<std::collections::BTreeMap<_, _>>()}, "checkpoints": checkpoints.iter().map(|c| serde_json::json!({
             "source": c.source, "chain": c.chain, "slot": c.slot, "head_slot": c.head_slot,
             "lag": c.head_slot.map(|h| h.saturating_sub(c.slot)),
         })).collect::<Vec<_>>()});
@@ -287,6 +311,11 @@ async fn status(config: Config, json: bool) -> anyhow::Result<()> {
     } else {
         println!("mirror {}", db.path.display());
         println!("  tokens {}  pools {}  pool events {}", counts.tokens, counts.pools, counts.pool_events);
+        let by: Vec<String> = verdicts.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        println!(
+            "  risk reports {reports}{}",
+            if by.is_empty() { String::new() } else { format!(" ({})", by.join(", ")) }
+        );
         if checkpoints.is_empty() {
             println!("  no checkpoints yet");
         }

@@ -120,3 +120,48 @@ fn sigterm_stops_the_daemon_cleanly_within_five_seconds() {
     assert!(status.success(), "{stderr}");
     assert!(stderr.contains("writer stopped cleanly"), "{stderr}");
 }
+
+/// `keeper run` with only a local EVM chain: a launch on anvil is discovered live and scored, and
+/// `keeper status` shows it; SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_discovers_and_scores_launches_on_anvil() {
+    use tests::evm::{EvmEnv, Launch, TokenKind};
+    let env = EvmEnv::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("keeper.toml");
+    let db = dir.path().join("keeper.db");
+    let toml = format!(
+        "[database]\npath = \"{}\"\n[metrics]\nlisten = \"\"\n[solana]\nenabled = false\n{}",
+        db.display(),
+        env.keeper_toml("local")
+    );
+    std::fs::write(&config, toml).unwrap();
+    let child =
+        keeper().arg("--config").arg(&config).arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    while !db.exists() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let honey = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
+    let reader = keeper::mirror::open_reader(&db, Duration::from_secs(5), 1).await.unwrap();
+    let verdict: String = tests::evm::wait_for("the honeypot's report", || async {
+        sqlx::query_scalar("SELECT verdict FROM risk_reports WHERE pool_address = ?")
+            .bind(format!("{:#x}", honey.pair))
+            .fetch_optional(&reader)
+            .await
+            .ok()
+            .flatten()
+    })
+    .await;
+    assert_eq!(verdict, "critical");
+    let status = keeper().arg("--config").arg(&config).args(["status", "--json"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["risk_reports"]["by_verdict"]["critical"], 1);
+    // SIGTERM: clean exit within the shutdown timeout.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let started = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < Duration::from_secs(6));
+}

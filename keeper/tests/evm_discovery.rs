@@ -49,7 +49,8 @@ impl Keeper {
         let mut discovery = EvmDiscovery::new("local", cfg, http.clone(), db.clone(), jobs_tx).unwrap();
         discovery.poll_interval = Duration::from_millis(200);
         let engine = EvmRiskEngine::new(http, cfg, Default::default());
-        let worker = Arc::new(RiskWorker::new(db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4));
+        let worker =
+            Arc::new(RiskWorker::new(db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4));
         let ws = env.ws_url();
         let c = cancel.clone();
         let d = tokio::spawn(async move {
@@ -91,15 +92,17 @@ async fn backfill_live_restart_and_reorg() {
         (count(&db, "SELECT count(*) FROM pools p JOIN risk_reports r ON r.pool_id = p.id").await == 4).then_some(())
     })
     .await;
-    assert!(proxy.refused.load(std::sync::atomic::Ordering::SeqCst) > 0, "wide ranges were refused and retried smaller");
+    assert!(
+        proxy.refused.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "wide ranges were refused and retried smaller"
+    );
     let early_addr = format!("{:#x}", early.pair);
-    let (block, venue, hash, reserve_a): (i64, String, String, String) = sqlx::query_as(
-        "SELECT created_slot, venue, created_block_hash, reserve_a FROM pools WHERE address = ?",
-    )
-    .bind(&early_addr)
-    .fetch_one(&db)
-    .await
-    .unwrap();
+    let (block, venue, hash, reserve_a): (i64, String, String, String) =
+        sqlx::query_as("SELECT created_slot, venue, created_block_hash, reserve_a FROM pools WHERE address = ?")
+            .bind(&early_addr)
+            .fetch_one(&db)
+            .await
+            .unwrap();
     assert_eq!(block as u64, early.block);
     assert_eq!(venue, "uniswap_v2");
     let canonical = env.provider.get_block_by_number(early.block.into()).await.unwrap().unwrap().header.hash;
@@ -111,11 +114,12 @@ async fn backfill_live_restart_and_reorg() {
         .await
         .unwrap();
     assert_eq!(symbol.as_deref(), Some("EARLY"));
-    let verdict: String = sqlx::query_scalar("SELECT verdict FROM risk_reports r JOIN pools p ON p.id = r.pool_id WHERE p.address = ?")
-        .bind(&early_addr)
-        .fetch_one(&db)
-        .await
-        .unwrap();
+    let verdict: String =
+        sqlx::query_scalar("SELECT verdict FROM risk_reports r JOIN pools p ON p.id = r.pool_id WHERE p.address = ?")
+            .bind(&early_addr)
+            .fetch_one(&db)
+            .await
+            .unwrap();
     assert_eq!(verdict, "low", "the clean launch scores low");
 
     // Live: a honeypot launch arrives over the websocket and is scored critical.
@@ -141,7 +145,10 @@ async fn backfill_live_restart_and_reorg() {
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(count(&db, "SELECT count(*) FROM pools").await, 6);
-    assert_eq!(count(&db, "SELECT count(DISTINCT pool_id) FROM risk_reports").await, count(&db, "SELECT count(*) FROM risk_reports").await);
+    assert_eq!(
+        count(&db, "SELECT count(DISTINCT pool_id) FROM risk_reports").await,
+        count(&db, "SELECT count(*) FROM risk_reports").await
+    );
 
     // Reorg: a pair is created, mirrored and scored, then its block is replaced.
     let snapshot = env.provider.anvil_snapshot().await.unwrap();
@@ -162,7 +169,10 @@ async fn backfill_live_restart_and_reorg() {
     let head = env.provider.get_block_number().await.unwrap();
     let new_hash = env.provider.get_block_by_number(orphan_block.into()).await.unwrap().unwrap().header.hash;
     wait_for("the checkpoint at the new head", || async {
-        let cp: Option<(i64,)> = sqlx::query_as("SELECT slot FROM checkpoints WHERE source = 'evm:local'").fetch_optional(&db).await.unwrap();
+        let cp: Option<(i64,)> = sqlx::query_as("SELECT slot FROM checkpoints WHERE source = 'evm:local'")
+            .fetch_optional(&db)
+            .await
+            .unwrap();
         (cp.map(|c| c.0 as u64) == Some(head)).then_some(())
     })
     .await;
@@ -176,7 +186,9 @@ async fn backfill_live_restart_and_reorg() {
     }
     // A pair created on the new chain is found as usual.
     env.create_pair(fresh(30), fresh(31)).await;
-    wait_for("a pair after the reorg", || async { (count(&db, "SELECT count(*) FROM pools").await == 7).then_some(()) })
-        .await;
+    wait_for("a pair after the reorg", || async {
+        (count(&db, "SELECT count(*) FROM pools").await == 7).then_some(())
+    })
+    .await;
     keeper.stop().await;
 }

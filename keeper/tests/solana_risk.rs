@@ -187,15 +187,23 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
     // Mint-level checks on Token-2022 mints, one extension each (no supply, authority revoked).
     let t22 = spl_token_2022::ID;
     let someone = Pubkey::new_unique();
-    let cases: Vec<(&str, Option<(ExtensionType, Box<dyn Fn(&Pubkey) -> Instruction>)>)> = vec![
+    type InitExtension = Option<(ExtensionType, Box<dyn Fn(&Pubkey) -> Instruction>)>;
+    let cases: Vec<(&str, InitExtension)> = vec![
         ("", None),
         (
             "transfer_fee",
             Some((
                 ExtensionType::TransferFeeConfig,
                 Box::new(move |m| {
-                    transfer_fee::instruction::initialize_transfer_fee_config(&t22, m, Some(&someone), Some(&someone), 300, u64::MAX)
-                        .unwrap()
+                    transfer_fee::instruction::initialize_transfer_fee_config(
+                        &t22,
+                        m,
+                        Some(&someone),
+                        Some(&someone),
+                        300,
+                        u64::MAX,
+                    )
+                    .unwrap()
                 }),
             )),
         ),
@@ -203,14 +211,18 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
             "transfer_hook",
             Some((
                 ExtensionType::TransferHook,
-                Box::new(move |m| transfer_hook::instruction::initialize(&t22, m, Some(someone), Some(someone)).unwrap()),
+                Box::new(move |m| {
+                    transfer_hook::instruction::initialize(&t22, m, Some(someone), Some(someone)).unwrap()
+                }),
             )),
         ),
         (
             "permanent_delegate",
             Some((
                 ExtensionType::PermanentDelegate,
-                Box::new(move |m| spl_token_2022::instruction::initialize_permanent_delegate(&t22, m, &someone).unwrap()),
+                Box::new(move |m| {
+                    spl_token_2022::instruction::initialize_permanent_delegate(&t22, m, &someone).unwrap()
+                }),
             )),
         ),
         (
@@ -270,13 +282,16 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
         WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) },
         cancel.clone(),
     ));
-    let mut indexer = SolanaIndexer::new(&n.net.url, amm::ID, "solana", CommitmentConfig::confirmed(), 1000, 4, handle, db.clone());
+    let mut indexer =
+        SolanaIndexer::new(&n.net.url, amm::ID, "solana", CommitmentConfig::confirmed(), 1000, 4, handle, db.clone());
     indexer.catch_up(&cancel).await.unwrap();
-    let worker = Arc::new(RiskWorker::new(db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2));
+    let worker =
+        Arc::new(RiskWorker::new(db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2));
     let (_jobs, jobs_rx) = tokio::sync::mpsc::channel::<Job>(1);
     let w = tokio::spawn(worker.run(jobs_rx, Duration::from_millis(50), cancel.clone()));
     wait_for("a report for every indexed pool", || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(DISTINCT pool_id) FROM risk_reports").fetch_one(&db).await.unwrap();
+        let n: i64 =
+            sqlx::query_scalar("SELECT count(DISTINCT pool_id) FROM risk_reports").fetch_one(&db).await.unwrap();
         (n == launched.len() as i64).then_some(())
     })
     .await;
@@ -287,11 +302,8 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
             .await
             .unwrap();
         let findings: Vec<keeper::risk::Finding> = serde_json::from_str(&findings).unwrap();
-        let mut got: Vec<String> = findings
-            .iter()
-            .filter(|f| f.severity > keeper::risk::Severity::Info)
-            .map(|f| f.check.clone())
-            .collect();
+        let mut got: Vec<String> =
+            findings.iter().filter(|f| f.severity > keeper::risk::Severity::Info).map(|f| f.check.clone()).collect();
         got.sort();
         assert_eq!(&got, tripped, "the stored report matches the direct evaluation");
     }

@@ -70,7 +70,8 @@ pub fn bytecode(name: &str) -> Bytes {
         root().join(format!("node_modules/@uniswap/v2-periphery/build/{name}.json")),
     ];
     let path = candidates.iter().find(|p| p.exists()).cloned().unwrap_or_else(|| require_file(candidates[0].clone()));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read artifact")).expect("json");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read artifact")).expect("json");
     let hex = json["bytecode"].as_str().expect("bytecode field");
     alloy::primitives::hex::decode(hex.trim_start_matches("0x")).expect("hex").into()
 }
@@ -168,7 +169,8 @@ impl EvmEnv {
             .wallet(wallet)
             .connect_http(anvil.endpoint_url())
             .erased();
-        let mut env = Self { anvil, provider, deployer, weth: Address::ZERO, factory: Address::ZERO, router: Address::ZERO };
+        let mut env =
+            Self { anvil, provider, deployer, weth: Address::ZERO, factory: Address::ZERO, router: Address::ZERO };
         env.weth = env.deploy("WETH9", Bytes::new()).await;
         env.factory = env.deploy("UniswapV2Factory", deployer.abi_encode().into()).await;
         env.router = env.deploy("UniswapV2Router02", (env.factory, env.weth).abi_encode_params().into()).await;
@@ -229,7 +231,8 @@ impl EvmEnv {
             TokenKind::Pausable => self.deploy("PausableToken", base.abi_encode_params().into()).await,
             TokenKind::Proxy => {
                 let implementation = self.deploy("UpgradeableToken", Bytes::new()).await;
-                let init = ITestToken::initializeCall { n: base.0, s: base.1, supply, holder: self.deployer }.abi_encode();
+                let init =
+                    ITestToken::initializeCall { n: base.0, s: base.1, supply, holder: self.deployer }.abi_encode();
                 self.deploy("TokenProxy", (implementation, Bytes::from(init)).abi_encode_params().into()).await
             }
         }
@@ -268,12 +271,7 @@ impl EvmEnv {
         if l.renounce {
             self.call(token, ITestToken::renounceOwnershipCall {}.abi_encode(), U256::ZERO).await;
         }
-        Launched {
-            token,
-            pair,
-            block: receipt.block_number.expect("block number"),
-            tx: receipt.transaction_hash,
-        }
+        Launched { token, pair, block: receipt.block_number.expect("block number"), tx: receipt.transaction_hash }
     }
 
     /// Creates an empty pair of two fresh addresses through the factory (a `PairCreated` log and

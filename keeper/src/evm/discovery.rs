@@ -166,8 +166,10 @@ impl EvmDiscovery {
 
     /// The last fully processed block, if any.
     pub async fn checkpoint(&self) -> Result<Option<u64>, DiscoveryError> {
-        let row: Option<(i64,)> =
-            sqlx::query_as("SELECT slot FROM checkpoints WHERE source = ?").bind(&self.source).fetch_optional(&self.db).await?;
+        let row: Option<(i64,)> = sqlx::query_as("SELECT slot FROM checkpoints WHERE source = ?")
+            .bind(&self.source)
+            .fetch_optional(&self.db)
+            .await?;
         Ok(row.map(|(s,)| u64::try_from(s).unwrap_or(0)))
     }
 
@@ -252,7 +254,8 @@ impl EvmDiscovery {
                 Err(e) if to > from => {
                     self.range = next_range(to - from + 1, true, self.max_range);
                     tracing::debug!(chain = %self.chain, from, to, range = self.range, error = %e, "eth_getLogs refused; shrinking range");
-                    metrics::counter!("keeper_evm_log_range_refusals_total", "chain" => self.chain.clone()).increment(1);
+                    metrics::counter!("keeper_evm_log_range_refusals_total", "chain" => self.chain.clone())
+                        .increment(1);
                     continue;
                 }
                 Err(e) => return Err(e.into()),
@@ -347,12 +350,13 @@ impl EvmDiscovery {
     /// the checkpoint back to it. Returns the number of pools removed.
     pub async fn unwind(&self, ancestor: u64, head: u64) -> Result<u64, DiscoveryError> {
         let mut tx = self.db.begin().await?;
-        let removed = sqlx::query("DELETE FROM pools WHERE chain = ? AND created_block_hash IS NOT NULL AND created_slot > ?")
-            .bind(&self.chain)
-            .bind(i64_of(ancestor))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let removed =
+            sqlx::query("DELETE FROM pools WHERE chain = ? AND created_block_hash IS NOT NULL AND created_slot > ?")
+                .bind(&self.chain)
+                .bind(i64_of(ancestor))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
         sqlx::query("DELETE FROM evm_blocks WHERE chain = ? AND number > ?")
             .bind(&self.chain)
             .bind(i64_of(ancestor))
@@ -434,7 +438,7 @@ impl EvmDiscovery {
             FactoryKind::V3 => {
                 let ev = log.log_decode::<PoolCreated>().ok()?.inner.data;
                 // V3 fees are in hundredths of a basis point.
-                (ev.token0, ev.token1, ev.pool, u32::try_from(ev.fee.to::<u32>() / 100).unwrap_or(0))
+                (ev.token0, ev.token1, ev.pool, ev.fee.to::<u32>() / 100)
             }
         };
         Some(ParsedLog {
@@ -481,12 +485,14 @@ impl EvmDiscovery {
         .fetch_optional(&mut **tx)
         .await?;
         for token in [p.token0, p.token1] {
-            sqlx::query("INSERT INTO tokens (chain, address, first_seen_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-                .bind(&self.chain)
-                .bind(addr(token))
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO tokens (chain, address, first_seen_at_ms) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            )
+            .bind(&self.chain)
+            .bind(addr(token))
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         }
         Ok(id.map(|(pool_id,)| Discovered {
             pool_id,

@@ -9,7 +9,8 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder, WsConnect};
 
 /// A read-only HTTP provider (no signer, no fillers).
 pub fn http_provider(url: &str) -> Result<DynProvider, alloy::transports::TransportError> {
-    let url = url.parse().map_err(|e| alloy::transports::TransportErrorKind::custom_str(&format!("bad URL {url}: {e}")))?;
+    let url =
+        url.parse().map_err(|e| alloy::transports::TransportErrorKind::custom_str(&format!("bad URL {url}: {e}")))?;
     Ok(ProviderBuilder::new().disable_recommended_fillers().connect_http(url).erased())
 }
 

@@ -171,7 +171,10 @@ impl EvmRiskEngine {
     }
 
     /// Measures the token and scores it. Returns the assessment, the block measured and metadata.
-    pub async fn evaluate(&self, p: &PoolRef) -> Result<(Assessment, u64, TokenMeta), alloy::transports::TransportError> {
+    pub async fn evaluate(
+        &self,
+        p: &PoolRef,
+    ) -> Result<(Assessment, u64, TokenMeta), alloy::transports::TransportError> {
         let (facts, block, meta) = self.measure(p).await?;
         Ok((assess(&facts, &self.policy), block, meta))
     }

@@ -222,10 +222,7 @@ impl RiskPolicy {
             return Some(("risk.tax_critical_bps", "must be at most 10000"));
         }
         if self.top_holders_medium_bps > self.top_holders_high_bps || self.top_holders_high_bps > 10_000 {
-            return Some((
-                "risk.top_holders_high_bps",
-                "must be at least top_holders_medium_bps and at most 10000",
-            ));
+            return Some(("risk.top_holders_high_bps", "must be at least top_holders_medium_bps and at most 10000"));
         }
         if self.top_holders_count == 0 || self.top_holders_count > 20 {
             return Some(("risk.top_holders_count", "must be between 1 and 20 (the Solana RPC returns 20)"));

@@ -142,7 +142,10 @@ pub fn assess(facts: &SolanaFacts, policy: &RiskPolicy) -> Assessment {
         out.push(Finding::new(
             "thin_liquidity",
             if thin { Severity::High } else { Severity::Info },
-            format!("The pool holds {reserve} base units of its quote token (minimum wanted {}).", facts.min_quote_reserve),
+            format!(
+                "The pool holds {reserve} base units of its quote token (minimum wanted {}).",
+                facts.min_quote_reserve
+            ),
             json!({ "quote_reserve": reserve.to_string(), "minimum": facts.min_quote_reserve.to_string() }),
         ));
     }
@@ -171,7 +174,8 @@ mod tests {
     fn clean_mint_trips_nothing_and_each_check_trips_alone() {
         let p = RiskPolicy::default();
         assert_eq!(assess(&clean(), &p).tripped(), Vec::<&str>::new());
-        let cases: Vec<(&str, Box<dyn Fn(&mut SolanaFacts)>)> = vec![
+        type Trip = Box<dyn Fn(&mut SolanaFacts)>;
+        let cases: Vec<(&str, Trip)> = vec![
             ("mint_authority", Box::new(|f| f.mint_authority = Some("A".into()))),
             ("freeze_authority", Box::new(|f| f.freeze_authority = Some("F".into()))),
             ("transfer_fee", Box::new(|f| f.extensions.transfer_fee_bps = Some(300))),

@@ -101,11 +101,17 @@ impl RiskWorker {
             Engine::Evm(e) => {
                 let pool_ref = PoolRef {
                     pool: p.address.parse().map_err(|_| RiskError::Malformed(p.id))?,
-                    base_token: p.base_token.as_deref().unwrap_or(&p.token_a).parse().map_err(|_| RiskError::Malformed(p.id))?,
+                    base_token: p
+                        .base_token
+                        .as_deref()
+                        .unwrap_or(&p.token_a)
+                        .parse()
+                        .map_err(|_| RiskError::Malformed(p.id))?,
                     created_block: p.created_slot.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
                     created_tx: p.created_tx.as_deref().and_then(|h| h.parse().ok()),
                 };
-                let (assessment, block, meta) = e.evaluate(&pool_ref).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
+                let (assessment, block, meta) =
+                    e.evaluate(&pool_ref).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
                 self.save_evm_meta(p, &addr(pool_ref.base_token), &meta).await?;
                 (addr(pool_ref.base_token), assessment, block)
             }
@@ -147,12 +153,14 @@ impl RiskWorker {
         .await?;
         if let Some((r0, r1)) = meta.initial_reserves {
             // Initial reserves, as of the creation block; only if nothing newer was recorded.
-            sqlx::query("UPDATE pools SET reserve_a = ?, reserve_b = ? WHERE id = ? AND reserve_a = '0' AND reserve_b = '0'")
-                .bind(r0.to_string())
-                .bind(r1.to_string())
-                .bind(p.id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE pools SET reserve_a = ?, reserve_b = ? WHERE id = ? AND reserve_a = '0' AND reserve_b = '0'",
+            )
+            .bind(r0.to_string())
+            .bind(r1.to_string())
+            .bind(p.id)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

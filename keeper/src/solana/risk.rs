@@ -96,7 +96,12 @@ pub struct SolanaRiskEngine {
 }
 
 impl SolanaRiskEngine {
-    pub fn new(rpc_url: &str, commitment: CommitmentConfig, quote_mints: HashMap<Pubkey, u64>, policy: RiskPolicy) -> Self {
+    pub fn new(
+        rpc_url: &str,
+        commitment: CommitmentConfig,
+        quote_mints: HashMap<Pubkey, u64>,
+        policy: RiskPolicy,
+    ) -> Self {
         Self { rpc: RpcClient::new_with_commitment(rpc_url.to_string(), commitment), quote_mints, policy }
     }
 
@@ -153,7 +158,8 @@ impl SolanaRiskEngine {
         if account.owner != spl_token::ID && account.owner != TOKEN_2022 {
             return Err(bad());
         }
-        let base = spl_token::state::Mint::unpack_from_slice(account.data.get(..82).unwrap_or_default()).map_err(|_| bad())?;
+        let base =
+            spl_token::state::Mint::unpack_from_slice(account.data.get(..82).unwrap_or_default()).map_err(|_| bad())?;
         let token_2022 = account.owner == TOKEN_2022;
         let exclude: Vec<String> = exclude.iter().map(|k| k.to_string()).collect();
         let top_holders = holders?

@@ -271,7 +271,8 @@ pub const TOKEN_2022: Pubkey = anchor_spl::token_2022::ID;
 /// 165-byte base layout).
 pub fn unpack_token_account(owner: &Pubkey, data: &[u8]) -> Option<spl_token::state::Account> {
     let len = spl_token::state::Account::LEN;
-    let ok = (*owner == spl_token::ID && data.len() == len) || (*owner == TOKEN_2022 && data.len() >= len && (data.len() == len || data[len] == 2));
+    let ok = (*owner == spl_token::ID && data.len() == len)
+        || (*owner == TOKEN_2022 && data.len() >= len && (data.len() == len || data[len] == 2));
     if !ok {
         return None;
     }
