@@ -108,6 +108,12 @@ async fn backfill_live_restart_and_reorg() {
     let canonical = env.provider.get_block_by_number(early.block.into()).await.unwrap().unwrap().header.hash;
     assert_eq!(hash, canonical.to_string());
     assert_ne!(reserve_a, "0", "initial reserves are mirrored");
+    let creator: Option<String> = sqlx::query_scalar("SELECT creator FROM pools WHERE address = ?")
+        .bind(&early_addr)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(creator, Some(format!("{:#x}", env.deployer)));
     let symbol: Option<String> = sqlx::query_scalar("SELECT symbol FROM tokens WHERE address = ?")
         .bind(format!("{:#x}", early.token))
         .fetch_one(&db)

@@ -138,6 +138,8 @@ pub struct TokenMeta {
     pub total_supply: U256,
     /// The pool's reserves (token0, token1) at the block it was created.
     pub initial_reserves: Option<(U256, U256)>,
+    /// Who sent the transaction that created the pool.
+    pub creator: Option<Address>,
 }
 
 /// Measures and scores EVM tokens on one chain.
@@ -266,6 +268,7 @@ impl EvmRiskEngine {
             decimals,
             total_supply,
             initial_reserves: initial.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
+            creator: sender,
         };
         metrics::histogram!("keeper_risk_measure_seconds", "kind" => "evm").record(started.elapsed().as_secs_f64());
         Ok((facts, block, meta))

@@ -151,6 +151,13 @@ impl RiskWorker {
         .bind(token)
         .execute(&mut *tx)
         .await?;
+        if let Some(creator) = meta.creator {
+            sqlx::query("UPDATE pools SET creator = ? WHERE id = ?")
+                .bind(addr(creator))
+                .bind(p.id)
+                .execute(&mut *tx)
+                .await?;
+        }
         if let Some((r0, r1)) = meta.initial_reserves {
             // Initial reserves, as of the creation block; only if nothing newer was recorded.
             sqlx::query(
