@@ -6,44 +6,18 @@ pragma solidity ^0.8.20;
 // hash, which the npm UniswapV2Pair bytecode matches), so its rules are armed from the first block,
 // as in real launches. The owner (deployer) is exempt from every rule so it can add liquidity.
 
-abstract contract BaseToken {
+/// Plain ERC-20 storage and transfers, shared by every token here (constructor-less so the
+/// upgradeable token behind the proxy can use it too). `_transfer` is the hook variants override.
+abstract contract ERC20Core {
     string public name;
     string public symbol;
     uint8 public constant decimals = 18;
     uint256 public totalSupply;
     mapping(address => uint256) public balanceOf;
     mapping(address => mapping(address => uint256)) public allowance;
-    address public owner;
-    address public immutable pair;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
-    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
-
-    bytes32 private constant INIT_CODE_HASH = 0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f;
-
-    constructor(string memory n, string memory s, uint256 supply, address factory, address weth) {
-        name = n;
-        symbol = s;
-        owner = msg.sender;
-        totalSupply = supply;
-        balanceOf[msg.sender] = supply;
-        (address t0, address t1) = address(this) < weth ? (address(this), weth) : (weth, address(this));
-        pair = address(uint160(uint256(keccak256(abi.encodePacked(
-            hex"ff", factory, keccak256(abi.encodePacked(t0, t1)), INIT_CODE_HASH)))));
-        emit Transfer(address(0), msg.sender, supply);
-        emit OwnershipTransferred(address(0), msg.sender);
-    }
-
-    modifier onlyOwner() {
-        require(msg.sender == owner, "not owner");
-        _;
-    }
-
-    function renounceOwnership() external onlyOwner {
-        emit OwnershipTransferred(owner, address(0));
-        owner = address(0);
-    }
 
     function approve(address spender, uint256 value) external returns (bool) {
         allowance[msg.sender][spender] = value;
@@ -66,8 +40,12 @@ abstract contract BaseToken {
         return true;
     }
 
-    function _exempt(address from, address to) internal view returns (bool) {
-        return from == owner || to == owner;
+    function _mintTo(string memory n, string memory s, uint256 supply, address holder) internal {
+        name = n;
+        symbol = s;
+        totalSupply = supply;
+        balanceOf[holder] = supply;
+        emit Transfer(address(0), holder, supply);
     }
 
     function _move(address from, address to, uint256 value) internal {
@@ -81,6 +59,38 @@ abstract contract BaseToken {
 
     function _transfer(address from, address to, uint256 value) internal virtual {
         _move(from, to, value);
+    }
+}
+
+abstract contract BaseToken is ERC20Core {
+    address public owner;
+    address public immutable pair;
+
+    event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
+
+    bytes32 private constant INIT_CODE_HASH = 0x96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f;
+
+    constructor(string memory n, string memory s, uint256 supply, address factory, address weth) {
+        owner = msg.sender;
+        _mintTo(n, s, supply, msg.sender);
+        (address t0, address t1) = address(this) < weth ? (address(this), weth) : (weth, address(this));
+        pair = address(uint160(uint256(keccak256(abi.encodePacked(
+            hex"ff", factory, keccak256(abi.encodePacked(t0, t1)), INIT_CODE_HASH)))));
+        emit OwnershipTransferred(address(0), msg.sender);
+    }
+
+    modifier onlyOwner() {
+        require(msg.sender == owner, "not owner");
+        _;
+    }
+
+    function renounceOwnership() external onlyOwner {
+        emit OwnershipTransferred(owner, address(0));
+        owner = address(0);
+    }
+
+    function _exempt(address from, address to) internal view returns (bool) {
+        return from == owner || to == owner;
     }
 }
 
@@ -213,58 +223,15 @@ contract PausableToken is BaseToken {
 }
 
 /// The logic behind `TokenProxy`: a plain token initialised through the proxy.
-contract UpgradeableToken {
-    string public name;
-    string public symbol;
-    uint8 public constant decimals = 18;
-    uint256 public totalSupply;
-    mapping(address => uint256) public balanceOf;
-    mapping(address => mapping(address => uint256)) public allowance;
+contract UpgradeableToken is ERC20Core {
     address public owner;
     bool private initialized;
-
-    event Transfer(address indexed from, address indexed to, uint256 value);
-    event Approval(address indexed owner, address indexed spender, uint256 value);
 
     function initialize(string memory n, string memory s, uint256 supply, address holder) external {
         require(!initialized, "initialized");
         initialized = true;
-        name = n;
-        symbol = s;
         owner = holder;
-        totalSupply = supply;
-        balanceOf[holder] = supply;
-        emit Transfer(address(0), holder, supply);
-    }
-
-    function approve(address spender, uint256 value) external returns (bool) {
-        allowance[msg.sender][spender] = value;
-        emit Approval(msg.sender, spender, value);
-        return true;
-    }
-
-    function transfer(address to, uint256 value) external returns (bool) {
-        _move(msg.sender, to, value);
-        return true;
-    }
-
-    function transferFrom(address from, address to, uint256 value) external returns (bool) {
-        uint256 allowed = allowance[from][msg.sender];
-        if (allowed != type(uint256).max) {
-            require(allowed >= value, "allowance");
-            allowance[from][msg.sender] = allowed - value;
-        }
-        _move(from, to, value);
-        return true;
-    }
-
-    function _move(address from, address to, uint256 value) internal {
-        require(balanceOf[from] >= value, "balance");
-        unchecked {
-            balanceOf[from] -= value;
-            balanceOf[to] += value;
-        }
-        emit Transfer(from, to, value);
+        _mintTo(n, s, supply, holder);
     }
 }
 
