@@ -152,7 +152,8 @@ pub struct Launched {
 
 impl EvmEnv {
     pub async fn start() -> Self {
-        let anvil = Anvil::at(anvil_path()).try_spawn().expect("spawn anvil");
+        // A 1G-gas block limit lets a benchmark put a hundred launches in one block.
+        let anvil = Anvil::at(anvil_path()).args(["--gas-limit", "1000000000"]).try_spawn().expect("spawn anvil");
         let keys = anvil.keys().to_vec();
         let deployer_key: PrivateKeySigner = keys[0].clone().into();
         let deployer = deployer_key.address();
