@@ -1,1 +1,110 @@
-//! The REST API over the keeper's SQLite mirror; filled in by the app-api issue.
+//! app-api: the REST API over the keeper's SQLite mirror.
+//!
+//! `router(state)` builds the whole service from one router per resource, behind the security
+//! layers (body limit, timeout, CORS allowlist, security headers). Reads go through a read-only
+//! pool, so they never block the keeper's writer (WAL).
+
+pub mod error;
+pub mod params;
+pub mod routes;
+
+use std::{str::FromStr, time::Duration};
+
+use axum::{
+    http::{header, HeaderName, HeaderValue, Method},
+    Router,
+};
+use sqlx::{
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+    SqlitePool,
+};
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    limit::RequestBodyLimitLayer,
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
+};
+
+/// The migrations shared with the keeper.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Clone)]
+pub struct AppState {
+    /// Read-only pool over the mirror.
+    pub db: SqlitePool,
+}
+
+/// Service settings that are not routes.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub body_limit: usize,
+    pub timeout: Duration,
+    /// Origins allowed by CORS (exact match); empty allows none.
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { body_limit: 64 * 1024, timeout: Duration::from_secs(10), cors_origins: vec![] }
+    }
+}
+
+pub fn router(state: AppState, limits: &Limits) -> Router {
+    let api = Router::new()
+        .merge(routes::health::router())
+        .merge(routes::pools::router())
+        .merge(routes::tokens::router())
+        .merge(routes::quote::router())
+        .merge(routes::docs::router());
+    let origins: Vec<HeaderValue> = limits.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PUT])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION]);
+    let fixed = |name: &'static str, value: &'static str| {
+        SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value))
+    };
+    Router::new()
+        .nest("/api/v1", api)
+        .fallback(|| async { error::ApiError::NotFound("route".into()) })
+        .with_state(state)
+        .layer(RequestBodyLimitLayer::new(limits.body_limit))
+        .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.timeout))
+        .layer(cors)
+        .layer(fixed("x-content-type-options", "nosniff"))
+        .layer(fixed("x-frame-options", "DENY"))
+        .layer(fixed("referrer-policy", "no-referrer"))
+        .layer(fixed("cache-control", "no-store"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database has migration {0} which this app-api does not know; upgrade app-api")]
+    UnknownMigration(i64),
+}
+
+/// Applies pending migrations (refusing a schema from a newer release), then opens the read-only
+/// pool the handlers use.
+pub async fn open(path: &std::path::Path, connections: u32) -> Result<AppState, StartError> {
+    let rw = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(5));
+    let writer = SqlitePoolOptions::new().max_connections(1).connect_with(rw).await?;
+    MIGRATOR.run(&writer).await.map_err(|e| match e {
+        sqlx::migrate::MigrateError::VersionMissing(v) => StartError::UnknownMigration(v),
+        other => other.into(),
+    })?;
+    writer.close().await;
+    let ro = SqliteConnectOptions::from_str("sqlite://")?
+        .filename(path)
+        .read_only(true)
+        .busy_timeout(Duration::from_secs(5));
+    let db = SqlitePoolOptions::new().max_connections(connections).connect_with(ro).await?;
+    Ok(AppState { db })
+}

@@ -1,3 +1,62 @@
-fn main() {
-    println!("app-api: not yet implemented (see the app-api issue)");
+//! `app-api --db PATH --listen ADDR`: serves the API until SIGINT/SIGTERM (graceful shutdown).
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "app-api", version, about = "REST API over the keeper's SQLite mirror")]
+struct Args {
+    /// The keeper's mirror (SQLite); pending migrations are applied on start.
+    #[arg(long, env = "APP_API_DB", default_value = "keeper.db")]
+    db: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "APP_API_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Origins allowed by CORS, comma-separated (none by default).
+    #[arg(long, env = "APP_API_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origin: Vec<String>,
+    /// Read connections.
+    #[arg(long, env = "APP_API_DB_CONNECTIONS", default_value_t = 8)]
+    db_connections: u32,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let state =
+        app_api::open(&args.db, args.db_connections).await.with_context(|| format!("opening {}", args.db.display()))?;
+    let limits = app_api::Limits { cors_origins: args.cors_origin.clone(), ..Default::default() };
+    let app = app_api::router(state, &limits);
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!(addr = %args.listen, db = %args.db.display(), "app-api listening");
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("app-api stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

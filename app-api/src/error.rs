@@ -1,0 +1,73 @@
+//! One error type for every handler: a stable code, a message, the offending field when there is
+//! one, and the right status. Database and internal causes are logged, never returned.
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `invalid_parameter`, `not_found`.
+    pub code: &'static str,
+    /// Human-readable explanation.
+    pub message: String,
+    /// The request field at fault, for 400s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{field}: {message}")]
+    InvalidParameter { field: String, message: String },
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ApiError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::InvalidParameter { field: field.to_string(), message: message.into() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = match self {
+            ApiError::InvalidParameter { field, message } => (
+                StatusCode::BAD_REQUEST,
+                ErrorBody { code: "invalid_parameter", message: format!("`{field}`: {message}"), field: Some(field) },
+            ),
+            ApiError::NotFound(what) => (
+                StatusCode::NOT_FOUND,
+                ErrorBody { code: "not_found", message: format!("{what} not found"), field: None },
+            ),
+            ApiError::Unprocessable(message) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, ErrorBody { code: "unprocessable", message, field: None })
+            }
+            ApiError::Database(e) => {
+                tracing::error!(error = %e, "database error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorBody { code: "internal", message: "internal error".into(), field: None },
+                )
+            }
+            ApiError::Unavailable(message) => {
+                (StatusCode::SERVICE_UNAVAILABLE, ErrorBody { code: "unavailable", message, field: None })
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

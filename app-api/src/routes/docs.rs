@@ -1,0 +1,45 @@
+//! The OpenAPI document (generated from the handlers' annotations) and an interactive page.
+
+use axum::{
+    response::{Html, IntoResponse},
+    routing::get,
+    Json, Router,
+};
+use utoipa::OpenApi;
+
+use crate::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "amm-sniper API", description = "Read API over the keeper's mirror: pools, discoveries, tokens with risk reports, quotes on our AMM."),
+    paths(
+        super::health::health,
+        super::pools::pools,
+        super::pools::discoveries,
+        super::pools::pool,
+        super::pools::events,
+        super::tokens::tokens,
+        super::tokens::token,
+        super::quote::quote,
+    ),
+    components(schemas(crate::error::ErrorBody)),
+    tags((name = "health"), (name = "pools"), (name = "tokens"), (name = "quote"))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> impl IntoResponse {
+    Json(ApiDoc::openapi())
+}
+
+/// RapiDoc, loaded by the browser from its CDN, pointed at the document above.
+async fn page() -> Html<&'static str> {
+    Html(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>amm-sniper API</title>
+<script type="module" src="https://unpkg.com/rapidoc@9.3.8/dist/rapidoc-min.js"></script></head>
+<body><rapi-doc spec-url="/api/v1/openapi.json" render-style="read" allow-try="true"></rapi-doc></body></html>"#,
+    )
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi)).route("/docs", get(page))
+}

@@ -1,0 +1,307 @@
+//! Handler tests through the router (no TCP) on migrated SQLite files with fixtures.
+
+use amm::math::curve::{swap_exact_in, swap_exact_out, Fees};
+use app_api::{open, router, AppState, Limits};
+use axum::{
+    body::Body,
+    http::{Request, StatusCode},
+    Router,
+};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    app: Router,
+    state: AppState,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keeper.db");
+    // The keeper's side: a writable connection that fills the mirror.
+    let state = open(&path, 4).await.unwrap();
+    let rw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let mut tx = rw.begin().await.unwrap();
+    for i in 0..120i64 {
+        let chain = if i % 2 == 0 { "solana" } else { "bsc" };
+        let venue = if i % 2 == 0 { "amm" } else { "pancakeswap_v2" };
+        let address = if i % 2 == 0 { format!("Pool{i:03}") } else { format!("0x{i:040x}") };
+        // Quote reserves 1..=120 * 10^k so numeric and text order differ.
+        let reserve_b = (i + 1) * if i % 3 == 0 { 1_000 } else { 7 };
+        sqlx::query(
+            "INSERT INTO pools (chain, venue, address, token_a, token_b, reserve_a, reserve_b, fee_bps, created_slot, first_seen_at_ms)
+             VALUES (?, ?, ?, ?, ?, ?, ?, 30, ?, ?)",
+        )
+        .bind(chain)
+        .bind(venue)
+        .bind(&address)
+        .bind(if i == 7 { "0x00000000000000000000000000000000000000aa" } else { "MintA" })
+        .bind("MintB")
+        .bind("1000000000")
+        .bind(reserve_b.to_string())
+        .bind(i)
+        .bind(1_000_000 + i)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    sqlx::query("INSERT INTO tokens (chain, address, symbol, name, decimals, total_supply, first_seen_at_ms) VALUES ('bsc', '0x00000000000000000000000000000000000000aa', 'HNY', 'Honey', 18, '1000000000000000000000000', 5)")
+        .execute(&mut *tx).await.unwrap();
+    let findings = r#"[{"check":"sell_reverts","severity":"critical","explanation":"Honeypot: buying works but selling reverts.","measured":{"sold":"100"}},{"check":"buy_tax","severity":"info","explanation":"Buy tax 0.00%","measured":{"bps":0}}]"#;
+    for (score, verdict) in [(40, "medium"), (100, "critical")] {
+        sqlx::query(
+            "INSERT INTO risk_reports (pool_id, chain, pool_address, token, score, verdict, tradeable, summary, findings,
+                measured_slot, discovered_at_ms, created_at_ms, elapsed_us)
+             VALUES (8, 'bsc', ?, '0x00000000000000000000000000000000000000aa', ?, ?, ?, 'Risk critical', ?, 7, 1, 2, 3)",
+        )
+        .bind(format!("0x{:040x}", 7))
+        .bind(score)
+        .bind(verdict)
+        .bind(score < 100)
+        .bind(findings)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    for e in 0..75i64 {
+        sqlx::query(
+            "INSERT INTO pool_events (chain, pool_address, tx_id, ix_index, event_index, slot, kind, reserve_a_after, reserve_b_after, data, ingested_at_ms)
+             VALUES ('solana', 'Pool000', ?, 0, 0, ?, 'swap', ?, ?, '{}', 0)",
+        )
+        .bind(format!("sig{e}"))
+        .bind(e)
+        .bind((1_000 + e).to_string())
+        .bind((2_000 - e).to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO checkpoints (source, chain, slot, head_slot, updated_at_ms) VALUES ('evm:bsc', 'bsc', 90, 100, 1)",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let app = router(state.clone(), &Limits::default());
+    Fixture { _dir: dir, app, state }
+}
+
+async fn get(app: &Router, uri: &str) -> (StatusCode, Value, axum::http::HeaderMap) {
+    let resp = app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, json, headers)
+}
+
+#[tokio::test]
+async fn health_reports_lag_per_source() {
+    let f = fixture().await;
+    let (status, body, headers) = get(&f.app, "/api/v1/health").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["sources"][0]["source"], "evm:bsc");
+    assert_eq!(body["sources"][0]["lag"], 10);
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    // A closed pool is an unreachable database: 503, not a crash.
+    f.state.db.close().await;
+    let (status, body, _) = get(&f.app, "/api/v1/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(body["status"], "unavailable");
+}
+
+#[tokio::test]
+async fn pools_paginate_by_age_without_gaps_or_repeats() {
+    let f = fixture().await;
+    let mut seen = Vec::new();
+    let mut uri = "/api/v1/pools?limit=50".to_string();
+    loop {
+        let (status, body, _) = get(&f.app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        for p in body["items"].as_array().unwrap() {
+            assert!(p["chain"].is_string(), "every item names its chain");
+            seen.push(p["first_seen_at_ms"].as_i64().unwrap());
+        }
+        match body["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/v1/pools?limit=50&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 120);
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+
+    let (_, body, _) = get(&f.app, "/api/v1/pools?chain=bsc&limit=200").await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 60);
+    assert!(body["items"].as_array().unwrap().iter().all(|p| p["chain"] == "bsc"));
+    let (_, body, _) = get(&f.app, "/api/v1/pools?venue=amm&token=MintB&limit=5").await;
+    assert!(body["items"].as_array().unwrap().iter().all(|p| p["venue"] == "amm"));
+    // The honeypot pool carries its latest risk verdict.
+    let (_, body, _) = get(&f.app, "/api/v1/pools?token=0x00000000000000000000000000000000000000AA").await;
+    assert_eq!(body["items"][0]["risk"]["verdict"], "critical");
+}
+
+#[tokio::test]
+async fn pools_sort_by_liquidity_numerically_across_pages() {
+    let f = fixture().await;
+    let mut values = Vec::new();
+    let mut uri = "/api/v1/pools?sort=liquidity&limit=7".to_string();
+    loop {
+        let (status, body, _) = get(&f.app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        values.extend(
+            body["items"].as_array().unwrap().iter().map(|p| p["reserve_b"].as_str().unwrap().parse::<u64>().unwrap()),
+        );
+        match body["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/v1/pools?sort=liquidity&limit=7&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(values.len(), 120);
+    assert!(values.windows(2).all(|w| w[0] >= w[1]), "largest first, numerically: {values:?}");
+}
+
+#[tokio::test]
+async fn bad_input_is_a_400_naming_the_field() {
+    let f = fixture().await;
+    for (uri, field) in [
+        ("/api/v1/pools?limit=0", "limit"),
+        ("/api/v1/pools?limit=201", "limit"),
+        ("/api/v1/pools?limit=ten", "limit"),
+        ("/api/v1/pools?sort=volume", "sort"),
+        ("/api/v1/pools?chain=Sol%20Ana", "chain"),
+        ("/api/v1/pools?cursor=garbage", "cursor"),
+        ("/api/v1/pools?colour=red", "colour"),
+        ("/api/v1/pools?limit=1&limit=2", "limit"),
+        ("/api/v1/pools?token=%3Cscript%3E", "token"),
+        ("/api/v1/discoveries?sort=age", "sort"),
+        ("/api/v1/quote?pool=Pool000&a_to_b=maybe&amount=5", "a_to_b"),
+        ("/api/v1/quote?pool=Pool000&a_to_b=true&amount=-5", "amount"),
+        ("/api/v1/quote?pool=Pool000&a_to_b=true&amount=0", "amount"),
+        ("/api/v1/quote?pool=Pool000&a_to_b=true&amount=18446744073709551616", "amount"),
+        ("/api/v1/quote?a_to_b=true&amount=5", "pool"),
+        ("/api/v1/quote?pool=Pool000&a_to_b=true&amount=5&mode=exact_both", "mode"),
+        ("/api/v1/pools/solana/Pool000/events?kind=rug", "kind"),
+    ] {
+        let (status, body, _) = get(&f.app, uri).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert_eq!(body["code"], "invalid_parameter", "{uri}");
+        assert_eq!(body["field"], field, "{uri}: {body}");
+    }
+    let (status, body, _) = get(&f.app, "/api/v1/nope").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, _, _) = get(&f.app, "/api/v1/pools/solana/NoSuchPool").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = get(&f.app, "/api/v1/tokens/bsc/0xdead").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn pool_detail_history_and_events() {
+    let f = fixture().await;
+    let (status, body, _) = get(&f.app, "/api/v1/pools/solana/Pool000").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["venue"], "amm");
+    let history = body["reserve_history"].as_array().unwrap();
+    assert_eq!(history.len(), 75);
+    assert_eq!(history[0]["reserve_a"], "1000", "oldest first");
+    let mut ids = Vec::new();
+    let mut uri = "/api/v1/pools/solana/Pool000/events?limit=30".to_string();
+    loop {
+        let (status, body, _) = get(&f.app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.extend(body["items"].as_array().unwrap().iter().map(|e| e["id"].as_i64().unwrap()));
+        match body["next_cursor"].as_str() {
+            Some(c) => uri = format!("/api/v1/pools/solana/Pool000/events?limit=30&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(ids.len(), 75);
+    assert!(ids.windows(2).all(|w| w[0] > w[1]));
+}
+
+#[tokio::test]
+async fn token_with_latest_risk_report_and_findings() {
+    let f = fixture().await;
+    let (status, body, _) = get(&f.app, "/api/v1/tokens/bsc/0x00000000000000000000000000000000000000AA").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["symbol"], "HNY");
+    assert_eq!(body["reports"], 2);
+    assert_eq!(body["risk"]["verdict"], "critical", "the newest report");
+    assert_eq!(body["risk"]["tradeable"], false);
+    assert_eq!(body["risk"]["findings"][0]["check"], "sell_reverts");
+    assert_eq!(body["risk"]["findings"][0]["measured"]["sold"], "100");
+    let (_, body, _) = get(&f.app, "/api/v1/tokens?chain=bsc").await;
+    assert_eq!(body["items"][0]["chain"], "bsc");
+}
+
+#[tokio::test]
+async fn quotes_use_the_programs_math() {
+    let f = fixture().await;
+    let fees = Fees { trade_fee_bps: 30, protocol_fee_share_bps: 0 };
+    // Pool000's reserve_b is 1000: this input would buy less than one base unit, which the
+    // program refuses, and so does the quote.
+    assert!(swap_exact_in(1_000_000, 1_000_000_000, 1_000, fees).is_err());
+    let (status, body, _) = get(&f.app, "/api/v1/quote?pool=Pool000&a_to_b=true&amount=1000000").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["code"], "unprocessable");
+    let (status, body, _) = get(&f.app, "/api/v1/quote?pool=Pool000&a_to_b=false&amount=10").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let q = swap_exact_in(10, 1_000, 1_000_000_000, fees).unwrap();
+    assert_eq!(body["amount_out"], q.amount_out.to_string());
+    assert_eq!(body["input_mint"], "MintB");
+    let (status, body, _) = get(&f.app, "/api/v1/quote?pool=Pool000&a_to_b=false&amount=500000&mode=exact_out").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let q = swap_exact_out(500_000, 1_000, 1_000_000_000, fees).unwrap();
+    assert_eq!(body["amount_in"], q.amount_in.to_string());
+    let (status, body, _) =
+        get(&f.app, "/api/v1/quote?pool=Pool000&a_to_b=false&amount=1000000000&mode=exact_out").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "draining the pool has no quote: {body}");
+    let (status, _, _) =
+        get(&f.app, "/api/v1/quote?pool=0x0000000000000000000000000000000000000001&chain=bsc&a_to_b=true&amount=5")
+            .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "quotes are for our AMM pools only");
+}
+
+#[tokio::test]
+async fn openapi_document_and_docs_page() {
+    let f = fixture().await;
+    let (status, doc, _) = get(&f.app, "/api/v1/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/health",
+        "/api/v1/pools",
+        "/api/v1/pools/{chain}/{address}",
+        "/api/v1/tokens/{chain}/{address}",
+        "/api/v1/quote",
+        "/api/v1/discoveries",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    let resp = f.app.clone().oneshot(Request::get("/api/v1/docs").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_database_from_a_newer_release_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keeper.db");
+    let state = open(&path, 1).await.unwrap();
+    state.db.close().await;
+    let rw = sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    sqlx::query("INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) VALUES (99999999999999, 'future', 1, x'00', 0)")
+        .execute(&rw)
+        .await
+        .unwrap();
+    rw.close().await;
+    match open(&path, 1).await {
+        Err(app_api::StartError::UnknownMigration(v)) => assert_eq!(v, 99999999999999),
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("a newer schema must be refused"),
+    }
+}
