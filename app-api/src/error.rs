@@ -33,6 +33,16 @@ pub enum ApiError {
     Database(#[from] sqlx::Error),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("rate limited for {0} s")]
+    RateLimited(u64),
+    #[error("internal: {0}")]
+    Internal(String),
 }
 
 impl ApiError {
@@ -64,6 +74,34 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable(message) => {
                 (StatusCode::SERVICE_UNAVAILABLE, ErrorBody { code: "unavailable", message, field: None })
+            }
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                ErrorBody { code: "unauthorized", message: "a valid session is required".into(), field: None },
+            ),
+            ApiError::Forbidden => {
+                (StatusCode::FORBIDDEN, ErrorBody { code: "forbidden", message: "operators only".into(), field: None })
+            }
+            ApiError::Conflict(message) => (StatusCode::CONFLICT, ErrorBody { code: "conflict", message, field: None }),
+            ApiError::RateLimited(secs) => {
+                let body = ErrorBody {
+                    code: "rate_limited",
+                    message: format!("too many requests; retry in {secs} s"),
+                    field: None,
+                };
+                return (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(axum::http::header::RETRY_AFTER, secs.to_string())],
+                    Json(body),
+                )
+                    .into_response();
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorBody { code: "internal", message: "internal error".into(), field: None },
+                )
             }
         };
         (status, Json(body)).into_response()

@@ -4,8 +4,11 @@
 //! layers (body limit, timeout, CORS allowlist, security headers). Reads go through a read-only
 //! pool, so they never block the keeper's writer (WAL).
 
+pub mod auth;
 pub mod error;
+pub mod json;
 pub mod params;
+pub mod ratelimit;
 pub mod routes;
 
 use std::{str::FromStr, time::Duration};
@@ -32,6 +35,40 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 pub struct AppState {
     /// Read-only pool over the mirror.
     pub db: SqlitePool,
+    /// One read-write connection for the API's own tables (users, sessions, audit, controls).
+    pub writer: SqlitePool,
+    pub limiter: std::sync::Arc<ratelimit::RateLimiter>,
+    /// Session lifetime.
+    pub session_ttl: Duration,
+}
+
+/// Milliseconds since the unix epoch.
+pub fn now_ms() -> i64 {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Appends to the audit log; a failure is logged, never fatal to the request.
+pub async fn audit(
+    state: &AppState,
+    user: Option<(i64, &str)>,
+    ip: std::net::IpAddr,
+    action: &str,
+    detail: serde_json::Value,
+) {
+    let result =
+        sqlx::query("INSERT INTO audit_log (at_ms, user_id, username, ip, action, detail) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(now_ms())
+            .bind(user.map(|u| u.0))
+            .bind(user.map(|u| u.1.to_string()))
+            .bind(ip.to_string())
+            .bind(action)
+            .bind(detail.to_string())
+            .execute(&state.writer)
+            .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, action, "audit log write failed");
+    }
 }
 
 /// Service settings that are not routes.
@@ -49,12 +86,17 @@ impl Default for Limits {
     }
 }
 
+/// Requests per minute per IP before 429.
+pub const DEFAULT_RATE_PER_MINUTE: u32 = 6_000;
+
 pub fn router(state: AppState, limits: &Limits) -> Router {
     let api = Router::new()
         .merge(routes::health::router())
         .merge(routes::pools::router())
         .merge(routes::tokens::router())
         .merge(routes::quote::router())
+        .merge(routes::auth::router())
+        .merge(routes::keeper::router())
         .merge(routes::docs::router());
     let origins: Vec<HeaderValue> = limits.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     let cors = CorsLayer::new()
@@ -67,6 +109,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .fallback(|| async { error::ApiError::NotFound("route".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit))
         .with_state(state)
         .layer(RequestBodyLimitLayer::new(limits.body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.timeout))
@@ -88,23 +131,28 @@ pub enum StartError {
 }
 
 /// Applies pending migrations (refusing a schema from a newer release), then opens the read-only
-/// pool the handlers use.
+/// pool the handlers use and the single writer connection for the API's own tables.
 pub async fn open(path: &std::path::Path, connections: u32) -> Result<AppState, StartError> {
     let rw = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
         .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+        .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
     let writer = SqlitePoolOptions::new().max_connections(1).connect_with(rw).await?;
     MIGRATOR.run(&writer).await.map_err(|e| match e {
         sqlx::migrate::MigrateError::VersionMissing(v) => StartError::UnknownMigration(v),
         other => other.into(),
     })?;
-    writer.close().await;
     let ro = SqliteConnectOptions::from_str("sqlite://")?
         .filename(path)
         .read_only(true)
         .busy_timeout(Duration::from_secs(5));
     let db = SqlitePoolOptions::new().max_connections(connections).connect_with(ro).await?;
-    Ok(AppState { db })
+    Ok(AppState {
+        db,
+        writer,
+        limiter: std::sync::Arc::new(ratelimit::RateLimiter::new(DEFAULT_RATE_PER_MINUTE)),
+        session_ttl: Duration::from_secs(24 * 3600),
+    })
 }

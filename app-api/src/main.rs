@@ -20,6 +20,17 @@ struct Args {
     /// Read connections.
     #[arg(long, env = "APP_API_DB_CONNECTIONS", default_value_t = 8)]
     db_connections: u32,
+    /// Requests per minute per client IP before 429.
+    #[arg(long, env = "APP_API_RATE_PER_MINUTE", default_value_t = app_api::DEFAULT_RATE_PER_MINUTE)]
+    rate_per_minute: u32,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Give an existing (registered) user the operator role, then exit.
+    MakeOperator { username: String },
 }
 
 #[tokio::main]

@@ -305,3 +305,153 @@ async fn a_database_from_a_newer_release_is_refused() {
         Ok(_) => panic!("a newer schema must be refused"),
     }
 }
+
+async fn send(app: &Router, method: &str, uri: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req.header("content-type", "application/json").body(Body::from(b.to_string())).unwrap(),
+        None => req.body(Body::empty()).unwrap(),
+    };
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+async fn register_and_login(app: &Router, user: &str) -> String {
+    let creds = serde_json::json!({"username": user, "password": "correct horse battery"});
+    let (status, body) = send(app, "POST", "/api/v1/auth/register", None, Some(creds.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = send(app, "POST", "/api/v1/auth/login", None, Some(creds)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["token"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn auth_sessions_roles_and_audit() {
+    let f = fixture().await;
+    let app = &f.app;
+    // Bad registrations name the field; a taken username is a 409.
+    for (body, field) in [
+        (serde_json::json!({"username": "A!", "password": "correct horse battery"}), "username"),
+        (serde_json::json!({"username": "alice", "password": "short"}), "password"),
+        (serde_json::json!({"username": "alice"}), "password"),
+        (serde_json::json!({"username": "alice", "password": "correct horse battery", "role": "operator"}), "role"),
+    ] {
+        let (status, resp) = send(app, "POST", "/api/v1/auth/register", None, Some(body)).await;
+        assert_eq!((status, resp["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{resp}");
+    }
+    let viewer = register_and_login(app, "alice").await;
+    let (status, _) = send(
+        app,
+        "POST",
+        "/api/v1/auth/register",
+        None,
+        Some(serde_json::json!({"username": "alice", "password": "another long password"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // Wrong password and unknown user are the same 401.
+    for creds in [
+        serde_json::json!({"username": "alice", "password": "wrong horse battery"}),
+        serde_json::json!({"username": "nobody", "password": "correct horse battery"}),
+    ] {
+        let (status, body) = send(app, "POST", "/api/v1/auth/login", None, Some(creds)).await;
+        assert_eq!((status, body["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+    }
+    let (status, body) = send(app, "GET", "/api/v1/auth/me", Some(&viewer), None).await;
+    assert_eq!((status, body["role"].as_str()), (StatusCode::OK, Some("viewer")));
+
+    // Operator routes: 401 without a session, 403 for a viewer.
+    let (status, _) = send(app, "POST", "/api/v1/keeper/pause", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(app, "POST", "/api/v1/keeper/pause", Some("forged-token"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = send(app, "POST", "/api/v1/keeper/pause", Some(&viewer), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    let (_, controls) = send(app, "GET", "/api/v1/keeper/controls", Some(&viewer), None).await;
+    assert_eq!(controls["paused"], false, "a forbidden call changes nothing");
+
+    // An operator pauses, sets limits, resumes.
+    let op = register_and_login(app, "olga").await;
+    sqlx::query("UPDATE users SET role = 'operator' WHERE username = 'olga'").execute(&f.state.writer).await.unwrap();
+    let (status, body) = send(app, "POST", "/api/v1/keeper/pause", Some(&op), None).await;
+    assert_eq!((status, body["paused"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
+    let limits = serde_json::json!({"max_risk_score": 30, "max_buy_native": "100000000000000000",
+        "daily_budget_native": "1000000000000000000", "max_open_positions": 5, "max_slippage_bps": 300});
+    let (status, body) = send(app, "PUT", "/api/v1/keeper/limits", Some(&op), Some(limits.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["limits"], limits);
+    assert_eq!(body["updated_by"], "olga");
+    for (patch, field) in [
+        (serde_json::json!({"max_risk_score": 101}), "max_risk_score"),
+        (serde_json::json!({"max_buy_native": "1.5"}), "max_buy_native"),
+        (serde_json::json!({"max_slippage_bps": 0}), "max_slippage_bps"),
+        (serde_json::json!({"max_open_positions": -1}), "max_open_positions"),
+    ] {
+        let mut bad = limits.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        let (status, body) = send(app, "PUT", "/api/v1/keeper/limits", Some(&op), Some(bad)).await;
+        assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{body}");
+    }
+    let (_, body) = send(app, "GET", "/api/v1/keeper/controls", Some(&op), None).await;
+    assert_eq!(body["limits"], limits, "refused limits changed nothing");
+    let (_, body) = send(app, "POST", "/api/v1/keeper/resume", Some(&op), None).await;
+    assert_eq!(body["paused"], false);
+
+    // Logout revokes the session; an expired session is refused too.
+    let (status, _) = send(app, "POST", "/api/v1/auth/logout", Some(&viewer), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = send(app, "GET", "/api/v1/auth/me", Some(&viewer), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    sqlx::query("UPDATE sessions SET expires_at_ms = 1").execute(&f.state.writer).await.unwrap();
+    let (status, _) = send(app, "POST", "/api/v1/keeper/pause", Some(&op), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // Tokens are stored hashed; passwords as argon2id.
+    let stored: Vec<String> =
+        sqlx::query_scalar("SELECT token_hash FROM sessions").fetch_all(&f.state.writer).await.unwrap();
+    assert!(!stored.contains(&op) && stored.iter().all(|h| h.len() == 64));
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE username = 'olga'")
+        .fetch_one(&f.state.writer)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+    // Every auth event and operator action is audited.
+    let actions: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id").fetch_all(&f.state.writer).await.unwrap();
+    for a in
+        ["register", "login", "login_failed", "forbidden", "keeper_pause", "keeper_limits", "keeper_resume", "logout"]
+    {
+        assert!(actions.iter().any(|x| x == a), "{a} audited: {actions:?}");
+    }
+}
+
+#[tokio::test]
+async fn requests_over_the_rate_limit_get_429_per_ip() {
+    let mut f = fixture().await;
+    f.state.limiter = std::sync::Arc::new(app_api::ratelimit::RateLimiter::new(5));
+    let app = router(f.state.clone(), &Limits::default());
+    let from = |ip: [u8; 4]| {
+        let mut req = Request::get("/api/v1/health").body(Body::empty()).unwrap();
+        req.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((ip, 4000))));
+        req
+    };
+    for _ in 0..5 {
+        assert_eq!(app.clone().oneshot(from([10, 0, 0, 1])).await.unwrap().status(), StatusCode::OK);
+    }
+    let resp = app.clone().oneshot(from([10, 0, 0, 1])).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(
+        app.clone().oneshot(from([10, 0, 0, 2])).await.unwrap().status(),
+        StatusCode::OK,
+        "other IPs unaffected"
+    );
+}

@@ -21,11 +21,34 @@ use crate::AppState;
         super::tokens::tokens,
         super::tokens::token,
         super::quote::quote,
+        super::auth::register,
+        super::auth::login,
+        super::auth::logout,
+        super::auth::me,
+        super::keeper::controls,
+        super::keeper::pause,
+        super::keeper::resume,
+        super::keeper::limits,
     ),
     components(schemas(crate::error::ErrorBody)),
-    tags((name = "health"), (name = "pools"), (name = "tokens"), (name = "quote"))
+    modifiers(&BearerAuth),
+    tags((name = "health"), (name = "pools"), (name = "tokens"), (name = "quote"), (name = "auth"), (name = "keeper"))
 )]
 pub struct ApiDoc;
+
+/// Declares the bearer session scheme the secured paths refer to.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
 
 async fn openapi() -> impl IntoResponse {
     Json(ApiDoc::openapi())

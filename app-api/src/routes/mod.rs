@@ -1,7 +1,9 @@
 //! One module per resource, each with its own `router()`.
 
+pub mod auth;
 pub mod docs;
 pub mod health;
+pub mod keeper;
 pub mod pools;
 pub mod quote;
 pub mod tokens;
