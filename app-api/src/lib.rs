@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod error;
 pub mod json;
+pub mod metrics;
 pub mod params;
 pub mod ratelimit;
 pub mod routes;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub limiter: std::sync::Arc<ratelimit::RateLimiter>,
     /// Session lifetime.
     pub session_ttl: Duration,
+    pub metrics: std::sync::Arc<metrics::Metrics>,
+    pub stream: std::sync::Arc<routes::stream::Stream>,
 }
 
 /// Milliseconds since the unix epoch.
@@ -95,9 +98,12 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .merge(routes::pools::router())
         .merge(routes::tokens::router())
         .merge(routes::quote::router())
+        .merge(routes::stream::router())
         .merge(routes::auth::router())
         .merge(routes::keeper::router())
-        .merge(routes::docs::router());
+        .merge(routes::docs::router())
+        .merge(metrics::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track));
     let origins: Vec<HeaderValue> = limits.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
@@ -154,5 +160,7 @@ pub async fn open(path: &std::path::Path, connections: u32) -> Result<AppState, 
         writer,
         limiter: std::sync::Arc::new(ratelimit::RateLimiter::new(DEFAULT_RATE_PER_MINUTE)),
         session_ttl: Duration::from_secs(24 * 3600),
+        metrics: Default::default(),
+        stream: Default::default(),
     })
 }

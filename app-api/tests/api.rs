@@ -455,3 +455,66 @@ async fn requests_over_the_rate_limit_get_429_per_ip() {
         "other IPs unaffected"
     );
 }
+
+#[tokio::test]
+async fn prometheus_metrics() {
+    let f = fixture().await;
+    for _ in 0..3 {
+        get(&f.app, "/api/v1/pools?limit=5").await;
+    }
+    get(&f.app, "/api/v1/pools?limit=0").await;
+    let resp = f.app.clone().oneshot(Request::get("/api/v1/metrics").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = String::from_utf8(resp.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    for line in [
+        "app_api_requests_total{method=\"GET\",route=\"/api/v1/pools\",status=\"200\"} 3",
+        "app_api_requests_total{method=\"GET\",route=\"/api/v1/pools\",status=\"400\"} 1",
+        "app_api_request_duration_seconds_count{route=\"/api/v1/pools\"} 4",
+        "mirror_pools{chain=\"bsc\",liquidity=\"funded\"} 60",
+        "mirror_transactions_total{chain=\"solana\",kind=\"swap\"} 75",
+        "app_api_active_sessions 0",
+    ] {
+        assert!(text.contains(line), "missing {line}\n{text}");
+    }
+    assert!(text.contains("process_resident_memory_bytes "));
+    assert!(text.contains("app_api_db_connections{state=\"idle\"}"));
+}
+
+/// A real server on 127.0.0.1: a websocket client receives discoveries and swaps as the keeper
+/// mirrors them, filtered by chain.
+#[tokio::test]
+async fn the_stream_pushes_new_discoveries_and_swaps() {
+    use futures::StreamExt;
+    let f = fixture().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = f.app.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/stream?chain=solana")).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await; // the poller has its baseline
+    let rw =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", f._dir.path().join("keeper.db").display())).await.unwrap();
+    sqlx::query("INSERT INTO pools (chain, venue, address, token_a, token_b, first_seen_at_ms) VALUES ('bsc', 'uniswap_v2', '0xbb', 'a', 'b', 1)")
+        .execute(&rw).await.unwrap();
+    sqlx::query("INSERT INTO pools (chain, venue, address, token_a, token_b, first_seen_at_ms) VALUES ('solana', 'amm', 'NewPool', 'a', 'b', 2)")
+        .execute(&rw).await.unwrap();
+    sqlx::query("INSERT INTO pool_events (chain, pool_address, tx_id, ix_index, event_index, slot, kind, a_to_b, amount_in, amount_out, data, ingested_at_ms)
+                 VALUES ('solana', 'NewPool', 'sigX', 0, 0, 9, 'swap', 1, '100', '95', '{}', 0)")
+        .execute(&rw).await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message in time")
+            .unwrap()
+            .unwrap();
+        got.push(serde_json::from_str::<Value>(msg.to_text().unwrap()).unwrap());
+    }
+    assert_eq!(got[0]["type"], "discovery");
+    assert_eq!(got[0]["pool"], "NewPool", "the bsc pool is filtered out");
+    assert_eq!(got[1]["type"], "swap");
+    assert_eq!(got[1]["amount_out"], "95");
+}

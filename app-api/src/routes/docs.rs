@@ -29,6 +29,8 @@ use crate::AppState;
         super::keeper::pause,
         super::keeper::resume,
         super::keeper::limits,
+        crate::metrics::metrics,
+        super::stream::stream,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),

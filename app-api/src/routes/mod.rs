@@ -6,6 +6,7 @@ pub mod health;
 pub mod keeper;
 pub mod pools;
 pub mod quote;
+pub mod stream;
 pub mod tokens;
 
 use serde::Serialize;

@@ -1,0 +1,145 @@
+//! `GET /api/v1/stream` (websocket): pushes new discoveries and swaps as they are mirrored. One
+//! poller per process watches the mirror (new `pools` rows, new `pool_events` rows) every 200 ms
+//! and broadcasts to every client; a client that falls behind is told how many it missed.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    extract::{
+        ws::{Message, WebSocket, WebSocketUpgrade},
+        State,
+    },
+    response::Response,
+    routing::get,
+    Router,
+};
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, OnceCell};
+
+use crate::{params::Params, routes::check_chain, AppState};
+
+/// The broadcaster shared by every connection.
+pub struct Stream {
+    tx: broadcast::Sender<Arc<Value>>,
+    started: OnceCell<()>,
+}
+
+impl Default for Stream {
+    fn default() -> Self {
+        Self { tx: broadcast::channel(1_024).0, started: OnceCell::new() }
+    }
+}
+
+async fn poll(state: AppState) {
+    let max = |sql: &'static str| {
+        let db = state.db.clone();
+        async move { sqlx::query_scalar::<_, Option<i64>>(sql).fetch_one(&db).await.ok().flatten().unwrap_or(0) }
+    };
+    let mut last_pool = max("SELECT max(id) FROM pools").await;
+    let mut last_event = max("SELECT max(id) FROM pool_events").await;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tick.tick().await;
+        let pools: Vec<(i64, String, String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, chain, venue, address, token_a, token_b, first_seen_at_ms FROM pools WHERE id > ? ORDER BY id LIMIT 500",
+        )
+        .bind(last_pool)
+        .fetch_all(&state.db)
+        .await
+        .unwrap_or_default();
+        for (id, chain, venue, address, token_a, token_b, seen) in pools {
+            last_pool = id;
+            let _ = state.stream.tx.send(Arc::new(json!({"type": "discovery", "chain": chain, "venue": venue,
+                "pool": address, "token_a": token_a, "token_b": token_b, "first_seen_at_ms": seen})));
+        }
+        type Row = (i64, String, Option<String>, String, i64, String, Option<bool>, Option<String>, Option<String>);
+        let events: Vec<Row> = sqlx::query_as(
+            "SELECT id, chain, pool_address, tx_id, slot, kind, a_to_b, amount_in, amount_out FROM pool_events
+             WHERE id > ? ORDER BY id LIMIT 500",
+        )
+        .bind(last_event)
+        .fetch_all(&state.db)
+        .await
+        .unwrap_or_default();
+        for (id, chain, pool, tx, slot, kind, a_to_b, amount_in, amount_out) in events {
+            last_event = id;
+            if kind == "swap" {
+                let _ = state.stream.tx.send(Arc::new(json!({"type": "swap", "chain": chain, "pool": pool, "tx": tx,
+                    "slot": slot, "a_to_b": a_to_b, "amount_in": amount_in, "amount_out": amount_out})));
+            }
+        }
+    }
+}
+
+/// Upgrades to a websocket streaming `{"type": "discovery" | "swap", "chain": ..., ...}` messages.
+/// Optional `chain` and `types` (comma-separated) filters.
+#[utoipa::path(get, path = "/api/v1/stream", tag = "pools",
+    params(("chain" = Option<String>, Query, description = "only this chain"),
+        ("types" = Option<String>, Query, description = "comma-separated: discovery, swap")),
+    responses((status = 101, description = "websocket upgrade"), (status = 400, body = crate::error::ErrorBody)))]
+pub async fn stream(
+    State(state): State<AppState>,
+    params: Params,
+    ws: WebSocketUpgrade,
+) -> Result<Response, crate::error::ApiError> {
+    params.only(&["chain", "types"])?;
+    let chain = params.str("chain").map(str::to_string);
+    if let Some(c) = &chain {
+        check_chain("chain", c)?;
+    }
+    let types: Vec<String> = match params.str("types") {
+        None => vec!["discovery".into(), "swap".into()],
+        Some(t) => {
+            let v: Vec<String> = t.split(',').map(str::to_string).collect();
+            if let Some(bad) = v.iter().find(|t| !["discovery", "swap"].contains(&t.as_str())) {
+                return Err(crate::error::ApiError::invalid("types", format!("`{bad}` is not one of discovery, swap")));
+            }
+            v
+        }
+    };
+    let poller_state = state.clone();
+    state
+        .stream
+        .started
+        .get_or_init(|| async move {
+            tokio::spawn(poll(poller_state));
+        })
+        .await;
+    let rx = state.stream.tx.subscribe();
+    Ok(ws.on_upgrade(move |socket| serve(socket, rx, chain, types)))
+}
+
+async fn serve(
+    mut socket: WebSocket,
+    mut rx: broadcast::Receiver<Arc<Value>>,
+    chain: Option<String>,
+    types: Vec<String>,
+) {
+    loop {
+        tokio::select! {
+            msg = rx.recv() => {
+                let text = match msg {
+                    Ok(v) => {
+                        let wanted = types.iter().any(|t| v["type"] == t.as_str())
+                            && chain.as_ref().is_none_or(|c| v["chain"] == c.as_str());
+                        if !wanted { continue; }
+                        v.to_string()
+                    }
+                    Err(broadcast::error::RecvError::Lagged(n)) => json!({"type": "lagged", "missed": n}).to_string(),
+                    Err(broadcast::error::RecvError::Closed) => return,
+                };
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                _ => {}
+            },
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/stream", get(stream))
+}
