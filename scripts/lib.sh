@@ -46,3 +46,18 @@ ensure_node_tools() {
   log "compiling the Solidity test tokens (solc-js)"
   node scripts/evm/compile.mjs
 }
+
+# Python tools (scripts/requirements-dev.txt) in a venv next to the shared target directory.
+ensure_python_tools() {
+  local venv="${XDG_CACHE_HOME:-$HOME/.cache}/amm-sniper/venv"
+  local stamp="$venv/.requirements-sha256" want
+  want="$(sha256sum scripts/requirements-dev.txt | cut -d' ' -f1)"
+  if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "installing Python test tools (schemathesis) into $venv"
+    command -v python3 >/dev/null 2>&1 || { local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; $sudo apt-get install -y -qq python3 python3-venv >/dev/null; }
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-dev.txt
+    echo "$want" > "$stamp"
+  fi
+  export SCHEMATHESIS="$venv/bin/schemathesis"
+}

@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_toolchain
 ensure_node_tools
+ensure_python_tools
 # Program-test logs every instruction at debug level unless told otherwise.
 export RUST_LOG="${RUST_LOG:-error}"
 

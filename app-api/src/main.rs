@@ -42,8 +42,21 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
-    let state =
+    let mut state =
         app_api::open(&args.db, args.db_connections).await.with_context(|| format!("opening {}", args.db.display()))?;
+    if let Some(Command::MakeOperator { username }) = &args.command {
+        let done = sqlx::query("UPDATE users SET role = 'operator' WHERE username = ?")
+            .bind(username)
+            .execute(&state.writer)
+            .await?
+            .rows_affected();
+        anyhow::ensure!(done == 1, "no user `{username}`: register first (POST /api/v1/auth/register)");
+        let detail = serde_json::json!({ "username": username });
+        app_api::audit(&state, None, std::net::Ipv4Addr::LOCALHOST.into(), "make_operator", detail).await;
+        println!("{username} is now an operator");
+        return Ok(());
+    }
+    state.limiter = std::sync::Arc::new(app_api::ratelimit::RateLimiter::new(args.rate_per_minute));
     let limits = app_api::Limits { cors_origins: args.cors_origin.clone(), ..Default::default() };
     let app = app_api::router(state, &limits);
     let listener =

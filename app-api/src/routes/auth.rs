@@ -22,8 +22,10 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct Credentials {
     /// 3-32 characters of a-z, 0-9, '_' or '-'.
+    #[schema(pattern = "^[a-z0-9_-]{3,32}$")]
     pub username: String,
     /// 12-256 characters.
+    #[schema(min_length = 12, max_length = 256)]
     pub password: String,
 }
 

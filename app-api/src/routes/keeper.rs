@@ -22,14 +22,19 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct KeeperLimits {
     /// Never buy a token whose risk score is above this (0-100).
+    #[schema(maximum = 100)]
     pub max_risk_score: u8,
     /// Largest single buy, in the chain's native token's base units (wei / lamports), decimal string.
+    #[schema(pattern = "^(0|[1-9][0-9]{0,77})$")]
     pub max_buy_native: String,
     /// Total spend per UTC day, same units.
+    #[schema(pattern = "^(0|[1-9][0-9]{0,77})$")]
     pub daily_budget_native: String,
-    /// Open positions at most.
+    /// Open positions at most (0-1000).
+    #[schema(minimum = 0, maximum = 1000)]
     pub max_open_positions: u32,
     /// Slippage tolerance in basis points (1-5000).
+    #[schema(minimum = 1, maximum = 5000)]
     pub max_slippage_bps: u16,
 }
 
@@ -111,6 +116,9 @@ pub async fn limits(
     }
     check_amount("max_buy_native", &limits.max_buy_native)?;
     check_amount("daily_budget_native", &limits.daily_budget_native)?;
+    if limits.max_open_positions > 1_000 {
+        return Err(ApiError::invalid("max_open_positions", "must be 0-1000"));
+    }
     if !(1..=5_000).contains(&limits.max_slippage_bps) {
         return Err(ApiError::invalid("max_slippage_bps", "must be 1-5000"));
     }

@@ -158,12 +158,12 @@ async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str
 /// (quote-side reserve, largest first); cursor-paginated.
 #[utoipa::path(get, path = "/api/v1/pools", tag = "pools",
     params(
-        ("chain" = Option<String>, Query, description = "chain name, e.g. solana, ethereum, bsc, polygon"),
-        ("venue" = Option<String>, Query, description = "amm, uniswap_v2, ..."),
-        ("token" = Option<String>, Query, description = "pools containing this token"),
-        ("sort" = Option<String>, Query, description = "age (default) or liquidity"),
-        ("limit" = Option<i64>, Query, description = "1-200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name, e.g. solana, ethereum, bsc, polygon"),
+        ("venue" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "amm, uniswap_v2, ..."),
+        ("token" = Option<String>, Query, pattern = "^[A-Za-z0-9]{1,64}$", description = "pools containing this token"),
+        ("sort" = Option<String>, Query, pattern = "^(age|liquidity)$", description = "age (default) or liquidity"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = Page<Pool>), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn pools(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Pool>>> {
@@ -175,9 +175,9 @@ pub async fn pools(State(state): State<AppState>, params: Params) -> ApiResult<J
 /// Newly discovered pools, newest first, each with its latest risk assessment.
 #[utoipa::path(get, path = "/api/v1/discoveries", tag = "pools",
     params(
-        ("chain" = Option<String>, Query, description = "chain name"),
-        ("limit" = Option<i64>, Query, description = "1-200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = Page<Pool>), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn discoveries(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Pool>>> {
@@ -212,7 +212,7 @@ async fn find_pool(state: &AppState, chain: &str, address: &str) -> ApiResult<Po
 
 /// One pool with its reserve history.
 #[utoipa::path(get, path = "/api/v1/pools/{chain}/{address}", tag = "pools",
-    params(("chain" = String, Path, description = "chain name"), ("address" = String, Path, description = "pool address")),
+    params(("chain" = String, Path, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"), ("address" = String, Path, pattern = "^[A-Za-z0-9]{1,64}$", description = "pool address")),
     responses((status = 200, body = PoolDetail), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn pool(
     State(state): State<AppState>,
@@ -257,10 +257,10 @@ pub struct PoolEvent {
 
 /// A pool's events, newest first.
 #[utoipa::path(get, path = "/api/v1/pools/{chain}/{address}/events", tag = "pools",
-    params(("chain" = String, Path, description = "chain name"), ("address" = String, Path, description = "pool address"),
-        ("kind" = Option<String>, Query, description = "only events of this kind"),
-        ("limit" = Option<i64>, Query, description = "1-200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    params(("chain" = String, Path, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"), ("address" = String, Path, pattern = "^[A-Za-z0-9]{1,64}$", description = "pool address"),
+        ("kind" = Option<String>, Query, pattern = "^(pool_created|liquidity_added|liquidity_removed|swap|status_changed|fees_collected)$", description = "only events of this kind"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page")),
     responses((status = 200, body = Page<PoolEvent>), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,

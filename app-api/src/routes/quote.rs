@@ -35,11 +35,11 @@ pub struct Quote {
 /// Quote a swap on one of our pools. `a_to_b` picks the direction; `amount` is the exact input
 /// (mode=exact_in, default) or the exact output (mode=exact_out).
 #[utoipa::path(get, path = "/api/v1/quote", tag = "quote",
-    params(("pool" = String, Query, description = "pool address"),
-        ("chain" = Option<String>, Query, description = "chain name, default solana"),
+    params(("pool" = String, Query, pattern = "^[A-Za-z0-9]{1,64}$", description = "pool address"),
+        ("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name, default solana"),
         ("a_to_b" = bool, Query, description = "swap token_a for token_b"),
-        ("amount" = String, Query, description = "base units, a positive integer below 2^64"),
-        ("mode" = Option<String>, Query, description = "exact_in (default) or exact_out")),
+        ("amount" = String, Query, pattern = "^[1-9][0-9]{0,18}$", description = "base units, a positive integer below 2^64"),
+        ("mode" = Option<String>, Query, pattern = "^(exact_in|exact_out)$", description = "exact_in (default) or exact_out")),
     responses((status = 200, body = Quote), (status = 400, body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn quote(State(state): State<AppState>, params: Params) -> ApiResult<Json<Quote>> {

@@ -74,8 +74,8 @@ async fn poll(state: AppState) {
 /// Upgrades to a websocket streaming `{"type": "discovery" | "swap", "chain": ..., ...}` messages.
 /// Optional `chain` and `types` (comma-separated) filters.
 #[utoipa::path(get, path = "/api/v1/stream", tag = "pools",
-    params(("chain" = Option<String>, Query, description = "only this chain"),
-        ("types" = Option<String>, Query, description = "comma-separated: discovery, swap")),
+    params(("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "only this chain"),
+        ("types" = Option<String>, Query, pattern = "^(discovery|swap)(,(discovery|swap))*$", description = "comma-separated: discovery, swap")),
     responses((status = 101, description = "websocket upgrade"), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn stream(
     State(state): State<AppState>,

@@ -67,9 +67,9 @@ pub struct TokenDetail {
 
 /// Tokens, newest first.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
-    params(("chain" = Option<String>, Query, description = "chain name"),
-        ("limit" = Option<i64>, Query, description = "1-200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    params(("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
+        ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page")),
     responses((status = 200, body = Page<Token>), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn tokens(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Token>>> {
     params.only(&["chain", "limit", "cursor"])?;
@@ -104,7 +104,7 @@ pub async fn tokens(State(state): State<AppState>, params: Params) -> ApiResult<
 
 /// One token with its latest risk report and every finding.
 #[utoipa::path(get, path = "/api/v1/tokens/{chain}/{address}", tag = "tokens",
-    params(("chain" = String, Path, description = "chain name"), ("address" = String, Path, description = "token address or mint")),
+    params(("chain" = String, Path, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"), ("address" = String, Path, pattern = "^[A-Za-z0-9]{1,64}$", description = "token address or mint")),
     responses((status = 200, body = TokenDetail), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn token(
     State(state): State<AppState>,
