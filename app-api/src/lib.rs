@@ -43,6 +43,9 @@ pub struct AppState {
     pub session_ttl: Duration,
     pub metrics: std::sync::Arc<metrics::Metrics>,
     pub stream: std::sync::Arc<routes::stream::Stream>,
+    /// The mirror's name for our Solana chain, and a JSON-RPC URL for recent blockhashes.
+    pub solana_chain: String,
+    pub solana_rpc: Option<String>,
 }
 
 /// Milliseconds since the unix epoch.
@@ -99,6 +102,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .merge(routes::tokens::router())
         .merge(routes::quote::router())
         .merge(routes::stream::router())
+        .merge(routes::tx::router())
         .merge(routes::auth::router())
         .merge(routes::keeper::router())
         .merge(routes::docs::router())
@@ -162,5 +166,7 @@ pub async fn open(path: &std::path::Path, connections: u32) -> Result<AppState, 
         session_ttl: Duration::from_secs(24 * 3600),
         metrics: Default::default(),
         stream: Default::default(),
+        solana_chain: "solana".into(),
+        solana_rpc: None,
     })
 }

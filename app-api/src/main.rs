@@ -20,6 +20,12 @@ struct Args {
     /// Read connections.
     #[arg(long, env = "APP_API_DB_CONNECTIONS", default_value_t = 8)]
     db_connections: u32,
+    /// Solana JSON-RPC used for recent blockhashes in built transactions (optional).
+    #[arg(long, env = "APP_API_SOLANA_RPC")]
+    solana_rpc: Option<String>,
+    /// The mirror's name for the Solana chain of our AMM.
+    #[arg(long, env = "APP_API_SOLANA_CHAIN", default_value = "solana")]
+    solana_chain: String,
     /// Requests per minute per client IP before 429.
     #[arg(long, env = "APP_API_RATE_PER_MINUTE", default_value_t = app_api::DEFAULT_RATE_PER_MINUTE)]
     rate_per_minute: u32,
@@ -57,6 +63,8 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     state.limiter = std::sync::Arc::new(app_api::ratelimit::RateLimiter::new(args.rate_per_minute));
+    state.solana_rpc = args.solana_rpc.clone();
+    state.solana_chain = args.solana_chain.clone();
     let limits = app_api::Limits { cors_origins: args.cors_origin.clone(), ..Default::default() };
     let app = app_api::router(state, &limits);
     let listener =

@@ -518,3 +518,61 @@ async fn the_stream_pushes_new_discoveries_and_swaps() {
     assert_eq!(got[1]["type"], "swap");
     assert_eq!(got[1]["amount_out"], "95");
 }
+
+#[tokio::test]
+async fn swap_transactions_are_built_unsigned_for_the_wallet() {
+    use amm::client::{config_address, sort_mints, PoolAddresses};
+    use anchor_lang::{prelude::Pubkey, AnchorDeserialize, Discriminator};
+    let f = fixture().await;
+    let (mint_a, mint_b) = sort_mints(Pubkey::new_unique(), Pubkey::new_unique()).unwrap();
+    let p = PoolAddresses::derive(config_address(0), mint_a, mint_b);
+    let rw =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", f._dir.path().join("keeper.db").display())).await.unwrap();
+    sqlx::query("INSERT INTO pools (chain, venue, address, token_a, token_b, reserve_a, reserve_b, fee_bps, first_seen_at_ms) VALUES ('solana', 'amm', ?, ?, ?, '1000000000', '2000000000', 30, 1)")
+        .bind(p.pool.to_string()).bind(mint_a.to_string()).bind(mint_b.to_string()).execute(&rw).await.unwrap();
+    sqlx::query("INSERT INTO pool_events (chain, pool_address, tx_id, ix_index, event_index, slot, kind, data, ingested_at_ms) VALUES ('solana', ?, 'sigP', 0, 0, 1, 'pool_created', ?, 0)")
+        .bind(p.pool.to_string())
+        .bind(serde_json::json!({"type": "pool_created", "pool": p.pool.to_string(), "config": p.config.to_string()}).to_string())
+        .execute(&rw).await.unwrap();
+    let wallet = Pubkey::new_unique();
+    let body = serde_json::json!({"pool": p.pool.to_string(), "wallet": wallet.to_string(), "a_to_b": true,
+        "amount": "1000000", "slippage_bps": 100});
+    let (status, resp) = send(&f.app, "POST", "/api/v1/tx/swap", None, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let quote =
+        swap_exact_in(1_000_000, 1_000_000_000, 2_000_000_000, Fees { trade_fee_bps: 30, protocol_fee_share_bps: 0 })
+            .unwrap();
+    assert_eq!(resp["quoted_amount_out"], quote.amount_out.to_string());
+    let min_out = quote.amount_out * 9_900 / 10_000;
+    assert_eq!(resp["other_amount_threshold"], min_out.to_string());
+    assert_eq!(resp["blockhash_is_recent"], false, "no RPC configured: the wallet sets the blockhash");
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, resp["transaction"].as_str().unwrap())
+            .unwrap();
+    let tx: solana_sdk::transaction::Transaction = bincode::deserialize(&bytes).unwrap();
+    assert_eq!(tx.message.account_keys[0], wallet, "the wallet pays");
+    assert_eq!(tx.message.header.num_required_signatures, 1, "and is the only signer");
+    assert!(tx.signatures.iter().all(|s| *s == solana_sdk::signature::Signature::default()), "unsigned");
+    let swap = &tx.message.instructions[1];
+    assert_eq!(tx.message.account_keys[usize::from(swap.program_id_index)], amm::ID);
+    assert_eq!(&swap.data[..8], amm::instruction::SwapExactIn::DISCRIMINATOR);
+    let args = amm::instruction::SwapExactIn::deserialize(&mut &swap.data[8..]).unwrap();
+    assert_eq!((args.amount_in, args.min_amount_out), (1_000_000, min_out));
+
+    let mut bad = body.clone();
+    bad["wallet"] = "not-a-key".into();
+    let (status, resp) = send(&f.app, "POST", "/api/v1/tx/swap", None, Some(bad)).await;
+    assert_eq!((status, resp["field"].as_str()), (StatusCode::BAD_REQUEST, Some("wallet")));
+    let mut unknown = body.clone();
+    unknown["pool"] = Pubkey::new_unique().to_string().into();
+    let (status, _) = send(&f.app, "POST", "/api/v1/tx/swap", None, Some(unknown)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let mut exact_out = body;
+    exact_out["mode"] = "exact_out".into();
+    let (status, resp) = send(&f.app, "POST", "/api/v1/tx/swap", None, Some(exact_out)).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let q =
+        swap_exact_out(1_000_000, 1_000_000_000, 2_000_000_000, Fees { trade_fee_bps: 30, protocol_fee_share_bps: 0 })
+            .unwrap();
+    assert_eq!(resp["other_amount_threshold"], (q.amount_in * 10_100).div_ceil(10_000).to_string());
+}

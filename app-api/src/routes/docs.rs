@@ -31,6 +31,7 @@ use crate::AppState;
         super::keeper::limits,
         crate::metrics::metrics,
         super::stream::stream,
+        super::tx::swap,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),

@@ -1,0 +1,201 @@
+//! `POST /api/v1/tx/swap`: an unsigned swap transaction on our AMM for a wallet to sign, the way
+//! aggregator swap APIs hand transactions to wallets. The server never sees a key: it returns
+//! the serialized transaction (base64, legacy format) with the wallet as fee payer and only
+//! signer, the quote it was built from, and the slippage bounds written into the instruction.
+
+use amm::{
+    client::{self, PoolAddresses},
+    math::curve::{swap_exact_in, swap_exact_out, Fees},
+};
+use anchor_lang::prelude::Pubkey;
+use anchor_spl::{associated_token, token::spl_token};
+use axum::{extract::State, routing::post, Json, Router};
+use base64::{engine::general_purpose::STANDARD, Engine};
+use serde::{Deserialize, Serialize};
+use solana_sdk::{hash::Hash, message::Message, transaction::Transaction};
+use utoipa::ToSchema;
+
+use crate::{
+    error::{ApiError, ApiResult},
+    json::ApiJson,
+    AppState,
+};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwapRequest {
+    /// The pool (base58).
+    #[schema(pattern = "^[1-9A-HJ-NP-Za-km-z]{32,44}$")]
+    pub pool: String,
+    /// The wallet that signs and pays (base58).
+    #[schema(pattern = "^[1-9A-HJ-NP-Za-km-z]{32,44}$")]
+    pub wallet: String,
+    /// Swap token_a for token_b.
+    pub a_to_b: bool,
+    /// exact_in (default): `amount` is spent; exact_out: `amount` is received.
+    #[serde(default)]
+    #[schema(pattern = "^(exact_in|exact_out)$")]
+    pub mode: Option<String>,
+    /// Base units, a positive integer below 2^64, as a decimal string.
+    #[schema(pattern = "^[1-9][0-9]{0,18}$")]
+    pub amount: String,
+    /// Slippage tolerance in basis points (default 50, at most 5000).
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 5000)]
+    pub slippage_bps: Option<u16>,
+    /// A recent blockhash (base58) to build with; otherwise the server's Solana RPC supplies one,
+    /// or the zero hash is used and the wallet must replace it before signing.
+    #[serde(default)]
+    #[schema(pattern = "^[1-9A-HJ-NP-Za-km-z]{32,44}$")]
+    pub recent_blockhash: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SwapTransaction {
+    /// bincode-serialized legacy transaction, base64, unsigned.
+    pub transaction: String,
+    pub recent_blockhash: String,
+    /// False when the zero hash was used: set a recent blockhash before signing.
+    pub blockhash_is_recent: bool,
+    pub input_mint: String,
+    pub output_mint: String,
+    /// The quote on the mirrored reserves (base units).
+    pub quoted_amount_in: String,
+    pub quoted_amount_out: String,
+    /// The bound the program enforces: the minimum received (exact_in) or the maximum spent (exact_out).
+    pub other_amount_threshold: String,
+}
+
+fn pubkey(field: &str, v: &str) -> ApiResult<Pubkey> {
+    v.parse().map_err(|_| ApiError::invalid(field, "must be a base58 public key"))
+}
+
+/// Builds an unsigned swap transaction.
+#[utoipa::path(post, path = "/api/v1/tx/swap", tag = "quote", request_body = SwapRequest,
+    responses((status = 200, body = SwapTransaction), (status = 400, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn swap(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<SwapRequest>,
+) -> ApiResult<Json<SwapTransaction>> {
+    let pool_key = pubkey("pool", &req.pool)?;
+    let wallet = pubkey("wallet", &req.wallet)?;
+    let amount: u64 = req
+        .amount
+        .parse()
+        .ok()
+        .filter(|a| *a > 0)
+        .ok_or_else(|| ApiError::invalid("amount", "must be a positive integer below 2^64"))?;
+    let exact_in = match req.mode.as_deref() {
+        None | Some("exact_in") => true,
+        Some("exact_out") => false,
+        Some(_) => return Err(ApiError::invalid("mode", "must be exact_in or exact_out")),
+    };
+    let slippage = u64::from(req.slippage_bps.unwrap_or(50));
+    if slippage > 5_000 {
+        return Err(ApiError::invalid("slippage_bps", "must be 0-5000"));
+    }
+    let given_hash = match &req.recent_blockhash {
+        Some(h) => Some(h.parse::<Hash>().map_err(|_| ApiError::invalid("recent_blockhash", "must be a base58 hash"))?),
+        None => None,
+    };
+    let row: Option<(String, String, String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT p.token_a, p.token_b, p.reserve_a, p.reserve_b, p.fee_bps,
+            (SELECT json_extract(e.data, '$.config') FROM pool_events e
+             WHERE e.chain = p.chain AND e.pool_address = p.address AND e.kind = 'pool_created' LIMIT 1)
+         FROM pools p WHERE p.chain = ? AND p.address = ? AND p.venue = 'amm'",
+    )
+    .bind(&state.solana_chain)
+    .bind(pool_key.to_string())
+    .fetch_optional(&state.db)
+    .await?;
+    let (token_a, token_b, reserve_a, reserve_b, fee_bps, config) =
+        row.ok_or_else(|| ApiError::NotFound("AMM pool".into()))?;
+    let unprocessable = |m: &str| ApiError::Unprocessable(m.to_string());
+    let config: Pubkey =
+        config.and_then(|c| c.parse().ok()).ok_or_else(|| unprocessable("the pool's creation is not indexed yet"))?;
+    let (mint_a, mint_b): (Pubkey, Pubkey) = (
+        token_a.parse().map_err(|_| unprocessable("malformed mint in the mirror"))?,
+        token_b.parse().map_err(|_| unprocessable("malformed mint in the mirror"))?,
+    );
+    let p = PoolAddresses::derive(config, mint_a, mint_b);
+    if p.pool != pool_key {
+        return Err(unprocessable("the mirrored pool does not derive from its config and mints"));
+    }
+    let ra: u64 = reserve_a.parse().map_err(|_| unprocessable("reserves out of range"))?;
+    let rb: u64 = reserve_b.parse().map_err(|_| unprocessable("reserves out of range"))?;
+    let (reserve_in, reserve_out, mint_in, mint_out) =
+        if req.a_to_b { (ra, rb, mint_a, mint_b) } else { (rb, ra, mint_b, mint_a) };
+    let fees = Fees {
+        trade_fee_bps: u16::try_from(fee_bps.unwrap_or(30)).map_err(|_| unprocessable("fee out of range"))?,
+        protocol_fee_share_bps: 0,
+    };
+    let q = if exact_in {
+        swap_exact_in(amount, reserve_in, reserve_out, fees)
+    } else {
+        swap_exact_out(amount, reserve_in, reserve_out, fees)
+    }
+    .map_err(|e| ApiError::Unprocessable(format!("no quote: {e}")))?;
+    // Integer slippage bounds: floor for the minimum out, ceiling for the maximum in.
+    let threshold = if exact_in {
+        u128::from(q.amount_out) * u128::from(10_000 - slippage) / 10_000
+    } else {
+        (u128::from(q.amount_in) * u128::from(10_000 + slippage)).div_ceil(10_000)
+    };
+    let threshold = u64::try_from(threshold).map_err(|_| unprocessable("slippage bound overflows u64"))?;
+    let user_in = associated_token::get_associated_token_address(&wallet, &mint_in);
+    let user_out = associated_token::get_associated_token_address(&wallet, &mint_out);
+    let create_out =
+        associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+            &wallet,
+            &wallet,
+            &mint_out,
+            &spl_token::ID,
+        );
+    let swap = if exact_in {
+        client::swap_exact_in(&p, wallet, req.a_to_b, user_in, user_out, amount, threshold)
+    } else {
+        client::swap_exact_out(&p, wallet, req.a_to_b, user_in, user_out, amount, threshold)
+    };
+    let (blockhash, recent) = match given_hash {
+        Some(h) => (h, true),
+        None => match &state.solana_rpc {
+            Some(url) => (latest_blockhash(url).await?, true),
+            None => (Hash::default(), false),
+        },
+    };
+    let tx = Transaction::new_unsigned(Message::new_with_blockhash(&[create_out, swap], Some(&wallet), &blockhash));
+    let bytes = bincode::serialize(&tx).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(SwapTransaction {
+        transaction: STANDARD.encode(bytes),
+        recent_blockhash: blockhash.to_string(),
+        blockhash_is_recent: recent,
+        input_mint: mint_in.to_string(),
+        output_mint: mint_out.to_string(),
+        quoted_amount_in: q.amount_in.to_string(),
+        quoted_amount_out: q.amount_out.to_string(),
+        other_amount_threshold: threshold.to_string(),
+    }))
+}
+
+/// `getLatestBlockhash` from the configured Solana JSON-RPC.
+async fn latest_blockhash(url: &str) -> ApiResult<Hash> {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "getLatestBlockhash", "params": [{"commitment": "confirmed"}]});
+    let unavailable = |e: &dyn std::fmt::Display| ApiError::Unavailable(format!("solana rpc: {e}"));
+    let resp = reqwest::Client::new()
+        .post(url)
+        .timeout(std::time::Duration::from_secs(5))
+        .json(&body)
+        .send()
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let v: serde_json::Value = resp.json().await.map_err(|e| unavailable(&e))?;
+    v["result"]["value"]["blockhash"]
+        .as_str()
+        .and_then(|h| h.parse().ok())
+        .ok_or_else(|| unavailable(&"no blockhash in the response"))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/tx/swap", post(swap))
+}
