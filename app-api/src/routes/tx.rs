@@ -99,7 +99,8 @@ pub async fn swap(
         Some(h) => Some(h.parse::<Hash>().map_err(|_| ApiError::invalid("recent_blockhash", "must be a base58 hash"))?),
         None => None,
     };
-    let row: Option<(String, String, String, String, Option<i64>, Option<String>)> = sqlx::query_as(
+    type Row = (String, String, String, String, Option<i64>, Option<String>);
+    let row: Option<Row> = sqlx::query_as(
         "SELECT p.token_a, p.token_b, p.reserve_a, p.reserve_b, p.fee_bps,
             (SELECT json_extract(e.data, '$.config') FROM pool_events e
              WHERE e.chain = p.chain AND e.pool_address = p.address AND e.kind = 'pool_created' LIMIT 1)
