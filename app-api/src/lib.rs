@@ -5,6 +5,7 @@
 //! pool, so they never block the keeper's writer (WAL).
 
 pub mod auth;
+pub mod cache;
 pub mod error;
 pub mod json;
 pub mod metrics;
@@ -46,6 +47,7 @@ pub struct AppState {
     /// The mirror's name for our Solana chain, and a JSON-RPC URL for recent blockhashes.
     pub solana_chain: String,
     pub solana_rpc: Option<String>,
+    pub cache: std::sync::Arc<cache::ResponseCache>,
 }
 
 /// Milliseconds since the unix epoch.
@@ -107,6 +109,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .merge(routes::keeper::router())
         .merge(routes::docs::router())
         .merge(metrics::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), cache::serve))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track));
     let origins: Vec<HeaderValue> = limits.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     let cors = CorsLayer::new()
@@ -168,5 +171,6 @@ pub async fn open(path: &std::path::Path, connections: u32) -> Result<AppState, 
         stream: Default::default(),
         solana_chain: "solana".into(),
         solana_rpc: None,
+        cache: std::sync::Arc::new(cache::ResponseCache::new(Duration::ZERO)),
     })
 }

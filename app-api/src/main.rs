@@ -26,6 +26,10 @@ struct Args {
     /// The mirror's name for the Solana chain of our AMM.
     #[arg(long, env = "APP_API_SOLANA_CHAIN", default_value = "solana")]
     solana_chain: String,
+    /// Anonymous GETs of pools, discoveries and tokens are served from memory for this long
+    /// (milliseconds; 0 disables).
+    #[arg(long, env = "APP_API_CACHE_MS", default_value_t = 250)]
+    cache_ms: u64,
     /// Requests per minute per client IP before 429.
     #[arg(long, env = "APP_API_RATE_PER_MINUTE", default_value_t = app_api::DEFAULT_RATE_PER_MINUTE)]
     rate_per_minute: u32,
@@ -64,6 +68,8 @@ async fn main() -> anyhow::Result<()> {
     }
     state.limiter = std::sync::Arc::new(app_api::ratelimit::RateLimiter::new(args.rate_per_minute));
     state.solana_rpc = args.solana_rpc.clone();
+    state.cache =
+        std::sync::Arc::new(app_api::cache::ResponseCache::new(std::time::Duration::from_millis(args.cache_ms)));
     state.solana_chain = args.solana_chain.clone();
     let limits = app_api::Limits { cors_origins: args.cors_origin.clone(), ..Default::default() };
     let app = app_api::router(state, &limits);

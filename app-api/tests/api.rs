@@ -576,3 +576,22 @@ async fn swap_transactions_are_built_unsigned_for_the_wallet() {
             .unwrap();
     assert_eq!(resp["other_amount_threshold"], (q.amount_in * 10_100).div_ceil(10_000).to_string());
 }
+
+#[tokio::test]
+async fn anonymous_reads_are_micro_cached_for_the_ttl_only() {
+    let mut f = fixture().await;
+    f.state.cache = std::sync::Arc::new(app_api::cache::ResponseCache::new(std::time::Duration::from_millis(300)));
+    let app = router(f.state.clone(), &Limits::default());
+    let (_, before, _) = get(&app, "/api/v1/pools?limit=1").await;
+    let rw =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}", f._dir.path().join("keeper.db").display())).await.unwrap();
+    sqlx::query("INSERT INTO pools (chain, venue, address, token_a, token_b, first_seen_at_ms) VALUES ('solana', 'amm', 'Newest', 'a', 'b', 99999999)")
+        .execute(&rw).await.unwrap();
+    let (_, cached, _) = get(&app, "/api/v1/pools?limit=1").await;
+    assert_eq!(cached, before, "within the TTL: the cached page");
+    let (_, other, _) = get(&app, "/api/v1/pools?limit=2").await;
+    assert_eq!(other["items"][0]["address"], "Newest", "another URL is not served from the cache");
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    let (_, fresh, _) = get(&app, "/api/v1/pools?limit=1").await;
+    assert_eq!(fresh["items"][0]["address"], "Newest", "after the TTL: fresh data");
+}
