@@ -20,6 +20,21 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// A page from `limit + 1` fetched rows: the extra row only tells that more exist; the
+    /// cursor points after the last row kept.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> String) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(0);
+        let next_cursor = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(cursor_of)
+        } else {
+            None
+        };
+        Page { items: rows, next_cursor }
+    }
+}
+
 /// Valid chain names (as in the keeper's config): 1-32 of a-z, 0-9, '-' or '_'.
 pub fn check_chain(field: &str, chain: &str) -> Result<(), crate::error::ApiError> {
     let ok = !chain.is_empty()

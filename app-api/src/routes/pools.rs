@@ -141,17 +141,12 @@ async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str
         }
     }
     q.push(" LIMIT ").push_bind(limit + 1);
-    let mut rows: Vec<Pool> = q.build_query_as().fetch_all(&state.db).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        rows.last().map(|p| match sort {
-            "age" => cursor("age", &[p.first_seen_at_ms.to_string(), p.id.to_string()]),
-            _ => cursor("liquidity", &[p.quote_reserve.clone(), p.id.to_string()]),
-        })
-    } else {
-        None
-    };
-    Ok(Page { items: rows.into_iter().map(Pool::finish).collect(), next_cursor })
+    let rows: Vec<Pool> = q.build_query_as().fetch_all(&state.db).await?;
+    let page = Page::from_rows(rows, limit, |p| match sort {
+        "age" => cursor("age", &[p.first_seen_at_ms.to_string(), p.id.to_string()]),
+        _ => cursor("liquidity", &[p.quote_reserve.clone(), p.id.to_string()]),
+    });
+    Ok(Page { items: page.items.into_iter().map(Pool::finish).collect(), next_cursor: page.next_cursor })
 }
 
 /// Pools, filtered by chain, venue and token; sorted by age (newest first) or by liquidity
@@ -289,14 +284,8 @@ pub async fn events(
         q.push(" AND id < ").push_bind(id);
     }
     q.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
-    let mut rows: Vec<PoolEvent> = q.build_query_as().fetch_all(&state.db).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        rows.last().map(|e| cursor("events", &[e.id.to_string()]))
-    } else {
-        None
-    };
-    Ok(Json(Page { items: rows, next_cursor }))
+    let rows: Vec<PoolEvent> = q.build_query_as().fetch_all(&state.db).await?;
+    Ok(Json(Page::from_rows(rows, limit, |e| cursor("events", &[e.id.to_string()]))))
 }
 
 pub fn router() -> Router<AppState> {

@@ -92,14 +92,10 @@ pub async fn tokens(State(state): State<AppState>, params: Params) -> ApiResult<
             .push(")");
     }
     q.push(" ORDER BY first_seen_at_ms DESC, chain DESC, address DESC LIMIT ").push_bind(limit + 1);
-    let mut rows: Vec<Token> = q.build_query_as().fetch_all(&state.db).await?;
-    let next_cursor = if rows.len() as i64 > limit {
-        rows.truncate(usize::try_from(limit).unwrap_or(0));
-        rows.last().map(|t| cursor("tokens", &[t.first_seen_at_ms.to_string(), t.chain.clone(), t.address.clone()]))
-    } else {
-        None
-    };
-    Ok(Json(Page { items: rows, next_cursor }))
+    let rows: Vec<Token> = q.build_query_as().fetch_all(&state.db).await?;
+    Ok(Json(Page::from_rows(rows, limit, |t| {
+        cursor("tokens", &[t.first_seen_at_ms.to_string(), t.chain.clone(), t.address.clone()])
+    })))
 }
 
 /// One token with its latest risk report and every finding.
