@@ -143,6 +143,12 @@ async fn pools_paginate_by_age_without_gaps_or_repeats() {
     // The honeypot pool carries its latest risk verdict.
     let (_, body, _) = get(&f.app, "/api/v1/pools?token=0x00000000000000000000000000000000000000AA").await;
     assert_eq!(body["items"][0]["risk"]["verdict"], "critical");
+    assert_eq!(body["items"][0]["risk"]["tradeable"], false);
+    // A list item is exactly the pool as the detail endpoint shows it (built in SQL vs in Rust).
+    let item = body["items"][0].clone();
+    let (_, mut detail, _) = get(&f.app, &format!("/api/v1/pools/bsc/{}", item["address"].as_str().unwrap())).await;
+    detail.as_object_mut().unwrap().remove("reserve_history");
+    assert_eq!(item, detail);
 }
 
 #[tokio::test]

@@ -97,11 +97,40 @@ fn select() -> QueryBuilder<'static, Sqlite> {
     ))
 }
 
-async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str]) -> ApiResult<Page<Pool>> {
+/// The list query builds each item's JSON inside SQLite (one text column per row instead of 22
+/// decoded columns), which roughly halves the cost of a page; the shape is exactly [`Pool`]'s.
+fn select_json() -> QueryBuilder<'static, Sqlite> {
+    QueryBuilder::new(format!(
+        "SELECT json_object('id', p.id, 'chain', p.chain, 'venue', p.venue, 'address', p.address,
+            'token_a', p.token_a, 'token_b', p.token_b, 'reserve_a', p.reserve_a, 'reserve_b', p.reserve_b,
+            'lp_supply', p.lp_supply, 'fee_bps', p.fee_bps, 'created_slot', p.created_slot,
+            'created_tx', p.created_tx, 'created_block_time', p.created_block_time,
+            'first_seen_at_ms', p.first_seen_at_ms, 'base_token', p.base_token, 'creator', p.creator,
+            'risk', CASE WHEN r.id IS NULL THEN NULL ELSE json_object('score', r.score, 'verdict', r.verdict,
+                'tradeable', json(CASE WHEN r.tradeable THEN 'true' ELSE 'false' END), 'summary', r.summary,
+                'created_at_ms', r.created_at_ms) END) AS item,
+            p.first_seen_at_ms, p.id, {QUOTE_RESERVE} AS quote_reserve
+         FROM pools p
+         LEFT JOIN risk_reports r ON r.id = (SELECT max(id) FROM risk_reports WHERE pool_id = p.id)
+         WHERE 1 = 1"
+    ))
+}
+
+#[derive(FromRow)]
+struct ListRow {
+    item: String,
+    first_seen_at_ms: i64,
+    id: i64,
+    quote_reserve: String,
+}
+
+type RawPage = Page<Box<serde_json::value::RawValue>>;
+
+async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str]) -> ApiResult<RawPage> {
     params.only(allowed)?;
     let limit = params.limit(50, 200)?;
     let sort = params.choice("sort", sorts)?;
-    let mut q = select();
+    let mut q = select_json();
     if let Some(chain) = params.str("chain") {
         check_chain("chain", chain)?;
         q.push(" AND p.chain = ").push_bind(chain.to_string());
@@ -141,12 +170,18 @@ async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str
         }
     }
     q.push(" LIMIT ").push_bind(limit + 1);
-    let rows: Vec<Pool> = q.build_query_as().fetch_all(&state.db).await?;
+    let rows: Vec<ListRow> = q.build_query_as().fetch_all(&state.db).await?;
     let page = Page::from_rows(rows, limit, |p| match sort {
         "age" => cursor("age", &[p.first_seen_at_ms.to_string(), p.id.to_string()]),
         _ => cursor("liquidity", &[p.quote_reserve.clone(), p.id.to_string()]),
     });
-    Ok(Page { items: page.items.into_iter().map(Pool::finish).collect(), next_cursor: page.next_cursor })
+    let items = page
+        .items
+        .into_iter()
+        .map(|r| serde_json::value::RawValue::from_string(r.item))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(format!("pool json: {e}")))?;
+    Ok(Page { items, next_cursor: page.next_cursor })
 }
 
 /// Pools, filtered by chain, venue and token; sorted by age (newest first) or by liquidity
@@ -161,7 +196,7 @@ async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = Page<Pool>), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn pools(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Pool>>> {
+pub async fn pools(State(state): State<AppState>, params: Params) -> ApiResult<Json<RawPage>> {
     Ok(Json(
         list(&state, &params, &["chain", "venue", "token", "sort", "limit", "cursor"], &["age", "liquidity"]).await?,
     ))
@@ -175,7 +210,7 @@ pub async fn pools(State(state): State<AppState>, params: Params) -> ApiResult<J
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = Page<Pool>), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn discoveries(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Pool>>> {
+pub async fn discoveries(State(state): State<AppState>, params: Params) -> ApiResult<Json<RawPage>> {
     Ok(Json(list(&state, &params, &["chain", "limit", "cursor"], &["age"]).await?))
 }
 
