@@ -1,24 +1,59 @@
 #!/usr/bin/env bash
-# The main job: run the whole system on local chains.
+# The main job: run the whole system on local chains until Ctrl-C.
 #
-# What exists today: the AMM program, tested natively on a solana-program-test bank. The keeper,
-# the API, the Solana JSON-RPC localnet and anvil with Uniswap V2 arrive with their issues; until
-# then this script builds everything in release and says what it will start.
+#   - the Solana JSON-RPC localnet (AMM + SPL Token) on 127.0.0.1:8899 (websocket 8900)
+#   - anvil with Uniswap V2 (factory, router, WETH9) on 127.0.0.1:8545
+#   - a launch simulator: healthy, taxed, honeypot, blacklisting, mint-authority and thin tokens
+#   - the keeper (discovery, risk scoring, mirror) over both chains
+#   - app-api on http://127.0.0.1:8080 (docs at /api/v1/docs)
+#
+# State lives in .localnet/ (the chains start fresh each run; the previous mirror is kept as
+# .localnet/keeper.db.prev). Trading (buys and exits) arrives with the execution issue.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 ensure_toolchain
-log "building the workspace in release (target dir: $CARGO_TARGET_DIR)"
-cargo build --workspace --release --locked
+ensure_node_tools
+profile="bench-fast" # release without LTO: optimised, and quick to rebuild
+log "building keeper, app-api and the localnet (profile $profile, target dir $CARGO_TARGET_DIR)"
+cargo build --locked --profile "$profile" -p keeper --bin keeper -p app-api --bin app-api -p tests --bin localnet
+bin="$CARGO_TARGET_DIR/$profile"
+dir="$ROOT/.localnet"
+mkdir -p "$dir"
+for f in keeper.db keeper.db-wal keeper.db-shm; do
+  if [ -e "$dir/$f" ]; then mv -f "$dir/$f" "$dir/$f.prev"; fi
+done
+rm -f "$dir/ready"
 
-cat <<'PLAN'
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  log "stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
 
-localnet will start (each piece lands with its issue):
-  - anvil with Uniswap V2 (factory, router, WETH9) on 127.0.0.1:8545
-  - the Solana JSON-RPC localnet with the AMM program and SPL Token on 127.0.0.1:8899
-  - the keeper, live-trading local money only, over both chains
-  - app-api on http://127.0.0.1:8080 (docs at /api/v1/docs)
-  - a launch simulator: healthy, taxed, honeypot, blacklisting, mint-authority and thin tokens
+RUST_LOG="${RUST_LOG:-error}" "$bin/localnet" "$dir" > >(sed -u 's/^/[chains] /') 2>&1 &
+pids+=($!)
+for _ in $(seq 600); do
+  [ -e "$dir/ready" ] && break
+  kill -0 "${pids[0]}" 2>/dev/null || { echo "the local chains stopped" >&2; exit 1; }
+  sleep 0.2
+done
+[ -e "$dir/ready" ] || { echo "the local chains did not start" >&2; exit 1; }
 
-Today only the program and its native tests exist: run scripts/test.sh to see them pass.
-PLAN
+"$bin/keeper" --config "$dir/keeper.toml" db migrate
+KEEPER_LOG__FILTER="${KEEPER_LOG__FILTER:-keeper=info,warn}" "$bin/keeper" --config "$dir/keeper.toml" run \
+  > >(sed -u 's/^/[keeper] /') 2>&1 &
+pids+=($!)
+"$bin/app-api" --db "$dir/keeper.db" --listen 127.0.0.1:8080 > >(sed -u 's/^/[api]    /') 2>&1 &
+pids+=($!)
+
+printf '\n  Solana RPC  http://127.0.0.1:8899   (websocket ws://127.0.0.1:8900)\n'
+printf '  anvil       http://127.0.0.1:8545\n'
+printf '  API         http://127.0.0.1:8080/api/v1/discoveries\n'
+printf '  API docs    http://127.0.0.1:8080/api/v1/docs\n'
+printf '  metrics     http://127.0.0.1:9464/metrics (keeper), http://127.0.0.1:8080/api/v1/metrics (API)\n'
+printf '\n  Ctrl-C stops everything.\n\n'
+wait -n "${pids[@]}" || true

@@ -152,8 +152,17 @@ pub struct Launched {
 
 impl EvmEnv {
     pub async fn start() -> Self {
+        Self::start_on(None).await
+    }
+
+    /// Starts anvil on `port` (a free one when `None`).
+    pub async fn start_on(port: Option<u16>) -> Self {
         // A 1G-gas block limit lets a benchmark put a hundred launches in one block.
-        let anvil = Anvil::at(anvil_path()).args(["--gas-limit", "1000000000"]).try_spawn().expect("spawn anvil");
+        let mut anvil = Anvil::at(anvil_path()).args(["--gas-limit", "1000000000"]);
+        if let Some(port) = port {
+            anvil = anvil.port(port);
+        }
+        let anvil = anvil.try_spawn().expect("spawn anvil");
         let keys = anvil.keys().to_vec();
         let deployer_key: PrivateKeySigner = keys[0].clone().into();
         let deployer = deployer_key.address();

@@ -10,6 +10,7 @@
 
 mod chain;
 mod rpc;
+pub mod sim;
 mod ws;
 
 pub use chain::{unpack_mint, unpack_token_account, Chain, TxRecord, TOKEN_2022};
