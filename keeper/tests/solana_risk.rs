@@ -33,11 +33,14 @@ use solana_sdk::{
 };
 use tests::{
     evm::wait_for,
-    localnet::{serve, Chain, Localnet},
+    localnet::{
+        serve,
+        sim::{Launcher, SolLaunch},
+        Chain, Localnet,
+    },
 };
 use tokio_util::sync::CancellationToken;
 
-const SUPPLY: u64 = 1_000_000_000;
 const MIN_QUOTE: u64 = 1_000_000;
 
 struct Net {
@@ -99,55 +102,6 @@ impl Net {
                 .unwrap();
         self.send(&[ix], &[]);
     }
-}
-
-/// How a classic SPL token is launched in one of our pools against the quote mint.
-#[derive(Clone, Copy)]
-struct Launch {
-    revoke: bool,
-    freeze: bool,
-    burn_lp: bool,
-    whale: bool,
-    quote: u64,
-}
-
-const CLEAN: Launch = Launch { revoke: true, freeze: false, burn_lp: true, whale: false, quote: 10 * MIN_QUOTE };
-
-fn launch(n: &Net, quote_mint: &Pubkey, quote_ata: &Pubkey, l: Launch) -> PoolAddresses {
-    let me = n.me();
-    let token = n.mint(spl_token::ID, None, l.freeze, &Keypair::new());
-    let mine = n.mint_to(&token, &me, SUPPLY);
-    // Half the supply to holders (40 wallets, or one whale), half to the pool.
-    let holders: Vec<Pubkey> = (0..if l.whale { 1 } else { 40 }).map(|_| Pubkey::new_unique()).collect();
-    let each = SUPPLY / 2 / holders.len() as u64;
-    for chunk in holders.chunks(5) {
-        let mut ixs = Vec::new();
-        for h in chunk {
-            let (ata, create) = n.ata(h, &token, &spl_token::ID);
-            ixs.push(create);
-            ixs.push(spl_token::instruction::transfer(&spl_token::ID, &mine, &ata, &me, &[], each).unwrap());
-        }
-        n.send(&ixs, &[]);
-    }
-    if l.revoke {
-        n.revoke_mint_authority(&token, &spl_token::ID);
-    }
-    let (a, b) = client::sort_mints(token, *quote_mint).unwrap();
-    let p = PoolAddresses::derive(client::config_address(0), a, b);
-    let (in_pool, quote) = (SUPPLY / 2, l.quote);
-    let (ata_a, ata_b, amount_a, amount_b) =
-        if a == token { (mine, *quote_ata, in_pool, quote) } else { (*quote_ata, mine, quote, in_pool) };
-    n.send(&[client::initialize_pool(me, &p, ata_a, ata_b, amount_a, amount_b, 0)], &[]);
-    if l.burn_lp {
-        let lp = get_associated_token_address_with_program_id(&me, &p.lp_mint, &spl_token::ID);
-        let balance = {
-            let chain = n.net.chain();
-            let acc = chain.svm.get_account(&lp).unwrap();
-            tests::localnet::unpack_token_account(&acc.owner, &acc.data).unwrap().amount
-        };
-        n.send(&[spl_token::instruction::burn(&spl_token::ID, &lp, &p.lp_mint, &me, &[], balance).unwrap()], &[]);
-    }
-    p
 }
 
 fn pending(p: &PoolAddresses) -> PendingPool {
@@ -251,17 +205,19 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
     }
 
     // Pool-level checks on classic SPL tokens in our AMM's pools.
-    let pools: Vec<(&str, Launch)> = vec![
-        ("", CLEAN),
-        ("mint_authority", Launch { revoke: false, ..CLEAN }),
-        ("freeze_authority", Launch { freeze: true, ..CLEAN }),
-        ("lp_not_burned", Launch { burn_lp: false, ..CLEAN }),
-        ("holder_concentration", Launch { whale: true, ..CLEAN }),
-        ("thin_liquidity", Launch { quote: MIN_QUOTE / 10, ..CLEAN }),
+    let clean = SolLaunch::clean(10 * MIN_QUOTE);
+    let pools: Vec<(&str, SolLaunch)> = vec![
+        ("", clean),
+        ("mint_authority", SolLaunch { revoke_mint_authority: false, ..clean }),
+        ("freeze_authority", SolLaunch { freeze_authority: true, ..clean }),
+        ("lp_not_burned", SolLaunch { burn_lp: false, ..clean }),
+        ("holder_concentration", SolLaunch { whale: true, ..clean }),
+        ("thin_liquidity", SolLaunch::clean(MIN_QUOTE / 10)),
     ];
+    let launcher = Launcher { net: &n.net, payer: &n.payer };
     let mut launched = Vec::new();
     for (check, l) in &pools {
-        let p = launch(&n, &quote_mint, &quote_ata, *l);
+        let (_, p) = launcher.launch(&quote_mint, &quote_ata, *l).unwrap();
         let (token, a, _) = engine.evaluate(&pending(&p)).await.unwrap();
         assert_ne!(token, quote_mint.to_string(), "the quote side is not the token evaluated");
         let want: Vec<&str> = if check.is_empty() { vec![] } else { vec![check] };
