@@ -18,7 +18,7 @@ use crate::{
 };
 
 /// The latest risk assessment of a pool's token.
-#[derive(Debug, Serialize, ToSchema, FromRow)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RiskSummary {
     pub score: i64,
     pub verdict: String,
@@ -27,7 +27,9 @@ pub struct RiskSummary {
     pub created_at_ms: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema, FromRow)]
+/// A pool as every endpoint returns it. The JSON itself is built inside SQLite by
+/// [`select_json`] (one text column per row), so this type documents the shape.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Pool {
     pub id: i64,
     pub chain: String,
@@ -48,57 +50,15 @@ pub struct Pool {
     /// The side being evaluated (EVM discoveries): the token that is not the wrapped native one.
     pub base_token: Option<String>,
     pub creator: Option<String>,
-    #[sqlx(skip)]
     pub risk: Option<RiskSummary>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub r_score: Option<i64>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub r_verdict: Option<String>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub r_tradeable: Option<bool>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub r_summary: Option<String>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub r_created_at_ms: Option<i64>,
-    #[serde(skip)]
-    #[schema(ignore)]
-    pub quote_reserve: String,
-}
-
-impl Pool {
-    fn finish(mut self) -> Self {
-        if let (Some(score), Some(verdict), Some(tradeable), Some(summary), Some(created_at_ms)) =
-            (self.r_score, self.r_verdict.take(), self.r_tradeable, self.r_summary.take(), self.r_created_at_ms)
-        {
-            self.risk = Some(RiskSummary { score, verdict, tradeable, summary, created_at_ms });
-        }
-        self
-    }
 }
 
 /// The quote-side reserve: the side that is not `base_token` (reserve_b when unknown).
 const QUOTE_RESERVE: &str =
     "CASE WHEN p.base_token = p.token_a THEN p.reserve_b WHEN p.base_token = p.token_b THEN p.reserve_a ELSE p.reserve_b END";
 
-fn select() -> QueryBuilder<'static, Sqlite> {
-    QueryBuilder::new(format!(
-        "SELECT p.id, p.chain, p.venue, p.address, p.token_a, p.token_b, p.reserve_a, p.reserve_b, p.lp_supply,
-            p.fee_bps, p.created_slot, p.created_tx, p.created_block_time, p.first_seen_at_ms, p.base_token, p.creator,
-            r.score AS r_score, r.verdict AS r_verdict, r.tradeable AS r_tradeable, r.summary AS r_summary,
-            r.created_at_ms AS r_created_at_ms, {QUOTE_RESERVE} AS quote_reserve
-         FROM pools p
-         LEFT JOIN risk_reports r ON r.id = (SELECT max(id) FROM risk_reports WHERE pool_id = p.id)
-         WHERE 1 = 1"
-    ))
-}
-
-/// The list query builds each item's JSON inside SQLite (one text column per row instead of 22
-/// decoded columns), which roughly halves the cost of a page; the shape is exactly [`Pool`]'s.
+/// Builds each pool's JSON inside SQLite (one text column per row instead of 22 decoded columns,
+/// which roughly halves the cost of a page); the shape is exactly [`Pool`]'s.
 fn select_json() -> QueryBuilder<'static, Sqlite> {
     QueryBuilder::new(format!(
         "SELECT json_object('id', p.id, 'chain', p.chain, 'venue', p.venue, 'address', p.address,
@@ -223,6 +183,7 @@ pub struct ReservePoint {
     pub reserve_b: String,
 }
 
+/// A pool (the fields of [`Pool`]) with its reserve history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PoolDetail {
     #[serde(flatten)]
@@ -231,13 +192,20 @@ pub struct PoolDetail {
     pub reserve_history: Vec<ReservePoint>,
 }
 
-async fn find_pool(state: &AppState, chain: &str, address: &str) -> ApiResult<Pool> {
+/// The pool's JSON object and its (chain, normalised address).
+async fn find_pool(
+    state: &AppState,
+    chain: &str,
+    address: &str,
+) -> ApiResult<(serde_json::Map<String, serde_json::Value>, String, String)> {
     check_chain("chain", chain)?;
     let address = normalize_address("address", address)?;
-    let mut q = select();
-    q.push(" AND p.chain = ").push_bind(chain.to_string()).push(" AND p.address = ").push_bind(address);
-    let pool: Option<Pool> = q.build_query_as().fetch_optional(&state.db).await?;
-    pool.map(Pool::finish).ok_or_else(|| ApiError::NotFound("pool".into()))
+    let mut q = select_json();
+    q.push(" AND p.chain = ").push_bind(chain.to_string()).push(" AND p.address = ").push_bind(address.clone());
+    let row: Option<ListRow> = q.build_query_as().fetch_optional(&state.db).await?;
+    let row = row.ok_or_else(|| ApiError::NotFound("pool".into()))?;
+    let pool = serde_json::from_str(&row.item).map_err(|e| ApiError::Internal(format!("pool json: {e}")))?;
+    Ok((pool, chain.to_string(), address))
 }
 
 /// One pool with its reserve history.
@@ -248,20 +216,22 @@ pub async fn pool(
     State(state): State<AppState>,
     Path((chain, address)): Path<(String, String)>,
     params: Params,
-) -> ApiResult<Json<PoolDetail>> {
+) -> ApiResult<Json<serde_json::Map<String, serde_json::Value>>> {
     params.only(&[])?;
-    let pool = find_pool(&state, &chain, &address).await?;
+    let (mut pool, chain, address) = find_pool(&state, &chain, &address).await?;
     let mut history: Vec<ReservePoint> = sqlx::query_as(
         "SELECT slot, block_time, kind, reserve_a_after AS reserve_a, reserve_b_after AS reserve_b FROM pool_events
          WHERE chain = ? AND pool_address = ? AND reserve_a_after IS NOT NULL AND reserve_b_after IS NOT NULL
          ORDER BY slot DESC, id DESC LIMIT 500",
     )
-    .bind(&pool.chain)
-    .bind(&pool.address)
+    .bind(&chain)
+    .bind(&address)
     .fetch_all(&state.db)
     .await?;
     history.reverse();
-    Ok(Json(PoolDetail { pool, reserve_history: history }))
+    let history = serde_json::to_value(history).map_err(|e| ApiError::Internal(e.to_string()))?;
+    pool.insert("reserve_history".into(), history);
+    Ok(Json(pool))
 }
 
 #[derive(Debug, Serialize, ToSchema, FromRow)]
@@ -299,12 +269,12 @@ pub async fn events(
 ) -> ApiResult<Json<Page<PoolEvent>>> {
     params.only(&["kind", "limit", "cursor"])?;
     let limit = params.limit(50, 200)?;
-    let pool = find_pool(&state, &chain, &address).await?;
+    let (_, chain, address) = find_pool(&state, &chain, &address).await?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "SELECT id, chain, pool_address, tx_id, slot, block_time, kind, actor, a_to_b, amount_in, amount_out, amount_a,
             amount_b, lp_amount, reserve_a_after, reserve_b_after FROM pool_events WHERE chain = ",
     );
-    q.push_bind(pool.chain.clone()).push(" AND pool_address = ").push_bind(pool.address.clone());
+    q.push_bind(chain).push(" AND pool_address = ").push_bind(address);
     if let Some(kind) = params.str("kind") {
         let kinds =
             ["pool_created", "liquidity_added", "liquidity_removed", "swap", "status_changed", "fees_collected"];
