@@ -35,6 +35,8 @@ async fn count(db: &SqlitePool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
 
+const ONE_HOUR: Duration = Duration::from_secs(3600);
+
 struct Keeper {
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -42,15 +44,17 @@ struct Keeper {
 
 impl Keeper {
     /// Discovery + risk worker, as `keeper run` wires them.
-    fn start(env: &EvmEnv, cfg: &EvmChainConfig, db: &SqlitePool) -> Self {
+    /// `rescore_empty_after`: how soon empty pairs are scored again (long where a test counts reports).
+    fn start(env: &EvmEnv, cfg: &EvmChainConfig, db: &SqlitePool, rescore_empty_after: Duration) -> Self {
         let cancel = CancellationToken::new();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(64);
         let http = keeper::evm::http_provider(&cfg.http_url).unwrap();
         let mut discovery = EvmDiscovery::new("local", cfg, http.clone(), db.clone(), jobs_tx).unwrap();
         discovery.poll_interval = Duration::from_millis(200);
         let engine = EvmRiskEngine::new(http, cfg, Default::default());
-        let worker =
-            Arc::new(RiskWorker::new(db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4));
+        let mut worker = RiskWorker::new(db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4);
+        worker.rescore_empty_after = rescore_empty_after;
+        let worker = Arc::new(worker);
         let ws = env.ws_url();
         let c = cancel.clone();
         let d = tokio::spawn(async move {
@@ -86,7 +90,7 @@ async fn backfill_live_restart_and_reorg() {
     // The provider refuses eth_getLogs over more than 5 blocks; the keeper asks for 64 at first.
     let proxy = RangeLimitedRpc::start(env.http_url(), 5).await;
     let cfg = chain_config(&env, &proxy.url);
-    let keeper = Keeper::start(&env, &cfg, &db);
+    let keeper = Keeper::start(&env, &cfg, &db, ONE_HOUR);
 
     wait_for("the backfilled pools and their reports", || async {
         (count(&db, "SELECT count(*) FROM pools p JOIN risk_reports r ON r.pool_id = p.id").await == 4).then_some(())
@@ -144,7 +148,7 @@ async fn backfill_live_restart_and_reorg() {
     // Restart: pairs created while the keeper is down are backfilled; nothing is doubled.
     keeper.stop().await;
     env.create_pair(fresh(7), fresh(8)).await;
-    let keeper = Keeper::start(&env, &cfg, &db);
+    let keeper = Keeper::start(&env, &cfg, &db, ONE_HOUR);
     wait_for("the pair created while down", || async {
         (count(&db, "SELECT count(*) FROM pools").await == 6).then_some(())
     })
@@ -196,5 +200,65 @@ async fn backfill_live_restart_and_reorg() {
         (count(&db, "SELECT count(*) FROM pools").await == 7).then_some(())
     })
     .await;
+    keeper.stop().await;
+}
+
+/// A common launch pattern: the pair is created empty, liquidity comes in a later transaction.
+/// The first report (nothing to buy) is not the last word: the pool is scored again once funded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pair_created_empty_is_scored_again_once_funded() {
+    let env = EvmEnv::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+    mirror::migrate(&db).await.unwrap();
+    let cfg = chain_config(&env, &env.http_url());
+    let keeper = Keeper::start(&env, &cfg, &db, Duration::from_millis(300));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let token = env.deploy_token(TokenKind::Standard, "late", tests::evm::e18(1_000_000)).await;
+    env.create_pair(token, env.weth).await;
+    let pair = format!("{:#x}", env.pair_for(token));
+    let first: (bool, String) = wait_for("the empty pair's report", || async {
+        sqlx::query_as("SELECT tradeable, findings FROM risk_reports WHERE pool_address = ? ORDER BY id LIMIT 1")
+            .bind(&pair)
+            .fetch_optional(&db)
+            .await
+            .unwrap()
+    })
+    .await;
+    assert!(!first.0 && first.1.contains("buy_reverts"), "nothing can be bought from an empty pair: {}", first.1);
+
+    env.fund(token, &Launch::clean(TokenKind::Standard)).await;
+    wait_for("a tradeable report after funding", || async {
+        let t: Option<bool> = sqlx::query_scalar(
+            "SELECT tradeable FROM risk_reports WHERE pool_address = ? AND tradeable = 1 ORDER BY id DESC LIMIT 1",
+        )
+        .bind(&pair)
+        .fetch_optional(&db)
+        .await
+        .unwrap();
+        t
+    })
+    .await;
+    let reserves: (String, String) = sqlx::query_as("SELECT reserve_a, reserve_b FROM pools WHERE address = ?")
+        .bind(&pair)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(reserves.0 != "0" && reserves.1 != "0", "the funded reserves are mirrored: {reserves:?}");
+    // Funded pools leave the re-scoring set: no more reports pile up.
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE pool_address = ?")
+        .bind(&pair)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    let later: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE pool_address = ?")
+        .bind(&pair)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(n, later);
     keeper.stop().await;
 }

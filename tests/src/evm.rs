@@ -252,6 +252,12 @@ impl EvmEnv {
     /// addLiquidityETH (which creates the pair), burn the LP (optional), renounce (optional).
     pub async fn launch(&self, name: &str, l: &Launch) -> Launched {
         let token = self.deploy_token(l.kind, name, l.supply).await;
+        self.fund(token, l).await
+    }
+
+    /// Spreads the supply, adds liquidity (creating the pair if needed), burns LP and renounces,
+    /// as `l` says, for an already deployed token.
+    pub async fn fund(&self, token: Address, l: &Launch) -> Launched {
         let in_pool = l.supply * U256::from(l.pool_share_bps) / U256::from(10_000u64);
         if l.distribute {
             let rest = l.supply - in_pool;

@@ -138,6 +138,8 @@ pub struct TokenMeta {
     pub total_supply: U256,
     /// The pool's reserves (token0, token1) at the block it was created.
     pub initial_reserves: Option<(U256, U256)>,
+    /// The pool's reserves (token0, token1) at the block measured.
+    pub reserves: Option<(U256, U256)>,
     /// Who sent the transaction that created the pool.
     pub creator: Option<Address>,
 }
@@ -227,6 +229,7 @@ impl EvmRiskEngine {
         };
         let capabilities = capabilities(&[&code, &impl_code]);
 
+        let current = reserves.as_ref().map(|r| (U256::from(r.reserve0), U256::from(r.reserve1)));
         let native_reserve = match (reserves, token0) {
             (Some(r), Some(t0)) => U256::from(if t0 == self.wrapped_native { r.reserve0 } else { r.reserve1 }),
             _ => U256::ZERO,
@@ -268,6 +271,7 @@ impl EvmRiskEngine {
             decimals,
             total_supply,
             initial_reserves: initial.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
+            reserves: current,
             creator: sender,
         };
         metrics::histogram!("keeper_risk_measure_seconds", "kind" => "evm").record(started.elapsed().as_secs_f64());

@@ -39,6 +39,39 @@ pub async fn unscored(db: &SqlitePool, chains: &[String], limit: i64) -> sqlx::R
     Ok(out)
 }
 
+/// EVM pools still empty in the mirror, discovered less than `max_age_ms` ago, whose latest
+/// report is older than `after_ms` or a quarter of the pool's age, whichever is longer (so a pair
+/// that never gets funded costs a few dozen evaluations, not one every sweep): pairs created
+/// first and funded later.
+pub async fn empty_and_due(
+    db: &SqlitePool,
+    chains: &[String],
+    after_ms: i64,
+    max_age_ms: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<PendingPool>> {
+    let now = crate::mirror::now_ms();
+    let mut out = Vec::new();
+    for chain in chains {
+        let rows: Vec<PendingPool> = sqlx::query_as(
+            "SELECT id, chain, venue, address, token_a, token_b, base_token, created_slot, created_tx, first_seen_at_ms
+             FROM pools p WHERE chain = ?5 AND reserve_a = '0' AND reserve_b = '0' AND first_seen_at_ms > ?3
+               AND (SELECT max(created_at_ms) FROM risk_reports r WHERE r.pool_id = p.id)
+                   < ?1 - max(?2, (?1 - first_seen_at_ms) / 4)
+             ORDER BY id LIMIT ?4",
+        )
+        .bind(now)
+        .bind(after_ms)
+        .bind(now.saturating_sub(max_age_ms))
+        .bind(limit)
+        .bind(chain)
+        .fetch_all(db)
+        .await?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// Appends a report. Fails (foreign key) if a reorg removed the pool meanwhile.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert(

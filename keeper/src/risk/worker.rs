@@ -9,6 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use alloy::primitives::U256;
 use sqlx::SqlitePool;
 use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -85,11 +86,24 @@ pub struct RiskWorker {
     in_flight: Mutex<HashSet<i64>>,
     /// Every finished report is also sent here (tests, benchmarks, the executor later).
     pub done: Option<mpsc::UnboundedSender<ReportDone>>,
+    /// EVM pairs created empty (liquidity added in a later transaction, a common launch
+    /// pattern) are scored again this long after their last report, while they stay empty in
+    /// the mirror, for up to `rescore_empty_for` after discovery.
+    pub rescore_empty_after: Duration,
+    pub rescore_empty_for: Duration,
 }
 
 impl RiskWorker {
     pub fn new(db: SqlitePool, engines: HashMap<String, Engine>, concurrency: usize) -> Self {
-        Self { db, engines, concurrency: concurrency.max(1), in_flight: Mutex::new(HashSet::new()), done: None }
+        Self {
+            db,
+            engines,
+            concurrency: concurrency.max(1),
+            in_flight: Mutex::new(HashSet::new()),
+            done: None,
+            rescore_empty_after: Duration::from_secs(10),
+            rescore_empty_for: Duration::from_secs(6 * 3600),
+        }
     }
 
     /// Measures, scores and stores one pool's report.
@@ -158,8 +172,10 @@ impl RiskWorker {
                 .execute(&mut *tx)
                 .await?;
         }
-        if let Some((r0, r1)) = meta.initial_reserves {
-            // Initial reserves, as of the creation block; only if nothing newer was recorded.
+        // Initial reserves as of the creation block; a pair created empty gets the reserves seen
+        // when it is first measured funded (which takes it out of the re-scoring set).
+        let funded = |r: Option<(U256, U256)>| r.filter(|(a, b)| !a.is_zero() && !b.is_zero());
+        if let Some((r0, r1)) = funded(meta.initial_reserves).or(funded(meta.reserves)) {
             sqlx::query(
                 "UPDATE pools SET reserve_a = ?, reserve_b = ? WHERE id = ? AND reserve_a = '0' AND reserve_b = '0'",
             )
@@ -171,6 +187,18 @@ impl RiskWorker {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Pools without a report, then empty EVM pairs due for another look.
+    async fn sweep(&self, chains: &[String]) -> sqlx::Result<Vec<PendingPool>> {
+        let evm: Vec<String> =
+            self.engines.iter().filter(|(_, e)| matches!(e, Engine::Evm(_))).map(|(c, _)| c.clone()).collect();
+        let mut pending = store::unscored(&self.db, chains, 256).await?;
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        pending.extend(
+            store::empty_and_due(&self.db, &evm, ms(self.rescore_empty_after), ms(self.rescore_empty_for), 64).await?,
+        );
+        Ok(pending)
     }
 
     /// Runs until cancelled: live jobs from `jobs`, plus a sweep of unscored pools every `sweep`.
@@ -205,7 +233,7 @@ impl RiskWorker {
                     Some(job) => queue.push_back(job),
                     None => break,
                 },
-                _ = tick.tick() => match store::unscored(&self.db, &chains, 256).await {
+                _ = tick.tick() => match self.sweep(&chains).await {
                     Ok(pending) => {
                         let busy = self.in_flight.lock().map(|s| s.clone()).unwrap_or_default();
                         let queued: HashSet<i64> = queue.iter().map(|j| j.pool.id).collect();
