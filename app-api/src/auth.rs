@@ -45,12 +45,8 @@ pub fn token_hash(token: &str) -> String {
 }
 
 /// The client's IP (from the connection; tests without one get 0.0.0.0).
-pub fn client_ip(parts: &Parts) -> IpAddr {
-    parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
 /// The signed-in user of a request with a live session (`Authorization: Bearer <token>`).
@@ -79,7 +75,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         .fetch_optional(&state.writer)
         .await?;
         let (id, username, role) = row.ok_or(ApiError::Unauthorized)?;
-        Ok(CurrentUser { id, username, role, token_hash: hash, ip: client_ip(parts) })
+        Ok(CurrentUser { id, username, role, token_hash: hash, ip: client_ip(&parts.extensions) })
     }
 }
 
@@ -115,6 +111,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(parts)))
+        Ok(ClientIp(client_ip(&parts.extensions)))
     }
 }

@@ -9,7 +9,7 @@ use std::{
 };
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
 };
@@ -50,12 +50,7 @@ impl RateLimiter {
 }
 
 pub async fn limit(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-    match state.limiter.check(ip) {
+    match state.limiter.check(crate::auth::client_ip(req.extensions())) {
         Ok(()) => next.run(req).await,
         Err(wait) => ApiError::RateLimited(wait.as_secs().max(1)).into_response(),
     }

@@ -153,10 +153,6 @@ impl EvmDiscovery {
         })
     }
 
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
     /// The factory-event filter (no block range).
     pub fn filter(&self) -> Filter {
         Filter::new()
@@ -299,7 +295,6 @@ impl EvmDiscovery {
             }
             from = to + 1;
         }
-        metrics::gauge!("keeper_checkpoint_lag", "source" => self.source.clone()).set(0.0);
         Ok(found)
     }
 
@@ -409,6 +404,9 @@ impl EvmDiscovery {
         .bind(now_ms())
         .execute(&mut **tx)
         .await?;
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!("keeper_checkpoint_lag_slots", "source" => self.source.clone())
+            .set(head.saturating_sub(block) as f64);
         Ok(())
     }
 

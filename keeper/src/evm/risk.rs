@@ -18,7 +18,7 @@ use alloy::{
 
 use super::{
     abi::{IUniswapV2Pair, RiskProbe, IERC20},
-    discovery::{addr, get_logs_adaptive},
+    discovery::get_logs_adaptive,
 };
 use crate::{
     config::EvmChainConfig,
@@ -325,16 +325,6 @@ pub fn revert_reason(data: &[u8]) -> String {
     } else {
         format!("0x{}", alloy::primitives::hex::encode(data))
     }
-}
-
-/// The pool's mirror address as an `Address` (for pools read back from SQLite).
-pub fn parse_addr(s: &str) -> Option<Address> {
-    s.parse().ok()
-}
-
-#[doc(hidden)]
-pub fn addr_string(a: Address) -> String {
-    addr(a)
 }
 
 #[cfg(test)]

@@ -130,10 +130,6 @@ impl Assessment {
         Self { score, verdict, tradeable, findings, summary }
     }
 
-    pub fn has(&self, check: &str) -> bool {
-        self.findings.iter().any(|f| f.check == check && f.severity > Severity::Info)
-    }
-
     /// The checks that found a risk (severity above info), sorted.
     pub fn tripped(&self) -> Vec<&str> {
         let mut v: Vec<&str> =

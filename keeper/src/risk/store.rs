@@ -1,6 +1,5 @@
 //! Risk reports in the mirror: append-only history per token and pool.
 
-use serde::Serialize;
 use sqlx::{FromRow, SqlitePool};
 
 use super::Assessment;
@@ -20,16 +19,19 @@ pub struct PendingPool {
     pub first_seen_at_ms: i64,
 }
 
+/// The columns of [`PendingPool`].
+const PENDING_COLUMNS: &str =
+    "id, chain, venue, address, token_a, token_b, base_token, created_slot, created_tx, first_seen_at_ms";
+
 /// Pools on `chains` that have no report yet, oldest first: what a restarted keeper (or the
 /// Solana side, which discovers pools through the indexer) still has to score.
 pub async fn unscored(db: &SqlitePool, chains: &[String], limit: i64) -> sqlx::Result<Vec<PendingPool>> {
     let mut out = Vec::new();
     for chain in chains {
-        let rows: Vec<PendingPool> = sqlx::query_as(
-            "SELECT id, chain, venue, address, token_a, token_b, base_token, created_slot, created_tx, first_seen_at_ms
-             FROM pools p WHERE chain = ? AND NOT EXISTS (SELECT 1 FROM risk_reports r WHERE r.pool_id = p.id)
-             ORDER BY id LIMIT ?",
-        )
+        let rows: Vec<PendingPool> = sqlx::query_as(&format!(
+            "SELECT {PENDING_COLUMNS} FROM pools p WHERE chain = ? AND NOT EXISTS (SELECT 1 FROM risk_reports r WHERE r.pool_id = p.id)
+             ORDER BY id LIMIT ?"
+        ))
         .bind(chain)
         .bind(limit)
         .fetch_all(db)
@@ -53,13 +55,12 @@ pub async fn empty_and_due(
     let now = crate::mirror::now_ms();
     let mut out = Vec::new();
     for chain in chains {
-        let rows: Vec<PendingPool> = sqlx::query_as(
-            "SELECT id, chain, venue, address, token_a, token_b, base_token, created_slot, created_tx, first_seen_at_ms
-             FROM pools p WHERE chain = ?5 AND reserve_a = '0' AND reserve_b = '0' AND first_seen_at_ms > ?3
+        let rows: Vec<PendingPool> = sqlx::query_as(&format!(
+            "SELECT {PENDING_COLUMNS} FROM pools p WHERE chain = ?5 AND reserve_a = '0' AND reserve_b = '0' AND first_seen_at_ms > ?3
                AND (SELECT max(created_at_ms) FROM risk_reports r WHERE r.pool_id = p.id)
                    < ?1 - max(?2, (?1 - first_seen_at_ms) / 4)
-             ORDER BY id LIMIT ?4",
-        )
+             ORDER BY id LIMIT ?4"
+        ))
         .bind(now)
         .bind(after_ms)
         .bind(now.saturating_sub(max_age_ms))
@@ -104,43 +105,4 @@ pub async fn insert(
     .fetch_one(db)
     .await?;
     Ok(id)
-}
-
-/// A stored report, as the API and `keeper status` show it.
-#[derive(Debug, Clone, FromRow, Serialize)]
-pub struct StoredReport {
-    pub id: i64,
-    pub pool_id: i64,
-    pub chain: String,
-    pub pool_address: String,
-    pub token: String,
-    pub score: i64,
-    pub verdict: String,
-    pub tradeable: bool,
-    pub summary: String,
-    pub findings: String,
-    pub measured_slot: Option<i64>,
-    pub discovered_at_ms: i64,
-    pub created_at_ms: i64,
-    pub elapsed_us: i64,
-}
-
-/// Every report of a token on a chain, newest first.
-pub async fn for_token(db: &SqlitePool, chain: &str, token: &str) -> sqlx::Result<Vec<StoredReport>> {
-    sqlx::query_as("SELECT * FROM risk_reports WHERE chain = ? AND token = ? ORDER BY id DESC")
-        .bind(chain)
-        .bind(token)
-        .fetch_all(db)
-        .await
-}
-
-/// The newest report of every pool on a chain.
-pub async fn latest(db: &SqlitePool, chain: &str) -> sqlx::Result<Vec<StoredReport>> {
-    sqlx::query_as(
-        "SELECT * FROM risk_reports r WHERE chain = ? AND id = (SELECT max(id) FROM risk_reports WHERE pool_id = r.pool_id)
-         ORDER BY id",
-    )
-    .bind(chain)
-    .fetch_all(db)
-    .await
 }

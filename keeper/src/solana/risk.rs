@@ -182,10 +182,6 @@ impl SolanaRiskEngine {
             ..Default::default()
         })
     }
-
-    pub fn policy(&self) -> &RiskPolicy {
-        &self.policy
-    }
 }
 
 #[cfg(test)]
