@@ -12,7 +12,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::risk::RiskPolicy;
+use crate::{risk::RiskPolicy, trade::TradingConfig};
 
 /// The commented default configuration written by `keeper init`. Parsing it yields `Config::default()`.
 pub const DEFAULT_CONFIG: &str = r#"# keeper configuration. Every setting can also be given as an environment variable:
@@ -149,6 +149,68 @@ factories = [
   { name = "uniswap_v3", kind = "v3", address = "0x1F98431c8aD98523631AE4a59f267346ea31F984" },
 ]
 
+# Guarded execution. Dry-run (paper fills, nothing sent) unless live = true; live trading also
+# needs a key: a file named here, or the KEEPER_EVM_KEY / KEEPER_SOLANA_KEY environment variable
+# (hex private key / solana-keygen JSON or base58). Keys are never logged or stored.
+[trading]
+enabled = false
+live = false
+evm_key_file = ""
+solana_key_file = ""
+# Filters: the risk report's score (0-100) and measured taxes, token age (0: any age), and
+# optional allow / deny lists of token addresses.
+max_risk_score = 30
+max_buy_tax_bps = 1000
+max_sell_tax_bps = 1000
+max_token_age_secs = 600
+allow = []
+deny = []
+# Guards, persisted in the database: open positions at most, no new buy of a token within
+# cooldown_secs of the last, and after max_consecutive_failures failed buys on a chain no buy
+# there for breaker_cooldown_secs. Operators can pause buying and override limits through the API.
+max_open_positions = 5
+cooldown_secs = 3600
+max_consecutive_failures = 3
+breaker_cooldown_secs = 600
+# Accept at most this slippage off the exact quote (after the token's measured tax); paper fills
+# assume paper_slippage_bps.
+slippage_bps = 500
+paper_slippage_bps = 50
+# Exits (0 disables one): take profit at +100%, stop loss at -30%, trailing stop 20% under the
+# highest value once in profit, sell after max_hold_secs. Positions are valued every exit_poll_ms.
+take_profit_bps = 10000
+stop_loss_bps = 3000
+trailing_stop_bps = 2000
+max_hold_secs = 3600
+exit_poll_ms = 1000
+
+# Sizing and budgets per chain, in base units of the quote token (wei for wrapped native):
+# [trading.chains.ethereum]
+# buy_amount = "50000000000000000"
+# max_buy = "100000000000000000"
+# daily_budget = "500000000000000000"
+# min_liquidity = "5000000000000000000"
+# quote_tokens = []   # empty: wrapped native (EVM) or any solana.quote_mints mint
+[trading.chains]
+
+[trading.evm]
+# EIP-1559: tip per gas and the cap on the total fee per gas, in wei.
+priority_fee_wei = "1500000000"
+max_fee_wei = "200000000000"
+# Replace a transaction that has no receipt after this long, at the same nonce, with fees raised
+# by fee_bump_bps, up to the cap.
+replace_after_ms = 6000
+fee_bump_bps = 1250
+# The router deadline of a swap, from signing.
+deadline_secs = 120
+receipt_poll_ms = 100
+
+[trading.solana]
+compute_unit_limit = 200000
+# Priority fee in micro-lamports per compute unit.
+priority_micro_lamports = 10000
+confirm_poll_ms = 250
+
 # A local anvil (scripts/localnet.sh fills in the factory it deploys).
 [evm.local]
 enabled = false
@@ -176,6 +238,7 @@ pub struct Config {
     pub risk: RiskPolicy,
     /// EVM chains by name.
     pub evm: BTreeMap<String, EvmChainConfig>,
+    pub trading: TradingConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,6 +392,7 @@ impl Default for Config {
             },
             risk: RiskPolicy::default(),
             evm: default_evm_chains(),
+            trading: TradingConfig::default(),
         }
     }
 }
@@ -440,7 +504,8 @@ impl Config {
         let vars: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("KEEPER_")).collect();
         for (key, value) in vars {
             let path = key.trim_start_matches("KEEPER_").to_ascii_lowercase().replace("__", ".");
-            if path.is_empty() || path == "config" {
+            // Trading keys are secrets, not settings (see trade::keys).
+            if path.is_empty() || path == "config" || path == "evm_key" || path == "solana_key" {
                 continue;
             }
             let parsed: figment::value::Value =
@@ -579,6 +644,13 @@ impl Config {
                 }
             }
         }
+        let mut chains: Vec<String> = self.evm.iter().filter(|(_, c)| c.enabled).map(|(n, _)| n.clone()).collect();
+        if self.solana.enabled {
+            chains.push(self.solana.chain.clone());
+        }
+        if let Some((field, reason)) = self.trading.invalid_field(&chains) {
+            return Err(invalid(&field, reason));
+        }
         Ok(())
     }
 }
@@ -686,6 +758,18 @@ mod tests {
                 "evm.polygon.factories[0].router",
             ),
             ("[evm.polygon]\nchain_id = \"one\"", "evm.polygon.chain_id"),
+            ("[trading]\nmax_risk_score = 101", "trading.max_risk_score"),
+            ("[trading]\nslippage_bps = 0", "trading.slippage_bps"),
+            ("[trading]\nstop_loss_bps = 10000", "trading.stop_loss_bps"),
+            ("[trading]\nmax_open_positions = 0", "trading.max_open_positions"),
+            ("[trading]\nlive = \"yes\"", "trading.live"),
+            ("[trading]\nprivate_key = \"0x12\"", "trading.private_key"),
+            ("[trading.chains.nowhere]\nbuy_amount = \"1\"\nmax_buy = \"1\"\ndaily_budget = \"1\"\nmin_liquidity = \"0\"", "trading.chains.nowhere"),
+            ("[trading.chains.solana]\nbuy_amount = \"0.5\"\nmax_buy = \"1\"\ndaily_budget = \"1\"\nmin_liquidity = \"0\"", "trading.chains.solana.buy_amount"),
+            ("[trading.chains.solana]\nbuy_amount = \"0\"\nmax_buy = \"1\"\ndaily_budget = \"1\"\nmin_liquidity = \"0\"", "trading.chains.solana.buy_amount"),
+            ("[trading.evm]\nfee_bump_bps = 500", "trading.evm.fee_bump_bps"),
+            ("[trading.evm]\nmax_fee_wei = \"1\"", "trading.evm.max_fee_wei"),
+            ("[trading.solana]\ncompute_unit_limit = 1", "trading.solana.compute_unit_limit"),
         ];
         for (toml, field) in cases {
             match load_toml(toml) {

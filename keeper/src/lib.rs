@@ -9,6 +9,7 @@ pub mod mirror;
 pub mod risk;
 pub mod solana;
 pub mod supervisor;
+pub mod trade;
 
 /// The AMM program id the keeper indexes and trades against by default.
 pub fn amm_program_id() -> anchor_lang::prelude::Pubkey {

@@ -11,6 +11,12 @@ use keeper::{
     risk::worker::{Engine, Job, RiskWorker},
     solana::{risk::SolanaRiskEngine, SolanaIndexer},
     supervisor::{supervise, Backoff},
+    trade::{
+        evm::EvmTrader,
+        keys::{self, KeyError},
+        solana::SolanaTrader,
+        trader::{Trader, Venue},
+    },
 };
 use solana_commitment_config::CommitmentConfig;
 use tokio::sync::mpsc::Sender;
@@ -188,7 +194,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         );
         engines.insert(config.solana.chain.clone(), Engine::Solana(engine));
     }
-    let worker = Arc::new(RiskWorker::new(pool.clone(), engines, config.risk.concurrency));
+    let mut worker = RiskWorker::new(pool.clone(), engines, config.risk.concurrency);
+    if let Some(trader) = build_trader(&config, pool.clone())? {
+        let (reports, reports_rx) = tokio::sync::mpsc::unbounded_channel();
+        worker.done = Some(reports);
+        sources.push(tokio::spawn(Arc::new(trader).run(reports_rx, cancel.clone())));
+    }
+    let worker = Arc::new(worker);
     sources.push(tokio::spawn(worker.run(jobs_rx, Duration::from_secs(2), cancel.clone())));
 
     cancel.cancelled().await;
@@ -209,6 +221,54 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     pool.close().await;
     Ok(())
+}
+
+/// The trader, when `trading.enabled`: an executor per chain that has a budget. Live trading
+/// refuses to start without the chain's key.
+fn build_trader(config: &Config, db: sqlx::SqlitePool) -> anyhow::Result<Option<Trader>> {
+    let t = &config.trading;
+    if !t.enabled {
+        return Ok(None);
+    }
+    let mut trader = Trader::new(db, t.clone());
+    let (evm_key, solana_key) = if t.live {
+        (keys::evm_key(&t.evm_key_file, &keys::process_env)?, keys::solana_key(&t.solana_key_file, &keys::process_env)?)
+    } else {
+        (None, None)
+    };
+    for (name, chain) in config.evm.iter().filter(|(n, c)| c.enabled && t.chains.contains_key(*n)) {
+        if t.live && evm_key.is_none() {
+            return Err(KeyError::Missing { field: "trading.evm_key_file", env: keys::EVM_KEY_ENV }.into());
+        }
+        let http = keeper::evm::http_provider(&chain.http_url).with_context(|| format!("evm.{name}.http_url"))?;
+        let exec = EvmTrader::new(name, http, chain, evm_key.as_ref().map(|k| k.0.clone()), t.evm.clone());
+        if t.live {
+            tracing::info!(chain = %name, wallet = %exec.address, "live trading");
+        }
+        trader.add_venue(name, Venue::Evm(Arc::new(exec)), vec![chain.wrapped_native.clone()]);
+    }
+    let sol = &config.solana;
+    if sol.enabled && t.chains.contains_key(&sol.chain) {
+        if t.live && solana_key.is_none() {
+            return Err(KeyError::Missing { field: "trading.solana_key_file", env: keys::SOLANA_KEY_ENV }.into());
+        }
+        let exec = SolanaTrader::new(
+            &sol.chain,
+            &sol.rpc_url,
+            commitment(sol.commitment),
+            solana_key.map(|k| k.0),
+            t.solana.clone(),
+        );
+        if t.live {
+            tracing::info!(chain = %sol.chain, wallet = %exec.owner, "live trading");
+        }
+        let quotes = sol.quote_mints.iter().map(|q| q.mint.clone()).collect();
+        trader.add_venue(&sol.chain, Venue::Solana(Arc::new(exec)), quotes);
+    }
+    if !t.live {
+        tracing::info!("trading in dry-run: paper fills only, nothing is sent (set trading.live = true to trade)");
+    }
+    Ok(Some(trader))
 }
 
 fn commitment(c: Commitment) -> CommitmentConfig {

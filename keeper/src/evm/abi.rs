@@ -32,6 +32,19 @@ sol! {
     interface IUniswapV2Router {
         function factory() external view returns (address);
         function WETH() external view returns (address);
+        function swapExactETHForTokensSupportingFeeOnTransferTokens(uint256 amountOutMin, address[] path, address to, uint256 deadline) external payable;
+        function swapExactTokensForETHSupportingFeeOnTransferTokens(uint256 amountIn, uint256 amountOutMin, address[] path, address to, uint256 deadline) external;
+    }
+
+    /// Wrapped native (WETH9): a router's sell unwraps the proceeds, emitting `Withdrawal`.
+    interface IWETH {
+        event Withdrawal(address indexed src, uint256 wad);
+    }
+
+    #[sol(rpc)]
+    interface IERC20Approve {
+        function approve(address spender, uint256 amount) external returns (bool);
+        function allowance(address owner, address spender) external view returns (uint256);
     }
 
     /// ERC-20 plus the optional metadata and the common `owner()`.

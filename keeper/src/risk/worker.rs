@@ -77,6 +77,8 @@ pub struct ReportDone {
     pub assessment: Assessment,
     /// From the creation log reaching the keeper to the report being committed.
     pub latency: Option<Duration>,
+    /// When the creation log reached the keeper (live discoveries).
+    pub seen_at: Option<Instant>,
 }
 
 pub struct RiskWorker {
@@ -144,7 +146,7 @@ impl RiskWorker {
             .increment(1);
         tracing::info!(chain = %p.chain, pool = %p.address, %token, score = assessment.score,
             tradeable = assessment.tradeable, "risk report: {}", assessment.summary);
-        let done = ReportDone { pool_id: p.id, report_id, token, assessment, latency };
+        let done = ReportDone { pool_id: p.id, report_id, token, assessment, latency, seen_at: job.seen_at };
         if let Some(tx) = &self.done {
             let _ = tx.send(done.clone());
         }

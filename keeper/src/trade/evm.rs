@@ -1,0 +1,441 @@
+//! EVM execution through a Uniswap V2-style router's fee-on-transfer-aware functions: exact
+//! quotes from the pair's reserves, a nonce manager, EIP-1559 fees under a cap, replacement of a
+//! transaction that does not land, and receipts turned into fills.
+//!
+//! Safety rule: a trade is only ever concluded from chain evidence (a receipt of one of its
+//! transactions, or its nonce consumed by another transaction). Every signed transaction is in
+//! the mirror before it is broadcast, so a restart resumes tracking it.
+
+use std::{collections::HashMap, time::Duration, time::Instant};
+
+use alloy::{
+    eips::{BlockNumberOrTag, Encodable2718},
+    network::{EthereumWallet, NetworkTransactionBuilder, TransactionBuilder},
+    primitives::{Address, Bytes, B256, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::{TransactionReceipt, TransactionRequest},
+    signers::local::PrivateKeySigner,
+    sol_types::{SolCall, SolEvent},
+    transports::{RpcError, TransportError},
+};
+use serde::{Deserialize, Serialize};
+use sqlx::SqlitePool;
+use tokio::sync::Mutex;
+
+use super::{
+    amount,
+    store::{self, Signed, TradeRow},
+    EvmExecConfig, Outcome, TradeError,
+};
+use crate::{
+    config::{EvmChainConfig, FactoryKind},
+    evm::abi::{IERC20Approve, IUniswapV2Pair, IUniswapV2Router, IERC20, IWETH},
+};
+
+/// A call to sign (again): persisted with the trade so replacements and restarts rebuild it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub to: Address,
+    pub value: U256,
+    pub input: Bytes,
+    pub gas: u64,
+}
+
+fn rpc(e: impl std::fmt::Display) -> TradeError {
+    TradeError::Rpc(e.to_string())
+}
+
+fn parse_addr(s: &str) -> Result<Address, TradeError> {
+    s.parse().map_err(|_| TradeError::Invalid(format!("bad address {s}")))
+}
+
+/// One EVM chain's venue and executor.
+pub struct EvmTrader {
+    pub chain: String,
+    http: DynProvider,
+    chain_id: u64,
+    pub weth: Address,
+    /// Router and fee (bps) per venue (factory name).
+    routers: HashMap<String, Address>,
+    wallet: Option<EthereumWallet>,
+    pub address: Address,
+    cfg: EvmExecConfig,
+    /// The next nonce to use, once known. Held while a transaction is signed, recorded and
+    /// broadcast, so nonces are handed out without gaps.
+    nonce: Mutex<Option<u64>>,
+    /// Pair fee in basis points (Uniswap V2: 30).
+    pub fee_bps: u32,
+}
+
+impl EvmTrader {
+    pub fn new(
+        chain: &str,
+        http: DynProvider,
+        c: &EvmChainConfig,
+        key: Option<PrivateKeySigner>,
+        cfg: EvmExecConfig,
+    ) -> Self {
+        let routers = c
+            .factories
+            .iter()
+            .filter(|f| f.kind == FactoryKind::V2)
+            .filter_map(|f| Some((f.name.clone(), f.router.as_deref()?.parse().ok()?)))
+            .collect();
+        let address = key.as_ref().map(|k| k.address()).unwrap_or_default();
+        Self {
+            chain: chain.to_string(),
+            http,
+            chain_id: c.chain_id,
+            weth: c.wrapped_native.parse().unwrap_or_default(),
+            routers,
+            wallet: key.map(EthereumWallet::from),
+            address,
+            cfg,
+            nonce: Mutex::new(None),
+            fee_bps: if c.factories.iter().any(|f| f.name.starts_with("pancakeswap")) { 25 } else { 30 },
+        }
+    }
+
+    pub fn router(&self, venue: &str) -> Option<Address> {
+        self.routers.get(venue).copied()
+    }
+
+    /// The pair's reserves as (quote side, token side).
+    async fn reserves(&self, pool: Address, token: Address) -> Result<(U256, U256), TradeError> {
+        let pair = IUniswapV2Pair::new(pool, &self.http);
+        let (reserves, token0) = (pair.getReserves(), pair.token0());
+        let (r, token0) = tokio::try_join!(reserves.call(), token0.call()).map_err(rpc)?;
+        let (r0, r1) = (U256::from(r.reserve0), U256::from(r.reserve1));
+        Ok(if token0 == token { (r1, r0) } else { (r0, r1) })
+    }
+
+    /// Exact output of buying `token` with `amount_in` wrapped native, before any token tax, and
+    /// the pool's quote reserve.
+    pub async fn quote_buy(&self, pool: &str, token: &str, amount_in: U256) -> Result<(U256, U256), TradeError> {
+        let (rq, rt) = self.reserves(parse_addr(pool)?, parse_addr(token)?).await?;
+        Ok((super::strategy::v2_amount_out(amount_in, rq, rt, self.fee_bps), rq))
+    }
+
+    /// Exact wrapped native out for selling `size` tokens, before the token's sell tax.
+    pub async fn quote_sell(&self, pool: &str, token: &str, size: U256) -> Result<U256, TradeError> {
+        let (rq, rt) = self.reserves(parse_addr(pool)?, parse_addr(token)?).await?;
+        Ok(super::strategy::v2_amount_out(size, rt, rq, self.fee_bps))
+    }
+
+    fn deadline(&self) -> U256 {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs();
+        U256::from(now.saturating_add(self.cfg.deadline_secs))
+    }
+
+    /// The router call of a trade row.
+    pub fn request(&self, t: &TradeRow) -> Result<Request, TradeError> {
+        let router =
+            self.router(&t.venue).ok_or_else(|| TradeError::Invalid(format!("no v2 router for {}", t.venue)))?;
+        let token = parse_addr(&t.token)?;
+        let (input, value) = if t.is_buy() {
+            let call = IUniswapV2Router::swapExactETHForTokensSupportingFeeOnTransferTokensCall {
+                amountOutMin: amount(&t.min_out),
+                path: vec![self.weth, token],
+                to: self.address,
+                deadline: self.deadline(),
+            };
+            (call.abi_encode(), amount(&t.amount_in))
+        } else {
+            let call = IUniswapV2Router::swapExactTokensForETHSupportingFeeOnTransferTokensCall {
+                amountIn: amount(&t.amount_in),
+                amountOutMin: amount(&t.min_out),
+                path: vec![token, self.weth],
+                to: self.address,
+                deadline: self.deadline(),
+            };
+            (call.abi_encode(), U256::ZERO)
+        };
+        Ok(Request { to: router, value, input: input.into(), gas: 0 })
+    }
+
+    /// Gas for a request, with a 30% margin; an error means the call would revert now.
+    async fn estimate(&self, req: &Request) -> Result<u64, String> {
+        let tx = TransactionRequest::default()
+            .with_from(self.address)
+            .with_to(req.to)
+            .with_value(req.value)
+            .with_input(req.input.clone());
+        let gas = self.http.estimate_gas(tx).await.map_err(|e| e.to_string())?;
+        Ok(gas.saturating_mul(13) / 10)
+    }
+
+    /// Fees per gas for the `level`-th attempt: (2 x base fee + tip), each attempt `fee_bump_bps`
+    /// higher, never above the cap.
+    async fn fees(&self, level: u32) -> Result<(u128, u128), TradeError> {
+        let block = self.http.get_block_by_number(BlockNumberOrTag::Latest).await.map_err(rpc)?;
+        let base = u128::from(block.and_then(|b| b.header.base_fee_per_gas).unwrap_or(1_000_000_000));
+        let cap = u128::try_from(amount(&self.cfg.max_fee_wei)).unwrap_or(u128::MAX);
+        let mut tip = u128::try_from(amount(&self.cfg.priority_fee_wei)).unwrap_or(0);
+        let mut max = base.saturating_mul(2).saturating_add(tip);
+        for _ in 0..level {
+            tip = tip.saturating_mul(10_000 + u128::from(self.cfg.fee_bump_bps)) / 10_000 + 1;
+            max = max.saturating_mul(10_000 + u128::from(self.cfg.fee_bump_bps)) / 10_000 + 1;
+        }
+        let max = max.min(cap);
+        Ok((max, tip.min(max)))
+    }
+
+    /// Signs `req` at `nonce` with the `level`-th fees; records it; broadcasts it. Returns the
+    /// hash and whether the node definitely refused it.
+    async fn sign_record_send(
+        &self,
+        db: &SqlitePool,
+        trade_id: i64,
+        req: &Request,
+        nonce: u64,
+        level: u32,
+        latency_us: Option<u64>,
+    ) -> Result<(B256, Option<String>), TradeError> {
+        let wallet = self.wallet.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
+        let (max_fee, tip) = self.fees(level).await?;
+        let tx = TransactionRequest::default()
+            .with_from(self.address)
+            .with_to(req.to)
+            .with_value(req.value)
+            .with_input(req.input.clone())
+            .with_nonce(nonce)
+            .with_chain_id(self.chain_id)
+            .with_gas_limit(req.gas)
+            .with_max_fee_per_gas(max_fee)
+            .with_max_priority_fee_per_gas(tip);
+        let envelope = tx.build(wallet).await.map_err(|e| TradeError::Invalid(format!("signing: {e}")))?;
+        let hash = *envelope.tx_hash();
+        let raw = envelope.encoded_2718();
+        let request = serde_json::to_string(req).map_err(|e| TradeError::Invalid(e.to_string()))?;
+        let raw_hex = alloy::hex::encode_prefixed(&raw);
+        store::record_signed(
+            db,
+            trade_id,
+            &Signed {
+                tx_id: &hash.to_string(),
+                raw: &raw_hex,
+                request: &request,
+                nonce: Some(nonce),
+                valid_until: None,
+                latency_us,
+            },
+        )
+        .await?;
+        Ok((hash, self.broadcast(&raw).await))
+    }
+
+    /// Broadcasts; `Some(reason)` when the node refused it for good.
+    async fn broadcast(&self, raw: &[u8]) -> Option<String> {
+        match self.http.send_raw_transaction(raw).await {
+            Ok(_) => None,
+            Err(RpcError::ErrorResp(e)) => {
+                let m = e.message.to_ascii_lowercase();
+                // Already in the pool (a rebroadcast) is fine.
+                (!(m.contains("already known") || m.contains("already imported") || m.contains("known transaction")))
+                    .then(|| e.message.to_string())
+            }
+            // Transport trouble: it may or may not have reached the node; tracking decides.
+            Err(e) => {
+                tracing::warn!(chain = %self.chain, error = %e, "broadcast failed in transport; tracking the transaction");
+                None
+            }
+        }
+    }
+
+    /// Executes a fresh trade: gas estimate (a call that would revert is never sent), nonce,
+    /// sign, record, broadcast, then tracking until the chain settles it.
+    pub async fn execute(
+        &self,
+        db: &SqlitePool,
+        t: &TradeRow,
+        seen_at: Option<Instant>,
+    ) -> Result<Outcome, TradeError> {
+        let mut req = self.request(t)?;
+        if !t.is_buy() {
+            if let Err(e) = self.ensure_allowance(&t.token, req.to, amount(&t.amount_in)).await {
+                return Ok(Outcome::Failed { tx_id: None, error: e });
+            }
+        }
+        req.gas = match self.estimate(&req).await {
+            Ok(g) => g,
+            Err(e) => return Ok(Outcome::Failed { tx_id: None, error: format!("would revert: {e}") }),
+        };
+        let mut next = self.nonce.lock().await;
+        let nonce = match *next {
+            Some(n) => n,
+            None => self.http.get_transaction_count(self.address).pending().await.map_err(rpc)?,
+        };
+        let latency = seen_at.map(|s| u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX));
+        let (hash, refused) = self.sign_record_send(db, t.id, &req, nonce, 0, latency).await?;
+        if let Some(reason) = refused {
+            *next = None; // resynchronise from the node next time
+            drop(next);
+            return Ok(Outcome::Failed { tx_id: None, error: format!("refused by the node: {reason}") });
+        }
+        *next = Some(nonce + 1);
+        drop(next);
+        self.track(db, t, &req, nonce, vec![hash], 0).await
+    }
+
+    /// Resumes a trade found unsettled after a restart.
+    pub async fn resume(&self, db: &SqlitePool, t: &TradeRow) -> Result<Outcome, TradeError> {
+        let hashes: Vec<B256> = t.tx_ids().iter().filter_map(|h| h.parse().ok()).collect();
+        let (Some(nonce), Some(request)) = (t.nonce, t.request.as_deref()) else {
+            // Crashed before anything was signed: nothing can be on chain.
+            return Ok(Outcome::Failed { tx_id: None, error: "not sent before the keeper stopped".into() });
+        };
+        let nonce = u64::try_from(nonce).map_err(|_| TradeError::Invalid("negative nonce".into()))?;
+        let req: Request = serde_json::from_str(request).map_err(|e| TradeError::Invalid(e.to_string()))?;
+        {
+            // Never hand this nonce (or a lower one) out again.
+            let mut next = self.nonce.lock().await;
+            let pending = self.http.get_transaction_count(self.address).pending().await.map_err(rpc)?;
+            *next = Some(next.unwrap_or(0).max(pending).max(nonce + 1));
+        }
+        if let Some(raw) = t.raw_tx.as_deref().and_then(|r| alloy::hex::decode(r).ok()) {
+            let _ = self.broadcast(&raw).await;
+        }
+        let level = u32::try_from(hashes.len().saturating_sub(1)).unwrap_or(0);
+        self.track(db, t, &req, nonce, hashes, level).await
+    }
+
+    /// Waits for a receipt of any of `hashes`; replaces the transaction with higher fees when it
+    /// does not land in time; fails only when another transaction took the nonce.
+    async fn track(
+        &self,
+        db: &SqlitePool,
+        t: &TradeRow,
+        req: &Request,
+        nonce: u64,
+        mut hashes: Vec<B256>,
+        mut level: u32,
+    ) -> Result<Outcome, TradeError> {
+        let poll = Duration::from_millis(self.cfg.receipt_poll_ms);
+        let replace_after = Duration::from_millis(self.cfg.replace_after_ms);
+        let mut last_sent = Instant::now();
+        loop {
+            if let Some(outcome) = self.receipt_of(t, &hashes).await? {
+                return Ok(outcome);
+            }
+            if last_sent.elapsed() >= replace_after {
+                let mined = self.http.get_transaction_count(self.address).latest().await.map_err(rpc)?;
+                if mined > nonce {
+                    // The nonce is used: by one of ours (receipt just now) or by something else.
+                    if let Some(outcome) = self.receipt_of(t, &hashes).await? {
+                        return Ok(outcome);
+                    }
+                    return Ok(Outcome::Failed { tx_id: None, error: "nonce used by another transaction".into() });
+                }
+                let (max_now, _) = self.fees(level).await?;
+                let (max_next, _) = self.fees(level + 1).await?;
+                if max_next > max_now {
+                    level += 1;
+                    let (hash, refused) = self.sign_record_send(db, t.id, req, nonce, level, None).await?;
+                    metrics::counter!("keeper_evm_replacements_total", "chain" => self.chain.clone()).increment(1);
+                    tracing::info!(chain = %self.chain, trade = t.id, nonce, %hash, level, "replacing a transaction that did not land");
+                    if let Some(reason) = refused {
+                        tracing::warn!(chain = %self.chain, trade = t.id, %reason, "replacement refused");
+                    }
+                    hashes.push(hash);
+                } else if let Some(raw) = store::trade(db, t.id).await?.raw_tx.and_then(|r| alloy::hex::decode(r).ok())
+                {
+                    // At the fee cap: keep the last one in the pool.
+                    let _ = self.broadcast(&raw).await;
+                }
+                last_sent = Instant::now();
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+
+    async fn receipt_of(&self, t: &TradeRow, hashes: &[B256]) -> Result<Option<Outcome>, TradeError> {
+        for h in hashes.iter().rev() {
+            if let Some(r) = self.http.get_transaction_receipt(*h).await.map_err(rpc)? {
+                return Ok(Some(self.outcome(t, &r)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// A receipt as a fill: tokens that reached the wallet (buys), wrapped native the router
+    /// unwrapped for it (sells).
+    fn outcome(&self, t: &TradeRow, r: &TransactionReceipt) -> Outcome {
+        let tx_id = r.transaction_hash.to_string();
+        if !r.status() {
+            return Outcome::Failed { tx_id: Some(tx_id), error: "reverted".into() };
+        }
+        let token: Address = t.token.parse().unwrap_or_default();
+        let mut out = U256::ZERO;
+        for log in r.inner.logs() {
+            if t.is_buy() && log.address() == token {
+                if let Ok(e) = IERC20::Transfer::decode_log_data(log.data()) {
+                    if e.to == self.address {
+                        out = out.saturating_add(e.value);
+                    }
+                }
+            } else if !t.is_buy() && log.address() == self.weth {
+                if let Ok(e) = IWETH::Withdrawal::decode_log_data(log.data()) {
+                    out = out.saturating_add(e.wad);
+                }
+            }
+        }
+        let fee = U256::from(r.gas_used).saturating_mul(U256::from(r.effective_gas_price));
+        Outcome::Confirmed { tx_id, block: r.block_number.unwrap_or(0), amount_out: out, fee_paid: fee }
+    }
+
+    /// Lets the router spend the wallet's tokens before a sell (one approval per token).
+    async fn ensure_allowance(&self, token: &str, router: Address, need: U256) -> Result<(), String> {
+        let token = parse_addr(token).map_err(|e| e.to_string())?;
+        let erc20 = IERC20Approve::new(token, &self.http);
+        let allowance = erc20.allowance(self.address, router).call().await.map_err(|e| e.to_string())?;
+        if allowance >= need {
+            return Ok(());
+        }
+        let req = Request {
+            to: token,
+            value: U256::ZERO,
+            input: IERC20Approve::approveCall { spender: router, amount: U256::MAX }.abi_encode().into(),
+            gas: 0,
+        };
+        let gas = self.estimate(&req).await?;
+        let wallet = self.wallet.as_ref().ok_or("live trading without a key")?;
+        let mut next = self.nonce.lock().await;
+        let nonce = match *next {
+            Some(n) => n,
+            None => self.http.get_transaction_count(self.address).pending().await.map_err(|e| e.to_string())?,
+        };
+        let (max_fee, tip) = self.fees(0).await.map_err(|e| e.to_string())?;
+        let tx = TransactionRequest::default()
+            .with_to(req.to)
+            .with_input(req.input)
+            .with_nonce(nonce)
+            .with_chain_id(self.chain_id)
+            .with_gas_limit(gas)
+            .with_max_fee_per_gas(max_fee)
+            .with_max_priority_fee_per_gas(tip);
+        let envelope = tx.build(wallet).await.map_err(|e| e.to_string())?;
+        let hash = *envelope.tx_hash();
+        if let Some(reason) = self.broadcast(&envelope.encoded_2718()).await {
+            *next = None;
+            return Err(format!("approval refused: {reason}"));
+        }
+        *next = Some(nonce + 1);
+        drop(next);
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_millis(self.cfg.replace_after_ms.saturating_mul(5)) {
+            if let Some(r) = self.http.get_transaction_receipt(hash).await.map_err(|e| e.to_string())? {
+                return if r.status() { Ok(()) } else { Err("approval reverted".into()) };
+            }
+            tokio::time::sleep(Duration::from_millis(self.cfg.receipt_poll_ms)).await;
+        }
+        Err("approval not mined yet".into())
+    }
+
+    /// The wallet's balance of `token` (tests, reconciliation).
+    pub async fn token_balance(&self, token: Address) -> Result<U256, TransportError> {
+        Ok(IERC20::new(token, &self.http).balanceOf(self.address).call().await.map_err(|e| match e {
+            alloy::contract::Error::TransportError(t) => t,
+            other => alloy::transports::TransportErrorKind::custom_str(&other.to_string()),
+        })?)
+    }
+}

@@ -1,0 +1,278 @@
+//! The pure part of trading: which launches to buy, how much, the least output to accept, and
+//! when to sell. No I/O; every number is an integer.
+
+use alloy::primitives::U256;
+
+use super::{ExitReason, TradingConfig};
+
+const BPS: u64 = 10_000;
+
+/// What the strategy knows about a freshly scored launch.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub chain: String,
+    pub token: String,
+    pub quote_token: String,
+    pub score: u8,
+    pub tradeable: bool,
+    pub buy_tax_bps: u32,
+    pub sell_tax_bps: u32,
+    /// When the pool was created (block time) or, failing that, first seen; unix ms.
+    pub created_at_ms: i64,
+}
+
+/// The limits in force: the config, overridden by what operators set in `keeper_controls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    pub paused: bool,
+    pub max_risk_score: u8,
+    pub max_open_positions: u32,
+    pub slippage_bps: u32,
+    pub buy_amount: U256,
+    pub max_buy: U256,
+    pub daily_budget: U256,
+    pub min_liquidity: U256,
+    pub quote_tokens: Vec<String>,
+}
+
+/// Why a launch is not bought.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Skip {
+    #[error("risk report says do not trade")]
+    NotTradeable,
+    #[error("risk score {score} above the maximum {max}")]
+    RiskScore { score: u8, max: u8 },
+    #[error("buy tax {bps} bps above the maximum {max}")]
+    BuyTax { bps: u32, max: u32 },
+    #[error("sell tax {bps} bps above the maximum {max}")]
+    SellTax { bps: u32, max: u32 },
+    #[error("quote token {0} not allowed")]
+    QuoteToken(String),
+    #[error("token is {age_secs} s old, above the maximum {max}")]
+    TooOld { age_secs: u64, max: u64 },
+    #[error("token is on the deny list")]
+    Denied,
+    #[error("token is not on the allow list")]
+    NotAllowed,
+    #[error("pool holds {have} of the quote token, below the minimum {min}")]
+    Liquidity { have: U256, min: U256 },
+    #[error("the buy size is zero")]
+    ZeroSize,
+}
+
+impl Skip {
+    /// A stable label for metrics.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Skip::NotTradeable => "not_tradeable",
+            Skip::RiskScore { .. } => "risk_score",
+            Skip::BuyTax { .. } => "buy_tax",
+            Skip::SellTax { .. } => "sell_tax",
+            Skip::QuoteToken(_) => "quote_token",
+            Skip::TooOld { .. } => "too_old",
+            Skip::Denied => "denied",
+            Skip::NotAllowed => "not_allowed",
+            Skip::Liquidity { .. } => "liquidity",
+            Skip::ZeroSize => "zero_size",
+        }
+    }
+}
+
+fn same(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+/// The filters that need no chain access. Taxes are those the risk simulation measured.
+pub fn screen(c: &Candidate, cfg: &TradingConfig, limits: &Limits, now_ms: i64) -> Result<(), Skip> {
+    if cfg.deny.iter().any(|t| same(t, &c.token)) {
+        return Err(Skip::Denied);
+    }
+    if !cfg.allow.is_empty() && !cfg.allow.iter().any(|t| same(t, &c.token)) {
+        return Err(Skip::NotAllowed);
+    }
+    if !c.tradeable {
+        return Err(Skip::NotTradeable);
+    }
+    if c.score > limits.max_risk_score {
+        return Err(Skip::RiskScore { score: c.score, max: limits.max_risk_score });
+    }
+    if c.buy_tax_bps > cfg.max_buy_tax_bps {
+        return Err(Skip::BuyTax { bps: c.buy_tax_bps, max: cfg.max_buy_tax_bps });
+    }
+    if c.sell_tax_bps > cfg.max_sell_tax_bps {
+        return Err(Skip::SellTax { bps: c.sell_tax_bps, max: cfg.max_sell_tax_bps });
+    }
+    if !limits.quote_tokens.iter().any(|q| same(q, &c.quote_token)) {
+        return Err(Skip::QuoteToken(c.quote_token.clone()));
+    }
+    let age_secs = u64::try_from(now_ms.saturating_sub(c.created_at_ms).max(0) / 1_000).unwrap_or(0);
+    if cfg.max_token_age_secs > 0 && age_secs > cfg.max_token_age_secs {
+        return Err(Skip::TooOld { age_secs, max: cfg.max_token_age_secs });
+    }
+    Ok(())
+}
+
+/// The size of one buy: the configured amount, never above the per-trade maximum.
+pub fn size(limits: &Limits) -> Result<U256, Skip> {
+    let s = limits.buy_amount.min(limits.max_buy);
+    if s.is_zero() {
+        Err(Skip::ZeroSize)
+    } else {
+        Ok(s)
+    }
+}
+
+/// `amount * (10000 - bps) / 10000`, rounded down.
+pub fn less_bps(amount: U256, bps: u32) -> U256 {
+    let keep = BPS.saturating_sub(u64::from(bps));
+    amount.saturating_mul(U256::from(keep)) / U256::from(BPS)
+}
+
+/// The least output to accept: the exact quote, less the token's measured tax, less the
+/// slippage tolerance.
+pub fn min_out(quoted: U256, tax_bps: u32, slippage_bps: u32) -> U256 {
+    less_bps(less_bps(quoted, tax_bps), slippage_bps)
+}
+
+/// What a paper trade fills at: the quote, less the measured tax, less the assumed slippage.
+pub fn paper_fill(quoted: U256, tax_bps: u32, paper_slippage_bps: u32) -> U256 {
+    less_bps(less_bps(quoted, tax_bps), paper_slippage_bps)
+}
+
+/// The exit rule that fires for a position valued at `value` (quote token, after sell tax),
+/// bought for `cost`, whose highest value since entry is `peak`. Stop-loss first (protect
+/// capital), then take-profit, the trailing stop (armed once the position has been in profit)
+/// and the holding time.
+pub fn exit_reason(cfg: &TradingConfig, cost: U256, value: U256, peak: U256, held_ms: i64) -> Option<ExitReason> {
+    if cfg.stop_loss_bps > 0 && value <= less_bps(cost, cfg.stop_loss_bps) {
+        return Some(ExitReason::StopLoss);
+    }
+    if cfg.take_profit_bps > 0 {
+        let target = cost.saturating_mul(U256::from(BPS + u64::from(cfg.take_profit_bps))) / U256::from(BPS);
+        if value >= target {
+            return Some(ExitReason::TakeProfit);
+        }
+    }
+    if cfg.trailing_stop_bps > 0 && peak > cost && value <= less_bps(peak, cfg.trailing_stop_bps) {
+        return Some(ExitReason::TrailingStop);
+    }
+    if cfg.max_hold_secs > 0 && held_ms >= i64::try_from(cfg.max_hold_secs.saturating_mul(1_000)).unwrap_or(i64::MAX) {
+        return Some(ExitReason::MaxHold);
+    }
+    None
+}
+
+/// Profit or loss in the quote token: `gain - cost` as a signed decimal string.
+pub fn pnl(gain: U256, cost: U256) -> String {
+    if gain >= cost {
+        (gain - cost).to_string()
+    } else {
+        format!("-{}", cost - gain)
+    }
+}
+
+/// Uniswap V2 `getAmountOut` with a fee in basis points (30 for Uniswap, 25 for PancakeSwap).
+pub fn v2_amount_out(amount_in: U256, reserve_in: U256, reserve_out: U256, fee_bps: u32) -> U256 {
+    if amount_in.is_zero() || reserve_in.is_zero() || reserve_out.is_zero() {
+        return U256::ZERO;
+    }
+    let with_fee = amount_in.saturating_mul(U256::from(BPS.saturating_sub(u64::from(fee_bps))));
+    let num = with_fee.saturating_mul(reserve_out);
+    let den = reserve_in.saturating_mul(U256::from(BPS)).saturating_add(with_fee);
+    num / den
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            paused: false,
+            max_risk_score: 30,
+            max_open_positions: 5,
+            slippage_bps: 500,
+            buy_amount: U256::from(100u64),
+            max_buy: U256::from(1_000u64),
+            daily_budget: U256::from(10_000u64),
+            min_liquidity: U256::from(1u64),
+            quote_tokens: vec!["0xWETH".into()],
+        }
+    }
+
+    fn healthy() -> Candidate {
+        Candidate {
+            chain: "local".into(),
+            token: "0xAbC".into(),
+            quote_token: "0xweth".into(),
+            score: 5,
+            tradeable: true,
+            buy_tax_bps: 0,
+            sell_tax_bps: 0,
+            created_at_ms: 1_000_000,
+        }
+    }
+
+    #[test]
+    fn filters_name_the_reason() {
+        let cfg = TradingConfig::default();
+        let now = 1_000_000 + 5_000;
+        assert_eq!(screen(&healthy(), &cfg, &limits(), now), Ok(()));
+        let cases: Vec<(Candidate, TradingConfig, Skip)> = vec![
+            (Candidate { tradeable: false, ..healthy() }, cfg.clone(), Skip::NotTradeable),
+            (Candidate { score: 31, ..healthy() }, cfg.clone(), Skip::RiskScore { score: 31, max: 30 }),
+            (Candidate { buy_tax_bps: 1_001, ..healthy() }, cfg.clone(), Skip::BuyTax { bps: 1_001, max: 1_000 }),
+            (Candidate { sell_tax_bps: 2_000, ..healthy() }, cfg.clone(), Skip::SellTax { bps: 2_000, max: 1_000 }),
+            (Candidate { quote_token: "0xusdc".into(), ..healthy() }, cfg.clone(), Skip::QuoteToken("0xusdc".into())),
+            (Candidate { created_at_ms: 0, ..healthy() }, cfg.clone(), Skip::TooOld { age_secs: 1_005, max: 600 }),
+            (healthy(), TradingConfig { deny: vec!["0xabc".into()], ..cfg.clone() }, Skip::Denied),
+            (healthy(), TradingConfig { allow: vec!["0xdef".into()], ..cfg.clone() }, Skip::NotAllowed),
+        ];
+        for (c, cfg, want) in cases {
+            assert_eq!(screen(&c, &cfg, &limits(), now), Err(want));
+        }
+        let allow = TradingConfig { allow: vec!["0xABC".into()], ..cfg };
+        assert_eq!(screen(&healthy(), &allow, &limits(), now), Ok(()));
+    }
+
+    #[test]
+    fn size_never_exceeds_the_per_trade_maximum() {
+        let l = Limits { buy_amount: U256::from(5_000u64), ..limits() };
+        assert_eq!(size(&l), Ok(U256::from(1_000u64)));
+        assert_eq!(size(&Limits { max_buy: U256::ZERO, ..limits() }), Err(Skip::ZeroSize));
+    }
+
+    #[test]
+    fn min_out_takes_tax_and_slippage_off_the_exact_quote() {
+        assert_eq!(min_out(U256::from(10_000u64), 0, 500), U256::from(9_500u64));
+        assert_eq!(min_out(U256::from(10_000u64), 500, 500), U256::from(9_025u64));
+        assert_eq!(paper_fill(U256::from(10_000u64), 0, 50), U256::from(9_950u64));
+        // Uniswap V2 getAmountOut: 1 in 1000/1000 pool at 0.3%.
+        assert_eq!(
+            v2_amount_out(U256::from(1_000u64), U256::from(1_000_000u64), U256::from(1_000_000u64), 30),
+            U256::from(996u64)
+        );
+        assert_eq!(v2_amount_out(U256::from(1u64), U256::ZERO, U256::from(5u64), 30), U256::ZERO);
+    }
+
+    #[test]
+    fn exits_fire_on_their_rules() {
+        let cfg = TradingConfig::default(); // tp +100%, sl -30%, trail 20%, 1 h
+        let c = U256::from(1_000u64);
+        let v = |n: u64| U256::from(n);
+        assert_eq!(exit_reason(&cfg, c, v(1_000), v(1_000), 0), None);
+        assert_eq!(exit_reason(&cfg, c, v(2_000), v(2_000), 0), Some(ExitReason::TakeProfit));
+        assert_eq!(exit_reason(&cfg, c, v(700), v(1_000), 0), Some(ExitReason::StopLoss));
+        assert_eq!(exit_reason(&cfg, c, v(701), v(1_000), 0), None);
+        // Up 50%, then 20% off the peak: trailing stop.
+        assert_eq!(exit_reason(&cfg, c, v(1_200), v(1_500), 0), Some(ExitReason::TrailingStop));
+        assert_eq!(exit_reason(&cfg, c, v(1_201), v(1_500), 0), None);
+        // The trailing stop is armed only once in profit.
+        assert_eq!(exit_reason(&cfg, c, v(800), v(1_000), 0), None);
+        assert_eq!(exit_reason(&cfg, c, v(1_000), v(1_000), 3_600_000), Some(ExitReason::MaxHold));
+        let off = TradingConfig { take_profit_bps: 0, stop_loss_bps: 0, trailing_stop_bps: 0, max_hold_secs: 0, ..cfg };
+        assert_eq!(exit_reason(&off, c, v(1), v(9_999), i64::MAX), None);
+        assert_eq!(pnl(v(1_500), c), "500");
+        assert_eq!(pnl(v(700), c), "-300");
+    }
+}

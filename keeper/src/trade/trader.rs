@@ -1,0 +1,368 @@
+//! The trading loop: fresh risk reports in, guarded buys out; open positions valued every
+//! `exit_poll_ms` and sold on their exit rules; unsettled trades reconciled from the chain on
+//! start.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use alloy::primitives::U256;
+use sqlx::SqlitePool;
+use tokio::{sync::mpsc, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    amount,
+    evm::EvmTrader,
+    solana::SolanaTrader,
+    store::{self, NewBuy, PositionRow, Refused, TradeRow},
+    strategy::{self, Candidate, Skip},
+    Mode, Outcome, TradeError, TradingConfig,
+};
+use crate::{mirror::now_ms, risk::worker::ReportDone, risk::Assessment};
+
+/// A chain's executor.
+pub enum Venue {
+    Evm(Arc<EvmTrader>),
+    Solana(Arc<SolanaTrader>),
+}
+
+impl Venue {
+    async fn quote_buy(&self, pool: &str, token: &str, amount_in: U256) -> Result<(U256, U256), TradeError> {
+        match self {
+            Venue::Evm(e) => e.quote_buy(pool, token, amount_in).await,
+            Venue::Solana(s) => s.quote(pool, token, amount_in, true).await,
+        }
+    }
+
+    async fn quote_sell(&self, pool: &str, token: &str, size: U256) -> Result<U256, TradeError> {
+        match self {
+            Venue::Evm(e) => e.quote_sell(pool, token, size).await,
+            Venue::Solana(s) => s.quote(pool, token, size, false).await.map(|(out, _)| out),
+        }
+    }
+
+    async fn execute(&self, db: &SqlitePool, t: &TradeRow, seen_at: Option<Instant>) -> Result<Outcome, TradeError> {
+        match self {
+            Venue::Evm(e) => e.execute(db, t, seen_at).await,
+            Venue::Solana(s) => s.execute(db, t, seen_at).await,
+        }
+    }
+
+    async fn resume(&self, db: &SqlitePool, t: &TradeRow) -> Result<Outcome, TradeError> {
+        match self {
+            Venue::Evm(e) => e.resume(db, t).await,
+            Venue::Solana(s) => s.resume(db, t).await,
+        }
+    }
+}
+
+/// What happened to one report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// The chain is not traded (no executor or no budget).
+    NotTraded,
+    Skipped(Skip),
+    Refused(Refused),
+    /// A buy was recorded and settled (paper or on chain).
+    Bought {
+        position_id: i64,
+        trade_id: i64,
+        outcome: Outcome,
+    },
+}
+
+pub struct Trader {
+    db: SqlitePool,
+    cfg: TradingConfig,
+    pub mode: Mode,
+    venues: HashMap<String, Venue>,
+    /// Quote tokens a chain trades against when its budget names none.
+    default_quotes: HashMap<String, Vec<String>>,
+    selling: Mutex<HashSet<i64>>,
+}
+
+fn bps_of(a: &Assessment, check: &str) -> Option<u32> {
+    a.findings
+        .iter()
+        .find(|f| f.check == check)
+        .and_then(|f| f.measured.get("bps"))
+        .and_then(|v| v.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+}
+
+impl Trader {
+    pub fn new(db: SqlitePool, cfg: TradingConfig) -> Self {
+        let mode = if cfg.live { Mode::Live } else { Mode::DryRun };
+        Self {
+            db,
+            cfg,
+            mode,
+            venues: HashMap::new(),
+            default_quotes: HashMap::new(),
+            selling: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub fn add_venue(&mut self, chain: &str, venue: Venue, default_quotes: Vec<String>) {
+        self.venues.insert(chain.to_string(), venue);
+        self.default_quotes.insert(chain.to_string(), default_quotes);
+    }
+
+    pub fn config(&self) -> &TradingConfig {
+        &self.cfg
+    }
+
+    /// Screens, sizes, quotes, guards and (in live mode) executes a buy for one report.
+    pub async fn on_report(&self, done: &ReportDone) -> Result<Decision, TradeError> {
+        let Some(pool) = store::pool(&self.db, done.pool_id).await? else { return Ok(Decision::NotTraded) };
+        let Some(venue) = self.venues.get(&pool.chain) else { return Ok(Decision::NotTraded) };
+        let (paused, overrides) = store::controls(&self.db).await?;
+        let quotes = self.default_quotes.get(&pool.chain).cloned().unwrap_or_default();
+        let Some(limits) = store::limits(&self.cfg, &pool.chain, &quotes, paused, &overrides) else {
+            return Ok(Decision::NotTraded);
+        };
+        if limits.paused {
+            return Ok(self.refused(&pool.chain, &done.token, Refused::Paused));
+        }
+        let a = &done.assessment;
+        let quote_token =
+            if pool.token_a.eq_ignore_ascii_case(&done.token) { pool.token_b.clone() } else { pool.token_a.clone() };
+        let fee_bps = bps_of(a, "transfer_fee");
+        let candidate = Candidate {
+            chain: pool.chain.clone(),
+            token: done.token.clone(),
+            quote_token: quote_token.clone(),
+            score: a.score,
+            tradeable: a.tradeable,
+            buy_tax_bps: bps_of(a, "buy_tax").or(fee_bps).unwrap_or(0),
+            sell_tax_bps: bps_of(a, "sell_tax").or(fee_bps).unwrap_or(0),
+            created_at_ms: pool.created_block_time.map(|t| t.saturating_mul(1_000)).unwrap_or(pool.first_seen_at_ms),
+        };
+        let skip = |s: Skip| {
+            metrics::counter!("keeper_buy_skips_total", "chain" => pool.chain.clone(), "reason" => s.label())
+                .increment(1);
+            tracing::debug!(chain = %pool.chain, token = %done.token, reason = %s, "not buying");
+            Ok(Decision::Skipped(s))
+        };
+        if let Err(s) = strategy::screen(&candidate, &self.cfg, &limits, now_ms()) {
+            return skip(s);
+        }
+        let size = match strategy::size(&limits) {
+            Ok(s) => s,
+            Err(s) => return skip(s),
+        };
+        let (quoted, reserve) = venue.quote_buy(&pool.address, &done.token, size).await?;
+        if reserve < limits.min_liquidity {
+            return skip(Skip::Liquidity { have: reserve, min: limits.min_liquidity });
+        }
+        let min_out = strategy::min_out(quoted, candidate.buy_tax_bps, limits.slippage_bps);
+        let buy = NewBuy {
+            chain: pool.chain.clone(),
+            mode: self.mode,
+            pool: pool.clone(),
+            token: done.token.clone(),
+            quote_token,
+            amount_in: size,
+            quoted_out: quoted,
+            min_out,
+            buy_tax_bps: candidate.buy_tax_bps,
+            sell_tax_bps: candidate.sell_tax_bps,
+        };
+        let (position_id, trade_id) = match store::open_buy(&self.db, &buy, &limits, &self.cfg).await? {
+            Ok(ids) => ids,
+            Err(r) => return Ok(self.refused(&pool.chain, &done.token, r)),
+        };
+        let trade = store::trade(&self.db, trade_id).await?;
+        let outcome = match self.mode {
+            Mode::DryRun => Outcome::Confirmed {
+                tx_id: String::new(),
+                block: 0,
+                amount_out: strategy::paper_fill(quoted, candidate.buy_tax_bps, self.cfg.paper_slippage_bps),
+                fee_paid: U256::ZERO,
+            },
+            Mode::Live => match venue.execute(&self.db, &trade, done.seen_at).await {
+                Ok(o) => o,
+                Err(e) => Outcome::Failed { tx_id: None, error: e.to_string() },
+            },
+        };
+        self.settle(&trade, &outcome).await?;
+        Ok(Decision::Bought { position_id, trade_id, outcome })
+    }
+
+    fn refused(&self, chain: &str, token: &str, r: Refused) -> Decision {
+        metrics::counter!("keeper_buy_skips_total", "chain" => chain.to_string(), "reason" => r.label()).increment(1);
+        tracing::info!(%chain, %token, reason = %r, "buy refused by a guard");
+        Decision::Refused(r)
+    }
+
+    async fn settle(&self, t: &TradeRow, outcome: &Outcome) -> Result<(), TradeError> {
+        let (result, what) = match outcome {
+            Outcome::Confirmed { .. } => ("confirmed", if t.is_buy() { "bought" } else { "sold" }),
+            Outcome::Failed { .. } => ("failed", if t.is_buy() { "buy failed" } else { "sell failed" }),
+        };
+        metrics::counter!("keeper_trades_total", "chain" => t.chain.clone(), "side" => t.side.clone(),
+            "mode" => self.mode.as_str(), "result" => result)
+        .increment(1);
+        if t.is_buy() {
+            store::settle_buy(&self.db, t, outcome, &self.cfg).await?;
+        } else {
+            store::settle_sell(&self.db, t, outcome).await?;
+        }
+        match outcome {
+            Outcome::Confirmed { tx_id, amount_out, .. } => {
+                let pnl = (!t.is_buy()).then(|| self.realized(t.position_id));
+                let pnl = match pnl {
+                    Some(f) => f.await.unwrap_or_default(),
+                    None => String::new(),
+                };
+                tracing::info!(chain = %t.chain, token = %t.token, mode = self.mode.as_str(), tx = %tx_id,
+                    amount_in = %t.amount_in, amount_out = %amount_out, pnl = %pnl, "{what}");
+            }
+            Outcome::Failed { error, .. } => {
+                tracing::warn!(chain = %t.chain, token = %t.token, mode = self.mode.as_str(), %error, "{what}")
+            }
+        }
+        Ok(())
+    }
+
+    async fn realized(&self, position_id: i64) -> Result<String, TradeError> {
+        let (cost, proceeds): (String, String) = sqlx::query_as("SELECT cost, proceeds FROM positions WHERE id = ?")
+            .bind(position_id)
+            .fetch_one(&self.db)
+            .await?;
+        Ok(strategy::pnl(amount(&proceeds), amount(&cost)))
+    }
+
+    /// Settles every trade a previous run left unsettled, from chain evidence.
+    pub async fn reconcile(&self) -> Result<usize, TradeError> {
+        let pending = store::unsettled(&self.db, self.mode).await?;
+        let n = pending.len();
+        let mut jobs = Vec::new();
+        for t in pending {
+            jobs.push(async move {
+                let outcome = match (self.mode, self.venues.get(&t.chain)) {
+                    (Mode::DryRun, _) => {
+                        Outcome::Failed { tx_id: None, error: "keeper stopped before the paper fill".into() }
+                    }
+                    (Mode::Live, Some(v)) => v.resume(&self.db, &t).await?,
+                    (Mode::Live, None) => return Ok::<_, TradeError>(()), // chain no longer configured
+                };
+                tracing::info!(chain = %t.chain, trade = t.id, side = %t.side, ?outcome, "reconciled after restart");
+                self.settle(&t, &outcome).await
+            });
+        }
+        for r in futures::future::join_all(jobs).await {
+            r?;
+        }
+        Ok(n)
+    }
+
+    /// Values every open position and sells those whose exit rule fires. Returns the sells started.
+    pub async fn check_exits(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Result<usize, TradeError> {
+        let now = now_ms();
+        let mut started = 0;
+        for p in store::open_positions(&self.db, self.mode).await? {
+            if p.next_exit_at_ms > now || self.selling.lock().map(|s| s.contains(&p.id)).unwrap_or(true) {
+                continue;
+            }
+            let Some(venue) = self.venues.get(&p.chain) else { continue };
+            let size = amount(&p.size);
+            let sell_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
+            let raw = match venue.quote_sell(&p.pool_address, &p.token, size).await {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(chain = %p.chain, token = %p.token, error = %e, "cannot value a position");
+                    continue;
+                }
+            };
+            let value = strategy::less_bps(raw, sell_tax);
+            let peak = store::record_value(&self.db, &p, value).await?;
+            let held = now.saturating_sub(p.entry_at_ms.unwrap_or(p.opened_at_ms));
+            let Some(reason) = strategy::exit_reason(&self.cfg, amount(&p.cost), value, peak, held) else { continue };
+            let (paused, overrides) = store::controls(&self.db).await?;
+            let slippage = overrides.max_slippage_bps.unwrap_or(self.cfg.slippage_bps).clamp(1, 9_999);
+            let _ = paused; // pausing stops buys, never exits
+            let min_out = strategy::min_out(raw, sell_tax, slippage);
+            let Some(trade_id) = store::open_sell(&self.db, &p, self.mode, reason.as_str(), value, min_out).await?
+            else {
+                continue;
+            };
+            if let Ok(mut s) = self.selling.lock() {
+                s.insert(p.id);
+            }
+            tracing::info!(chain = %p.chain, token = %p.token, reason = reason.as_str(), cost = %p.cost, value = %value,
+                peak = %peak, "exit");
+            let me = Arc::clone(self);
+            tasks.spawn(async move {
+                if let Err(e) = me.sell(p.clone(), trade_id, raw, sell_tax).await {
+                    tracing::warn!(position = p.id, error = %e, "sell failed; retried later");
+                }
+                if let Ok(mut s) = me.selling.lock() {
+                    s.remove(&p.id);
+                }
+            });
+            started += 1;
+        }
+        Ok(started)
+    }
+
+    async fn sell(&self, p: PositionRow, trade_id: i64, raw: U256, sell_tax: u32) -> Result<(), TradeError> {
+        let trade = store::trade(&self.db, trade_id).await?;
+        let outcome = match (self.mode, self.venues.get(&p.chain)) {
+            (Mode::DryRun, _) => Outcome::Confirmed {
+                tx_id: String::new(),
+                block: 0,
+                amount_out: strategy::paper_fill(raw, sell_tax, self.cfg.paper_slippage_bps),
+                fee_paid: U256::ZERO,
+            },
+            (Mode::Live, Some(v)) => match v.execute(&self.db, &trade, None).await {
+                Ok(o) => o,
+                Err(e) => Outcome::Failed { tx_id: None, error: e.to_string() },
+            },
+            (Mode::Live, None) => Outcome::Failed { tx_id: None, error: "chain not configured".into() },
+        };
+        self.settle(&trade, &outcome).await
+    }
+
+    /// Runs until cancelled: reconciles, then buys on `reports` and checks exits every
+    /// `exit_poll_ms`. Trades in flight at shutdown are resumed by the next start.
+    pub async fn run(self: Arc<Self>, mut reports: mpsc::UnboundedReceiver<ReportDone>, cancel: CancellationToken) {
+        tracing::info!(mode = self.mode.as_str(), chains = ?self.venues.keys().collect::<Vec<_>>(), "trading");
+        match self.reconcile().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(trades = n, "reconciled unsettled trades"),
+            Err(e) => tracing::error!(error = %e, "reconciliation failed; unsettled trades stay as they are"),
+        }
+        let mut tasks = JoinSet::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.exit_poll_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                report = reports.recv() => match report {
+                    Some(done) => {
+                        let me = Arc::clone(&self);
+                        tasks.spawn(async move {
+                            if let Err(e) = me.on_report(&done).await {
+                                metrics::counter!("keeper_task_errors_total", "task" => "trade").increment(1);
+                                tracing::warn!(pool = done.pool_id, error = %e, "buy decision failed");
+                            }
+                        });
+                    }
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    if let Err(e) = self.check_exits(&mut tasks).await {
+                        tracing::warn!(error = %e, "exit check failed");
+                    }
+                }
+            }
+        }
+        tasks.abort_all();
+    }
+}
