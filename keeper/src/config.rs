@@ -163,6 +163,8 @@ max_risk_score = 30
 max_buy_tax_bps = 1000
 max_sell_tax_bps = 1000
 max_token_age_secs = 600
+# Risk checks that rule a token out whenever they find anything, whatever the score.
+never_buy = ["blacklist_function", "transfer_reverts", "large_sells_revert", "freeze_authority", "permanent_delegate", "transfer_hook"]
 allow = []
 deny = []
 # Guards, persisted in the database: open positions at most, no new buy of a token within

@@ -27,6 +27,7 @@ sol! {
         function addLiquidityETH(address token, uint amountTokenDesired, uint amountTokenMin, uint amountETHMin, address to, uint deadline)
             external payable returns (uint amountToken, uint amountETH, uint liquidity);
         function swapExactETHForTokensSupportingFeeOnTransferTokens(uint amountOutMin, address[] calldata path, address to, uint deadline) external payable;
+        function swapExactTokensForETHSupportingFeeOnTransferTokens(uint amountIn, uint amountOutMin, address[] calldata path, address to, uint deadline) external;
     }
     #[sol(rpc)]
     interface ITestFactory {
@@ -290,6 +291,36 @@ impl EvmEnv {
         Launched { token, pair, block: receipt.block_number.expect("block number"), tx: receipt.transaction_hash }
     }
 
+    /// Another trader (the deployer) buys `token` with `eth` through the router.
+    pub async fn trader_buy(&self, token: Address, eth: U256) -> TransactionReceipt {
+        let call = ITestRouter::swapExactETHForTokensSupportingFeeOnTransferTokensCall {
+            amountOutMin: U256::ZERO,
+            path: vec![self.weth, token],
+            to: self.deployer,
+            deadline: U256::from(u64::MAX),
+        };
+        self.call(self.router, call.abi_encode(), eth).await
+    }
+
+    /// Another trader (the deployer) sells `amount` of `token` through the router.
+    pub async fn trader_sell(&self, token: Address, amount: U256) -> TransactionReceipt {
+        self.call(token, ITestToken::approveCall { spender: self.router, value: U256::MAX }.abi_encode(), U256::ZERO)
+            .await;
+        let call = ITestRouter::swapExactTokensForETHSupportingFeeOnTransferTokensCall {
+            amountIn: amount,
+            amountOutMin: U256::ZERO,
+            path: vec![token, self.weth],
+            to: self.deployer,
+            deadline: U256::from(u64::MAX),
+        };
+        self.call(self.router, call.abi_encode(), U256::ZERO).await
+    }
+
+    /// `owner`'s balance of `token`.
+    pub async fn balance_of(&self, token: Address, owner: Address) -> U256 {
+        ITestToken::new(token, &self.provider).balanceOf(owner).call().await.expect("balanceOf")
+    }
+
     /// Creates an empty pair of two fresh addresses through the factory (a `PairCreated` log and
     /// nothing else). Returns the receipt.
     pub async fn create_pair(&self, a: Address, b: Address) -> TransactionReceipt {
@@ -316,7 +347,22 @@ pub struct RangeLimitedRpc {
     pub url: String,
     pub refused: std::sync::Arc<std::sync::atomic::AtomicU64>,
     pub served: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// What happens to `eth_sendRawTransaction`: see [`SendFault`].
+    pub send_fault: std::sync::Arc<std::sync::atomic::AtomicU8>,
     _server: tokio::task::JoinHandle<()>,
+}
+
+/// Faults the proxy injects into `eth_sendRawTransaction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SendFault {
+    /// Forward it.
+    None = 0,
+    /// Answer with the transaction's hash but never forward it (a transaction that never
+    /// lands), once; then forward again.
+    SwallowOnce = 1,
+    /// Refuse it with a node error.
+    Refuse = 2,
 }
 
 impl RangeLimitedRpc {
@@ -324,11 +370,33 @@ impl RangeLimitedRpc {
         use std::sync::{atomic::Ordering, Arc};
 
         use axum::{extract::State, routing::post, Router};
-        type Shared = (String, u64, Arc<std::sync::atomic::AtomicU64>, Arc<std::sync::atomic::AtomicU64>);
+        type Shared = (
+            String,
+            u64,
+            Arc<std::sync::atomic::AtomicU64>,
+            Arc<std::sync::atomic::AtomicU64>,
+            Arc<std::sync::atomic::AtomicU8>,
+        );
 
         async fn handle(State(s): State<Arc<Shared>>, body: String) -> ([(&'static str, &'static str); 1], String) {
             let json = [("content-type", "application/json")];
             let req: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            if req["method"] == "eth_sendRawTransaction" {
+                match s.4.load(Ordering::SeqCst) {
+                    1 => {
+                        s.4.store(0, Ordering::SeqCst);
+                        let raw = alloy::hex::decode(req["params"][0].as_str().unwrap_or_default()).unwrap_or_default();
+                        let ok = serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": keccak256(&raw)});
+                        return (json, ok.to_string());
+                    }
+                    2 => {
+                        let err = serde_json::json!({"jsonrpc": "2.0", "id": req["id"],
+                            "error": {"code": -32000, "message": "injected: node refuses transactions"}});
+                        return (json, err.to_string());
+                    }
+                    _ => {}
+                }
+            }
             if req["method"] == "eth_getLogs" {
                 let num = |v: &serde_json::Value| {
                     v.as_str().and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
@@ -344,7 +412,8 @@ impl RangeLimitedRpc {
                 }
                 s.3.fetch_add(1, Ordering::SeqCst);
             }
-            let client = alloy::transports::http::reqwest::Client::new();
+            static CLIENT: std::sync::OnceLock<alloy::transports::http::reqwest::Client> = std::sync::OnceLock::new();
+            let client = CLIENT.get_or_init(alloy::transports::http::reqwest::Client::new);
             let resp = client.post(&s.0).header("content-type", "application/json").body(body).send().await;
             let text = match resp {
                 Ok(r) => r.text().await.unwrap_or_default(),
@@ -357,18 +426,25 @@ impl RangeLimitedRpc {
 
         let refused = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let state: Arc<Shared> = Arc::new((upstream, max_range, refused.clone(), served.clone()));
+        let send_fault = Arc::new(std::sync::atomic::AtomicU8::new(0));
+        let state: Arc<Shared> = Arc::new((upstream, max_range, refused.clone(), served.clone(), send_fault.clone()));
         let app = Router::new().route("/", post(handle)).with_state(state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { url, refused, served, _server: server }
+        Self { url, refused, served, send_fault, _server: server }
     }
 }
 
 /// Waits (bounded by [`TIMEOUT`]) until `check` returns `Some`, polling every 20 ms.
+impl RangeLimitedRpc {
+    pub fn set_send_fault(&self, f: SendFault) {
+        self.send_fault.store(f as u8, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 pub async fn wait_for<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,

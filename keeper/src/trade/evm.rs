@@ -153,7 +153,7 @@ impl EvmTrader {
         Ok(Request { to: router, value, input: input.into(), gas: 0 })
     }
 
-    /// Gas for a request, with a 30% margin; an error means the call would revert now.
+    /// Gas for a request, with a margin; an error means the call would revert now.
     async fn estimate(&self, req: &Request) -> Result<u64, String> {
         let tx = TransactionRequest::default()
             .with_from(self.address)
@@ -161,7 +161,10 @@ impl EvmTrader {
             .with_value(req.value)
             .with_input(req.input.clone());
         let gas = self.http.estimate_gas(tx).await.map_err(|e| e.to_string())?;
-        Ok(gas.saturating_mul(13) / 10)
+        // Unused gas is not paid for. The fixed part covers state the estimate could not see: the
+        // first swap in a later block writes the pair's price accumulators (two fresh slots,
+        // ~44k gas) when the estimate ran in the launch block.
+        Ok(gas.saturating_mul(13) / 10 + 60_000)
     }
 
     /// Fees per gas for the `level`-th attempt: (2 x base fee + tip), each attempt `fee_bump_bps`
@@ -314,14 +317,14 @@ impl EvmTrader {
         let replace_after = Duration::from_millis(self.cfg.replace_after_ms);
         let mut last_sent = Instant::now();
         loop {
-            if let Some(outcome) = self.receipt_of(t, &hashes).await? {
+            if let Some(outcome) = self.receipt_of(t, req, &hashes).await? {
                 return Ok(outcome);
             }
             if last_sent.elapsed() >= replace_after {
                 let mined = self.http.get_transaction_count(self.address).latest().await.map_err(rpc)?;
                 if mined > nonce {
                     // The nonce is used: by one of ours (receipt just now) or by something else.
-                    if let Some(outcome) = self.receipt_of(t, &hashes).await? {
+                    if let Some(outcome) = self.receipt_of(t, req, &hashes).await? {
                         return Ok(outcome);
                     }
                     return Ok(Outcome::Failed { tx_id: None, error: "nonce used by another transaction".into() });
@@ -348,10 +351,23 @@ impl EvmTrader {
         }
     }
 
-    async fn receipt_of(&self, t: &TradeRow, hashes: &[B256]) -> Result<Option<Outcome>, TradeError> {
+    async fn receipt_of(&self, t: &TradeRow, req: &Request, hashes: &[B256]) -> Result<Option<Outcome>, TradeError> {
         for h in hashes.iter().rev() {
             if let Some(r) = self.http.get_transaction_receipt(*h).await.map_err(rpc)? {
-                return Ok(Some(self.outcome(t, &r)));
+                let mut outcome = self.outcome(t, &r);
+                if let (Outcome::Failed { error, .. }, Some(block)) = (&mut outcome, r.block_number) {
+                    // Why: the same call replayed on the state before that block.
+                    let call = TransactionRequest::default()
+                        .with_from(self.address)
+                        .with_to(req.to)
+                        .with_value(req.value)
+                        .with_input(req.input.clone());
+                    let at = alloy::eips::BlockId::number(block.saturating_sub(1));
+                    if let Err(e) = self.http.call(call).block(at).await {
+                        error.push_str(&format!(": {e}"));
+                    }
+                }
+                return Ok(Some(outcome));
             }
         }
         Ok(None)
@@ -362,7 +378,7 @@ impl EvmTrader {
     fn outcome(&self, t: &TradeRow, r: &TransactionReceipt) -> Outcome {
         let tx_id = r.transaction_hash.to_string();
         if !r.status() {
-            return Outcome::Failed { tx_id: Some(tx_id), error: "reverted".into() };
+            return Outcome::Failed { tx_id: Some(tx_id), error: format!("reverted (gas used {})", r.gas_used) };
         }
         let token: Address = t.token.parse().unwrap_or_default();
         let mut out = U256::ZERO;

@@ -33,6 +33,9 @@ pub struct TradingConfig {
     pub max_buy_tax_bps: u32,
     pub max_sell_tax_bps: u32,
     pub max_token_age_secs: u64,
+    /// Risk checks that rule a token out whenever they find anything (above info), whatever
+    /// the score: e.g. a blacklist function means the owner can trap any buyer.
+    pub never_buy: Vec<String>,
     /// When not empty, only these tokens are bought. Tokens in `deny` never are.
     pub allow: Vec<String>,
     pub deny: Vec<String>,
@@ -108,6 +111,7 @@ impl Default for TradingConfig {
             max_buy_tax_bps: 1_000,
             max_sell_tax_bps: 1_000,
             max_token_age_secs: 600,
+            never_buy: default_never_buy(),
             allow: Vec::new(),
             deny: Vec::new(),
             max_open_positions: 5,
@@ -137,6 +141,19 @@ impl Default for TradingConfig {
             },
         }
     }
+}
+
+fn default_never_buy() -> Vec<String> {
+    [
+        "blacklist_function",
+        "transfer_reverts",
+        "large_sells_revert",
+        "freeze_authority",
+        "permanent_delegate",
+        "transfer_hook",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// A decimal amount field, already validated.

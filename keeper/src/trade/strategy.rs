@@ -17,6 +17,8 @@ pub struct Candidate {
     pub tradeable: bool,
     pub buy_tax_bps: u32,
     pub sell_tax_bps: u32,
+    /// The risk checks that found something (above info).
+    pub tripped: Vec<String>,
     /// When the pool was created (block time) or, failing that, first seen; unix ms.
     pub created_at_ms: i64,
 }
@@ -50,6 +52,8 @@ pub enum Skip {
     QuoteToken(String),
     #[error("token is {age_secs} s old, above the maximum {max}")]
     TooOld { age_secs: u64, max: u64 },
+    #[error("risk check {0} rules the token out")]
+    Finding(String),
     #[error("token is on the deny list")]
     Denied,
     #[error("token is not on the allow list")]
@@ -70,6 +74,7 @@ impl Skip {
             Skip::SellTax { .. } => "sell_tax",
             Skip::QuoteToken(_) => "quote_token",
             Skip::TooOld { .. } => "too_old",
+            Skip::Finding(_) => "finding",
             Skip::Denied => "denied",
             Skip::NotAllowed => "not_allowed",
             Skip::Liquidity { .. } => "liquidity",
@@ -92,6 +97,9 @@ pub fn screen(c: &Candidate, cfg: &TradingConfig, limits: &Limits, now_ms: i64) 
     }
     if !c.tradeable {
         return Err(Skip::NotTradeable);
+    }
+    if let Some(check) = c.tripped.iter().find(|t| cfg.never_buy.contains(t)) {
+        return Err(Skip::Finding(check.clone()));
     }
     if c.score > limits.max_risk_score {
         return Err(Skip::RiskScore { score: c.score, max: limits.max_risk_score });
@@ -209,6 +217,7 @@ mod tests {
             tradeable: true,
             buy_tax_bps: 0,
             sell_tax_bps: 0,
+            tripped: vec!["owner_not_renounced".into()],
             created_at_ms: 1_000_000,
         }
     }
@@ -220,6 +229,11 @@ mod tests {
         assert_eq!(screen(&healthy(), &cfg, &limits(), now), Ok(()));
         let cases: Vec<(Candidate, TradingConfig, Skip)> = vec![
             (Candidate { tradeable: false, ..healthy() }, cfg.clone(), Skip::NotTradeable),
+            (
+                Candidate { tripped: vec!["blacklist_function".into()], ..healthy() },
+                cfg.clone(),
+                Skip::Finding("blacklist_function".into()),
+            ),
             (Candidate { score: 31, ..healthy() }, cfg.clone(), Skip::RiskScore { score: 31, max: 30 }),
             (Candidate { buy_tax_bps: 1_001, ..healthy() }, cfg.clone(), Skip::BuyTax { bps: 1_001, max: 1_000 }),
             (Candidate { sell_tax_bps: 2_000, ..healthy() }, cfg.clone(), Skip::SellTax { bps: 2_000, max: 1_000 }),

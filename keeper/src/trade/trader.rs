@@ -139,6 +139,7 @@ impl Trader {
             tradeable: a.tradeable,
             buy_tax_bps: bps_of(a, "buy_tax").or(fee_bps).unwrap_or(0),
             sell_tax_bps: bps_of(a, "sell_tax").or(fee_bps).unwrap_or(0),
+            tripped: a.tripped().into_iter().map(String::from).collect(),
             created_at_ms: pool.created_block_time.map(|t| t.saturating_mul(1_000)).unwrap_or(pool.first_seen_at_ms),
         };
         let skip = |s: Skip| {

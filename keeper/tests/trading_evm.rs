@@ -1,0 +1,443 @@
+//! Guarded execution on a real anvil with real Uniswap V2: live snipes in the next block, bad
+//! tokens never bought, every limit, the circuit breaker, exits when other traders move the
+//! price, a transaction that never lands replaced, a crash between sending and recording
+//! reconciled without a second buy, and all of it in dry-run with nothing sent.
+
+use std::{collections::HashMap, sync::Arc, time::Duration};
+
+use alloy::{
+    primitives::{Address, U256},
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+};
+use keeper::{
+    config::{Config, EvmChainConfig},
+    evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
+    mirror,
+    risk::worker::{Engine, Job, RiskWorker},
+    trade::{
+        evm::EvmTrader,
+        trader::{Trader, Venue},
+        ChainBudget, TradingConfig,
+    },
+};
+use sqlx::SqlitePool;
+use tests::evm::{e18, wait_for, EvmEnv, Launch, RangeLimitedRpc, SendFault, TokenKind};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+struct Net {
+    env: EvmEnv,
+    /// The trader's RPC goes through this proxy (fault injection); discovery talks to anvil.
+    proxy: RangeLimitedRpc,
+    cfg: EvmChainConfig,
+    db: SqlitePool,
+    key: PrivateKeySigner,
+    _dir: tempfile::TempDir,
+}
+
+impl Net {
+    async fn start() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+            .try_init();
+        let env = EvmEnv::start().await;
+        let proxy = RangeLimitedRpc::start(env.http_url(), 100_000).await;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keeper.toml");
+        std::fs::write(&path, env.keeper_toml("local") + "max_log_range = 64\n").unwrap();
+        let cfg = Config::load(Some(&path), Vec::new()).expect("config").evm["local"].clone();
+        let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+        mirror::migrate(&db).await.unwrap();
+        let key = PrivateKeySigner::from(env.anvil.keys()[7].clone());
+        Self { env, proxy, cfg, db, key, _dir: dir }
+    }
+
+    fn wallet(&self) -> Address {
+        self.key.address()
+    }
+
+    async fn nonce(&self) -> u64 {
+        self.env.provider.get_transaction_count(self.wallet()).await.unwrap()
+    }
+
+    async fn set_controls(&self, paused: bool, limits: &str) {
+        sqlx::query("UPDATE keeper_controls SET paused = ?, limits = ? WHERE id = 1")
+            .bind(paused)
+            .bind(limits)
+            .execute(&self.db)
+            .await
+            .unwrap();
+    }
+}
+
+fn budget(buy: U256, max_buy: U256, daily: U256) -> ChainBudget {
+    ChainBudget {
+        buy_amount: buy.to_string(),
+        max_buy: max_buy.to_string(),
+        daily_budget: daily.to_string(),
+        min_liquidity: e18(1).to_string(),
+        quote_tokens: vec![],
+    }
+}
+
+fn trading(live: bool) -> TradingConfig {
+    let mut t = TradingConfig {
+        enabled: true,
+        live,
+        max_risk_score: 40,
+        exit_poll_ms: 100,
+        cooldown_secs: 0,
+        ..Default::default()
+    };
+    t.chains.insert("local".into(), budget(e18(1) / U256::from(10u8), e18(1), e18(100)));
+    t.evm.replace_after_ms = 1_500;
+    t.evm.receipt_poll_ms = 50;
+    t
+}
+
+struct Keeper {
+    cancel: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Keeper {
+    /// Discovery, risk worker and trader, wired as `keeper run` wires them.
+    fn start(net: &Net, t: TradingConfig) -> Self {
+        let cancel = CancellationToken::new();
+        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(64);
+        let http = keeper::evm::http_provider(&net.cfg.http_url).unwrap();
+        let mut discovery = EvmDiscovery::new("local", &net.cfg, http.clone(), net.db.clone(), jobs_tx).unwrap();
+        discovery.poll_interval = Duration::from_millis(200);
+        let engine = EvmRiskEngine::new(http, &net.cfg, Default::default());
+        let mut worker =
+            RiskWorker::new(net.db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4);
+        worker.rescore_empty_after = Duration::from_secs(3600);
+        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
+        worker.done = Some(reports_tx);
+        let trade_http = keeper::evm::http_provider(&net.proxy.url).unwrap();
+        let key = t.live.then(|| net.key.clone());
+        let exec = EvmTrader::new("local", trade_http, &net.cfg, key, t.evm.clone());
+        let mut trader = Trader::new(net.db.clone(), t);
+        trader.add_venue("local", Venue::Evm(Arc::new(exec)), vec![net.cfg.wrapped_native.clone()]);
+        let ws = net.env.ws_url();
+        let c = cancel.clone();
+        let d = tokio::spawn(async move {
+            let _ = discovery.run(&ws, c).await;
+        });
+        let w = tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(200), cancel.clone()));
+        let tr = tokio::spawn(Arc::new(trader).run(reports_rx, cancel.clone()));
+        Self { cancel, tasks: vec![d, w, tr] }
+    }
+
+    async fn stop(self) {
+        self.cancel.cancel();
+        for t in self.tasks {
+            tokio::time::timeout(Duration::from_secs(10), t).await.expect("stops").expect("task");
+        }
+    }
+}
+
+fn hex(a: Address) -> String {
+    format!("{a:#x}")
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Pos {
+    id: i64,
+    status: String,
+    size: String,
+    cost: String,
+    proceeds: String,
+    peak_value: Option<String>,
+    exit_reason: Option<String>,
+}
+
+async fn position(db: &SqlitePool, token: Address) -> Option<Pos> {
+    sqlx::query_as(
+        "SELECT id, status, size, cost, proceeds, peak_value, exit_reason FROM positions WHERE token = ? ORDER BY id DESC LIMIT 1",
+    )
+    .bind(hex(token))
+    .fetch_optional(db)
+    .await
+    .unwrap()
+}
+
+async fn wait_status(db: &SqlitePool, token: Address, status: &str) -> Pos {
+    wait_for(&format!("position {token} {status}"), || async {
+        position(db, token).await.filter(|p| p.status == status)
+    })
+    .await
+}
+
+/// Waits for the token's risk report, then a moment for the trader's decision.
+async fn wait_decided(db: &SqlitePool, token: Address) {
+    wait_for("risk report", || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE token = ?")
+            .bind(hex(token))
+            .fetch_one(db)
+            .await
+            .unwrap();
+        (n > 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Trade {
+    status: String,
+    amount_in: String,
+    min_out: String,
+    amount_out: Option<String>,
+    tx_ids: String,
+    tx_id: Option<String>,
+    block: Option<i64>,
+}
+
+async fn trades(db: &SqlitePool, position_id: i64) -> Vec<Trade> {
+    sqlx::query_as(
+        "SELECT status, amount_in, min_out, amount_out, tx_ids, tx_id, block FROM trades WHERE position_id = ? ORDER BY id",
+    )
+    .bind(position_id)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+fn u(s: &str) -> U256 {
+    s.parse().unwrap()
+}
+
+/// LP kept by the creator and ownership kept, so adding liquidity is the launch's last
+/// transaction and the keeper's buy can be the next one.
+fn last_tx_is_liquidity() -> Launch {
+    Launch { burn_lp: false, renounce: false, ..Launch::clean(TokenKind::Standard) }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_snipe_in_next_block_bad_tokens_never_and_exits_fire() {
+    let net = Net::start().await;
+    // Up to "high" risk (the stop-loss launch below leaves half the supply with its deployer);
+    // critical findings (honeypots) are never bought whatever the score limit.
+    let k = Keeper::start(&net, TradingConfig { max_risk_score: 80, ..trading(true) });
+    let env = &net.env;
+
+    // A healthy launch is bought in the block right after it.
+    let a = env.launch("alpha", &last_tx_is_liquidity()).await;
+    let pos = wait_status(&net.db, a.token, "open").await;
+    let t = &trades(&net.db, pos.id).await[0];
+    assert_eq!(t.status, "confirmed");
+    assert_eq!(t.block, Some(i64::try_from(a.block).unwrap() + 1), "bought in the next block");
+    assert_eq!(u(&t.amount_in), e18(1) / U256::from(10u8));
+    assert!(u(t.amount_out.as_deref().unwrap()) >= u(&t.min_out));
+    assert_eq!(env.balance_of(a.token, net.wallet()).await, u(&pos.size), "position size is what the wallet holds");
+    assert_eq!(pos.cost, t.amount_in);
+
+    // Bad tokens are never bought.
+    let hp = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
+    let bl = env.launch("black", &Launch::clean(TokenKind::Blacklist)).await;
+    let tiny = env.launch("tiny", &Launch::clean(TokenKind::TinySell)).await;
+    for bad in [hp.token, bl.token, tiny.token] {
+        wait_decided(&net.db, bad).await;
+        let reports: Vec<(i64, String)> = sqlx::query_as("SELECT tradeable, summary FROM risk_reports WHERE token = ?")
+            .bind(hex(bad))
+            .fetch_all(&net.db)
+            .await
+            .unwrap();
+        assert!(position(&net.db, bad).await.is_none(), "{bad} must never be bought: {reports:?}");
+        assert_eq!(env.balance_of(bad, net.wallet()).await, U256::ZERO);
+    }
+
+    // Take-profit: another trader pumps the price past +100%.
+    env.trader_buy(a.token, e18(40)).await;
+    let closed = wait_status(&net.db, a.token, "closed").await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
+    assert!(u(&closed.proceeds) > u(&closed.cost) * U256::from(2u8), "{closed:?}");
+    assert_eq!(env.balance_of(a.token, net.wallet()).await, U256::ZERO, "everything sold");
+
+    // Stop-loss: the deployer, holding half the supply, dumps a quarter of it.
+    let b = env.launch("beta", &Launch { distribute: false, ..Launch::clean(TokenKind::Standard) }).await;
+    wait_status(&net.db, b.token, "open").await;
+    env.trader_sell(b.token, e18(250_000)).await;
+    let closed = wait_status(&net.db, b.token, "closed").await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("stop_loss"));
+    assert!(u(&closed.proceeds) < u(&closed.cost));
+
+    // Trailing stop: a +40% run, then the buyer sells back; not a stop-loss, not a take-profit.
+    let c = env.launch("gamma", &Launch::clean(TokenKind::Standard)).await;
+    let open = wait_status(&net.db, c.token, "open").await;
+    env.trader_buy(c.token, e18(2)).await;
+    let cost = u(&open.cost);
+    wait_for("peak recorded", || async {
+        let p = position(&net.db, c.token).await?;
+        p.peak_value.map(|v| u(&v)).filter(|v| *v > cost * U256::from(13u8) / U256::from(10u8))
+    })
+    .await;
+    let bought = env.balance_of(c.token, env.deployer).await;
+    env.trader_sell(c.token, bought).await;
+    let closed = wait_status(&net.db, c.token, "closed").await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("trailing_stop"));
+    k.stop().await;
+
+    // One transaction per buy, plus an approval and a sell per exit; nothing else.
+    assert_eq!(net.nonce().await, 3 + 3 * 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_limit_stops_buying_and_operators_change_them_live() {
+    let net = Net::start().await;
+    let mut t = trading(true);
+    t.take_profit_bps = 0;
+    t.stop_loss_bps = 0;
+    t.trailing_stop_bps = 0;
+    t.max_hold_secs = 0;
+    t.max_consecutive_failures = 2;
+    // Config: 0.1 per buy, at most 1 per trade, 0.1 per day.
+    t.chains.insert("local".into(), budget(e18(1) / U256::from(10u8), e18(1), e18(1) / U256::from(10u8)));
+    let k = Keeper::start(&net, t);
+    let env = &net.env;
+    let launch = |name: &'static str| async move { env.launch(name, &Launch::clean(TokenKind::Standard)).await };
+
+    // An operator lowers the per-trade maximum to 0.05 without a restart.
+    net.set_controls(false, r#"{"budgets":{"local":{"max_buy":"50000000000000000"}}}"#).await;
+    let l1 = launch("one").await;
+    let p1 = wait_status(&net.db, l1.token, "open").await;
+    assert_eq!(u(&trades(&net.db, p1.id).await[0].amount_in), e18(1) / U256::from(20u8));
+    let l2 = launch("two").await;
+    wait_status(&net.db, l2.token, "open").await;
+    // Daily budget (0.1) exhausted.
+    let l3 = launch("three").await;
+    wait_decided(&net.db, l3.token).await;
+    assert!(position(&net.db, l3.token).await.is_none(), "daily budget must stop the third buy");
+
+    // The operator raises the budget and caps open positions at 3.
+    net.set_controls(
+        false,
+        r#"{"max_open_positions":3,"budgets":{"local":{"max_buy":"50000000000000000","daily_budget":"10000000000000000000"}}}"#,
+    )
+    .await;
+    let l4 = launch("four").await;
+    wait_status(&net.db, l4.token, "open").await;
+    let l5 = launch("five").await;
+    wait_decided(&net.db, l5.token).await;
+    assert!(position(&net.db, l5.token).await.is_none(), "max open positions must stop the fourth position");
+
+    // Paused: nothing is bought.
+    let open = r#"{"max_open_positions":50,"budgets":{"local":{"daily_budget":"10000000000000000000"}}}"#;
+    net.set_controls(true, open).await;
+    let l6 = launch("six").await;
+    wait_decided(&net.db, l6.token).await;
+    assert!(position(&net.db, l6.token).await.is_none(), "paused");
+
+    // Circuit breaker: two failed buys (the node refuses), then no attempt even once it works.
+    net.set_controls(false, open).await;
+    net.proxy.set_send_fault(SendFault::Refuse);
+    for name in ["seven", "eight"] {
+        let l = launch(name).await;
+        let p = wait_status(&net.db, l.token, "failed").await;
+        assert_eq!(trades(&net.db, p.id).await[0].status, "failed");
+    }
+    net.proxy.set_send_fault(SendFault::None);
+    let l9 = launch("nine").await;
+    wait_decided(&net.db, l9.token).await;
+    assert!(position(&net.db, l9.token).await.is_none(), "breaker open");
+    let (failures, until): (i64, i64) =
+        sqlx::query_as("SELECT consecutive_failures, breaker_open_until_ms FROM trading_state WHERE chain = 'local'")
+            .fetch_one(&net.db)
+            .await
+            .unwrap();
+    assert_eq!(failures, 2);
+    assert!(until > keeper::mirror::now_ms(), "persisted until the cooldown ends");
+    k.stop().await;
+    assert_eq!(net.nonce().await, 3, "three buys landed, nothing else was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_transaction_is_replaced_and_a_crash_after_sending_never_buys_twice() {
+    let net = Net::start().await;
+    let mut t = trading(true);
+    t.take_profit_bps = 0;
+    t.stop_loss_bps = 0;
+    t.trailing_stop_bps = 0;
+    t.max_hold_secs = 0;
+    let env = &net.env;
+
+    // The first broadcast never reaches the node: replaced at the same nonce, higher fees.
+    let k = Keeper::start(&net, t.clone());
+    net.proxy.set_send_fault(SendFault::SwallowOnce);
+    let a = env.launch("stuck", &Launch::clean(TokenKind::Standard)).await;
+    let pos = wait_status(&net.db, a.token, "open").await;
+    let tr = &trades(&net.db, pos.id).await[0];
+    let ids: Vec<String> = serde_json::from_str(&tr.tx_ids).unwrap();
+    assert_eq!(ids.len(), 2, "replaced once: {ids:?}");
+    assert_eq!(tr.tx_id.as_deref(), Some(ids[1].as_str()), "the replacement landed");
+    assert_eq!(net.nonce().await, 1);
+
+    // Crash between sending a buy and recording its result: the keeper stops while its
+    // transaction is out (the node has not got it yet), then a new keeper starts.
+    let mut slow = t.clone();
+    slow.evm.replace_after_ms = 600_000;
+    k.stop().await;
+    let k = Keeper::start(&net, slow.clone());
+    net.proxy.set_send_fault(SendFault::SwallowOnce);
+    let b = env.launch("crash", &Launch::clean(TokenKind::Standard)).await;
+    wait_for("buy sent", || async {
+        let s: Option<String> = sqlx::query_scalar("SELECT status FROM trades WHERE token = ?")
+            .bind(hex(b.token))
+            .fetch_optional(&net.db)
+            .await
+            .unwrap();
+        (s.as_deref() == Some("sent")).then_some(())
+    })
+    .await;
+    k.stop().await; // the result was never recorded
+    assert_eq!(position(&net.db, b.token).await.unwrap().status, "opening");
+    let k = Keeper::start(&net, slow);
+    let pos = wait_status(&net.db, b.token, "open").await;
+    assert_eq!(env.balance_of(b.token, net.wallet()).await, u(&pos.size));
+    // The risk worker and trader see the pool again after the restart: still one buy.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    k.stop().await;
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM trades WHERE token = ? AND side = 'buy'")
+        .bind(hex(b.token))
+        .fetch_one(&net.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(net.nonce().await, 2, "exactly one transaction per buy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_records_paper_trades_and_sends_nothing() {
+    let net = Net::start().await;
+    let mut t = trading(false);
+    // A daily budget of exactly one buy.
+    t.chains.insert("local".into(), budget(e18(1) / U256::from(10u8), e18(1), e18(1) / U256::from(10u8)));
+    let k = Keeper::start(&net, t);
+    let env = &net.env;
+    let balance = env.provider.get_balance(net.wallet()).await.unwrap();
+
+    let a = env.launch("paper", &Launch::clean(TokenKind::Standard)).await;
+    let pos = wait_status(&net.db, a.token, "open").await;
+    let tr = &trades(&net.db, pos.id).await[0];
+    assert_eq!(tr.tx_id, None);
+    assert_eq!(tr.tx_ids, "[]");
+    assert!(u(&pos.size) > U256::ZERO);
+    let hp = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
+    wait_decided(&net.db, hp.token).await;
+    assert!(position(&net.db, hp.token).await.is_none());
+    let b = env.launch("over-budget", &Launch::clean(TokenKind::Standard)).await;
+    wait_decided(&net.db, b.token).await;
+    assert!(position(&net.db, b.token).await.is_none(), "the paper budget is enforced too");
+
+    env.trader_buy(a.token, e18(40)).await;
+    let closed = wait_status(&net.db, a.token, "closed").await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
+    assert!(u(&closed.proceeds) > u(&closed.cost));
+    k.stop().await;
+
+    assert_eq!(net.nonce().await, 0, "no transaction reached the chain");
+    assert_eq!(env.provider.get_balance(net.wallet()).await.unwrap(), balance);
+}
