@@ -381,12 +381,23 @@ impl RangeLimitedRpc {
         async fn handle(State(s): State<Arc<Shared>>, body: String) -> ([(&'static str, &'static str); 1], String) {
             let json = [("content-type", "application/json")];
             let req: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            if req["method"] == "eth_sendRawTransaction" {
+            if req["method"] == "eth_sendRawTransaction" || req["method"] == "sendTransaction" {
                 match s.4.load(Ordering::SeqCst) {
                     1 => {
                         s.4.store(0, Ordering::SeqCst);
-                        let raw = alloy::hex::decode(req["params"][0].as_str().unwrap_or_default()).unwrap_or_default();
-                        let ok = serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": keccak256(&raw)});
+                        let param = req["params"][0].as_str().unwrap_or_default();
+                        // The id a node would answer: the hash (EVM) or the first signature (Solana).
+                        let id = if req["method"] == "sendTransaction" {
+                            use base64::Engine;
+                            let raw = base64::engine::general_purpose::STANDARD.decode(param).unwrap_or_default();
+                            raw.get(1..65)
+                                .and_then(|s| solana_sdk::signature::Signature::try_from(s).ok())
+                                .map(|s| serde_json::json!(s.to_string()))
+                                .unwrap_or_default()
+                        } else {
+                            serde_json::json!(keccak256(alloy::hex::decode(param).unwrap_or_default()))
+                        };
+                        let ok = serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": id});
                         return (json, ok.to_string());
                     }
                     2 => {

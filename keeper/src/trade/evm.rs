@@ -16,7 +16,7 @@ use alloy::{
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
-    transports::{RpcError, TransportError},
+    transports::RpcError,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::SqlitePool;
@@ -445,13 +445,5 @@ impl EvmTrader {
             tokio::time::sleep(Duration::from_millis(self.cfg.receipt_poll_ms)).await;
         }
         Err("approval not mined yet".into())
-    }
-
-    /// The wallet's balance of `token` (tests, reconciliation).
-    pub async fn token_balance(&self, token: Address) -> Result<U256, TransportError> {
-        Ok(IERC20::new(token, &self.http).balanceOf(self.address).call().await.map_err(|e| match e {
-            alloy::contract::Error::TransportError(t) => t,
-            other => alloy::transports::TransportErrorKind::custom_str(&other.to_string()),
-        })?)
     }
 }

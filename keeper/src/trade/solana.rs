@@ -268,7 +268,7 @@ impl SolanaTrader {
     /// The program's `Swapped` event for our wallet in the landed transaction.
     async fn fill(&self, t: &TradeRow, sig: &Signature, slot: u64) -> Result<Outcome, TradeError> {
         let config = RpcTransactionConfig {
-            encoding: Some(UiTransactionEncoding::Json),
+            encoding: Some(UiTransactionEncoding::Base64),
             commitment: Some(self.commitment),
             max_supported_transaction_version: Some(0),
         };

@@ -184,13 +184,34 @@ impl Trader {
                 amount_out: strategy::paper_fill(quoted, candidate.buy_tax_bps, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
-            Mode::Live => match venue.execute(&self.db, &trade, done.seen_at).await {
-                Ok(o) => o,
-                Err(e) => Outcome::Failed { tx_id: None, error: e.to_string() },
-            },
+            Mode::Live => self.live(venue, &trade, done.seen_at).await?,
         };
         self.settle(&trade, &outcome).await?;
         Ok(Decision::Bought { position_id, trade_id, outcome })
+    }
+
+    /// Executes a live trade. An error before anything was signed fails the trade; after that,
+    /// the trade may be on chain, so it is only ever settled from chain evidence: tracking
+    /// resumes (with a growing pause) until the chain answers.
+    async fn live(&self, venue: &Venue, trade: &TradeRow, seen_at: Option<Instant>) -> Result<Outcome, TradeError> {
+        let mut err = match venue.execute(&self.db, trade, seen_at).await {
+            Ok(o) => return Ok(o),
+            Err(e) => e,
+        };
+        let mut pause = Duration::from_millis(250);
+        loop {
+            let t = store::trade(&self.db, trade.id).await?;
+            if t.status == "intent" {
+                return Ok(Outcome::Failed { tx_id: None, error: err.to_string() });
+            }
+            tracing::warn!(chain = %t.chain, trade = t.id, error = %err, "tracking a sent trade failed; resuming");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(30));
+            match venue.resume(&self.db, &t).await {
+                Ok(o) => return Ok(o),
+                Err(e) => err = e,
+            }
+        }
     }
 
     fn refused(&self, chain: &str, token: &str, r: Refused) -> Decision {
@@ -319,10 +340,7 @@ impl Trader {
                 amount_out: strategy::paper_fill(raw, sell_tax, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
-            (Mode::Live, Some(v)) => match v.execute(&self.db, &trade, None).await {
-                Ok(o) => o,
-                Err(e) => Outcome::Failed { tx_id: None, error: e.to_string() },
-            },
+            (Mode::Live, Some(v)) => self.live(v, &trade, None).await?,
             (Mode::Live, None) => Outcome::Failed { tx_id: None, error: "chain not configured".into() },
         };
         self.settle(&trade, &outcome).await
