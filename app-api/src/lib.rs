@@ -102,6 +102,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .merge(routes::health::router())
         .merge(routes::pools::router())
         .merge(routes::tokens::router())
+        .merge(routes::trades::router())
         .merge(routes::quote::router())
         .merge(routes::stream::router())
         .merge(routes::tx::router())

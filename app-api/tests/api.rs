@@ -387,15 +387,16 @@ async fn auth_sessions_roles_and_audit() {
     sqlx::query("UPDATE users SET role = 'operator' WHERE username = 'olga'").execute(&f.state.writer).await.unwrap();
     let (status, body) = send(app, "POST", "/api/v1/keeper/pause", Some(&op), None).await;
     assert_eq!((status, body["paused"].as_bool()), (StatusCode::OK, Some(true)), "{body}");
-    let limits = serde_json::json!({"max_risk_score": 30, "max_buy_native": "100000000000000000",
-        "daily_budget_native": "1000000000000000000", "max_open_positions": 5, "max_slippage_bps": 300});
+    let limits = serde_json::json!({"max_risk_score": 30, "max_open_positions": 5, "max_slippage_bps": 300,
+        "budgets": {"ethereum": {"max_buy": "100000000000000000", "daily_budget": "1000000000000000000"}}});
     let (status, body) = send(app, "PUT", "/api/v1/keeper/limits", Some(&op), Some(limits.clone())).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["limits"], limits);
     assert_eq!(body["updated_by"], "olga");
     for (patch, field) in [
         (serde_json::json!({"max_risk_score": 101}), "max_risk_score"),
-        (serde_json::json!({"max_buy_native": "1.5"}), "max_buy_native"),
+        (serde_json::json!({"budgets": {"ethereum": {"max_buy": "1.5"}}}), "budgets.ethereum.max_buy"),
+        (serde_json::json!({"budgets": {"Eth": {}}}), "budgets.Eth"),
         (serde_json::json!({"max_slippage_bps": 0}), "max_slippage_bps"),
         (serde_json::json!({"max_open_positions": -1}), "max_open_positions"),
     ] {
@@ -600,4 +601,60 @@ async fn anonymous_reads_are_micro_cached_for_the_ttl_only() {
     tokio::time::sleep(std::time::Duration::from_millis(350)).await;
     let (_, fresh, _) = get(&app, "/api/v1/pools?limit=1").await;
     assert_eq!(fresh["items"][0]["address"], "Newest", "after the TTL: fresh data");
+}
+
+#[tokio::test]
+async fn trades_and_positions_with_pnl() {
+    let f = fixture().await;
+    let w = &f.state.writer;
+    for (id, status, size, cost, proceeds, last) in [
+        (1, "closed", "0", "1000", "1500", None),
+        (2, "open", "5000", "1000", "0", Some("700")),
+        (3, "failed", "0", "0", "0", None),
+    ] {
+        sqlx::query(
+            "INSERT INTO positions (id, chain, mode, status, pool_id, pool_address, venue, token, quote_token, size, cost,
+                proceeds, last_value, opened_at_ms)
+             VALUES (?, 'local', 'live', ?, 1, '0xpool', 'uniswap_v2', ?, '0xweth', ?, ?, ?, ?, 1)",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(format!("0xtoken{id}"))
+        .bind(size)
+        .bind(cost)
+        .bind(proceeds)
+        .bind(last)
+        .execute(w)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO trades (position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
+                created_at_ms) VALUES (?, 'local', 'live', 'buy', 'snipe', ?, ?, ?, '1', '1', 1)",
+        )
+        .bind(id)
+        .bind(if status == "failed" { "failed" } else { "confirmed" })
+        .bind(format!("0xtoken{id}"))
+        .bind(cost)
+        .execute(w)
+        .await
+        .unwrap();
+    }
+    let (status, body, _) = get(&f.app, "/api/v1/positions?chain=local").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[2]["realized_pnl"], "500");
+    assert_eq!(items[1]["unrealized_pnl"], "-300");
+    assert_eq!(items[0]["realized_pnl"], serde_json::Value::Null);
+    let (_, body, _) = get(&f.app, "/api/v1/positions?status=open").await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    let (_, body, _) = get(&f.app, "/api/v1/trades?side=buy&status=failed").await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(body["items"][0]["chain"], "local");
+    let (_, page, _) = get(&f.app, "/api/v1/trades?limit=2").await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_string();
+    let (_, rest, _) = get(&f.app, &format!("/api/v1/trades?limit=2&cursor={cursor}")).await;
+    assert_eq!(rest["items"].as_array().unwrap().len(), 1, "three trades over two pages");
+    let (status, body, _) = get(&f.app, "/api/v1/trades?side=hold").await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("side")));
 }

@@ -11,7 +11,7 @@ use crate::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "amm-sniper API", description = "Read API over the keeper's mirror: pools, discoveries, tokens with risk reports, quotes on our AMM."),
+    info(title = "amm-sniper API", description = "Read API over the keeper's mirror: pools, discoveries, tokens with risk reports, trades and positions, quotes on our AMM."),
     paths(
         super::health::health,
         super::pools::pools,
@@ -20,6 +20,8 @@ use crate::AppState;
         super::pools::events,
         super::tokens::tokens,
         super::tokens::token,
+        super::trades::trades,
+        super::trades::positions,
         super::quote::quote,
         super::auth::register,
         super::auth::login,
@@ -35,7 +37,7 @@ use crate::AppState;
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
-    tags((name = "health"), (name = "pools"), (name = "tokens"), (name = "quote"), (name = "auth"), (name = "keeper"))
+    tags((name = "health"), (name = "pools"), (name = "tokens"), (name = "trading"), (name = "quote"), (name = "auth"), (name = "keeper"))
 )]
 pub struct ApiDoc;
 

@@ -17,25 +17,39 @@ use crate::{
     now_ms, AppState,
 };
 
-/// Risk and budget limits for the keeper's trading.
+/// Risk and budget limits for the keeper's trading. Each field given overrides the keeper's
+/// configured value at its next decision (no restart); fields left out keep the configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KeeperLimits {
     /// Never buy a token whose risk score is above this (0-100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(maximum = 100)]
-    pub max_risk_score: u8,
-    /// Largest single buy, in the chain's native token's base units (wei / lamports), decimal string.
-    #[schema(pattern = "^(0|[1-9][0-9]{0,77})$")]
-    pub max_buy_native: String,
-    /// Total spend per UTC day, same units.
-    #[schema(pattern = "^(0|[1-9][0-9]{0,77})$")]
-    pub daily_budget_native: String,
-    /// Open positions at most (0-1000).
-    #[schema(minimum = 0, maximum = 1000)]
-    pub max_open_positions: u32,
+    pub max_risk_score: Option<u8>,
+    /// Open positions at most (1-1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 1000)]
+    pub max_open_positions: Option<u32>,
     /// Slippage tolerance in basis points (1-5000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(minimum = 1, maximum = 5000)]
-    pub max_slippage_bps: u16,
+    pub max_slippage_bps: Option<u16>,
+    /// Per chain, in base units of the chain's quote token (wei, lamports...).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub budgets: std::collections::BTreeMap<String, ChainBudget>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainBudget {
+    /// Largest single buy, decimal string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(0|[1-9][0-9]{0,77})$")]
+    pub max_buy: Option<String>,
+    /// Total spend per UTC day, decimal string.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^(0|[1-9][0-9]{0,77})$")]
+    pub daily_budget: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -111,16 +125,23 @@ pub async fn limits(
     Operator(op): Operator,
     ApiJson(limits): ApiJson<KeeperLimits>,
 ) -> ApiResult<Json<Controls>> {
-    if limits.max_risk_score > 100 {
+    if limits.max_risk_score.is_some_and(|s| s > 100) {
         return Err(ApiError::invalid("max_risk_score", "must be 0-100"));
     }
-    check_amount("max_buy_native", &limits.max_buy_native)?;
-    check_amount("daily_budget_native", &limits.daily_budget_native)?;
-    if limits.max_open_positions > 1_000 {
-        return Err(ApiError::invalid("max_open_positions", "must be 0-1000"));
+    if limits.max_open_positions.is_some_and(|n| !(1..=1_000).contains(&n)) {
+        return Err(ApiError::invalid("max_open_positions", "must be 1-1000"));
     }
-    if !(1..=5_000).contains(&limits.max_slippage_bps) {
+    if limits.max_slippage_bps.is_some_and(|b| !(1..=5_000).contains(&b)) {
         return Err(ApiError::invalid("max_slippage_bps", "must be 1-5000"));
+    }
+    for (chain, b) in &limits.budgets {
+        super::check_chain(&format!("budgets.{chain}"), chain)?;
+        if let Some(v) = &b.max_buy {
+            check_amount(&format!("budgets.{chain}.max_buy"), v)?;
+        }
+        if let Some(v) = &b.daily_budget {
+            check_amount(&format!("budgets.{chain}.daily_budget"), v)?;
+        }
     }
     let json = serde_json::to_value(&limits).map_err(|e| ApiError::Internal(e.to_string()))?;
     sqlx::query("UPDATE keeper_controls SET limits = ?, updated_at_ms = ?, updated_by = ? WHERE id = 1")

@@ -8,6 +8,7 @@ pub mod pools;
 pub mod quote;
 pub mod stream;
 pub mod tokens;
+pub mod trades;
 pub mod tx;
 
 use serde::Serialize;
