@@ -55,7 +55,7 @@ pub struct EvmTrader {
     http: DynProvider,
     chain_id: u64,
     pub weth: Address,
-    /// Router and fee (bps) per venue (factory name).
+    /// The v2 router of each venue (factory name).
     routers: HashMap<String, Address>,
     wallet: Option<EthereumWallet>,
     pub address: Address,
@@ -153,14 +153,41 @@ impl EvmTrader {
         Ok(Request { to: router, value, input: input.into(), gas: 0 })
     }
 
-    /// Gas for a request, with a margin; an error means the call would revert now.
-    async fn estimate(&self, req: &Request) -> Result<u64, String> {
-        let tx = TransactionRequest::default()
+    /// `req` as an unsigned call from the wallet.
+    fn call(&self, req: &Request) -> TransactionRequest {
+        TransactionRequest::default()
             .with_from(self.address)
             .with_to(req.to)
             .with_value(req.value)
-            .with_input(req.input.clone());
-        let gas = self.http.estimate_gas(tx).await.map_err(|e| e.to_string())?;
+            .with_input(req.input.clone())
+    }
+
+    /// The next nonce to use (the caller holds the lock while it signs and broadcasts).
+    async fn next_nonce(&self, next: &Option<u64>) -> Result<u64, TradeError> {
+        match *next {
+            Some(n) => Ok(n),
+            None => self.http.get_transaction_count(self.address).pending().await.map_err(rpc),
+        }
+    }
+
+    /// Signs `req` at `nonce` with the `level`-th fees: (hash, raw transaction).
+    async fn sign(&self, req: &Request, nonce: u64, level: u32) -> Result<(B256, Vec<u8>), TradeError> {
+        let wallet = self.wallet.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
+        let (max_fee, tip) = self.fees(level).await?;
+        let tx = self
+            .call(req)
+            .with_nonce(nonce)
+            .with_chain_id(self.chain_id)
+            .with_gas_limit(req.gas)
+            .with_max_fee_per_gas(max_fee)
+            .with_max_priority_fee_per_gas(tip);
+        let envelope = tx.build(wallet).await.map_err(|e| TradeError::Invalid(format!("signing: {e}")))?;
+        Ok((*envelope.tx_hash(), envelope.encoded_2718()))
+    }
+
+    /// Gas for a request, with a margin; an error means the call would revert now.
+    async fn estimate(&self, req: &Request) -> Result<u64, String> {
+        let gas = self.http.estimate_gas(self.call(req)).await.map_err(|e| e.to_string())?;
         // Unused gas is not paid for. The fixed part covers state the estimate could not see: the
         // first swap in a later block writes the pair's price accumulators (two fresh slots,
         // ~44k gas) when the estimate ran in the launch block.
@@ -194,21 +221,7 @@ impl EvmTrader {
         level: u32,
         latency_us: Option<u64>,
     ) -> Result<(B256, Option<String>), TradeError> {
-        let wallet = self.wallet.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
-        let (max_fee, tip) = self.fees(level).await?;
-        let tx = TransactionRequest::default()
-            .with_from(self.address)
-            .with_to(req.to)
-            .with_value(req.value)
-            .with_input(req.input.clone())
-            .with_nonce(nonce)
-            .with_chain_id(self.chain_id)
-            .with_gas_limit(req.gas)
-            .with_max_fee_per_gas(max_fee)
-            .with_max_priority_fee_per_gas(tip);
-        let envelope = tx.build(wallet).await.map_err(|e| TradeError::Invalid(format!("signing: {e}")))?;
-        let hash = *envelope.tx_hash();
-        let raw = envelope.encoded_2718();
+        let (hash, raw) = self.sign(req, nonce, level).await?;
         let request = serde_json::to_string(req).map_err(|e| TradeError::Invalid(e.to_string()))?;
         let raw_hex = alloy::hex::encode_prefixed(&raw);
         store::record_signed(
@@ -264,10 +277,7 @@ impl EvmTrader {
             Err(e) => return Ok(Outcome::Failed { tx_id: None, error: format!("would revert: {e}") }),
         };
         let mut next = self.nonce.lock().await;
-        let nonce = match *next {
-            Some(n) => n,
-            None => self.http.get_transaction_count(self.address).pending().await.map_err(rpc)?,
-        };
+        let nonce = self.next_nonce(&next).await?;
         let latency = seen_at.map(|s| u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX));
         let (hash, refused) = self.sign_record_send(db, t.id, &req, nonce, 0, latency).await?;
         if let Some(reason) = refused {
@@ -357,13 +367,8 @@ impl EvmTrader {
                 let mut outcome = self.outcome(t, &r);
                 if let (Outcome::Failed { error, .. }, Some(block)) = (&mut outcome, r.block_number) {
                     // Why: the same call replayed on the state before that block.
-                    let call = TransactionRequest::default()
-                        .with_from(self.address)
-                        .with_to(req.to)
-                        .with_value(req.value)
-                        .with_input(req.input.clone());
                     let at = alloy::eips::BlockId::number(block.saturating_sub(1));
-                    if let Err(e) = self.http.call(call).block(at).await {
+                    if let Err(e) = self.http.call(self.call(req)).block(at).await {
                         error.push_str(&format!(": {e}"));
                     }
                 }
@@ -413,25 +418,11 @@ impl EvmTrader {
             input: IERC20Approve::approveCall { spender: router, amount: U256::MAX }.abi_encode().into(),
             gas: 0,
         };
-        let gas = self.estimate(&req).await?;
-        let wallet = self.wallet.as_ref().ok_or("live trading without a key")?;
+        let req = Request { gas: self.estimate(&req).await?, ..req };
         let mut next = self.nonce.lock().await;
-        let nonce = match *next {
-            Some(n) => n,
-            None => self.http.get_transaction_count(self.address).pending().await.map_err(|e| e.to_string())?,
-        };
-        let (max_fee, tip) = self.fees(0).await.map_err(|e| e.to_string())?;
-        let tx = TransactionRequest::default()
-            .with_to(req.to)
-            .with_input(req.input)
-            .with_nonce(nonce)
-            .with_chain_id(self.chain_id)
-            .with_gas_limit(gas)
-            .with_max_fee_per_gas(max_fee)
-            .with_max_priority_fee_per_gas(tip);
-        let envelope = tx.build(wallet).await.map_err(|e| e.to_string())?;
-        let hash = *envelope.tx_hash();
-        if let Some(reason) = self.broadcast(&envelope.encoded_2718()).await {
+        let nonce = self.next_nonce(&next).await.map_err(|e| e.to_string())?;
+        let (hash, raw) = self.sign(&req, nonce, 0).await.map_err(|e| e.to_string())?;
+        if let Some(reason) = self.broadcast(&raw).await {
             *next = None;
             return Err(format!("approval refused: {reason}"));
         }

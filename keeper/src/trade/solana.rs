@@ -184,12 +184,12 @@ impl SolanaTrader {
             // Wait for the signatures so far to land, or for their blockhash to expire.
             if let Some((hash, last_valid)) = pending {
                 loop {
-                    if let Some(outcome) = self.landed(t, &sigs).await? {
+                    if let Some(outcome) = self.landed(&sigs).await? {
                         return Ok(outcome);
                     }
                     if self.expired(&hash, last_valid).await? {
                         // Looked once more after expiry: nothing landed, nothing can.
-                        if let Some(outcome) = self.landed(t, &sigs).await? {
+                        if let Some(outcome) = self.landed(&sigs).await? {
                             return Ok(outcome);
                         }
                         metrics::counter!("keeper_solana_blockhash_retries_total", "chain" => self.chain.clone())
@@ -247,7 +247,7 @@ impl SolanaTrader {
     }
 
     /// The outcome of whichever signature landed, if any.
-    async fn landed(&self, t: &TradeRow, sigs: &[Signature]) -> Result<Option<Outcome>, TradeError> {
+    async fn landed(&self, sigs: &[Signature]) -> Result<Option<Outcome>, TradeError> {
         if sigs.is_empty() {
             return Ok(None);
         }
@@ -260,13 +260,13 @@ impl SolanaTrader {
             if let Some(err) = status.err {
                 return Ok(Some(Outcome::Failed { tx_id: Some(sig.to_string()), error: err.to_string() }));
             }
-            return Ok(Some(self.fill(t, sig, status.slot).await?));
+            return Ok(Some(self.fill(sig, status.slot).await?));
         }
         Ok(None)
     }
 
     /// The program's `Swapped` event for our wallet in the landed transaction.
-    async fn fill(&self, t: &TradeRow, sig: &Signature, slot: u64) -> Result<Outcome, TradeError> {
+    async fn fill(&self, sig: &Signature, slot: u64) -> Result<Outcome, TradeError> {
         let config = RpcTransactionConfig {
             encoding: Some(UiTransactionEncoding::Base64),
             commitment: Some(self.commitment),
@@ -288,7 +288,6 @@ impl SolanaTrader {
                 return Ok(Outcome::Failed { tx_id: Some(sig.to_string()), error: format!("{err:?}") });
             }
         }
-        let _ = t;
         Ok(Outcome::Confirmed {
             tx_id: sig.to_string(),
             block: slot,

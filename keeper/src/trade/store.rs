@@ -548,12 +548,3 @@ pub async fn settle_sell(db: &SqlitePool, trade: &TradeRow, outcome: &Outcome) -
     }
     tx.commit().await
 }
-
-/// How many trades `mode` has on `chain` (tests, status).
-pub async fn count_trades(db: &SqlitePool, chain: &str, side: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM trades WHERE chain = ? AND side = ?")
-        .bind(chain)
-        .bind(side)
-        .fetch_one(db)
-        .await
-}

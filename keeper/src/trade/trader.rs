@@ -304,9 +304,9 @@ impl Trader {
             let peak = store::record_value(&self.db, &p, value).await?;
             let held = now.saturating_sub(p.entry_at_ms.unwrap_or(p.opened_at_ms));
             let Some(reason) = strategy::exit_reason(&self.cfg, amount(&p.cost), value, peak, held) else { continue };
-            let (paused, overrides) = store::controls(&self.db).await?;
+            // Pausing stops buys, never exits; only the slippage override applies here.
+            let (_, overrides) = store::controls(&self.db).await?;
             let slippage = overrides.max_slippage_bps.unwrap_or(self.cfg.slippage_bps).clamp(1, 9_999);
-            let _ = paused; // pausing stops buys, never exits
             let min_out = strategy::min_out(raw, sell_tax, slippage);
             let Some(trade_id) = store::open_sell(&self.db, &p, self.mode, reason.as_str(), value, min_out).await?
             else {
