@@ -26,18 +26,12 @@ use keeper::{
     mirror,
     risk::worker::{Engine, Job, ReportDone, RiskWorker},
 };
-use tests::evm::{e18, EvmEnv, ITestRouter, ITestToken, TokenKind};
+use tests::{
+    bench::{ms, percentile},
+    evm::{e18, EvmEnv, ITestRouter, ITestToken, TokenKind},
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-fn percentile(sorted: &[Duration], p: usize) -> Duration {
-    let i = (sorted.len() * p).div_ceil(100).saturating_sub(1).min(sorted.len() - 1);
-    sorted[i]
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1e3)
-}
 
 async fn next(done: &mut mpsc::UnboundedReceiver<ReportDone>) -> ReportDone {
     tokio::time::timeout(Duration::from_secs(30), done.recv()).await.ok().flatten().expect("a report within 30 s")

@@ -149,6 +149,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
         metrics::describe_counter!("keeper_risk_reports_total", "Risk reports written, per chain and verdict");
         metrics::describe_histogram!("keeper_risk_latency_seconds", "Pool creation seen -> risk report committed");
         metrics::describe_histogram!("keeper_risk_measure_seconds", "Time to measure one token");
+        metrics::describe_histogram!(
+            "keeper_buy_send_latency_seconds",
+            "Pool creation seen -> its buy handed to the node (risk simulation included)"
+        );
         tracing::info!(%addr, "metrics at http://{addr}/metrics");
     }
     let db = &config.database;

@@ -3,7 +3,11 @@
 //! price, a transaction that never lands replaced, a crash between sending and recording
 //! reconciled without a second buy, and all of it in dry-run with nothing sent.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
 use alloy::{
     primitives::{Address, U256},
@@ -14,10 +18,11 @@ use keeper::{
     config::{Config, EvmChainConfig},
     evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
     mirror,
-    risk::worker::{Engine, Job, RiskWorker},
+    risk::worker::{Engine, Job, ReportDone, RiskWorker},
     trade::{
         evm::EvmTrader,
-        trader::{Trader, Venue},
+        store::Refused,
+        trader::{Decision, Trader, Venue},
         ChainBudget, TradingConfig,
     },
 };
@@ -100,6 +105,19 @@ fn trading(live: bool) -> TradingConfig {
 struct Keeper {
     cancel: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Every report the trader received, in order.
+    reports: Arc<Mutex<Vec<ReportDone>>>,
+}
+
+/// The trader as `keeper run` builds it: the EVM executor (through the fault proxy), keyed only
+/// when live.
+fn trader(net: &Net, t: TradingConfig) -> Trader {
+    let trade_http = keeper::evm::http_provider(&net.proxy.url).unwrap();
+    let key = t.live.then(|| net.key.clone());
+    let exec = EvmTrader::new("local", trade_http, &net.cfg, key, t.evm.clone());
+    let mut trader = Trader::new(net.db.clone(), t);
+    trader.add_venue("local", Venue::Evm(Arc::new(exec)), vec![net.cfg.wrapped_native.clone()]);
+    trader
 }
 
 impl Keeper {
@@ -114,13 +132,21 @@ impl Keeper {
         let mut worker =
             RiskWorker::new(net.db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4);
         worker.rescore_empty_after = Duration::from_secs(3600);
-        let (reports_tx, reports_rx) = mpsc::unbounded_channel();
-        worker.done = Some(reports_tx);
-        let trade_http = keeper::evm::http_provider(&net.proxy.url).unwrap();
-        let key = t.live.then(|| net.key.clone());
-        let exec = EvmTrader::new("local", trade_http, &net.cfg, key, t.evm.clone());
-        let mut trader = Trader::new(net.db.clone(), t);
-        trader.add_venue("local", Venue::Evm(Arc::new(exec)), vec![net.cfg.wrapped_native.clone()]);
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<ReportDone>();
+        worker.done = Some(done_tx);
+        // Reports pass through a tap on their way to the trader.
+        let reports = Arc::new(Mutex::new(Vec::new()));
+        let (to_trader, reports_rx) = mpsc::unbounded_channel();
+        let tap = reports.clone();
+        let t_tap = tokio::spawn(async move {
+            while let Some(r) = done_rx.recv().await {
+                tap.lock().unwrap().push(r.clone());
+                if to_trader.send(r).is_err() {
+                    break;
+                }
+            }
+        });
+        let trader = trader(net, t);
         let ws = net.env.ws_url();
         let c = cancel.clone();
         let d = tokio::spawn(async move {
@@ -128,7 +154,7 @@ impl Keeper {
         });
         let w = tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(200), cancel.clone()));
         let tr = tokio::spawn(Arc::new(trader).run(reports_rx, cancel.clone()));
-        Self { cancel, tasks: vec![d, w, tr] }
+        Self { cancel, tasks: vec![d, w, tr, t_tap], reports }
     }
 
     async fn stop(self) {
@@ -194,11 +220,12 @@ struct Trade {
     tx_ids: String,
     tx_id: Option<String>,
     block: Option<i64>,
+    latency_us: Option<i64>,
 }
 
 async fn trades(db: &SqlitePool, position_id: i64) -> Vec<Trade> {
     sqlx::query_as(
-        "SELECT status, amount_in, min_out, amount_out, tx_ids, tx_id, block FROM trades WHERE position_id = ? ORDER BY id",
+        "SELECT status, amount_in, min_out, amount_out, tx_ids, tx_id, block, latency_us FROM trades WHERE position_id = ? ORDER BY id",
     )
     .bind(position_id)
     .fetch_all(db)
@@ -234,6 +261,8 @@ async fn live_snipe_in_next_block_bad_tokens_never_and_exits_fire() {
     assert!(u(t.amount_out.as_deref().unwrap()) >= u(&t.min_out));
     assert_eq!(env.balance_of(a.token, net.wallet()).await, u(&pos.size), "position size is what the wallet holds");
     assert_eq!(pos.cost, t.amount_in);
+    let latency = t.latency_us.expect("discovery -> broadcast latency recorded for a live buy");
+    assert!(latency > 0 && latency < 5_000_000, "{latency} us");
 
     // Bad tokens are never bought.
     let hp = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
@@ -254,6 +283,8 @@ async fn live_snipe_in_next_block_bad_tokens_never_and_exits_fire() {
     env.trader_buy(a.token, e18(40)).await;
     let closed = wait_status(&net.db, a.token, "closed").await;
     assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
+    let sell = trades(&net.db, closed.id).await.pop().unwrap();
+    assert_eq!(sell.latency_us, None, "a sell has no discovery latency");
     assert!(u(&closed.proceeds) > u(&closed.cost) * U256::from(2u8), "{closed:?}");
     assert_eq!(env.balance_of(a.token, net.wallet()).await, U256::ZERO, "everything sold");
 
@@ -440,4 +471,81 @@ async fn dry_run_records_paper_trades_and_sends_nothing() {
 
     assert_eq!(net.nonce().await, 0, "no transaction reached the chain");
     assert_eq!(env.provider.get_balance(net.wallet()).await.unwrap(), balance);
+}
+
+/// A token is not bought again while its position is open nor within `cooldown_secs` of the
+/// last buy (the same report replayed to the trader); maximum holding time sells on its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_and_cooled_down_tokens_are_not_bought_again_and_max_hold_sells() {
+    let net = Net::start().await;
+    let mut t = trading(false);
+    t.take_profit_bps = 0;
+    t.stop_loss_bps = 0;
+    t.trailing_stop_bps = 0;
+    t.max_hold_secs = 3;
+    t.cooldown_secs = 3_600;
+    let k = Keeper::start(&net, t.clone());
+    let a = net.env.launch("held", &Launch::clean(TokenKind::Standard)).await;
+    let open = wait_status(&net.db, a.token, "open").await;
+    let report = k.reports.lock().unwrap().iter().find(|r| r.token == hex(a.token)).cloned().expect("report");
+    let replay = trader(&net, t.clone());
+    assert_eq!(replay.on_report(&report).await.unwrap(), Decision::Refused(Refused::AlreadyHeld));
+
+    let closed = wait_status(&net.db, a.token, "closed").await;
+    assert_eq!(closed.id, open.id);
+    assert_eq!(closed.exit_reason.as_deref(), Some("max_hold"));
+    assert_eq!(replay.on_report(&report).await.unwrap(), Decision::Refused(Refused::Cooldown));
+    k.stop().await;
+
+    // Once the cooldown is over (here: none configured), the same report buys again.
+    let again = trader(&net, TradingConfig { cooldown_secs: 0, ..t });
+    assert!(matches!(again.on_report(&report).await.unwrap(), Decision::Bought { .. }));
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM positions WHERE token = ?")
+        .bind(hex(a.token))
+        .fetch_one(&net.db)
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+}
+
+/// An exit whose sell fails (the node refuses it) stays open and is retried with backoff until
+/// it goes through: the take-profit still happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sell_is_retried_with_backoff_until_the_exit_happens() {
+    let net = Net::start().await;
+    let k = Keeper::start(&net, TradingConfig { stop_loss_bps: 0, trailing_stop_bps: 0, ..trading(true) });
+    let env = &net.env;
+    let a = env.launch("retry", &Launch::clean(TokenKind::Standard)).await;
+    let pos = wait_status(&net.db, a.token, "open").await;
+
+    net.proxy.set_send_fault(SendFault::Refuse);
+    env.trader_buy(a.token, e18(40)).await;
+    // Two sells refused, the position back to open with a growing wait before the next try.
+    let attempts = wait_for("two failed sells", || async {
+        let (n, next, now): (i64, i64, i64) = sqlx::query_as(
+            "SELECT exit_attempts, next_exit_at_ms, CAST(unixepoch('subsec') * 1000 AS INTEGER) FROM positions WHERE id = ?",
+        )
+        .bind(pos.id)
+        .fetch_one(&net.db)
+        .await
+        .unwrap();
+        (n >= 2).then_some((n, next - now))
+    })
+    .await;
+    assert!(attempts.1 > 0, "waits before retrying: {attempts:?}");
+    assert_eq!(position(&net.db, a.token).await.unwrap().status, "open");
+    net.proxy.set_send_fault(SendFault::None);
+
+    let closed = wait_status(&net.db, a.token, "closed").await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
+    assert_eq!(env.balance_of(a.token, net.wallet()).await, U256::ZERO, "everything sold");
+    let sells: Vec<String> =
+        sqlx::query_scalar("SELECT status FROM trades WHERE position_id = ? AND side = 'sell' ORDER BY id")
+            .bind(pos.id)
+            .fetch_all(&net.db)
+            .await
+            .unwrap();
+    assert!(sells.len() >= 3 && sells.last().map(String::as_str) == Some("confirmed"), "{sells:?}");
+    assert!(sells[..sells.len() - 1].iter().all(|s| s == "failed"), "{sells:?}");
+    k.stop().await;
 }

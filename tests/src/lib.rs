@@ -2,6 +2,7 @@
 //! real SPL Token, Token-2022 and Associated Token programs (SBF binaries shipped with
 //! solana-program-test), with helpers for tokens, users, transactions and events.
 
+pub mod bench;
 pub mod evm;
 pub mod harness;
 pub mod idl;

@@ -219,7 +219,7 @@ impl EvmTrader {
         req: &Request,
         nonce: u64,
         level: u32,
-        latency_us: Option<u64>,
+        seen_at: Option<Instant>,
     ) -> Result<(B256, Option<String>), TradeError> {
         let (hash, raw) = self.sign(req, nonce, level).await?;
         let request = serde_json::to_string(req).map_err(|e| TradeError::Invalid(e.to_string()))?;
@@ -233,11 +233,13 @@ impl EvmTrader {
                 request: &request,
                 nonce: Some(nonce),
                 valid_until: None,
-                latency_us,
             },
         )
         .await?;
-        Ok((hash, self.broadcast(&raw).await))
+        let at = Instant::now();
+        let refused = self.broadcast(&raw).await;
+        store::record_latency(db, &self.chain, trade_id, seen_at, at).await;
+        Ok((hash, refused))
     }
 
     /// Broadcasts; `Some(reason)` when the node refused it for good.
@@ -278,8 +280,7 @@ impl EvmTrader {
         };
         let mut next = self.nonce.lock().await;
         let nonce = self.next_nonce(&next).await?;
-        let latency = seen_at.map(|s| u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX));
-        let (hash, refused) = self.sign_record_send(db, t.id, &req, nonce, 0, latency).await?;
+        let (hash, refused) = self.sign_record_send(db, t.id, &req, nonce, 0, seen_at).await?;
         if let Some(reason) = refused {
             *next = None; // resynchronise from the node next time
             drop(next);

@@ -179,7 +179,7 @@ impl SolanaTrader {
         let signer = self.key.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
         let poll = Duration::from_millis(self.cfg.confirm_poll_ms);
         let ixs = self.instructions(t).await?;
-        let mut latency = seen_at.map(|s| u64::try_from(s.elapsed().as_micros()).unwrap_or(u64::MAX));
+        let mut seen_at = seen_at;
         loop {
             // Wait for the signatures so far to land, or for their blockhash to expire.
             if let Some((hash, last_valid)) = pending {
@@ -215,7 +215,6 @@ impl SolanaTrader {
                     request: &request,
                     nonce: None,
                     valid_until: Some(last_valid),
-                    latency_us: latency.take(),
                 },
             )
             .await?;
@@ -226,7 +225,10 @@ impl SolanaTrader {
                 preflight_commitment: Some(self.commitment.commitment),
                 ..Default::default()
             };
-            if let Err(e) = self.rpc.send_transaction_with_config(&tx, config).await {
+            let at = Instant::now();
+            let sent = self.rpc.send_transaction_with_config(&tx, config).await;
+            store::record_latency(db, &self.chain, t.id, seen_at.take(), at).await;
+            if let Err(e) = sent {
                 if let ErrorKind::RpcError(RpcError::RpcResponseError { code, message, .. }) = e.kind() {
                     if *code == PREFLIGHT_FAILURE && !message.contains("Blockhash not found") {
                         // Refused by simulation: never forwarded, so it cannot land.

@@ -2,7 +2,7 @@
 //! `BEGIN IMMEDIATE` transaction, so two buys can never both pass a limit, and what is on disk
 //! is always enough to resume after a crash.
 
-use std::collections::BTreeMap;
+use std::{collections::BTreeMap, time::Instant};
 
 use alloy::primitives::U256;
 use serde::Deserialize;
@@ -316,15 +316,13 @@ pub struct Signed<'a> {
     pub request: &'a str,
     pub nonce: Option<u64>,
     pub valid_until: Option<u64>,
-    /// Pool creation seen -> now, for the first broadcast of a buy.
-    pub latency_us: Option<u64>,
 }
 
 pub async fn record_signed(db: &SqlitePool, trade_id: i64, s: &Signed<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE trades SET status = 'sent', tx_ids = json_insert(tx_ids, '$[#]', ?), raw_tx = ?, request = ?,
             nonce = COALESCE(?, nonce), valid_until = ?, attempts = attempts + 1,
-            sent_at_ms = COALESCE(sent_at_ms, ?), latency_us = COALESCE(latency_us, ?)
+            sent_at_ms = COALESCE(sent_at_ms, ?)
          WHERE id = ? AND status IN ('intent', 'sent')",
     )
     .bind(s.tx_id)
@@ -333,11 +331,28 @@ pub async fn record_signed(db: &SqlitePool, trade_id: i64, s: &Signed<'_>) -> sq
     .bind(s.nonce.and_then(|n| i64::try_from(n).ok()))
     .bind(s.valid_until.and_then(|n| i64::try_from(n).ok()))
     .bind(now_ms())
-    .bind(s.latency_us.and_then(|n| i64::try_from(n).ok()))
     .bind(trade_id)
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Records, once, the time from the pool's creation reaching the keeper to the moment its buy
+/// was handed to the node (taken just before the first broadcast, written after it: the write is
+/// off the hot path). A failed write only loses the figure, never the trade.
+pub async fn record_latency(db: &SqlitePool, chain: &str, trade_id: i64, seen_at: Option<Instant>, at: Instant) {
+    let Some(seen_at) = seen_at else { return };
+    let latency = at.saturating_duration_since(seen_at);
+    metrics::histogram!("keeper_buy_send_latency_seconds", "chain" => chain.to_string()).record(latency.as_secs_f64());
+    let us = i64::try_from(latency.as_micros()).unwrap_or(i64::MAX);
+    if let Err(e) = sqlx::query("UPDATE trades SET latency_us = ? WHERE id = ? AND latency_us IS NULL")
+        .bind(us)
+        .bind(trade_id)
+        .execute(db)
+        .await
+    {
+        tracing::warn!(trade = trade_id, error = %e, "could not record the buy latency");
+    }
 }
 
 async fn settle_trade(
