@@ -43,6 +43,9 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("internal: {0}")]
     Internal(String),
+    /// A websocket route called without a websocket handshake.
+    #[error("upgrade required: {0}")]
+    UpgradeRequired(String),
 }
 
 impl ApiError {
@@ -83,6 +86,9 @@ impl IntoResponse for ApiError {
                 (StatusCode::FORBIDDEN, ErrorBody { code: "forbidden", message: "operators only".into(), field: None })
             }
             ApiError::Conflict(message) => (StatusCode::CONFLICT, ErrorBody { code: "conflict", message, field: None }),
+            ApiError::UpgradeRequired(message) => {
+                (StatusCode::UPGRADE_REQUIRED, ErrorBody { code: "upgrade_required", message, field: None })
+            }
             ApiError::RateLimited(secs) => {
                 let body = ErrorBody {
                     code: "rate_limited",

@@ -230,6 +230,25 @@ async fn pool_detail_history_and_events() {
     assert!(ids.windows(2).all(|w| w[0] > w[1]));
 }
 
+/// Lists and the detail page describe a pool identically (both are read the same way), risk
+/// verdict included.
+#[tokio::test]
+async fn list_items_and_pool_details_have_the_same_shape() {
+    let f = fixture().await;
+    let (_, list, _) = get(&f.app, "/api/v1/pools?limit=200").await;
+    let items = list["items"].as_array().unwrap();
+    assert!(items.iter().any(|p| p["risk"].is_object()) && items.iter().any(|p| p["risk"].is_null()));
+    for item in items {
+        let uri = format!("/api/v1/pools/{}/{}", item["chain"].as_str().unwrap(), item["address"].as_str().unwrap());
+        let (status, mut detail, _) = get(&f.app, &uri).await;
+        assert_eq!(status, StatusCode::OK, "{detail}");
+        detail.as_object_mut().unwrap().remove("reserve_history");
+        assert_eq!(&detail, item);
+    }
+    let risk = items.iter().find_map(|p| p["risk"].as_object()).unwrap();
+    assert!(risk["tradeable"].is_boolean() && risk["score"].is_i64() && risk["verdict"].is_string(), "{risk:?}");
+}
+
 #[tokio::test]
 async fn token_with_latest_risk_report_and_findings() {
     let f = fixture().await;
@@ -524,6 +543,59 @@ async fn the_stream_pushes_new_discoveries_and_swaps() {
     assert_eq!(got[0]["pool"], "NewPool", "the bsc pool is filtered out");
     assert_eq!(got[1]["type"], "swap");
     assert_eq!(got[1]["amount_out"], "95");
+
+    // The keeper's trades: each status a trade reaches, once, on a trades-only subscription.
+    let (mut trades_ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/stream?types=trade")).await.unwrap();
+    let mut next = async || {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(10), trades_ws.next())
+            .await
+            .expect("a trade message in time")
+            .unwrap()
+            .unwrap();
+        serde_json::from_str::<Value>(msg.to_text().unwrap()).unwrap()
+    };
+    sqlx::query(
+        "INSERT INTO positions (id, chain, mode, status, pool_id, pool_address, venue, token, quote_token, opened_at_ms)
+         VALUES (1, 'local', 'live', 'opening', 1, '0xpool', 'uniswap_v2', '0xtok', '0xweth', 1)",
+    )
+    .execute(&rw)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO trades (id, position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
+            created_at_ms) VALUES (1, 1, 'local', 'live', 'buy', 'snipe', 'intent', '0xtok', '100', '90', '85', 1)",
+    )
+    .execute(&rw)
+    .await
+    .unwrap();
+    let m = next().await;
+    assert_eq!((m["type"].as_str(), m["status"].as_str(), m["chain"].as_str()), (Some("trade"), Some("intent"), Some("local")));
+    assert_eq!((m["side"].as_str(), m["amount_in"].as_str(), m["min_out"].as_str()), (Some("buy"), Some("100"), Some("85")));
+    sqlx::query("UPDATE trades SET status = 'sent', tx_ids = '[\"0xh\"]' WHERE id = 1").execute(&rw).await.unwrap();
+    assert_eq!(next().await["status"], "sent");
+    tokio::time::sleep(std::time::Duration::from_millis(450)).await; // unchanged: nothing pushed
+    sqlx::query("UPDATE trades SET status = 'confirmed', amount_out = '88', tx_id = '0xh', block = 7 WHERE id = 1")
+        .execute(&rw)
+        .await
+        .unwrap();
+    let m = next().await;
+    assert_eq!((m["status"].as_str(), m["amount_out"].as_str(), m["block"].as_i64()), (Some("confirmed"), Some("88"), Some(7)));
+    // Settled: a later unrelated change to the row is not streamed again; a new trade is.
+    sqlx::query("UPDATE trades SET error = 'x' WHERE id = 1").execute(&rw).await.unwrap();
+    sqlx::query(
+        "INSERT INTO trades (id, position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
+            created_at_ms) VALUES (2, 1, 'local', 'live', 'sell', 'take_profit', 'failed', '0xtok', '88', '1', '1', 2)",
+    )
+    .execute(&rw)
+    .await
+    .unwrap();
+    let m = next().await;
+    assert_eq!((m["id"].as_i64(), m["side"].as_str(), m["status"].as_str()), (Some(2), Some("sell"), Some("failed")));
+    let (status, body, _) = get(&f.app, "/api/v1/stream?types=trade,quote").await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("types")), "{body}");
+    let (status, body, _) = get(&f.app, "/api/v1/stream?types=trade").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::UPGRADE_REQUIRED, Some("upgrade_required")), "{body}");
 }
 
 #[tokio::test]

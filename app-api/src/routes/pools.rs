@@ -57,60 +57,129 @@ pub struct Pool {
 const QUOTE_RESERVE: &str =
     "CASE WHEN p.base_token = p.token_a THEN p.reserve_b WHEN p.base_token = p.token_b THEN p.reserve_a ELSE p.reserve_b END";
 
-/// Builds each pool's JSON inside SQLite (one text column per row instead of 22 decoded columns,
-/// which roughly halves the cost of a page); the shape is exactly [`Pool`]'s.
-fn select_json() -> QueryBuilder<'static, Sqlite> {
-    QueryBuilder::new(format!(
-        "SELECT json_object('id', p.id, 'chain', p.chain, 'venue', p.venue, 'address', p.address,
-            'token_a', p.token_a, 'token_b', p.token_b, 'reserve_a', p.reserve_a, 'reserve_b', p.reserve_b,
-            'lp_supply', p.lp_supply, 'fee_bps', p.fee_bps, 'created_slot', p.created_slot,
-            'created_tx', p.created_tx, 'created_block_time', p.created_block_time,
-            'first_seen_at_ms', p.first_seen_at_ms, 'base_token', p.base_token, 'creator', p.creator,
-            'risk', CASE WHEN r.id IS NULL THEN NULL ELSE json_object('score', r.score, 'verdict', r.verdict,
-                'tradeable', json(CASE WHEN r.tradeable THEN 'true' ELSE 'false' END), 'summary', r.summary,
-                'created_at_ms', r.created_at_ms) END) AS item,
-            p.first_seen_at_ms, p.id, {QUOTE_RESERVE} AS quote_reserve
+/// The columns of a pool and its latest risk report, in [`pool_ref`]'s order, then the
+/// quote-side reserve (the liquidity sort key).
+fn item_select() -> String {
+    format!(
+        "SELECT p.id, p.chain, p.venue, p.address, p.token_a, p.token_b, p.reserve_a, p.reserve_b, p.lp_supply,
+            p.fee_bps, p.created_slot, p.created_tx, p.created_block_time, p.first_seen_at_ms, p.base_token,
+            p.creator, r.id, r.score, r.verdict, r.tradeable, r.summary, r.created_at_ms,
+            {QUOTE_RESERVE} AS quote_reserve
          FROM pools p
          LEFT JOIN risk_reports r ON r.id = (SELECT max(id) FROM risk_reports WHERE pool_id = p.id)
          WHERE 1 = 1"
-    ))
+    )
 }
 
-#[derive(FromRow)]
-struct ListRow {
-    item: String,
-    first_seen_at_ms: i64,
+/// [`Pool`] borrowed straight from SQLite's row buffers: serialised without a copy per field.
+#[derive(Serialize)]
+struct PoolRef<'a> {
     id: i64,
-    quote_reserve: String,
+    chain: &'a str,
+    venue: &'a str,
+    address: &'a str,
+    token_a: &'a str,
+    token_b: &'a str,
+    reserve_a: &'a str,
+    reserve_b: &'a str,
+    lp_supply: Option<&'a str>,
+    fee_bps: Option<i64>,
+    created_slot: Option<i64>,
+    created_tx: Option<&'a str>,
+    created_block_time: Option<i64>,
+    first_seen_at_ms: i64,
+    base_token: Option<&'a str>,
+    creator: Option<&'a str>,
+    risk: Option<RiskRef<'a>>,
 }
 
-type RawPage = Page<Box<serde_json::value::RawValue>>;
+#[derive(Serialize)]
+struct RiskRef<'a> {
+    score: i64,
+    verdict: &'a str,
+    tradeable: bool,
+    summary: &'a str,
+    created_at_ms: i64,
+}
 
-async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str]) -> ApiResult<RawPage> {
+fn pool_ref<'a>(r: &'a rusqlite::Row<'a>) -> rusqlite::Result<PoolRef<'a>> {
+    let text = |i: usize| -> rusqlite::Result<&'a str> { Ok(r.get_ref(i)?.as_str()?) };
+    let opt_text = |i: usize| -> rusqlite::Result<Option<&'a str>> { Ok(r.get_ref(i)?.as_str_or_null()?) };
+    let risk = match r.get::<_, Option<i64>>(16)? {
+        None => None,
+        Some(_) => Some(RiskRef {
+            score: r.get(17)?,
+            verdict: text(18)?,
+            tradeable: r.get(19)?,
+            summary: text(20)?,
+            created_at_ms: r.get(21)?,
+        }),
+    };
+    Ok(PoolRef {
+        id: r.get(0)?,
+        chain: text(1)?,
+        venue: text(2)?,
+        address: text(3)?,
+        token_a: text(4)?,
+        token_b: text(5)?,
+        reserve_a: text(6)?,
+        reserve_b: text(7)?,
+        lp_supply: opt_text(8)?,
+        fee_bps: r.get(9)?,
+        created_slot: r.get(10)?,
+        created_tx: opt_text(11)?,
+        created_block_time: r.get(12)?,
+        first_seen_at_ms: r.get(13)?,
+        base_token: opt_text(14)?,
+        creator: opt_text(15)?,
+        risk,
+    })
+}
+
+fn to_sql_err(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(Box::new(e))
+}
+
+/// A page as JSON text, `{"items": [...], "next_cursor": ...}` (the shape of `Page<Pool>`).
+pub struct JsonPage(String);
+
+impl axum::response::IntoResponse for JsonPage {
+    fn into_response(self) -> axum::response::Response {
+        ([(axum::http::header::CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
+async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str]) -> ApiResult<JsonPage> {
+    use rusqlite::types::Value;
     params.only(allowed)?;
     let limit = params.limit(50, 200)?;
     let sort = params.choice("sort", sorts)?;
-    let mut q = select_json();
+    let mut sql = item_select();
+    let mut args: Vec<Value> = Vec::new();
     if let Some(chain) = params.str("chain") {
         check_chain("chain", chain)?;
-        q.push(" AND p.chain = ").push_bind(chain.to_string());
+        sql.push_str(" AND p.chain = ?");
+        args.push(Value::Text(chain.to_string()));
     }
     if let Some(venue) = params.str("venue") {
         check_chain("venue", venue)?;
-        q.push(" AND p.venue = ").push_bind(venue.to_string());
+        sql.push_str(" AND p.venue = ?");
+        args.push(Value::Text(venue.to_string()));
     }
     if let Some(token) = params.str("token") {
         let token = normalize_address("token", token)?;
-        q.push(" AND (p.token_a = ").push_bind(token.clone()).push(" OR p.token_b = ").push_bind(token).push(")");
+        sql.push_str(" AND (p.token_a = ? OR p.token_b = ?)");
+        args.extend([Value::Text(token.clone()), Value::Text(token)]);
     }
     match sort {
         "age" => {
             if let Some(c) = params.cursor("age", 2)? {
                 let seen: i64 = c[0].parse().map_err(|_| ApiError::invalid("cursor", "malformed"))?;
                 let id: i64 = c[1].parse().map_err(|_| ApiError::invalid("cursor", "malformed"))?;
-                q.push(" AND (p.first_seen_at_ms, p.id) < (").push_bind(seen).push(", ").push_bind(id).push(")");
+                sql.push_str(" AND (p.first_seen_at_ms, p.id) < (?, ?)");
+                args.extend([Value::Integer(seen), Value::Integer(id)]);
             }
-            q.push(" ORDER BY p.first_seen_at_ms DESC, p.id DESC");
+            sql.push_str(" ORDER BY p.first_seen_at_ms DESC, p.id DESC");
         }
         _ => {
             if let Some(c) = params.cursor("liquidity", 2)? {
@@ -118,30 +187,50 @@ async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str
                 if !c[0].bytes().all(|b| b.is_ascii_digit()) || c[0].is_empty() {
                     return Err(ApiError::invalid("cursor", "malformed"));
                 }
-                q.push(format!(" AND (length({QUOTE_RESERVE}), {QUOTE_RESERVE}, p.id) < ("))
-                    .push_bind(i64::try_from(c[0].len()).unwrap_or(i64::MAX))
-                    .push(", ")
-                    .push_bind(c[0].clone())
-                    .push(", ")
-                    .push_bind(id)
-                    .push(")");
+                sql.push_str(&format!(" AND (length({QUOTE_RESERVE}), {QUOTE_RESERVE}, p.id) < (?, ?, ?)"));
+                args.extend([
+                    Value::Integer(i64::try_from(c[0].len()).unwrap_or(i64::MAX)),
+                    Value::Text(c[0].clone()),
+                    Value::Integer(id),
+                ]);
             }
-            q.push(format!(" ORDER BY length({QUOTE_RESERVE}) DESC, {QUOTE_RESERVE} DESC, p.id DESC"));
+            sql.push_str(&format!(" ORDER BY length({QUOTE_RESERVE}) DESC, {QUOTE_RESERVE} DESC, p.id DESC"));
         }
     }
-    q.push(" LIMIT ").push_bind(limit + 1);
-    let rows: Vec<ListRow> = q.build_query_as().fetch_all(&state.db).await?;
-    let page = Page::from_rows(rows, limit, |p| match sort {
-        "age" => cursor("age", &[p.first_seen_at_ms.to_string(), p.id.to_string()]),
-        _ => cursor("liquidity", &[p.quote_reserve.clone(), p.id.to_string()]),
+    sql.push_str(" LIMIT ?");
+    args.push(Value::Integer(limit + 1));
+    let keep = usize::try_from(limit).unwrap_or(0);
+    // Items are concatenated as they come; the extra row only tells that more exist.
+    let (items, next_cursor) = state.direct.read(|conn| {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut items = Vec::with_capacity(keep * 640 + 64);
+        items.extend_from_slice(br#"{"items":["#);
+        let (mut n, mut last): (usize, Option<(i64, i64, String)>) = (0, None);
+        while let Some(r) = rows.next()? {
+            if n == keep {
+                return Ok((items, last));
+            }
+            if n > 0 {
+                items.push(b',');
+            }
+            serde_json::to_writer(&mut items, &pool_ref(r)?).map_err(to_sql_err)?;
+            last = Some((r.get(13)?, r.get(0)?, r.get(22)?));
+            n += 1;
+        }
+        Ok((items, None))
+    })?;
+    let next_cursor = next_cursor.map(|(seen, id, reserve)| match sort {
+        "age" => cursor("age", &[seen.to_string(), id.to_string()]),
+        _ => cursor("liquidity", &[reserve, id.to_string()]),
     });
-    let items = page
-        .items
-        .into_iter()
-        .map(|r| serde_json::value::RawValue::from_string(r.item))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(format!("pool json: {e}")))?;
-    Ok(Page { items, next_cursor: page.next_cursor })
+    let next_cursor = serde_json::to_string(&next_cursor).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut body = items;
+    body.extend_from_slice(br#"],"next_cursor":"#);
+    body.extend_from_slice(next_cursor.as_bytes());
+    body.push(b'}');
+    // Valid UTF-8: serde_json wrote it from `&str`s.
+    Ok(JsonPage(String::from_utf8(body).map_err(|e| ApiError::Internal(e.to_string()))?))
 }
 
 /// Pools, filtered by chain, venue and token; sorted by age (newest first) or by liquidity
@@ -156,10 +245,8 @@ async fn list(state: &AppState, params: &Params, allowed: &[&str], sorts: &[&str
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = Page<Pool>), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn pools(State(state): State<AppState>, params: Params) -> ApiResult<Json<RawPage>> {
-    Ok(Json(
-        list(&state, &params, &["chain", "venue", "token", "sort", "limit", "cursor"], &["age", "liquidity"]).await?,
-    ))
+pub async fn pools(State(state): State<AppState>, params: Params) -> ApiResult<JsonPage> {
+    list(&state, &params, &["chain", "venue", "token", "sort", "limit", "cursor"], &["age", "liquidity"]).await
 }
 
 /// Newly discovered pools, newest first, each with its latest risk assessment.
@@ -170,8 +257,8 @@ pub async fn pools(State(state): State<AppState>, params: Params) -> ApiResult<J
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page"),
     ),
     responses((status = 200, body = Page<Pool>), (status = 400, body = crate::error::ErrorBody)))]
-pub async fn discoveries(State(state): State<AppState>, params: Params) -> ApiResult<Json<RawPage>> {
-    Ok(Json(list(&state, &params, &["chain", "limit", "cursor"], &["age"]).await?))
+pub async fn discoveries(State(state): State<AppState>, params: Params) -> ApiResult<JsonPage> {
+    list(&state, &params, &["chain", "limit", "cursor"], &["age"]).await
 }
 
 #[derive(Debug, Serialize, ToSchema, FromRow)]
@@ -200,11 +287,16 @@ async fn find_pool(
 ) -> ApiResult<(serde_json::Map<String, serde_json::Value>, String, String)> {
     check_chain("chain", chain)?;
     let address = normalize_address("address", address)?;
-    let mut q = select_json();
-    q.push(" AND p.chain = ").push_bind(chain.to_string()).push(" AND p.address = ").push_bind(address.clone());
-    let row: Option<ListRow> = q.build_query_as().fetch_optional(&state.db).await?;
-    let row = row.ok_or_else(|| ApiError::NotFound("pool".into()))?;
-    let pool = serde_json::from_str(&row.item).map_err(|e| ApiError::Internal(format!("pool json: {e}")))?;
+    let sql = format!("{} AND p.chain = ? AND p.address = ?", item_select());
+    let pool = state.direct.read(|conn| {
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params![chain, address])?;
+        match rows.next()? {
+            None => Ok(None),
+            Some(r) => serde_json::to_value(pool_ref(r)?).map(Some).map_err(to_sql_err),
+        }
+    })?;
+    let Some(serde_json::Value::Object(pool)) = pool else { return Err(ApiError::NotFound("pool".into())) };
     Ok((pool, chain.to_string(), address))
 }
 

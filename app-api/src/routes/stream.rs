@@ -1,18 +1,20 @@
-//! `GET /api/v1/stream` (websocket): pushes new discoveries and swaps as they are mirrored. One
-//! poller per process watches the mirror (new `pools` rows, new `pool_events` rows) every 200 ms
-//! and broadcasts to every client; a client that falls behind is told how many it missed.
+//! `GET /api/v1/stream` (websocket): pushes new discoveries, swaps and the keeper's trades as
+//! they are mirrored. One poller per process watches the mirror every 200 ms (new `pools` rows,
+//! new `pool_events` rows, new `trades` rows and every status change of a trade in flight) and
+//! broadcasts to every client; a client that falls behind is told how many it missed.
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use axum::{
     extract::{
-        ws::{Message, WebSocket, WebSocketUpgrade},
+        ws::{rejection::WebSocketUpgradeRejection, Message, WebSocket, WebSocketUpgrade},
         State,
     },
     response::Response,
     routing::get,
     Router,
 };
+use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, OnceCell};
 
@@ -30,6 +32,77 @@ impl Default for Stream {
     }
 }
 
+const TYPES: [&str; 3] = ["discovery", "swap", "trade"];
+
+/// A trade as streamed: each status it reaches (`intent`, `sent`, `confirmed`, `failed`) once.
+#[derive(sqlx::FromRow, Serialize)]
+struct TradeMsg {
+    id: i64,
+    chain: String,
+    mode: String,
+    side: String,
+    reason: String,
+    status: String,
+    token: String,
+    position_id: i64,
+    amount_in: String,
+    min_out: String,
+    amount_out: Option<String>,
+    tx_id: Option<String>,
+    block: Option<i64>,
+    error: Option<String>,
+}
+
+const TRADE_COLUMNS: &str =
+    "id, chain, mode, side, reason, status, token, position_id, amount_in, min_out, amount_out, tx_id, block, error";
+
+/// Follows the `trades` table: rows after the last one seen, and the rows still in flight
+/// (`intent`/`sent`) until they settle, so every status change is pushed once.
+struct TradeFollower {
+    last_id: i64,
+    in_flight: HashMap<i64, String>,
+}
+
+impl TradeFollower {
+    async fn start(db: &sqlx::SqlitePool) -> Self {
+        let last_id: Option<i64> =
+            sqlx::query_scalar("SELECT max(id) FROM trades").fetch_one(db).await.ok().flatten();
+        let in_flight: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, status FROM trades WHERE status IN ('intent', 'sent')")
+                .fetch_all(db)
+                .await
+                .unwrap_or_default();
+        Self { last_id: last_id.unwrap_or(0), in_flight: in_flight.into_iter().collect() }
+    }
+
+    /// The trades to push since the last call.
+    async fn changes(&mut self, db: &sqlx::SqlitePool) -> Vec<TradeMsg> {
+        let ids = serde_json::to_string(&self.in_flight.keys().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
+        let rows: Vec<TradeMsg> = sqlx::query_as(&format!(
+            "SELECT {TRADE_COLUMNS} FROM trades WHERE id > ? OR id IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 500"
+        ))
+        .bind(self.last_id)
+        .bind(ids)
+        .fetch_all(db)
+        .await
+        .unwrap_or_default();
+        let mut out = Vec::new();
+        for t in rows {
+            self.last_id = self.last_id.max(t.id);
+            let changed = self.in_flight.get(&t.id) != Some(&t.status);
+            if matches!(t.status.as_str(), "intent" | "sent") {
+                self.in_flight.insert(t.id, t.status.clone());
+            } else {
+                self.in_flight.remove(&t.id);
+            }
+            if changed {
+                out.push(t);
+            }
+        }
+        out
+    }
+}
+
 async fn poll(state: AppState) {
     let max = |sql: &'static str| {
         let db = state.db.clone();
@@ -37,6 +110,7 @@ async fn poll(state: AppState) {
     };
     let mut last_pool = max("SELECT max(id) FROM pools").await;
     let mut last_event = max("SELECT max(id) FROM pool_events").await;
+    let mut trades = TradeFollower::start(&state.db).await;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tick.tick().await;
@@ -68,19 +142,27 @@ async fn poll(state: AppState) {
                     "slot": slot, "a_to_b": a_to_b, "amount_in": amount_in, "amount_out": amount_out})));
             }
         }
+        for t in trades.changes(&state.db).await {
+            if let Ok(Value::Object(mut m)) = serde_json::to_value(&t) {
+                m.insert("type".into(), "trade".into());
+                let _ = state.stream.tx.send(Arc::new(Value::Object(m)));
+            }
+        }
     }
 }
 
-/// Upgrades to a websocket streaming `{"type": "discovery" | "swap", "chain": ..., ...}` messages.
-/// Optional `chain` and `types` (comma-separated) filters.
+/// Upgrades to a websocket streaming `{"type": "discovery" | "swap" | "trade", "chain": ..., ...}`
+/// messages (a trade once per status it reaches). Optional `chain` and `types` (comma-separated)
+/// filters.
 #[utoipa::path(get, path = "/api/v1/stream", tag = "pools",
     params(("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "only this chain"),
-        ("types" = Option<String>, Query, pattern = "^(discovery|swap)(,(discovery|swap))*$", description = "comma-separated: discovery, swap")),
-    responses((status = 101, description = "websocket upgrade"), (status = 400, body = crate::error::ErrorBody)))]
+        ("types" = Option<String>, Query, pattern = "^(discovery|swap|trade)(,(discovery|swap|trade))*$", description = "comma-separated: discovery, swap, trade")),
+    responses((status = 101, description = "websocket upgrade"), (status = 400, body = crate::error::ErrorBody),
+        (status = 426, description = "not a websocket handshake", body = crate::error::ErrorBody)))]
 pub async fn stream(
     State(state): State<AppState>,
     params: Params,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, crate::error::ApiError> {
     params.only(&["chain", "types"])?;
     let chain = params.str("chain").map(str::to_string);
@@ -88,15 +170,20 @@ pub async fn stream(
         check_chain("chain", c)?;
     }
     let types: Vec<String> = match params.str("types") {
-        None => vec!["discovery".into(), "swap".into()],
+        None => TYPES.iter().map(|t| t.to_string()).collect(),
         Some(t) => {
             let v: Vec<String> = t.split(',').map(str::to_string).collect();
-            if let Some(bad) = v.iter().find(|t| !["discovery", "swap"].contains(&t.as_str())) {
-                return Err(crate::error::ApiError::invalid("types", format!("`{bad}` is not one of discovery, swap")));
+            if let Some(bad) = v.iter().find(|t| !TYPES.contains(&t.as_str())) {
+                return Err(crate::error::ApiError::invalid(
+                    "types",
+                    format!("`{bad}` is not one of {}", TYPES.join(", ")),
+                ));
             }
             v
         }
     };
+    // Parameters first, so a plain GET learns what is wrong with them too.
+    let ws = ws.map_err(|e| crate::error::ApiError::UpgradeRequired(format!("a websocket handshake is required: {e}")))?;
     let poller_state = state.clone();
     state
         .stream
