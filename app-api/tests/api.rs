@@ -570,8 +570,14 @@ async fn the_stream_pushes_new_discoveries_and_swaps() {
     .await
     .unwrap();
     let m = next().await;
-    assert_eq!((m["type"].as_str(), m["status"].as_str(), m["chain"].as_str()), (Some("trade"), Some("intent"), Some("local")));
-    assert_eq!((m["side"].as_str(), m["amount_in"].as_str(), m["min_out"].as_str()), (Some("buy"), Some("100"), Some("85")));
+    assert_eq!(
+        (m["type"].as_str(), m["status"].as_str(), m["chain"].as_str()),
+        (Some("trade"), Some("intent"), Some("local"))
+    );
+    assert_eq!(
+        (m["side"].as_str(), m["amount_in"].as_str(), m["min_out"].as_str()),
+        (Some("buy"), Some("100"), Some("85"))
+    );
     sqlx::query("UPDATE trades SET status = 'sent', tx_ids = '[\"0xh\"]' WHERE id = 1").execute(&rw).await.unwrap();
     assert_eq!(next().await["status"], "sent");
     tokio::time::sleep(std::time::Duration::from_millis(450)).await; // unchanged: nothing pushed
@@ -580,7 +586,10 @@ async fn the_stream_pushes_new_discoveries_and_swaps() {
         .await
         .unwrap();
     let m = next().await;
-    assert_eq!((m["status"].as_str(), m["amount_out"].as_str(), m["block"].as_i64()), (Some("confirmed"), Some("88"), Some(7)));
+    assert_eq!(
+        (m["status"].as_str(), m["amount_out"].as_str(), m["block"].as_i64()),
+        (Some("confirmed"), Some("88"), Some(7))
+    );
     // Settled: a later unrelated change to the row is not streamed again; a new trade is.
     sqlx::query("UPDATE trades SET error = 'x' WHERE id = 1").execute(&rw).await.unwrap();
     sqlx::query(

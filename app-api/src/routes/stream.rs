@@ -65,8 +65,7 @@ struct TradeFollower {
 
 impl TradeFollower {
     async fn start(db: &sqlx::SqlitePool) -> Self {
-        let last_id: Option<i64> =
-            sqlx::query_scalar("SELECT max(id) FROM trades").fetch_one(db).await.ok().flatten();
+        let last_id: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM trades").fetch_one(db).await.ok().flatten();
         let in_flight: Vec<(i64, String)> =
             sqlx::query_as("SELECT id, status FROM trades WHERE status IN ('intent', 'sent')")
                 .fetch_all(db)
@@ -183,7 +182,8 @@ pub async fn stream(
         }
     };
     // Parameters first, so a plain GET learns what is wrong with them too.
-    let ws = ws.map_err(|e| crate::error::ApiError::UpgradeRequired(format!("a websocket handshake is required: {e}")))?;
+    let ws =
+        ws.map_err(|e| crate::error::ApiError::UpgradeRequired(format!("a websocket handshake is required: {e}")))?;
     let poller_state = state.clone();
     state
         .stream
