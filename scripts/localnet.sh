@@ -3,12 +3,14 @@
 #
 #   - the Solana JSON-RPC localnet (AMM + SPL Token) on 127.0.0.1:8899 (websocket 8900)
 #   - anvil with Uniswap V2 (factory, router, WETH9) on 127.0.0.1:8545
-#   - a launch simulator: healthy, taxed, honeypot, blacklisting, mint-authority and thin tokens
-#   - the keeper (discovery, risk scoring, mirror) over both chains
+#   - a launch simulator: healthy, taxed, honeypot, blacklisting, mint-authority, whale and thin
+#     tokens, and simulated traders swapping in the pools launched before
+#   - the keeper over both chains: discovery, risk scoring, mirror, and LIVE trading with wallets
+#     generated and funded by the localnet (local money only; keys in .localnet/*.key, mode 0600)
 #   - app-api on http://127.0.0.1:8080 (docs at /api/v1/docs)
 #
-# State lives in .localnet/ (the chains start fresh each run; the previous mirror is kept as
-# .localnet/keeper.db.prev). Trading (buys and exits) arrives with the execution issue.
+# State lives in .localnet/. The chains are in-memory and start fresh on every run, so the
+# mirror starts fresh too (the previous one is kept as .localnet/keeper.db.prev).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 

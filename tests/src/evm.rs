@@ -198,14 +198,21 @@ impl EvmEnv {
 
     /// Sends a transaction from the deployer and waits (bounded) for a successful receipt.
     pub async fn send(&self, tx: TransactionRequest) -> TransactionReceipt {
+        self.try_send(tx).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Self::send`], with a failure (refused, timed out, reverted) as an error.
+    pub async fn try_send(&self, tx: TransactionRequest) -> Result<TransactionReceipt, String> {
         let tx = if tx.from.is_none() { tx.with_from(self.deployer) } else { tx };
         let pending = tokio::time::timeout(TIMEOUT, self.provider.send_transaction(tx))
             .await
-            .expect("send timed out")
-            .expect("send");
-        let receipt = pending.with_timeout(Some(TIMEOUT)).get_receipt().await.expect("receipt");
-        assert!(receipt.status(), "transaction reverted: {receipt:?}");
-        receipt
+            .map_err(|_| "send timed out".to_string())?
+            .map_err(|e| format!("send: {e}"))?;
+        let receipt = pending.with_timeout(Some(TIMEOUT)).get_receipt().await.map_err(|e| format!("receipt: {e}"))?;
+        if !receipt.status() {
+            return Err(format!("transaction reverted: {receipt:?}"));
+        }
+        Ok(receipt)
     }
 
     pub async fn call(&self, to: Address, data: Vec<u8>, value: U256) -> TransactionReceipt {
@@ -293,19 +300,28 @@ impl EvmEnv {
 
     /// Another trader (the deployer) buys `token` with `eth` through the router.
     pub async fn trader_buy(&self, token: Address, eth: U256) -> TransactionReceipt {
+        self.try_trader_buy(token, eth).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub async fn try_trader_buy(&self, token: Address, eth: U256) -> Result<TransactionReceipt, String> {
         let call = ITestRouter::swapExactETHForTokensSupportingFeeOnTransferTokensCall {
             amountOutMin: U256::ZERO,
             path: vec![self.weth, token],
             to: self.deployer,
             deadline: U256::from(u64::MAX),
         };
-        self.call(self.router, call.abi_encode(), eth).await
+        let tx = TransactionRequest::default().with_to(self.router).with_input(call.abi_encode()).with_value(eth);
+        self.try_send(tx).await
     }
 
     /// Another trader (the deployer) sells `amount` of `token` through the router.
     pub async fn trader_sell(&self, token: Address, amount: U256) -> TransactionReceipt {
-        self.call(token, ITestToken::approveCall { spender: self.router, value: U256::MAX }.abi_encode(), U256::ZERO)
-            .await;
+        self.try_trader_sell(token, amount).await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub async fn try_trader_sell(&self, token: Address, amount: U256) -> Result<TransactionReceipt, String> {
+        let approve = ITestToken::approveCall { spender: self.router, value: U256::MAX }.abi_encode();
+        self.try_send(TransactionRequest::default().with_to(token).with_input(approve)).await?;
         let call = ITestRouter::swapExactTokensForETHSupportingFeeOnTransferTokensCall {
             amountIn: amount,
             amountOutMin: U256::ZERO,
@@ -313,7 +329,7 @@ impl EvmEnv {
             to: self.deployer,
             deadline: U256::from(u64::MAX),
         };
-        self.call(self.router, call.abi_encode(), U256::ZERO).await
+        self.try_send(TransactionRequest::default().with_to(self.router).with_input(call.abi_encode())).await
     }
 
     /// `owner`'s balance of `token`.

@@ -113,6 +113,10 @@ impl RiskWorker {
         let p = &job.pool;
         let started = Instant::now();
         let engine = self.engines.get(&p.chain).ok_or_else(|| RiskError::UnknownChain(p.chain.clone()))?;
+        if job.seen_at.is_some() {
+            tracing::info!(chain = %p.chain, venue = %p.venue, pool = %p.address, token_a = %p.token_a,
+                token_b = %p.token_b, "new pool discovered; scoring it");
+        }
         let (token, assessment, slot) = match engine {
             Engine::Evm(e) => {
                 let pool_ref = PoolRef {

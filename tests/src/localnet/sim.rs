@@ -89,6 +89,36 @@ impl Launcher<'_> {
         Ok(ata)
     }
 
+    /// `owner`'s balance of `mint` (0 without an account).
+    pub fn balance(&self, owner: &Pubkey, mint: &Pubkey) -> u64 {
+        let ata = associated_token::get_associated_token_address(owner, mint);
+        self.net
+            .chain()
+            .svm
+            .get_account(&ata)
+            .and_then(|a| spl_token::state::Account::unpack(&a.data).ok())
+            .map_or(0, |a| a.amount)
+    }
+
+    /// Another trader (the payer) swaps in `p`: buys `token` with `amount` of the other mint,
+    /// or sells `amount` of `token`.
+    pub fn swap(&self, p: &PoolAddresses, token: &Pubkey, buy: bool, amount: u64) -> Result<(), String> {
+        let me = self.me();
+        let quote = if p.mint_a == *token { p.mint_b } else { p.mint_a };
+        let (from, to) = if buy { (quote, *token) } else { (*token, quote) };
+        let user_in = associated_token::get_associated_token_address(&me, &from);
+        let user_out = associated_token::get_associated_token_address(&me, &to);
+        let create =
+            associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+                &me,
+                &me,
+                &to,
+                &spl_token::ID,
+            );
+        let swap = client::swap_exact_in(p, me, from == p.mint_a, user_in, user_out, amount, 0);
+        self.send(&[create, swap], &[])
+    }
+
     /// Creates AMM config 0 (fee 0.30%, no protocol share) if it does not exist yet.
     pub fn ensure_config(&self) -> Result<(), String> {
         if self.net.chain().svm.get_account(&client::config_address(0)).is_some() {
