@@ -15,10 +15,7 @@ use std::{
 
 use alloy::{
     network::TransactionBuilder,
-    primitives::U256,
     providers::{ext::AnvilApi, Provider},
-    rpc::types::TransactionRequest,
-    sol_types::SolCall,
 };
 use keeper::{
     config::Config,
@@ -28,7 +25,7 @@ use keeper::{
 };
 use tests::{
     bench::{ms, percentile},
-    evm::{e18, EvmEnv, ITestRouter, ITestToken, TokenKind},
+    evm::{EvmEnv, TokenKind},
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -60,25 +57,9 @@ async fn main() -> anyhow::Result<()> {
     let mut tokens = Vec::with_capacity(total);
     for i in 0..total {
         let kind = if i % 4 == 3 { TokenKind::Honeypot } else { TokenKind::Standard };
-        let t = env.deploy_token(kind, &format!("t{i}"), e18(1_000_000)).await;
-        env.call(t, ITestToken::approveCall { spender: env.router, value: U256::MAX }.abi_encode(), U256::ZERO).await;
+        let t = env.deploy_approved(kind, &format!("t{i}")).await;
         tokens.push(t);
     }
-    let add = |token| {
-        let call = ITestRouter::addLiquidityETHCall {
-            token,
-            amountTokenDesired: e18(500_000),
-            amountTokenMin: U256::ZERO,
-            amountETHMin: U256::ZERO,
-            to: env.deployer,
-            deadline: U256::from(u64::MAX),
-        };
-        TransactionRequest::default()
-            .with_from(env.deployer)
-            .with_to(env.router)
-            .with_input(call.abi_encode())
-            .with_value(e18(10))
-    };
 
     let cancel = CancellationToken::new();
     let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(1_024);
@@ -100,14 +81,14 @@ async fn main() -> anyhow::Result<()> {
     // Warm up (the first notification on a fresh subscription is late).
     let mut it = tokens.into_iter();
     for _ in 0..5 {
-        env.send(add(it.next().unwrap())).await;
+        env.send(env.add_liquidity_tx(it.next().unwrap())).await;
         next(&mut done).await;
     }
 
     // 1) One launch at a time.
     let mut lat = Vec::with_capacity(launches);
     for _ in 0..launches {
-        env.send(add(it.next().unwrap())).await;
+        env.send(env.add_liquidity_tx(it.next().unwrap())).await;
         let r = next(&mut done).await;
         lat.push(r.latency.expect("live discovery has a latency"));
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -128,7 +109,7 @@ async fn main() -> anyhow::Result<()> {
     env.provider.anvil_set_auto_mine(false).await?;
     let nonce = env.provider.get_transaction_count(env.deployer).await?;
     for i in 0..launches {
-        let tx = add(it.next().unwrap()).with_nonce(nonce + i as u64).with_gas_limit(5_000_000);
+        let tx = env.add_liquidity_tx(it.next().unwrap()).with_nonce(nonce + i as u64).with_gas_limit(5_000_000);
         drop(env.provider.send_transaction(tx).await?);
     }
     let start = Instant::now();

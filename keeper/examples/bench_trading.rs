@@ -18,12 +18,9 @@
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use alloy::{
-    network::TransactionBuilder,
     primitives::{Address, U256},
     providers::ext::AnvilApi,
-    rpc::types::TransactionRequest,
     signers::local::PrivateKeySigner,
-    sol_types::SolCall,
 };
 use keeper::{
     config::Config,
@@ -38,7 +35,7 @@ use keeper::{
 };
 use tests::{
     bench::{percentile, summary},
-    evm::{e18, EvmEnv, ITestRouter, ITestToken, TokenKind},
+    evm::{e18, EvmEnv, TokenKind},
 };
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -81,21 +78,9 @@ async fn main() -> anyhow::Result<()> {
     let mut tokens = Vec::with_capacity(total);
     for i in 0..total {
         let kind = if i >= WARM_UP && (i - WARM_UP) % 10 == 9 { TokenKind::Honeypot } else { TokenKind::Standard };
-        let t = env.deploy_token(kind, &format!("t{i}"), e18(1_000_000)).await;
-        env.call(t, ITestToken::approveCall { spender: env.router, value: U256::MAX }.abi_encode(), U256::ZERO).await;
+        let t = env.deploy_approved(kind, &format!("t{i}")).await;
         tokens.push((t, kind));
     }
-    let add = |token| {
-        let call = ITestRouter::addLiquidityETHCall {
-            token,
-            amountTokenDesired: e18(500_000),
-            amountTokenMin: U256::ZERO,
-            amountETHMin: U256::ZERO,
-            to: env.deployer,
-            deadline: U256::from(u64::MAX),
-        };
-        TransactionRequest::default().with_to(env.router).with_input(call.abi_encode()).with_value(e18(10))
-    };
 
     // The keeper, live: 0.1 ETH per buy, limits wide enough for every healthy launch. The
     // deployer keeps half of each supply, which scores "high" on holder concentration: the
@@ -159,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
     // Each send waits for its receipt, so there is one launch per block.
     let mut launches = Vec::with_capacity(total);
     for (i, (token, kind)) in tokens.into_iter().enumerate() {
-        let receipt = env.send(add(token)).await;
+        let receipt = env.send(env.add_liquidity_tx(token)).await;
         if i >= WARM_UP {
             launches.push((hex(token), kind, receipt.block_number.expect("mined")));
         }

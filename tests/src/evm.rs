@@ -256,6 +256,32 @@ impl EvmEnv {
         }
     }
 
+    /// Deploys a 1M-supply token and approves the router for the deployer: all a launch needs
+    /// beforehand, so that [`Self::add_liquidity_tx`] alone is the launch.
+    pub async fn deploy_approved(&self, kind: TokenKind, name: &str) -> Address {
+        let t = self.deploy_token(kind, name, e18(1_000_000)).await;
+        self.call(t, ITestToken::approveCall { spender: self.router, value: U256::MAX }.abi_encode(), U256::ZERO).await;
+        t
+    }
+
+    /// The launch transaction of a token from [`Self::deploy_approved`]: half its supply and
+    /// 10 ETH through `addLiquidityETH`, which creates the pair.
+    pub fn add_liquidity_tx(&self, token: Address) -> TransactionRequest {
+        let call = ITestRouter::addLiquidityETHCall {
+            token,
+            amountTokenDesired: e18(500_000),
+            amountTokenMin: U256::ZERO,
+            amountETHMin: U256::ZERO,
+            to: self.deployer,
+            deadline: U256::from(u64::MAX),
+        };
+        TransactionRequest::default()
+            .with_from(self.deployer)
+            .with_to(self.router)
+            .with_input(call.abi_encode())
+            .with_value(e18(10))
+    }
+
     /// Deploys a token and launches it the way real launches do: spread the supply (optional),
     /// addLiquidityETH (which creates the pair), burn the LP (optional), renounce (optional).
     pub async fn launch(&self, name: &str, l: &Launch) -> Launched {
