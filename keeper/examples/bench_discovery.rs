@@ -18,14 +18,12 @@ use alloy::{
     providers::{ext::AnvilApi, Provider},
 };
 use keeper::{
-    config::Config,
     evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
-    mirror,
     risk::worker::{Engine, Job, ReportDone, RiskWorker},
 };
 use tests::{
     bench::{ms, percentile},
-    evm::{EvmEnv, TokenKind},
+    evm::TokenKind,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -34,21 +32,12 @@ async fn next(done: &mut mpsc::UnboundedReceiver<ReportDone>) -> ReportDone {
     tokio::time::timeout(Duration::from_secs(30), done.recv()).await.ok().flatten().expect("a report within 30 s")
 }
 
+mod common;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
     let launches: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(120);
-    let env = EvmEnv::start().await;
-    let dir = tempfile::tempdir()?;
-    let toml_path = dir.path().join("keeper.toml");
-    std::fs::write(&toml_path, env.keeper_toml("local"))?;
-    let config = Config::load(Some(&toml_path), Vec::new())?;
-    let cfg = config.evm["local"].clone();
-    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await?;
-    mirror::migrate(&db).await?;
+    let common::Bench { env, config, cfg, db, _dir } = common::start().await?;
 
     // Tokens deployed and approved up front: the measured phase only adds liquidity (which
     // creates the pair), like a real launch transaction.

@@ -23,9 +23,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use keeper::{
-    config::Config,
     evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
-    mirror,
     risk::worker::{Engine, Job, ReportDone, RiskWorker},
     trade::{
         evm::EvmTrader,
@@ -35,7 +33,7 @@ use keeper::{
 };
 use tests::{
     bench::{percentile, summary},
-    evm::{e18, EvmEnv, TokenKind},
+    evm::{e18, TokenKind},
 };
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
@@ -54,21 +52,12 @@ struct Buy {
     latency_us: Option<i64>,
 }
 
+mod common;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
     let healthy: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
-    let env = EvmEnv::start().await;
-    let dir = tempfile::tempdir()?;
-    let toml_path = dir.path().join("keeper.toml");
-    std::fs::write(&toml_path, env.keeper_toml("local"))?;
-    let config = Config::load(Some(&toml_path), Vec::new())?;
-    let cfg = config.evm["local"].clone();
-    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await?;
-    mirror::migrate(&db).await?;
+    let common::Bench { env, config, cfg, db, _dir } = common::start().await?;
 
     // Tokens deployed and approved up front (automine, fast); the measured phase only adds
     // liquidity, the launch transaction itself. One launch in ten is a honeypot.
