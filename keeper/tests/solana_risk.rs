@@ -115,6 +115,7 @@ fn pending(p: &PoolAddresses) -> PendingPool {
         base_token: None,
         created_slot: None,
         created_tx: None,
+        created_block_time: None,
         first_seen_at_ms: 0,
     }
 }

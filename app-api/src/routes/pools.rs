@@ -19,38 +19,39 @@ use crate::{
 
 /// The latest risk assessment of a pool's token.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RiskSummary {
+pub struct RiskSummary<'a> {
     pub score: i64,
-    pub verdict: String,
+    pub verdict: &'a str,
     pub tradeable: bool,
-    pub summary: String,
+    pub summary: &'a str,
     pub created_at_ms: i64,
 }
 
-/// A pool as every endpoint returns it. The JSON itself is built inside SQLite by
-/// [`select_json`] (one text column per row), so this type documents the shape.
+// Borrowed straight from SQLite's row buffers (see `pool_ref`): serialised without a copy per
+// field. The doc line below is the OpenAPI description.
+/// A pool as every endpoint returns it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Pool {
+pub struct Pool<'a> {
     pub id: i64,
-    pub chain: String,
+    pub chain: &'a str,
     /// amm (ours), uniswap_v2, pancakeswap_v2, quickswap_v2, uniswap_v3...
-    pub venue: String,
-    pub address: String,
-    pub token_a: String,
-    pub token_b: String,
+    pub venue: &'a str,
+    pub address: &'a str,
+    pub token_a: &'a str,
+    pub token_b: &'a str,
     /// Base units, exact decimal strings.
-    pub reserve_a: String,
-    pub reserve_b: String,
-    pub lp_supply: Option<String>,
+    pub reserve_a: &'a str,
+    pub reserve_b: &'a str,
+    pub lp_supply: Option<&'a str>,
     pub fee_bps: Option<i64>,
     pub created_slot: Option<i64>,
-    pub created_tx: Option<String>,
+    pub created_tx: Option<&'a str>,
     pub created_block_time: Option<i64>,
     pub first_seen_at_ms: i64,
     /// The side being evaluated (EVM discoveries): the token that is not the wrapped native one.
-    pub base_token: Option<String>,
-    pub creator: Option<String>,
-    pub risk: Option<RiskSummary>,
+    pub base_token: Option<&'a str>,
+    pub creator: Option<&'a str>,
+    pub risk: Option<RiskSummary<'a>>,
 }
 
 /// The quote-side reserve: the side that is not `base_token` (reserve_b when unknown).
@@ -71,43 +72,12 @@ fn item_select() -> String {
     )
 }
 
-/// [`Pool`] borrowed straight from SQLite's row buffers: serialised without a copy per field.
-#[derive(Serialize)]
-struct PoolRef<'a> {
-    id: i64,
-    chain: &'a str,
-    venue: &'a str,
-    address: &'a str,
-    token_a: &'a str,
-    token_b: &'a str,
-    reserve_a: &'a str,
-    reserve_b: &'a str,
-    lp_supply: Option<&'a str>,
-    fee_bps: Option<i64>,
-    created_slot: Option<i64>,
-    created_tx: Option<&'a str>,
-    created_block_time: Option<i64>,
-    first_seen_at_ms: i64,
-    base_token: Option<&'a str>,
-    creator: Option<&'a str>,
-    risk: Option<RiskRef<'a>>,
-}
-
-#[derive(Serialize)]
-struct RiskRef<'a> {
-    score: i64,
-    verdict: &'a str,
-    tradeable: bool,
-    summary: &'a str,
-    created_at_ms: i64,
-}
-
-fn pool_ref<'a>(r: &'a rusqlite::Row<'a>) -> rusqlite::Result<PoolRef<'a>> {
+fn pool_ref<'a>(r: &'a rusqlite::Row<'a>) -> rusqlite::Result<Pool<'a>> {
     let text = |i: usize| -> rusqlite::Result<&'a str> { Ok(r.get_ref(i)?.as_str()?) };
     let opt_text = |i: usize| -> rusqlite::Result<Option<&'a str>> { Ok(r.get_ref(i)?.as_str_or_null()?) };
     let risk = match r.get::<_, Option<i64>>(16)? {
         None => None,
-        Some(_) => Some(RiskRef {
+        Some(_) => Some(RiskSummary {
             score: r.get(17)?,
             verdict: text(18)?,
             tradeable: r.get(19)?,
@@ -115,7 +85,7 @@ fn pool_ref<'a>(r: &'a rusqlite::Row<'a>) -> rusqlite::Result<PoolRef<'a>> {
             created_at_ms: r.get(21)?,
         }),
     };
-    Ok(PoolRef {
+    Ok(Pool {
         id: r.get(0)?,
         chain: text(1)?,
         venue: text(2)?,
@@ -274,7 +244,7 @@ pub struct ReservePoint {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PoolDetail {
     #[serde(flatten)]
-    pub pool: Pool,
+    pub pool: Pool<'static>,
     /// Reserves after every event that changed them, oldest first (the latest 500).
     pub reserve_history: Vec<ReservePoint>,
 }

@@ -4,7 +4,7 @@ use sqlx::{FromRow, SqlitePool};
 
 use super::Assessment;
 
-/// A pool waiting for (or being given) a risk report.
+/// A pool as the risk worker and the trader read it: waiting for (or given) a risk report.
 #[derive(Debug, Clone, FromRow)]
 pub struct PendingPool {
     pub id: i64,
@@ -16,12 +16,14 @@ pub struct PendingPool {
     pub base_token: Option<String>,
     pub created_slot: Option<i64>,
     pub created_tx: Option<String>,
+    /// Unix seconds of the creating block, when known (Solana indexer).
+    pub created_block_time: Option<i64>,
     pub first_seen_at_ms: i64,
 }
 
 /// The columns of [`PendingPool`].
-const PENDING_COLUMNS: &str =
-    "id, chain, venue, address, token_a, token_b, base_token, created_slot, created_tx, first_seen_at_ms";
+pub(crate) const PENDING_COLUMNS: &str =
+    "id, chain, venue, address, token_a, token_b, base_token, created_slot, created_tx, created_block_time, first_seen_at_ms";
 
 /// Pools on `chains` that have no report yet, oldest first: what a restarted keeper (or the
 /// Solana side, which discovers pools through the indexer) still has to score.

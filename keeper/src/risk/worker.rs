@@ -61,6 +61,7 @@ impl From<Discovered> for Job {
                 base_token: Some(addr(d.base_token)),
                 created_slot: i64::try_from(d.block_number).ok(),
                 created_tx: d.tx_hash.map(|h| h.to_string()),
+                created_block_time: None,
                 first_seen_at_ms: d.first_seen_at_ms,
             },
             seen_at: Some(d.seen_at),

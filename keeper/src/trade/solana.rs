@@ -172,14 +172,13 @@ impl SolanaTrader {
         &self,
         db: &SqlitePool,
         t: &TradeRow,
-        seen_at: Option<Instant>,
+        mut seen_at: Option<Instant>,
         mut sigs: Vec<Signature>,
         mut pending: Option<(Hash, u64)>,
     ) -> Result<Outcome, TradeError> {
         let signer = self.key.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
         let poll = Duration::from_millis(self.cfg.confirm_poll_ms);
         let ixs = self.instructions(t).await?;
-        let mut seen_at = seen_at;
         loop {
             // Wait for the signatures so far to land, or for their blockhash to expire.
             if let Some((hash, last_valid)) = pending {

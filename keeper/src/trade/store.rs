@@ -9,7 +9,10 @@ use serde::Deserialize;
 use sqlx::{FromRow, SqlitePool};
 
 use super::{amount, strategy::Limits, Mode, Outcome, TradingConfig};
-use crate::mirror::now_ms;
+use crate::{
+    mirror::now_ms,
+    risk::store::{PendingPool, PENDING_COLUMNS},
+};
 
 /// What operators set through the API (`keeper_controls.limits`); absent fields keep the config.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -66,28 +69,9 @@ pub fn limits(
     })
 }
 
-/// A pool and its latest report, as the trader needs them.
-#[derive(Debug, Clone, FromRow)]
-pub struct PoolInfo {
-    pub id: i64,
-    pub chain: String,
-    pub venue: String,
-    pub address: String,
-    pub token_a: String,
-    pub token_b: String,
-    pub base_token: Option<String>,
-    pub created_block_time: Option<i64>,
-    pub first_seen_at_ms: i64,
-}
-
-pub async fn pool(db: &SqlitePool, id: i64) -> sqlx::Result<Option<PoolInfo>> {
-    sqlx::query_as(
-        "SELECT id, chain, venue, address, token_a, token_b, base_token, created_block_time, first_seen_at_ms
-         FROM pools WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(db)
-    .await
+/// The pool a report is about.
+pub async fn pool(db: &SqlitePool, id: i64) -> sqlx::Result<Option<PendingPool>> {
+    sqlx::query_as(&format!("SELECT {PENDING_COLUMNS} FROM pools WHERE id = ?")).bind(id).fetch_optional(db).await
 }
 
 /// Why the guards refused a buy.
@@ -125,7 +109,7 @@ impl Refused {
 pub struct NewBuy {
     pub chain: String,
     pub mode: Mode,
-    pub pool: PoolInfo,
+    pub pool: PendingPool,
     pub token: String,
     pub quote_token: String,
     pub amount_in: U256,
