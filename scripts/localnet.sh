@@ -9,8 +9,10 @@
 #     generated and funded by the localnet (local money only; keys in .localnet/*.key, mode 0600)
 #   - app-api on http://127.0.0.1:8080 (docs at /api/v1/docs)
 #
-# State lives in .localnet/. The chains are in-memory and start fresh on every run, so the
-# mirror starts fresh too (the previous one is kept as .localnet/keeper.db.prev).
+# State lives in .localnet/: the chains (anvil's state, the Solana accounts and ledger), the
+# simulator's state, the keys and the keeper's mirror. Running it again resumes all of them where
+# the last run stopped. `scripts/localnet.sh --fresh` starts new chains and a new mirror (the
+# previous mirror is kept as .localnet/keeper.db.prev).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -22,21 +24,35 @@ cargo build --locked --profile "$profile" -p keeper --bin keeper -p app-api --bi
 bin="$CARGO_TARGET_DIR/$profile"
 dir="$ROOT/.localnet"
 mkdir -p "$dir"
-for f in keeper.db keeper.db-wal keeper.db-shm; do
-  if [ -e "$dir/$f" ]; then mv -f "$dir/$f" "$dir/$f.prev"; fi
-done
+fresh=()
+case "${1:-}" in
+  --fresh) fresh=(--fresh) ;;
+  "") ;;
+  *) echo "usage: scripts/localnet.sh [--fresh]" >&2; exit 2 ;;
+esac
+# A mirror only makes sense with the chains it mirrors: new chains get a new mirror.
+if [ ${#fresh[@]} -gt 0 ] || [ ! -e "$dir/localnet.json" ]; then
+  for f in keeper.db keeper.db-wal keeper.db-shm; do
+    if [ -e "$dir/$f" ]; then mv -f "$dir/$f" "$dir/$f.prev"; fi
+  done
+fi
 rm -f "$dir/ready"
 
 pids=()
 cleanup() {
   trap - EXIT INT TERM
   log "stopping"
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # The API and the keeper first, then the chains (which save their state as they stop).
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
 }
 trap cleanup EXIT INT TERM
 
-RUST_LOG="${RUST_LOG:-error}" "$bin/localnet" "$dir" > >(sed -u 's/^/[chains] /') 2>&1 &
+# (The AMM runs natively here, so its msg! lines reach stdout: "Instruction: …" is dropped.)
+RUST_LOG="${RUST_LOG:-error,alloy_rpc_client=off}" "$bin/localnet" "$dir" "${fresh[@]}" \
+  > >(grep --line-buffered -v '^Instruction: ' | sed -u 's/^/[chains] /') 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do
   [ -e "$dir/ready" ] && break

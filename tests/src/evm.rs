@@ -5,7 +5,10 @@
 
 #![allow(clippy::too_many_arguments)]
 
-use std::{path::PathBuf, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use alloy::{
     network::{EthereumWallet, TransactionBuilder},
@@ -96,6 +99,14 @@ pub struct EvmEnv {
     pub router: Address,
 }
 
+/// The Uniswap V2 contracts of an [`EvmEnv`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Contracts {
+    pub weth: Address,
+    pub factory: Address,
+    pub router: Address,
+}
+
 /// What kind of token a launch deploys.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
@@ -158,10 +169,21 @@ impl EvmEnv {
 
     /// Starts anvil on `port` (a free one when `None`).
     pub async fn start_on(port: Option<u16>) -> Self {
+        Self::start_with(port, None, None).await
+    }
+
+    /// anvil on `port` (a free one when `None`). With `state`, anvil keeps its chain in that
+    /// file: loaded at start when present, written every few seconds and when anvil stops (on
+    /// SIGTERM or SIGINT; dropping the instance sends SIGTERM). The Uniswap contracts are
+    /// deployed unless `deployed` names them (a chain resumed from `state`).
+    pub async fn start_with(port: Option<u16>, state: Option<&Path>, deployed: Option<Contracts>) -> Self {
         // A 1G-gas block limit lets a benchmark put a hundred launches in one block.
         let mut anvil = Anvil::at(anvil_path()).args(["--gas-limit", "1000000000"]);
         if let Some(port) = port {
             anvil = anvil.port(port);
+        }
+        if let Some(state) = state {
+            anvil = anvil.arg("--state").arg(state.display().to_string()).args(["--state-interval", "5"]);
         }
         let anvil = anvil.try_spawn().expect("spawn anvil");
         let keys = anvil.keys().to_vec();
@@ -182,10 +204,30 @@ impl EvmEnv {
             .erased();
         let mut env =
             Self { anvil, provider, deployer, weth: Address::ZERO, factory: Address::ZERO, router: Address::ZERO };
+        if let Some(c) = deployed {
+            (env.weth, env.factory, env.router) = (c.weth, c.factory, c.router);
+            return env;
+        }
         env.weth = env.deploy("WETH9", Bytes::new()).await;
         env.factory = env.deploy("UniswapV2Factory", deployer.abi_encode().into()).await;
         env.router = env.deploy("UniswapV2Router02", (env.factory, env.weth).abi_encode_params().into()).await;
         env
+    }
+
+    /// The deployed Uniswap contracts.
+    pub fn contracts(&self) -> Contracts {
+        Contracts { weth: self.weth, factory: self.factory, router: self.router }
+    }
+
+    /// Whether every contract of [`Self::contracts`] has code on the chain.
+    pub async fn contracts_deployed(&self) -> bool {
+        for a in [self.weth, self.factory, self.router] {
+            match self.provider.get_code_at(a).await {
+                Ok(code) if !code.is_empty() => {}
+                _ => return false,
+            }
+        }
+        true
     }
 
     pub fn http_url(&self) -> String {

@@ -7,6 +7,11 @@
 //! every healthy token bought, exits fired on both chains, the API returns exactly what the
 //! database holds (pools, tokens, latest risk reports, trades, positions), metrics and health
 //! reflect the run, and every process and port is released at the end.
+//!
+//! Then the keeper and the chains stop and start again on the same directory, as a second
+//! `scripts/localnet.sh` does: the chains resume (same tokens, pools, balances), the keeper
+//! resumes from the same database (nothing discovered twice, nothing bought twice), discovers
+//! the new launches, and sells every position the first run left open on the resumed chains.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -19,6 +24,8 @@ use serde_json::Value;
 use sqlx::SqlitePool;
 
 const LAUNCHES_PER_CHAIN: usize = 10;
+/// The launches per chain after the second run (counted across runs).
+const LAUNCHES_AFTER_RESTART: usize = 13;
 
 /// A child process stopped (SIGTERM, then SIGKILL after 10 s) when dropped.
 struct Proc {
@@ -124,29 +131,28 @@ async fn count(db: &SqlitePool, sql: &str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_whole_system_on_local_chains() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let (metrics_port, api_port) = (free_port(), free_port());
-
-    let mut chains = Proc::spawn(
+/// The localnet binary on `dir` with a fixed seed and free ports.
+fn start_chains(dir: &Path, launches_per_chain: usize, metrics_port: u16, extra: &[&str], log: &str) -> Proc {
+    Proc::spawn(
         "localnet",
         Command::new(env!("CARGO_BIN_EXE_localnet"))
-            .arg(d)
+            .arg(dir)
             .args(["--interval-ms", "600", "--seed", "7", "--solana-port", "0", "--anvil-port", "0"])
-            .args(["--launches-per-chain", &LAUNCHES_PER_CHAIN.to_string()])
+            .args(["--launches-per-chain", &launches_per_chain.to_string()])
             .args(["--metrics-port", &metrics_port.to_string()])
+            .args(extra)
             .env("RUST_LOG", "error")
             .stdin(Stdio::null()),
-        &d.join("localnet.log"),
-    );
-    wait_until("the local chains", 120, &mut [&mut chains], || async { d.join("ready").exists().then_some(()) }).await;
+        &dir.join(log),
+    )
+}
 
-    let config = d.join("keeper.toml");
+/// `keeper db migrate`, then `keeper run`, with the config the localnet wrote.
+fn start_keeper(dir: &Path, log: &str) -> Proc {
+    let config = dir.join("keeper.toml");
     let migrate = Command::new(binary("keeper")).arg("--config").arg(&config).args(["db", "migrate"]).output().unwrap();
     assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
-    let mut keeper = Proc::spawn(
+    Proc::spawn(
         "keeper",
         Command::new(binary("keeper"))
             .arg("--config")
@@ -154,8 +160,69 @@ async fn the_whole_system_on_local_chains() {
             .arg("run")
             .env("KEEPER_LOG__FILTER", "keeper=info,warn")
             .stdin(Stdio::null()),
-        &d.join("keeper.log"),
-    );
+        &dir.join(log),
+    )
+}
+
+fn read_launches(dir: &Path) -> Vec<LaunchRecord> {
+    std::fs::read_to_string(dir.join("launches.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Whether every launch has a risk report and no trade is in flight.
+async fn all_scored_and_settled(db: &SqlitePool, launches: &[LaunchRecord]) -> bool {
+    for l in launches {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE chain = ? AND token = ?")
+            .bind(&l.chain)
+            .bind(&l.token)
+            .fetch_one(db)
+            .await
+            .unwrap_or(0);
+        if n == 0 {
+            return false;
+        }
+    }
+    count(db, "SELECT count(*) FROM trades WHERE status IN ('intent', 'sent')").await == 0
+}
+
+/// Every launch discovered once; honeypots and blacklisting tokens never bought; healthy ones
+/// bought exactly once (across runs too).
+async fn check_launches(db: &SqlitePool, launches: &[LaunchRecord]) {
+    for l in launches {
+        let pool: i64 = sqlx::query_scalar("SELECT count(*) FROM pools WHERE chain = ? AND address = ?")
+            .bind(&l.chain)
+            .bind(&l.pool)
+            .fetch_one(db)
+            .await
+            .unwrap();
+        assert_eq!(pool, 1, "{l:?} discovered");
+        let bought: Vec<String> =
+            sqlx::query_scalar("SELECT t.status FROM trades t WHERE t.chain = ? AND t.token = ? AND t.side = 'buy'")
+                .bind(&l.chain)
+                .bind(&l.token)
+                .fetch_all(db)
+                .await
+                .unwrap();
+        match l.kind.as_str() {
+            "honeypot" | "blacklisting" => assert!(bought.is_empty(), "{l:?} must never be bought"),
+            "healthy" => assert_eq!(bought, ["confirmed"], "{l:?} bought once"),
+            _ => assert!(bought.len() <= 1, "{l:?} at most one buy"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_system_on_local_chains() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (metrics_port, api_port) = (free_port(), free_port());
+
+    let mut chains = start_chains(d, LAUNCHES_PER_CHAIN, metrics_port, &[], "localnet.log");
+    wait_until("the local chains", 120, &mut [&mut chains], || async { d.join("ready").exists().then_some(()) }).await;
+    let mut keeper = start_keeper(d, "keeper.log");
     let base = format!("http://127.0.0.1:{api_port}/api/v1");
     let mut api = Proc::spawn(
         "app-api",
@@ -175,11 +242,7 @@ async fn the_whole_system_on_local_chains() {
         d.join("done").exists().then_some(())
     })
     .await;
-    let launches: Vec<LaunchRecord> = std::fs::read_to_string(d.join("launches.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let launches = read_launches(d);
     for chain in ["local", "solana"] {
         assert_eq!(launches.iter().filter(|l| l.chain == chain).count(), LAUNCHES_PER_CHAIN, "{chain}");
     }
@@ -192,24 +255,15 @@ async fn the_whole_system_on_local_chains() {
         || {
             let db = db2.clone();
             async move {
-                for l in launches_ref {
-                    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE chain = ? AND token = ?")
-                        .bind(&l.chain)
-                        .bind(&l.token)
-                        .fetch_one(&db)
-                        .await
-                        .ok()?;
-                    if n == 0 {
-                        return None;
-                    }
+                if !all_scored_and_settled(&db, launches_ref).await {
+                    return None;
                 }
-                let unsettled = count(&db, "SELECT count(*) FROM trades WHERE status IN ('intent', 'sent')").await;
                 let exits: i64 = count(
                     &db,
                     "SELECT count(DISTINCT chain) FROM positions WHERE status = 'closed' AND exit_reason IS NOT NULL",
                 )
                 .await;
-                (unsettled == 0 && exits == 2).then_some(())
+                (exits == 2).then_some(())
             }
         },
     )
@@ -242,27 +296,88 @@ async fn the_whole_system_on_local_chains() {
     assert!(chains.stop(), "the localnet stops cleanly on SIGTERM");
 
     // Every launch discovered; bad tokens never bought; healthy ones bought.
-    for l in &launches {
-        let pool: i64 = sqlx::query_scalar("SELECT count(*) FROM pools WHERE chain = ? AND address = ?")
-            .bind(&l.chain)
-            .bind(&l.pool)
-            .fetch_one(&db)
-            .await
-            .unwrap();
-        assert_eq!(pool, 1, "{l:?} discovered");
-        let bought: Vec<String> =
-            sqlx::query_scalar("SELECT t.status FROM trades t WHERE t.chain = ? AND t.token = ? AND t.side = 'buy'")
-                .bind(&l.chain)
-                .bind(&l.token)
-                .fetch_all(&db)
-                .await
-                .unwrap();
-        match l.kind.as_str() {
-            "honeypot" | "blacklisting" => assert!(bought.is_empty(), "{l:?} must never be bought"),
-            "healthy" => assert_eq!(bought, ["confirmed"], "{l:?} bought once"),
-            _ => assert!(bought.len() <= 1, "{l:?} at most one buy"),
-        }
+    check_launches(&db, &launches).await;
+
+    // Run it again on the same directory: the chains resume and so does the keeper. Positions
+    // the first run left open must be sold on the resumed chains (a 3 s maximum holding time in
+    // the second run's config makes that certain, whatever the prices do).
+    let before: Vec<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT id, status, amount_out FROM trades ORDER BY id").fetch_all(&db).await.unwrap();
+    let last_trade = before.last().map_or(0, |t| t.0);
+    let left_open: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, chain FROM positions WHERE status = 'open'").fetch_all(&db).await.unwrap();
+    assert!(!left_open.is_empty(), "the first run leaves positions open");
+    for f in ["ready", "done"] {
+        std::fs::remove_file(d.join(f)).unwrap();
     }
+    let mut chains = start_chains(d, LAUNCHES_AFTER_RESTART, metrics_port, &["--max-hold-secs", "3"], "localnet2.log");
+    wait_until("the resumed chains", 120, &mut [&mut chains], || async { d.join("ready").exists().then_some(()) })
+        .await;
+    let log = std::fs::read_to_string(d.join("localnet2.log")).unwrap();
+    assert!(log.contains("resumed"), "the second run resumes the chains: {log}");
+    let mut keeper = start_keeper(d, "keeper2.log");
+    wait_until("the second run's launches", 300, &mut [&mut chains, &mut keeper, &mut api], || async {
+        d.join("done").exists().then_some(())
+    })
+    .await;
+    let launches = read_launches(d);
+    for chain in ["local", "solana"] {
+        assert_eq!(launches.iter().filter(|l| l.chain == chain).count(), LAUNCHES_AFTER_RESTART, "{chain}");
+    }
+    let (db2, launches_ref, left_open_ref) = (db.clone(), &launches, &left_open);
+    wait_until(
+        "the new launches scored and the positions left open sold",
+        180,
+        &mut [&mut chains, &mut keeper],
+        || {
+            let db = db2.clone();
+            async move {
+                if !all_scored_and_settled(&db, launches_ref).await {
+                    return None;
+                }
+                for (id, _) in left_open_ref {
+                    let status: String = sqlx::query_scalar("SELECT status FROM positions WHERE id = ?")
+                        .bind(id)
+                        .fetch_one(&db)
+                        .await
+                        .ok()?;
+                    if status != "closed" {
+                        return None;
+                    }
+                }
+                Some(())
+            }
+        },
+    )
+    .await;
+    assert!(keeper.stop(), "the resumed keeper stops cleanly on SIGTERM");
+    assert!(chains.stop(), "the resumed localnet stops cleanly on SIGTERM");
+    for (id, chain) in &left_open {
+        let sells: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, status FROM trades WHERE position_id = ? AND side = 'sell' AND status = 'confirmed'",
+        )
+        .bind(id)
+        .fetch_all(&db)
+        .await
+        .unwrap();
+        assert!(
+            sells.len() == 1 && sells[0].0 > last_trade,
+            "position {id} on {chain} was sold once, by the resumed keeper: {sells:?}"
+        );
+    }
+    // What the first run recorded is untouched (settled trades do not change), nothing was
+    // discovered or bought twice, and the new launches went through the same checks.
+    let after: BTreeMap<i64, (String, Option<String>)> = sqlx::query_as("SELECT id, status, amount_out FROM trades")
+        .fetch_all(&db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(id, s, o): (i64, String, Option<String>)| (id, (s, o)))
+        .collect();
+    for (id, status, out) in &before {
+        assert_eq!(after.get(id), Some(&(status.clone(), out.clone())), "trade {id} after the restart");
+    }
+    check_launches(&db, &launches).await;
 
     // The API returns what the database holds.
     let key = |v: &Value, a: &str, b: &str| (v[a].as_str().unwrap().to_string(), v[b].as_str().unwrap().to_string());

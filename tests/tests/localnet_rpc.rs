@@ -338,3 +338,73 @@ async fn websocket_subscriptions() {
     net.drop_websockets();
     assert!(tokio::time::timeout(wait, logs.next()).await.expect("stream ends").is_none());
 }
+
+/// A localnet kept on disk resumes where its last save left it: accounts, slot, the ledger up to
+/// that save (served over RPC as before) and the token-holder index. What ran after the save (a
+/// crash) is gone from accounts and ledger alike, and a ledger file cut short is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_localnet_resumes_from_its_last_save() {
+    use tests::localnet::sim::{Launcher, SolLaunch};
+    let dir = tempfile::tempdir().unwrap();
+    let payer = Keypair::new();
+    let (mut chain, resumed) = Chain::open(dir.path(), &payer.pubkey()).await.unwrap();
+    assert!(!resumed);
+    chain.svm.airdrop(&payer.pubkey(), 1_000_000_000_000).unwrap();
+    let net = serve(chain, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sol = Launcher { net: &net, payer: &payer };
+    sol.ensure_config().unwrap();
+    let quote = sol.mint(false).unwrap();
+    let quote_ata = sol.mint_to(&quote, &payer.pubkey(), 1_000_000_000_000).unwrap();
+    let (token, pool) = sol.launch(&quote, &quote_ata, SolLaunch::clean(10_000_000_000)).unwrap();
+    net.chain().save().unwrap();
+    let (saved_slot, saved_ledger, saved_amm, saved_pool, holders) = {
+        let c = net.chain();
+        let ledger: Vec<Signature> = c.ledger().iter().map(|r| r.signature).collect();
+        let amm_history: Vec<String> = c
+            .ledger()
+            .iter()
+            .rev()
+            .filter(|r| r.transaction.message.static_account_keys().contains(&amm::ID))
+            .map(|r| r.signature.to_string())
+            .collect();
+        (c.slot(), ledger, amm_history, c.svm.get_account(&pool.pool).unwrap(), c.largest_token_accounts(&token, 50))
+    };
+    assert_eq!(saved_amm.len(), 2, "config and pool");
+    assert!(holders.len() > 40, "the launch spread the supply: {}", holders.len());
+    // After the save: a swap, then the process dies without saving again.
+    sol.swap(&pool, &token, true, 1_000_000_000).unwrap();
+    let lost = net.chain().ledger().last().unwrap().signature;
+    assert_ne!(net.chain().svm.get_account(&pool.pool).unwrap(), saved_pool);
+    drop(net);
+
+    let (chain, resumed) = Chain::open(dir.path(), &payer.pubkey()).await.unwrap();
+    assert!(resumed);
+    assert!(chain.slot() > saved_slot, "slots move on: {} after {saved_slot}", chain.slot());
+    assert_eq!(chain.ledger().iter().map(|r| r.signature).collect::<Vec<_>>(), saved_ledger);
+    assert!(chain.transaction(&lost).is_none(), "the unsaved swap is gone from the ledger");
+    assert_eq!(chain.svm.get_account(&pool.pool).unwrap(), saved_pool, "and from the accounts");
+    assert_eq!(chain.largest_token_accounts(&token, 50), holders);
+
+    // Over RPC: the old history as before, and new transactions on the resumed state.
+    let net = serve(chain, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let rpc = RpcClient::new_with_commitment(net.url.clone(), CommitmentConfig::confirmed());
+    let launched = saved_ledger.last().unwrap();
+    let tx = rpc.get_transaction_with_config(launched, RpcTransactionConfig::default()).await.unwrap();
+    assert!(tx.slot <= saved_slot);
+    let history = rpc.get_signatures_for_address(&amm::ID).await.unwrap();
+    assert_eq!(history.into_iter().map(|s| s.signature).collect::<Vec<_>>(), saved_amm);
+    let sol = Launcher { net: &net, payer: &payer };
+    sol.swap(&pool, &token, true, 1_000_000_000).unwrap();
+    assert!(sol.balance(&payer.pubkey(), &token) > 0);
+    net.chain().save().unwrap();
+    drop(net);
+
+    // A ledger file shorter than what the snapshot counts is refused, naming the file.
+    let path = dir.path().join("solana-ledger.log");
+    let cut: String = std::fs::read_to_string(&path).unwrap().lines().take(3).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&path, cut).unwrap();
+    match Chain::open(dir.path(), &payer.pubkey()).await {
+        Ok(_) => panic!("a cut ledger must be refused"),
+        Err(e) => assert!(e.to_string().contains("solana-ledger.log ends after 3 of"), "{e}"),
+    }
+}

@@ -12,16 +12,25 @@
 //!   keeper's exits fire. Each launch is appended to `<dir>/launches.jsonl`.
 //!
 //! It writes the keeper's config for these chains to `<dir>/keeper.toml` and then `<dir>/ready`;
-//! with `--launches-per-chain N` it launches N per chain (kinds in a fixed rotation, chains
+//! with `--launches-per-chain N` it launches N per chain in all (kinds in a fixed rotation, chains
 //! alternating), writes `<dir>/done` and keeps the chains up until stopped.
 //!
-//!   localnet [DIR] [--interval-ms N] [--launches-per-chain N] [--seed N]
-//!            [--solana-port P] [--anvil-port P] [--metrics-port P]
+//! The chains are kept in `<dir>` and a new run resumes them where the last one stopped (the
+//! same contracts, wallets, tokens, pools, balances, blocks and transactions), so the keeper
+//! resumes from its database: anvil's `anvil-state.json`, the Solana accounts and ledger
+//! (`solana-accounts.bin`, `solana-ledger.log`) and the simulator's own `localnet.json`, all
+//! written every tick and on SIGTERM / Ctrl-C. `--fresh` starts new chains instead.
+//!
+//!   localnet [DIR] [--fresh] [--interval-ms N] [--launches-per-chain N] [--seed N]
+//!            [--solana-port P] [--anvil-port P] [--metrics-port P] [--max-hold-secs N]
 
 use std::{io::Write, path::PathBuf, time::Duration};
 
-use alloy::primitives::{Address, U256};
-use amm::client::PoolAddresses;
+use alloy::{
+    primitives::{Address, U256},
+    providers::Provider,
+};
+use amm::client::{self, PoolAddresses};
 use anyhow::Context;
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 use solana_sdk::{
@@ -29,7 +38,7 @@ use solana_sdk::{
     signature::{Keypair, Signer},
 };
 use tests::{
-    evm::{e18, EvmEnv, Launch, TokenKind},
+    evm::{e18, Contracts, EvmEnv, Launch, TokenKind},
     localnet::{
         serve,
         sim::{Launcher, SolLaunch},
@@ -44,6 +53,8 @@ const TRADE_AFTER_TICKS: u64 = 3;
 
 struct Args {
     dir: PathBuf,
+    fresh: bool,
+    max_hold_secs: Option<u64>,
     interval_ms: u64,
     launches_per_chain: Option<u64>,
     seed: Option<u64>,
@@ -55,6 +66,8 @@ struct Args {
 fn args() -> anyhow::Result<Args> {
     let mut a = Args {
         dir: PathBuf::from(".localnet"),
+        fresh: false,
+        max_hold_secs: None,
         interval_ms: 4_000,
         launches_per_chain: None,
         seed: None,
@@ -71,6 +84,8 @@ fn args() -> anyhow::Result<Args> {
             "--interval-ms" => a.interval_ms = value("--interval-ms")?,
             "--launches-per-chain" => a.launches_per_chain = Some(value("--launches-per-chain")?),
             "--seed" => a.seed = Some(value("--seed")?),
+            "--fresh" => a.fresh = true,
+            "--max-hold-secs" => a.max_hold_secs = Some(value("--max-hold-secs")?),
             "--solana-port" => a.solana_port = u16::try_from(value("--solana-port")?)?,
             "--anvil-port" => a.anvil_port = u16::try_from(value("--anvil-port")?)?,
             "--metrics-port" => a.metrics_port = u16::try_from(value("--metrics-port")?)?,
@@ -81,19 +96,75 @@ fn args() -> anyhow::Result<Args> {
     Ok(a)
 }
 
-/// Writes a secret readable by its owner only.
+/// Writes a secret readable by its owner only, atomically (a crash keeps the previous file).
 fn write_secret(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let _ = std::fs::remove_file(path);
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
     f.write_all(text.as_bytes())?;
+    f.sync_data()?;
+    std::fs::rename(&tmp, path)?;
     Ok(())
 }
 
-/// A launch the simulated traders may trade in.
+/// A Solana key as base58 text in `localnet.json`.
+mod b58 {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+    use solana_sdk::pubkey::Pubkey;
+
+    pub fn serialize<S: Serializer>(key: &Pubkey, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(key)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Pubkey, D::Error> {
+        String::deserialize(d)?.parse().map_err(D::Error::custom)
+    }
+}
+
+/// A launch the simulated traders may trade in (`tick`: when it launched).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "chain", rename_all = "snake_case")]
 enum Tradeable {
-    Evm { token: Address, tick: u64 },
-    Solana { token: Pubkey, pool: Box<PoolAddresses>, tick: u64 },
+    Evm {
+        token: Address,
+        tick: u64,
+    },
+    Solana {
+        #[serde(with = "b58")]
+        token: Pubkey,
+        tick: u64,
+    },
+}
+
+/// The simulator's own state, kept in `<dir>/localnet.json` (with the launcher's key: mode 0600).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    /// The Solana launcher (also the AMM's upgrade authority) and the keeper's wallet.
+    payer: Vec<u8>,
+    wallet: Vec<u8>,
+    #[serde(with = "b58")]
+    quote_mint: Pubkey,
+    #[serde(with = "b58")]
+    quote_ata: Pubkey,
+    contracts: Contracts,
+    evm_launches: u64,
+    solana_launches: u64,
+    tick: u64,
+    tradeable: Vec<Tradeable>,
+}
+
+/// The files a run keeps; all of them or none make a resumable localnet.
+const KEPT: [&str; 4] = ["localnet.json", "solana-accounts.bin", "solana-ledger.log", "anvil-state.json"];
+
+/// Saves the Solana chain, then the simulator's state (which only names what the chains hold).
+fn save(dir: &std::path::Path, net: &tests::localnet::Localnet, saved: &Saved) -> anyhow::Result<()> {
+    net.chain().save().context("saving the Solana chain")?;
+    write_secret(&dir.join("localnet.json"), &serde_json::to_string_pretty(saved)?)
+}
+
+fn keypair(bytes: &[u8]) -> anyhow::Result<Keypair> {
+    Keypair::try_from(bytes).map_err(|e| anyhow::anyhow!("a key in localnet.json: {e}"))
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -101,29 +172,80 @@ async fn main() -> anyhow::Result<()> {
     let args = args()?;
     let dir = args.dir.clone();
     std::fs::create_dir_all(&dir)?;
-    for f in ["ready", "done", "launches.jsonl"] {
+    for f in ["ready", "done"] {
         let _ = std::fs::remove_file(dir.join(f));
     }
+    let present: Vec<&str> = KEPT.iter().copied().filter(|f| dir.join(f).exists()).collect();
+    if args.fresh || present.is_empty() {
+        for f in KEPT.iter().chain(&["launches.jsonl"]) {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+    } else if present.len() < KEPT.len() {
+        anyhow::bail!(
+            "{} holds only part of a localnet ({}); start new chains with --fresh",
+            dir.display(),
+            present.join(", ")
+        );
+    }
+    let saved: Option<Saved> = match std::fs::read_to_string(dir.join("localnet.json")) {
+        Ok(text) => Some(serde_json::from_str(&text).context("localnet.json is unreadable; start over with --fresh")?),
+        Err(_) => None,
+    };
 
     // Solana.
-    let payer = Keypair::new();
-    let mut chain = Chain::new(&payer.pubkey()).await;
-    chain.svm.airdrop(&payer.pubkey(), 10_000 * 1_000_000_000).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let wallet = Keypair::new();
-    chain.svm.airdrop(&wallet.pubkey(), 100 * 1_000_000_000).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let payer = saved.as_ref().map_or_else(|| Ok(Keypair::new()), |s| keypair(&s.payer))?;
+    let wallet = saved.as_ref().map_or_else(|| Ok(Keypair::new()), |s| keypair(&s.wallet))?;
+    let (mut chain, resumed) = Chain::open(&dir, &payer.pubkey()).await.context("opening the Solana chain")?;
+    if !resumed {
+        chain.svm.airdrop(&payer.pubkey(), 10_000 * 1_000_000_000).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        chain.svm.airdrop(&wallet.pubkey(), 100 * 1_000_000_000).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    }
     let net = serve(chain, format!("127.0.0.1:{}", args.solana_port).parse()?)
         .await
         .with_context(|| format!("binding 127.0.0.1:{}", args.solana_port))?;
     let sol = Launcher { net: &net, payer: &payer };
     sol.ensure_config().map_err(anyhow::Error::msg)?;
-    let quote_mint = sol.mint(false).map_err(anyhow::Error::msg)?;
-    let quote_ata = sol.mint_to(&quote_mint, &payer.pubkey(), u64::MAX / 4).map_err(anyhow::Error::msg)?;
-    sol.mint_to(&quote_mint, &wallet.pubkey(), 1_000 * QUOTE_MIN_RESERVE).map_err(anyhow::Error::msg)?;
+    let (quote_mint, quote_ata) = match &saved {
+        Some(s) => (s.quote_mint, s.quote_ata),
+        None => {
+            let quote_mint = sol.mint(false).map_err(anyhow::Error::msg)?;
+            let quote_ata = sol.mint_to(&quote_mint, &payer.pubkey(), u64::MAX / 4).map_err(anyhow::Error::msg)?;
+            sol.mint_to(&quote_mint, &wallet.pubkey(), 1_000 * QUOTE_MIN_RESERVE).map_err(anyhow::Error::msg)?;
+            (quote_mint, quote_ata)
+        }
+    };
     println!("solana   {}  (ws {})  AMM {}  quote mint {quote_mint}", net.url, net.ws_url, amm::ID);
 
     // EVM.
-    let evm = EvmEnv::start_on((args.anvil_port != 0).then_some(args.anvil_port)).await;
+    let anvil_port = (args.anvil_port != 0).then_some(args.anvil_port);
+    let evm =
+        EvmEnv::start_with(anvil_port, Some(&dir.join("anvil-state.json")), saved.as_ref().map(|s| s.contracts)).await;
+    if saved.is_some() && !evm.contracts_deployed().await {
+        anyhow::bail!("anvil-state.json does not hold the Uniswap contracts; start new chains with --fresh");
+    }
     println!("anvil    {}  factory {}  router {}  WETH {}", evm.http_url(), evm.factory, evm.router, evm.weth);
+    let mut state = saved.unwrap_or_else(|| Saved {
+        payer: payer.to_bytes().to_vec(),
+        wallet: wallet.to_bytes().to_vec(),
+        quote_mint,
+        quote_ata,
+        contracts: evm.contracts(),
+        evm_launches: 0,
+        solana_launches: 0,
+        tick: 0,
+        tradeable: Vec::new(),
+    });
+    if resumed {
+        let block = evm.provider.get_block_number().await?;
+        println!(
+            "resumed  {}: {} launches on anvil, {} on solana so far; anvil at block {block}, solana at slot {}",
+            dir.display(),
+            state.evm_launches,
+            state.solana_launches,
+            net.chain().slot()
+        );
+    }
+    save(&dir, &net, &state)?;
 
     // The keeper's wallets: local money only.
     let evm_key = evm.anvil.keys()[7].clone();
@@ -163,7 +285,7 @@ solana_key_file = "{solana_key_file}"
 max_risk_score = 60
 max_open_positions = 50
 cooldown_secs = 0
-
+{max_hold}
 [trading.chains.local]
 buy_amount = "{evm_buy}"
 max_buy = "{evm_max}"
@@ -190,6 +312,7 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
         sol_buy = QUOTE_MIN_RESERVE / 10,
         sol_max = QUOTE_MIN_RESERVE,
         sol_daily = 100 * QUOTE_MIN_RESERVE,
+        max_hold = args.max_hold_secs.map(|s| format!("max_hold_secs = {s}\n")).unwrap_or_default(),
     );
     std::fs::write(dir.join("keeper.toml"), config)?;
     std::fs::write(dir.join("ready"), "")?;
@@ -213,9 +336,6 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
         ("thin", SolLaunch::clean(QUOTE_MIN_RESERVE / 10)),
         ("whale", SolLaunch { whale: true, ..SolLaunch::clean(10 * QUOTE_MIN_RESERVE) }),
     ];
-    let (mut evm_n, mut sol_n) = (0u64, 0u64);
-    let mut tradeable: Vec<Tradeable> = Vec::new();
-    let mut tick = 0u64;
     let stop = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -229,7 +349,9 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
             _ = &mut stop => break,
             () = tokio::time::sleep(Duration::from_millis(args.interval_ms)) => {}
         }
-        tick += 1;
+        state.tick += 1;
+        let tick = state.tick;
+        let (evm_n, sol_n) = (state.evm_launches, state.solana_launches);
         // Which chain: alternating when the run is bounded, else a coin toss.
         let bounded = args.launches_per_chain;
         let on_evm = match bounded {
@@ -252,28 +374,28 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
                     Some(_) => evm_kinds[usize::try_from(evm_n).unwrap_or(0) % evm_kinds.len()].clone(),
                     None => evm_kinds.choose(&mut rng).cloned().unwrap_or(evm_kinds[0].clone()),
                 };
-                evm_n += 1;
+                state.evm_launches += 1;
                 let l = evm.launch(&format!("tok{n}"), &launch).await;
                 println!("launch   #{n} evm    {kind:<12} token {:#x} pair {:#x}", l.token, l.pair);
                 let record = serde_json::json!({"chain": "local", "kind": kind,
                     "token": format!("{:#x}", l.token), "pool": format!("{:#x}", l.pair)});
                 writeln!(launches, "{record}")?;
                 if !matches!(launch.kind, TokenKind::Honeypot | TokenKind::Blacklist) {
-                    tradeable.push(Tradeable::Evm { token: l.token, tick });
+                    state.tradeable.push(Tradeable::Evm { token: l.token, tick });
                 }
             } else {
                 let (kind, launch) = match bounded {
                     Some(_) => sol_kinds[usize::try_from(sol_n).unwrap_or(0) % sol_kinds.len()],
                     None => *sol_kinds.choose(&mut rng).unwrap_or(&sol_kinds[0]),
                 };
-                sol_n += 1;
+                state.solana_launches += 1;
                 match sol.launch(&quote_mint, &quote_ata, launch) {
                     Ok((token, p)) => {
                         println!("launch   #{n} solana {kind:<12} token {token} pool {}", p.pool);
                         let record = serde_json::json!({"chain": "solana", "kind": kind,
                             "token": token.to_string(), "pool": p.pool.to_string()});
                         writeln!(launches, "{record}")?;
-                        tradeable.push(Tradeable::Solana { token, pool: Box::new(p), tick });
+                        state.tradeable.push(Tradeable::Solana { token, tick });
                     }
                     Err(e) => eprintln!("launch   #{n} solana failed: {e}"),
                 }
@@ -282,7 +404,8 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
 
         // Simulated traders: two swaps in pools launched a few ticks ago, big enough to move
         // prices past the keeper's take-profit or stop-loss now and then.
-        let ripe: Vec<&Tradeable> = tradeable
+        let ripe: Vec<&Tradeable> = state
+            .tradeable
             .iter()
             .filter(|t| match t {
                 Tradeable::Evm { tick: at, .. } | Tradeable::Solana { tick: at, .. } => tick >= at + TRADE_AFTER_TICKS,
@@ -305,7 +428,8 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
                         evm.try_trader_sell(*token, amount).await.map(|_| format!("sells {amount} of {token:#x}"))
                     }
                 }
-                Tradeable::Solana { token, pool, .. } => {
+                Tradeable::Solana { token, .. } => {
+                    let pool = &pool_of(token, &quote_mint)?;
                     if buy {
                         let quote = QUOTE_MIN_RESERVE * rng.gen_range(1u64..=8);
                         sol.swap(pool, token, true, quote).map(|()| format!("buys {quote} quote of {token}"))
@@ -323,7 +447,18 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
                 Err(e) => eprintln!("trader   swap failed: {}", e.lines().next().unwrap_or_default()),
             }
         }
+        save(&dir, &net, &state)?;
     }
     println!("localnet stopping");
+    save(&dir, &net, &state)?;
+    // anvil writes its state when it stops (on drop: SIGTERM, then a wait).
+    drop(evm);
+    println!("localnet stopped; state kept in {} (the next run resumes it)", dir.display());
     Ok(())
+}
+
+/// The AMM pool of a launched token against the quote mint.
+fn pool_of(token: &Pubkey, quote_mint: &Pubkey) -> anyhow::Result<PoolAddresses> {
+    let (a, b) = client::sort_mints(*token, *quote_mint).context("a token equal to the quote mint")?;
+    Ok(PoolAddresses::derive(client::config_address(0), a, b))
 }

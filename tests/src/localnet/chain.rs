@@ -1,10 +1,14 @@
-use std::collections::{BTreeSet, HashMap};
+use std::{
+    collections::{BTreeSet, HashMap},
+    io::{BufRead, Write},
+    path::{Path, PathBuf},
+};
 
 use anchor_lang::{prelude::Pubkey, solana_program::program_pack::Pack};
 use anchor_spl::token::spl_token;
 use litesvm::{types::TransactionMetadata, LiteSVM};
 use solana_sdk::{
-    account::ReadableAccount,
+    account::{Account, ReadableAccount},
     clock::Clock,
     signature::Signature,
     signature::{Keypair, Signer},
@@ -13,7 +17,7 @@ use solana_sdk::{
 use solana_transaction_status_client_types::InnerInstructions;
 
 /// One executed transaction as the ledger keeps it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TxRecord {
     pub signature: Signature,
     pub slot: u64,
@@ -57,6 +61,39 @@ pub struct Chain {
     token_accounts_by_mint: HashMap<Pubkey, BTreeSet<Pubkey>>,
     faucet: Keypair,
     notices: Option<tokio::sync::broadcast::Sender<std::sync::Arc<super::ws::Notice>>>,
+    /// Where the chain is kept between runs, when it is (see [`Chain::open`]).
+    store: Option<Store>,
+}
+
+/// The files of a chain kept on disk: `solana-accounts.bin`, a snapshot of every account the
+/// programs own (the programs themselves are rebuilt at start), and `solana-ledger.log`, every
+/// recorded transaction appended as it commits (a base64 bincode record per line).
+struct Store {
+    accounts: PathBuf,
+    journal_path: PathBuf,
+    journal: std::fs::File,
+    /// The journal could not be written: the ledger is no longer saved (said once).
+    broken: bool,
+}
+
+/// What `solana-accounts.bin` holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    slot: u64,
+    unix_timestamp: i64,
+    faucet: Vec<u8>,
+    /// How many ledger records the accounts include; the journal is cut back to this on load.
+    ledger_len: usize,
+    accounts: Vec<(Pubkey, Account)>,
+}
+
+/// Owners of the accounts a snapshot keeps: wallets, token accounts and mints, AMM state.
+fn kept(owner: &Pubkey) -> bool {
+    *owner == anchor_lang::system_program::ID || *owner == spl_token::ID || *owner == TOKEN_2022 || *owner == amm::ID
+}
+
+fn io_error(e: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
 }
 
 fn wall_clock_secs() -> i64 {
@@ -79,9 +116,115 @@ impl Chain {
             by_signature: HashMap::new(),
             by_address: HashMap::new(),
             token_accounts_by_mint: HashMap::new(),
+            store: None,
         };
         chain.advance_slot();
         chain
+    }
+
+    /// The chain kept in `dir`: the accounts of its last [`Chain::save`] and the ledger up to
+    /// that point, or a new chain when `dir` holds none. Returns whether it resumed. From then
+    /// on every committed transaction is appended to the ledger file.
+    ///
+    /// Records written after the last snapshot (a crash between two saves) are dropped with
+    /// their effects, so accounts and ledger always agree.
+    pub async fn open(dir: &Path, upgrade_authority: &Pubkey) -> std::io::Result<(Self, bool)> {
+        let accounts = dir.join("solana-accounts.bin");
+        let journal_path = dir.join("solana-ledger.log");
+        let mut chain = Self::new(upgrade_authority).await;
+        let resumed = accounts.exists();
+        let mut kept_bytes = 0u64;
+        if resumed {
+            let snapshot: Snapshot = bincode::deserialize(&std::fs::read(&accounts)?).map_err(io_error)?;
+            for (key, account) in snapshot.accounts {
+                chain.svm.set_account(key, account).map_err(|e| io_error(format!("restoring {key}: {e:?}")))?;
+            }
+            chain.faucet = Keypair::try_from(snapshot.faucet.as_slice()).map_err(io_error)?;
+            let file = std::fs::File::open(&journal_path)?;
+            let mut lines = std::io::BufReader::new(file);
+            let mut line = String::new();
+            while chain.ledger.len() < snapshot.ledger_len {
+                line.clear();
+                let n = lines.read_line(&mut line)?;
+                if n == 0 || !line.ends_with('\n') {
+                    return Err(io_error(format!(
+                        "{} ends after {} of {} transactions",
+                        journal_path.display(),
+                        chain.ledger.len(),
+                        snapshot.ledger_len
+                    )));
+                }
+                kept_bytes += n as u64;
+                let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, line.trim_end())
+                    .map_err(io_error)?;
+                let record: TxRecord = bincode::deserialize(&bytes).map_err(io_error)?;
+                chain.index(record);
+            }
+            let keys: Vec<Pubkey> = chain.svm.accounts_db().inner.keys().copied().collect();
+            for key in keys {
+                chain.index_token_account(&key);
+            }
+            chain.slot = snapshot.slot.max(chain.slot);
+            chain.advance_slot();
+            chain.set_unix_timestamp(snapshot.unix_timestamp.max(chain.block_time()));
+        }
+        let journal = std::fs::OpenOptions::new().create(true).write(true).truncate(false).open(&journal_path)?;
+        journal.set_len(kept_bytes)?;
+        let mut journal = journal;
+        std::io::Seek::seek(&mut journal, std::io::SeekFrom::End(0))?;
+        chain.store = Some(Store { accounts, journal_path, journal, broken: false });
+        Ok((chain, resumed))
+    }
+
+    /// Writes the snapshot of a chain made by [`Chain::open`] (atomically: a crash keeps the
+    /// previous one). Accounts of the programs themselves are not kept: they are rebuilt.
+    pub fn save(&mut self) -> std::io::Result<()> {
+        let Some(store) = &mut self.store else { return Ok(()) };
+        store.journal.sync_data()?;
+        let snapshot = Snapshot {
+            slot: self.slot,
+            unix_timestamp: self.svm.get_sysvar::<Clock>().unix_timestamp,
+            faucet: self.faucet.to_bytes().to_vec(),
+            ledger_len: self.ledger.len(),
+            accounts: self
+                .svm
+                .accounts_db()
+                .inner
+                .iter()
+                .filter(|(_, a)| !a.executable() && kept(a.owner()))
+                .map(|(k, a)| (*k, Account::from(a.clone())))
+                .collect(),
+        };
+        let tmp = store.accounts.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bincode::serialize(&snapshot).map_err(io_error)?)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, &store.accounts)
+    }
+
+    /// Appends a committed record to the ledger file, if the chain is kept on disk.
+    fn journal(&mut self, record: &TxRecord) {
+        let Some(store) = &mut self.store else { return };
+        if store.broken {
+            return;
+        }
+        let line = bincode::serialize(record)
+            .map(|b| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b) + "\n");
+        let written = line.map_err(io_error).and_then(|l| store.journal.write_all(l.as_bytes()));
+        if let Err(e) = written {
+            store.broken = true;
+            eprintln!("{}: {e}; the ledger is no longer saved", store.journal_path.display());
+        }
+    }
+
+    /// Adds a record to the ledger and its indices.
+    fn index(&mut self, record: TxRecord) {
+        let index = self.ledger.len();
+        for key in record.transaction.message.static_account_keys() {
+            self.by_address.entry(*key).or_default().push(index);
+        }
+        self.by_signature.insert(record.signature, index);
+        self.ledger.push(record);
     }
 
     /// Where committed transactions are announced to websocket subscribers.
@@ -157,12 +300,9 @@ impl Chain {
         if record.result.is_err() && !record_failures {
             return Err(Box::new(record));
         }
-        let index = self.ledger.len();
         for key in &keys {
-            self.by_address.entry(*key).or_default().push(index);
             self.index_token_account(key);
         }
-        self.by_signature.insert(signature, index);
         let failed = record.result.is_err();
         if let Some(notices) = &self.notices {
             let _ = notices.send(std::sync::Arc::new(super::ws::Notice {
@@ -173,7 +313,8 @@ impl Chain {
                 accounts: keys.clone(),
             }));
         }
-        self.ledger.push(record.clone());
+        self.journal(&record);
+        self.index(record.clone());
         self.advance_slot();
         if failed {
             Err(Box::new(record))
