@@ -213,6 +213,56 @@ compute_unit_limit = 200000
 priority_micro_lamports = 10000
 confirm_poll_ms = 250
 
+# Third-party services, each off until enabled. Every [external.<service>] also takes:
+# api_key (prefer api_key_env: the environment variable holding the key, which wins; keys are
+# never logged), timeout_ms = 3000, max_retries = 2 (on timeouts, transport errors, 429 and
+# 5xx; Retry-After is honoured up to backoff_max_ms), backoff_initial_ms = 200,
+# backoff_max_ms = 5000 (exponential with jitter), breaker_failures = 5 and
+# breaker_open_ms = 30000 (stop calling a failing service for a while; 0 failures disables),
+# cache_ttl_ms = 30000 (prices).
+[external]
+# Also discover pairs from DexScreener's newest token profiles (needs external.dexscreener).
+dexscreener_discovery = false
+dexscreener_poll_ms = 10000
+# Our chain names -> DexScreener chain ids, and -> CoinGecko asset platforms.
+dexscreener_chains = { ethereum = "ethereum", bsc = "bsc", polygon = "polygon", solana = "solana" }
+coingecko_platforms = { ethereum = "ethereum", bsc = "binance-smart-chain", polygon = "polygon-pos", solana = "solana" }
+
+# Solana swaps for tokens without a pool on our AMM (quote, then a swap transaction the keeper
+# checks before signing). https://api.jup.ag/swap/v1 with a key.
+[external.jupiter]
+enabled = false
+base_url = "https://lite-api.jup.ag/swap/v1"
+api_key_env = "JUPITER_API_KEY"
+requests_per_minute = 60
+
+# Discovery enrichment (liquidity in USD, socials, age) and an optional discovery source.
+[external.dexscreener]
+enabled = false
+base_url = "https://api.dexscreener.com"
+api_key_env = ""
+requests_per_minute = 60
+
+# USD prices for PnL.
+[external.coingecko]
+enabled = false
+base_url = "https://api.coingecko.com/api/v3"
+api_key_env = "COINGECKO_API_KEY"
+requests_per_minute = 30
+
+# EVM aggregator quotes compared with the keeper's own pair quote on every buy.
+[external.zeroex]
+enabled = false
+base_url = "https://api.0x.org"
+api_key_env = "ZEROEX_API_KEY"
+requests_per_minute = 60
+
+[external.oneinch]
+enabled = false
+base_url = "https://api.1inch.dev"
+api_key_env = "ONEINCH_API_KEY"
+requests_per_minute = 60
+
 # A local anvil (scripts/localnet.sh fills in the factory it deploys).
 [evm.local]
 enabled = false
@@ -241,6 +291,7 @@ pub struct Config {
     /// EVM chains by name.
     pub evm: BTreeMap<String, EvmChainConfig>,
     pub trading: TradingConfig,
+    pub external: crate::external::ExternalConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,6 +446,7 @@ impl Default for Config {
             risk: RiskPolicy::default(),
             evm: default_evm_chains(),
             trading: TradingConfig::default(),
+            external: crate::external::ExternalConfig::default(),
         }
     }
 }
@@ -588,6 +640,9 @@ impl Config {
                     .map_err(|_| invalid(&format!("solana.quote_mints[{i}].mint"), "must be a base58 public key"))?;
             }
         }
+        if let Some((field, reason)) = self.external.invalid_field() {
+            return Err(invalid(&field, reason));
+        }
         if let Some((field, reason)) = self.risk.invalid_field() {
             return Err(invalid(field, reason));
         }
@@ -772,6 +827,12 @@ mod tests {
             ("[trading.evm]\nfee_bump_bps = 500", "trading.evm.fee_bump_bps"),
             ("[trading.evm]\nmax_fee_wei = \"1\"", "trading.evm.max_fee_wei"),
             ("[trading.solana]\ncompute_unit_limit = 1", "trading.solana.compute_unit_limit"),
+            ("[external.jupiter]\nenabled = true\nbase_url = \"ftp://x\"", "external.jupiter.base_url"),
+            ("[external.coingecko]\nenabled = true\ntimeout_ms = 0", "external.coingecko.timeout_ms"),
+            ("[external.zeroex]\nenabled = true\nrequests_per_minute = 0", "external.zeroex.requests_per_minute"),
+            ("[external.oneinch]\nenabled = true\nbackoff_max_ms = 1", "external.oneinch.backoff_max_ms"),
+            ("[external]\ndexscreener_discovery = true", "external.dexscreener_discovery"),
+            ("[external.dexscreener]\nsecret = 1", "external.dexscreener.secret"),
         ];
         for (toml, field) in cases {
             match load_toml(toml) {

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod config;
 pub mod events;
 pub mod evm;
+pub mod external;
 pub mod mirror;
 pub mod risk;
 pub mod solana;

@@ -5,6 +5,7 @@
 //! maximum holding time through the same executors.
 
 pub mod evm;
+pub mod jupiter;
 pub mod keys;
 pub mod solana;
 pub mod store;

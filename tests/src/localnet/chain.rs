@@ -324,18 +324,45 @@ impl Chain {
     }
 
     /// Runs a transaction against the current state without committing anything.
-    pub fn simulate(&self, tx: VersionedTransaction) -> TxRecord {
+    pub fn simulate(&mut self, tx: VersionedTransaction) -> TxRecord {
+        self.simulate_with_accounts(tx, &[], true).0
+    }
+
+    /// [`Chain::simulate`], with the state of `addresses` after the transaction (`None`: no
+    /// such account), as `simulateTransaction`'s `accounts` option returns it; without
+    /// `sig_verify` an unsigned transaction runs too (as `sigVerify: false` does on a validator).
+    pub fn simulate_with_accounts(
+        &mut self,
+        tx: VersionedTransaction,
+        addresses: &[Pubkey],
+        sig_verify: bool,
+    ) -> (TxRecord, Vec<Option<Account>>) {
         let (keys, pre_balances, signature) = self.preamble(&tx);
-        let (result, meta, post_balances) = match self.svm.simulate_transaction(tx.clone()) {
+        let mut after: Vec<Option<Account>> = addresses.iter().map(|a| self.svm.get_account(a)).collect();
+        let outcome = if sig_verify {
+            self.svm.simulate_transaction(tx.clone())
+        } else {
+            // LiteSVM's switch consumes it: swap in an empty one for the moment.
+            let svm = std::mem::take(&mut self.svm).with_sigverify(false);
+            let outcome = svm.simulate_transaction(tx.clone());
+            self.svm = svm.with_sigverify(true);
+            outcome
+        };
+        let (result, meta, post_balances) = match outcome {
             Ok(info) => {
                 let post: HashMap<Pubkey, u64> = info.post_accounts.iter().map(|(k, a)| (*k, a.lamports())).collect();
                 let post_balances =
                     keys.iter().zip(&pre_balances).map(|(k, pre)| post.get(k).copied().unwrap_or(*pre)).collect();
+                for (address, slot) in addresses.iter().zip(after.iter_mut()) {
+                    if let Some((_, a)) = info.post_accounts.iter().find(|(k, _)| k == address) {
+                        *slot = (a.lamports() > 0).then(|| Account::from(a.clone()));
+                    }
+                }
                 (Ok(()), info.meta, post_balances)
             }
             Err(failed) => (Err(failed.err), failed.meta, pre_balances.clone()),
         };
-        TxRecord {
+        let record = TxRecord {
             signature,
             slot: self.slot,
             block_time: self.block_time(),
@@ -344,7 +371,8 @@ impl Chain {
             meta,
             pre_balances,
             post_balances,
-        }
+        };
+        (record, after)
     }
 
     fn index_token_account(&mut self, key: &Pubkey) {

@@ -394,8 +394,29 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
                     VersionedMessage::V0(m) => m.recent_blockhash = hash,
                 }
             }
-            let record = chain.simulate(tx);
-            with_context(chain, simulation_result(chain, &record))
+            let wanted: Vec<Pubkey> = match &cfg.accounts {
+                Some(a) => a
+                    .addresses
+                    .iter()
+                    .map(|s| s.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| invalid_params("Invalid param: accounts"))?,
+                None => Vec::new(),
+            };
+            let (record, after) = chain.simulate_with_accounts(tx, &wanted, cfg.sig_verify);
+            let mut result = simulation_result(chain, &record);
+            if let Some(a) = &cfg.accounts {
+                result.accounts = Some(
+                    after
+                        .iter()
+                        .map(|acc| {
+                            acc.as_ref()
+                                .map(|acc| ui_account(acc, Some(a.encoding.unwrap_or(UiAccountEncoding::Base64))))
+                        })
+                        .collect(),
+                );
+            }
+            with_context(chain, result)
         }
         "getSignatureStatuses" => {
             let sigs: Vec<String> = param(&params, 0, "signatures")?;
