@@ -164,12 +164,17 @@ fn start_keeper(dir: &Path, log: &str) -> Proc {
     )
 }
 
-fn read_launches(dir: &Path) -> Vec<LaunchRecord> {
-    std::fs::read_to_string(dir.join("launches.jsonl"))
+/// `launches.jsonl`, which must hold `per_chain` launches on each chain.
+fn read_launches(dir: &Path, per_chain: usize) -> Vec<LaunchRecord> {
+    let launches: Vec<LaunchRecord> = std::fs::read_to_string(dir.join("launches.jsonl"))
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+        .collect();
+    for chain in ["local", "solana"] {
+        assert_eq!(launches.iter().filter(|l| l.chain == chain).count(), per_chain, "{chain}");
+    }
+    launches
 }
 
 /// Whether every launch has a risk report and no trade is in flight.
@@ -242,10 +247,7 @@ async fn the_whole_system_on_local_chains() {
         d.join("done").exists().then_some(())
     })
     .await;
-    let launches = read_launches(d);
-    for chain in ["local", "solana"] {
-        assert_eq!(launches.iter().filter(|l| l.chain == chain).count(), LAUNCHES_PER_CHAIN, "{chain}");
-    }
+    let launches = read_launches(d, LAUNCHES_PER_CHAIN);
     let db2 = db.clone();
     let launches_ref = &launches;
     wait_until(
@@ -320,10 +322,7 @@ async fn the_whole_system_on_local_chains() {
         d.join("done").exists().then_some(())
     })
     .await;
-    let launches = read_launches(d);
-    for chain in ["local", "solana"] {
-        assert_eq!(launches.iter().filter(|l| l.chain == chain).count(), LAUNCHES_AFTER_RESTART, "{chain}");
-    }
+    let launches = read_launches(d, LAUNCHES_AFTER_RESTART);
     let (db2, launches_ref, left_open_ref) = (db.clone(), &launches, &left_open);
     wait_until(
         "the new launches scored and the positions left open sold",

@@ -240,16 +240,21 @@ impl RiskWorker {
                     Some(job) => queue.push_back(job),
                     None => break,
                 },
-                _ = tick.tick() => match self.sweep(&chains).await {
-                    Ok(pending) => {
-                        let busy = self.in_flight.lock().map(|s| s.clone()).unwrap_or_default();
-                        let queued: HashSet<i64> = queue.iter().map(|j| j.pool.id).collect();
-                        queue.extend(pending.into_iter()
-                            .filter(|p| !busy.contains(&p.id) && !queued.contains(&p.id))
-                            .map(|pool| Job { pool, seen_at: None }));
+                _ = tick.tick() => {
+                    // Taken before the sweep reads: an evaluation in flight may finish (and write
+                    // its report) while the sweep runs, and must not be queued again from the
+                    // sweep's older view. No evaluation starts during the sweep.
+                    let busy = self.in_flight.lock().map(|s| s.clone()).unwrap_or_default();
+                    match self.sweep(&chains).await {
+                        Ok(pending) => {
+                            let queued: HashSet<i64> = queue.iter().map(|j| j.pool.id).collect();
+                            queue.extend(pending.into_iter()
+                                .filter(|p| !busy.contains(&p.id) && !queued.contains(&p.id))
+                                .map(|pool| Job { pool, seen_at: None }));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "risk sweep failed"),
                     }
-                    Err(e) => tracing::warn!(error = %e, "risk sweep failed"),
-                },
+                }
             }
         }
         // Let evaluations in progress finish their database write (bounded by the caller's
