@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use amm::client::{self, PoolAddresses};
+use amm::client::PoolAddresses;
 use anchor_spl::{associated_token, token::spl_token};
 use fake_api::{FakeApi, Reply};
 use keeper::{
@@ -33,7 +33,7 @@ use solana_sdk::{
 };
 use tests::localnet::{
     serve,
-    sim::{Launcher, SolLaunch},
+    sim::{swap_instructions, Launcher, SolLaunch},
     Chain, Localnet,
 };
 
@@ -86,28 +86,12 @@ async fn world() -> World {
 }
 
 fn balance(net: &Localnet, owner: &Pubkey, mint: &Pubkey) -> u64 {
-    use anchor_lang::solana_program::program_pack::Pack;
-    let ata = associated_token::get_associated_token_address(owner, mint);
-    net.chain()
-        .svm
-        .get_account(&ata)
-        .and_then(|a| spl_token::state::Account::unpack(&a.data).ok())
-        .map_or(0, |a| a.amount)
+    Launcher { net, payer: &Keypair::new() }.balance(owner, mint)
 }
 
-/// The instructions of a swap of `amount` quote tokens for `token` in `pool`, paid by `user`.
+/// A buy of `token` with `amount` quote tokens in the pool, paid by `user`.
 fn swap_ixs(w: &Addrs, user: &Pubkey, amount: u64, min_out: u64) -> Vec<Instruction> {
-    let user_in = associated_token::get_associated_token_address(user, &w.quote_mint);
-    let user_out = associated_token::get_associated_token_address(user, &w.token);
-    vec![
-        associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
-            user,
-            user,
-            &w.token,
-            &spl_token::ID,
-        ),
-        client::swap_exact_in(&w.pool, *user, w.pool.mint_a == w.quote_mint, user_in, user_out, amount, min_out),
-    ]
+    swap_instructions(&w.pool, user, &w.token, true, amount, min_out)
 }
 
 /// An unsigned v0 transaction, as Jupiter serializes it.

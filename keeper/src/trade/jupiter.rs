@@ -125,17 +125,22 @@ impl JupiterSwapper<'_> {
             .into_iter()
             .map(|a| a.and_then(|a| a.decode()))
             .collect();
-        let token = |a: Option<&solana_sdk::account::Account>| -> u64 {
+        // [wallet lamports, input tokens, output tokens], before and after.
+        let figures = |accounts: &[Option<solana_sdk::account::Account>]| {
             use anchor_lang::solana_program::program_pack::Pack;
-            a.and_then(|a| anchor_spl::token::spl_token::state::Account::unpack_from_slice(a.data.get(..165)?).ok())
-                .map_or(0, |t| t.amount)
+            let get = |i: usize| accounts.get(i).and_then(Option::as_ref);
+            let tokens = |i: usize| {
+                get(i)
+                    .and_then(|a| {
+                        anchor_spl::token::spl_token::state::Account::unpack_from_slice(a.data.get(..165)?).ok()
+                    })
+                    .map_or(0, |t| t.amount)
+            };
+            [get(0).map_or(0, |a| a.lamports), tokens(1), tokens(2)]
         };
-        let lamports = |a: Option<&solana_sdk::account::Account>| a.map_or(0, |a| a.lamports);
-        let at = |v: &[Option<solana_sdk::account::Account>], i: usize| v.get(i).and_then(Option::as_ref).cloned();
-        let (b, a) = (&before, &after);
-        let spent = token(at(b, 1).as_ref()).saturating_sub(token(at(a, 1).as_ref()));
-        let received = token(at(a, 2).as_ref()).saturating_sub(token(at(b, 2).as_ref()));
-        let lamports_spent = lamports(at(b, 0).as_ref()).saturating_sub(lamports(at(a, 0).as_ref()));
+        let ([lamports0, in0, out0], [lamports1, in1, out1]) = (figures(&before), figures(&after));
+        let (spent, received, lamports_spent) =
+            (in0.saturating_sub(in1), out1.saturating_sub(out0), lamports0.saturating_sub(lamports1));
         Ok(SimulatedSwap { spent, received, lamports_spent })
     }
 

@@ -103,20 +103,7 @@ impl Launcher<'_> {
     /// Another trader (the payer) swaps in `p`: buys `token` with `amount` of the other mint,
     /// or sells `amount` of `token`.
     pub fn swap(&self, p: &PoolAddresses, token: &Pubkey, buy: bool, amount: u64) -> Result<(), String> {
-        let me = self.me();
-        let quote = if p.mint_a == *token { p.mint_b } else { p.mint_a };
-        let (from, to) = if buy { (quote, *token) } else { (*token, quote) };
-        let user_in = associated_token::get_associated_token_address(&me, &from);
-        let user_out = associated_token::get_associated_token_address(&me, &to);
-        let create =
-            associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
-                &me,
-                &me,
-                &to,
-                &spl_token::ID,
-            );
-        let swap = client::swap_exact_in(p, me, from == p.mint_a, user_in, user_out, amount, 0);
-        self.send(&[create, swap], &[])
+        self.send(&swap_instructions(p, &self.me(), token, buy, amount, 0), &[])
     }
 
     /// Creates AMM config 0 (fee 0.30%, no protocol share) if it does not exist yet.
@@ -189,4 +176,29 @@ impl Launcher<'_> {
         }
         Ok((token, p))
     }
+}
+
+/// The instructions of an ExactIn swap by `user` in `p`: buys `token` with `amount` of the other
+/// mint, or sells `amount` of `token`; the output account is created if missing.
+pub fn swap_instructions(
+    p: &PoolAddresses,
+    user: &Pubkey,
+    token: &Pubkey,
+    buy: bool,
+    amount: u64,
+    min_out: u64,
+) -> Vec<Instruction> {
+    let quote = if p.mint_a == *token { p.mint_b } else { p.mint_a };
+    let (from, to) = if buy { (quote, *token) } else { (*token, quote) };
+    let user_in = associated_token::get_associated_token_address(user, &from);
+    let user_out = associated_token::get_associated_token_address(user, &to);
+    vec![
+        associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+            user,
+            user,
+            &to,
+            &spl_token::ID,
+        ),
+        client::swap_exact_in(p, *user, from == p.mint_a, user_in, user_out, amount, min_out),
+    ]
 }
