@@ -27,6 +27,55 @@ pub struct TxRecord {
     pub meta: TransactionMetadata,
     pub pre_balances: Vec<u64>,
     pub post_balances: Vec<u64>,
+    /// Token accounts among the transaction's keys, before and after (as RPC's
+    /// `preTokenBalances` / `postTokenBalances`).
+    pub pre_token_balances: Vec<TokenBalance>,
+    pub post_token_balances: Vec<TokenBalance>,
+}
+
+/// A token account's balance at a transaction's account index.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenBalance {
+    pub index: u8,
+    pub mint: Pubkey,
+    pub owner: Pubkey,
+    pub program: Pubkey,
+    pub amount: u64,
+    pub decimals: u8,
+}
+
+/// A ledger record as builds before token balances wrote it (still read, with none).
+#[derive(serde::Deserialize)]
+struct TxRecordV1 {
+    signature: Signature,
+    slot: u64,
+    block_time: i64,
+    transaction: VersionedTransaction,
+    result: Result<(), TransactionError>,
+    meta: TransactionMetadata,
+    pre_balances: Vec<u64>,
+    post_balances: Vec<u64>,
+}
+
+impl TxRecord {
+    /// Decodes a ledger line of this build or of an older one.
+    fn decode(bytes: &[u8]) -> bincode::Result<Self> {
+        bincode::deserialize(bytes).or_else(|e| {
+            let v1: TxRecordV1 = bincode::deserialize(bytes).map_err(|_| e)?;
+            Ok(TxRecord {
+                signature: v1.signature,
+                slot: v1.slot,
+                block_time: v1.block_time,
+                transaction: v1.transaction,
+                result: v1.result,
+                meta: v1.meta,
+                pre_balances: v1.pre_balances,
+                post_balances: v1.post_balances,
+                pre_token_balances: Vec::new(),
+                post_token_balances: Vec::new(),
+            })
+        })
+    }
 }
 
 impl TxRecord {
@@ -157,7 +206,7 @@ impl Chain {
                 kept_bytes += n as u64;
                 let bytes = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, line.trim_end())
                     .map_err(io_error)?;
-                let record: TxRecord = bincode::deserialize(&bytes).map_err(io_error)?;
+                let record = TxRecord::decode(&bytes).map_err(io_error)?;
                 chain.index(record);
             }
             let keys: Vec<Pubkey> = chain.svm.accounts_db().inner.keys().copied().collect();
@@ -271,6 +320,26 @@ impl Chain {
         keys.iter().map(|k| self.svm.get_account(k).map(|a| a.lamports).unwrap_or(0)).collect()
     }
 
+    /// The token accounts among `keys`, with their mints' decimals.
+    fn token_balances(&self, keys: &[Pubkey]) -> Vec<TokenBalance> {
+        keys.iter()
+            .enumerate()
+            .filter_map(|(i, k)| {
+                let acc = self.svm.get_account(k)?;
+                let t = unpack_token_account(&acc.owner, &acc.data)?;
+                let decimals = self.svm.get_account(&t.mint).and_then(|m| unpack_mint(&m.owner, &m.data))?.decimals;
+                Some(TokenBalance {
+                    index: u8::try_from(i).ok()?,
+                    mint: t.mint,
+                    owner: t.owner,
+                    program: acc.owner,
+                    amount: t.amount,
+                    decimals,
+                })
+            })
+            .collect()
+    }
+
     /// Executes and records a transaction in a new slot. A failed transaction is recorded too
     /// (as validators do) when `record_failures` is set; otherwise it leaves no trace.
     /// Account keys, their lamports and the signature of a transaction about to run.
@@ -282,6 +351,7 @@ impl Chain {
 
     pub fn execute(&mut self, tx: VersionedTransaction, record_failures: bool) -> Result<Signature, Box<TxRecord>> {
         let (keys, pre_balances, signature) = self.preamble(&tx);
+        let pre_token_balances = self.token_balances(&keys);
         let outcome = self.svm.send_transaction(tx.clone());
         let (result, meta) = match outcome {
             Ok(meta) => (Ok(()), meta),
@@ -296,6 +366,8 @@ impl Chain {
             meta,
             pre_balances,
             post_balances: self.balances(&keys),
+            pre_token_balances,
+            post_token_balances: self.token_balances(&keys),
         };
         if record.result.is_err() && !record_failures {
             return Err(Box::new(record));
@@ -371,6 +443,8 @@ impl Chain {
             meta,
             pre_balances,
             post_balances,
+            pre_token_balances: Vec::new(),
+            post_token_balances: Vec::new(),
         };
         (record, after)
     }

@@ -30,8 +30,8 @@ use solana_sdk::{
 use solana_transaction_status_client_types::{
     EncodedConfirmedTransactionWithStatusMeta, EncodedTransaction, EncodedTransactionWithStatusMeta,
     TransactionBinaryEncoding, TransactionConfirmationStatus, TransactionStatus, TransactionStatusMeta,
-    UiAddressTableLookup, UiCompiledInstruction, UiMessage, UiRawMessage, UiTransaction, UiTransactionEncoding,
-    UiTransactionStatusMeta,
+    TransactionTokenBalance, UiAddressTableLookup, UiCompiledInstruction, UiMessage, UiRawMessage, UiTransaction,
+    UiTransactionEncoding, UiTransactionStatusMeta,
 };
 
 use super::chain::{Chain, TxRecord};
@@ -249,9 +249,24 @@ fn status_meta(record: &TxRecord) -> UiTransactionStatusMeta {
         inner_instructions: Some(record.inner_instructions()),
         log_messages: Some(record.meta.logs.clone()),
         compute_units_consumed: Some(record.meta.compute_units_consumed),
+        pre_token_balances: Some(token_balances(&record.pre_token_balances)),
+        post_token_balances: Some(token_balances(&record.post_token_balances)),
         ..Default::default()
     }
     .into()
+}
+
+fn token_balances(balances: &[super::chain::TokenBalance]) -> Vec<TransactionTokenBalance> {
+    balances
+        .iter()
+        .map(|b| TransactionTokenBalance {
+            account_index: b.index,
+            mint: b.mint.to_string(),
+            ui_token_amount: token_amount(b.amount, b.decimals),
+            owner: b.owner.to_string(),
+            program_id: b.program.to_string(),
+        })
+        .collect()
 }
 
 fn simulation_result(chain: &Chain, record: &TxRecord) -> RpcSimulateTransactionResult {
