@@ -739,3 +739,103 @@ async fn trades_and_positions_with_pnl() {
     let (status, body, _) = get(&f.app, "/api/v1/trades?side=hold").await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("side")));
 }
+
+/// What the keeper's external services add: DexScreener's market on pools, USD values on
+/// positions, 0x / 1inch comparisons on trades (each empty until the keeper wrote it).
+#[tokio::test]
+async fn pools_positions_and_trades_carry_external_data() {
+    let f = fixture().await;
+    let w = &f.state.writer;
+    let (_, bare, _) = get(&f.app, "/api/v1/pools/solana/Pool000").await;
+    assert_eq!(bare["market"], Value::Null, "not enriched yet");
+    sqlx::query(
+        "INSERT INTO token_markets (chain, token, listed, dex, pair_address, url, price_usd, liquidity_usd, fdv_usd,
+            market_cap_usd, pair_created_at_ms, websites, socials, fetched_at_ms)
+         VALUES ('solana', 'MintA', 1, 'raydium', 'Pair1', 'https://dexscreener.com/solana/pair1', '0.000012345',
+            '3000.5', '150250', '150000', 77, '[\"https://t.example\"]', '[\"twitter:https://x.com/t\"]', 99)",
+    )
+    .execute(w)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO token_markets (chain, token, listed, websites, socials, fetched_at_ms)
+         VALUES ('bsc', '0x00000000000000000000000000000000000000aa', 0, '[]', '[]', 98)",
+    )
+    .execute(w)
+    .await
+    .unwrap();
+    let (_, detail, _) = get(&f.app, "/api/v1/pools/solana/Pool000").await;
+    let m = &detail["market"];
+    assert_eq!(m["listed"], true);
+    assert_eq!((m["dex"].as_str(), m["pair_address"].as_str()), (Some("raydium"), Some("Pair1")));
+    assert_eq!(m["price_usd"], "0.000012345", "exact decimal strings");
+    assert_eq!((m["liquidity_usd"].as_str(), m["market_cap_usd"].as_str()), (Some("3000.5"), Some("150000")));
+    assert_eq!(m["pair_created_at_ms"], 77);
+    assert_eq!(m["websites"], serde_json::json!(["https://t.example"]));
+    assert_eq!(m["socials"], serde_json::json!(["twitter:https://x.com/t"]));
+    let (_, honey, _) = get(&f.app, &format!("/api/v1/pools/bsc/0x{:040x}", 7)).await;
+    assert_eq!((honey["market"]["listed"].as_bool(), honey["market"]["dex"].as_str()), (Some(false), None));
+    let (_, list, _) = get(&f.app, "/api/v1/pools?chain=solana&limit=200").await;
+    let items = list["items"].as_array().unwrap();
+    assert_eq!(items.len(), 60);
+    assert!(items.iter().all(|p| p["market"]["dex"] == "raydium"), "every Solana pool's base token is MintA");
+
+    sqlx::query(
+        "INSERT INTO positions (id, chain, mode, status, pool_id, pool_address, venue, token, quote_token, size, cost,
+            proceeds, last_value, opened_at_ms, quote_usd, cost_usd, proceeds_usd, value_usd, pnl_usd, usd_at_ms)
+         VALUES (1, 'solana', 'live', 'open', 1, 'Pair1', 'raydium', 'MintA', 'So11111111111111111111111111111111111111112',
+            '5000', '1000000000', '0', '900000000', 1, '150.25', '150.25', '0', '135.225', '-15.025', 5)",
+    )
+    .execute(w)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO trades (id, position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
+            created_at_ms) VALUES (1, 1, 'bsc', 'live', 'buy', 'snipe', 'confirmed', 'MintA', '1000', '2000', '1900', 1)",
+    )
+    .execute(w)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO trades (id, position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
+            created_at_ms) VALUES (2, 1, 'bsc', 'live', 'sell', 'take_profit', 'confirmed', 'MintA', '5', '6', '5', 2)",
+    )
+    .execute(w)
+    .await
+    .unwrap();
+    for (service, theirs, diff, error) in
+        [("zeroex", Some("2010"), Some(50), None), ("oneinch", None, None, Some("oneinch: HTTP 500: down"))]
+    {
+        sqlx::query(
+            "INSERT INTO aggregator_quotes (trade_id, chain, service, our_out, their_out, diff_bps, error, created_at_ms)
+             VALUES (1, 'bsc', ?, '2000', ?, ?, ?, 3)",
+        )
+        .bind(service)
+        .bind(theirs)
+        .bind(diff)
+        .bind(error)
+        .execute(w)
+        .await
+        .unwrap();
+    }
+    let (status, body, _) = get(&f.app, "/api/v1/positions").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let p = &body["items"][0];
+    assert_eq!(p["venue"], "raydium");
+    assert_eq!((p["quote_usd"].as_str(), p["cost_usd"].as_str()), (Some("150.25"), Some("150.25")));
+    assert_eq!((p["value_usd"].as_str(), p["pnl_usd"].as_str()), (Some("135.225"), Some("-15.025")));
+    assert_eq!(p["usd_at_ms"], 5);
+    let (_, body, _) = get(&f.app, "/api/v1/trades").await;
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items[0]["aggregator_quotes"], serde_json::json!([]), "the sell was not compared");
+    let quotes = items[1]["aggregator_quotes"].as_array().unwrap();
+    assert_eq!(quotes.len(), 2);
+    assert_eq!(
+        (quotes[0]["service"].as_str(), quotes[0]["error"].as_str()),
+        (Some("oneinch"), Some("oneinch: HTTP 500: down"))
+    );
+    assert_eq!(quotes[0]["their_out"], Value::Null);
+    assert_eq!((quotes[1]["service"].as_str(), quotes[1]["their_out"].as_str()), (Some("zeroex"), Some("2010")));
+    assert_eq!(quotes[1]["diff_bps"], 50);
+    assert!(quotes[1].get("trade_id").is_none());
+}

@@ -227,6 +227,11 @@ dexscreener_poll_ms = 10000
 # Our chain names -> DexScreener chain ids, and -> CoinGecko asset platforms.
 dexscreener_chains = { ethereum = "ethereum", bsc = "bsc", polygon = "polygon", solana = "solana" }
 coingecko_platforms = { ethereum = "ethereum", bsc = "binance-smart-chain", polygon = "polygon-pos", solana = "solana" }
+# Jupiter swap transactions may invoke the runtime's programs, the token programs and Jupiter's
+# aggregator; add DEX programs it calls directly here. Any other program: refused unsigned.
+jupiter_extra_programs = []
+# Lamports a Jupiter swap may cost beyond its input (fees, new token accounts).
+jupiter_max_lamports = 10000000
 
 # Solana swaps for tokens without a pool on our AMM (quote, then a swap transaction the keeper
 # checks before signing). https://api.jup.ag/swap/v1 with a key.
@@ -832,6 +837,7 @@ mod tests {
             ("[external.zeroex]\nenabled = true\nrequests_per_minute = 0", "external.zeroex.requests_per_minute"),
             ("[external.oneinch]\nenabled = true\nbackoff_max_ms = 1", "external.oneinch.backoff_max_ms"),
             ("[external]\ndexscreener_discovery = true", "external.dexscreener_discovery"),
+            ("[external]\njupiter_extra_programs = [\"x\"]", "external.jupiter_extra_programs[0]"),
             ("[external.dexscreener]\nsecret = 1", "external.dexscreener.secret"),
         ];
         for (toml, field) in cases {

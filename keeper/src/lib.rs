@@ -6,6 +6,7 @@ pub mod config;
 pub mod events;
 pub mod evm;
 pub mod external;
+pub mod market;
 pub mod mirror;
 pub mod risk;
 pub mod solana;

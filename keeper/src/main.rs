@@ -7,14 +7,18 @@ use clap::{Parser, Subcommand, ValueEnum};
 use keeper::{
     config::{Commitment, Config, LogFormat, DEFAULT_CONFIG},
     evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
+    external::{coingecko::CoinGecko, dexscreener::DexScreener, jupiter::Jupiter, oneinch::OneInch, zeroex::ZeroEx},
+    market::{Markets, SolanaDiscovery},
     mirror::{self, WriterConfig},
     risk::worker::{Engine, Job, RiskWorker},
     solana::{risk::SolanaRiskEngine, SolanaIndexer},
     supervisor::{supervise, Backoff},
     trade::{
+        enrich::{Aggregators, UsdPricer},
         evm::EvmTrader,
+        jupiter::default_allowed_programs,
         keys::{self, KeyError},
-        solana::SolanaTrader,
+        solana::{JupiterRoute, SolanaTrader},
         trader::{Trader, Venue},
     },
 };
@@ -198,6 +202,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         );
         engines.insert(config.solana.chain.clone(), Engine::Solana(engine));
     }
+    if let Some(markets) = build_markets(&config, pool.clone())? {
+        sources.push(tokio::spawn(markets.run(cancel.clone())));
+    }
     let mut worker = RiskWorker::new(pool.clone(), engines, config.risk.concurrency);
     if let Some(trader) = build_trader(&config, pool.clone())? {
         let (reports, reports_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -256,23 +263,77 @@ fn build_trader(config: &Config, db: sqlx::SqlitePool) -> anyhow::Result<Option<
         if t.live && solana_key.is_none() {
             return Err(KeyError::Missing { field: "trading.solana_key_file", env: keys::SOLANA_KEY_ENV }.into());
         }
-        let exec = SolanaTrader::new(
+        let mut exec = SolanaTrader::new(
             &sol.chain,
             &sol.rpc_url,
             commitment(sol.commitment),
             solana_key.map(|k| k.0),
             t.solana.clone(),
         );
+        let ext = &config.external;
+        if ext.jupiter.enabled {
+            let client = Jupiter::new(&ext.jupiter, ext.jupiter.key(&keys::process_env)).context("external.jupiter")?;
+            let mut allowed_programs = default_allowed_programs();
+            allowed_programs.extend(
+                ext.jupiter_extra_programs.iter().filter_map(|p| p.parse::<anchor_lang::prelude::Pubkey>().ok()),
+            );
+            exec = exec.with_jupiter(JupiterRoute {
+                client,
+                allowed_programs,
+                max_lamports: ext.jupiter_max_lamports,
+                slippage_bps: t.slippage_bps,
+            });
+        }
         if t.live {
             tracing::info!(chain = %sol.chain, wallet = %exec.owner, "live trading");
         }
         let quotes = sol.quote_mints.iter().map(|q| q.mint.clone()).collect();
         trader.add_venue(&sol.chain, Venue::Solana(Arc::new(exec)), quotes);
     }
+    let ext = &config.external;
+    let key = |s: &keeper::external::ServiceConfig| s.key(&keys::process_env);
+    if ext.coingecko.enabled {
+        let coingecko = CoinGecko::new(&ext.coingecko, key(&ext.coingecko)).context("external.coingecko")?;
+        trader.with_usd(UsdPricer::new(coingecko, ext.coingecko_platforms.clone()));
+    }
+    if ext.zeroex.enabled || ext.oneinch.enabled {
+        let zeroex = ext.zeroex.enabled.then(|| ZeroEx::new(&ext.zeroex, key(&ext.zeroex))).transpose();
+        let oneinch = ext.oneinch.enabled.then(|| OneInch::new(&ext.oneinch, key(&ext.oneinch))).transpose();
+        trader.with_aggregators(Aggregators {
+            zeroex: zeroex.context("external.zeroex")?,
+            oneinch: oneinch.context("external.oneinch")?,
+        });
+    }
     if !t.live {
         tracing::info!("trading in dry-run: paper fills only, nothing is sent (set trading.live = true to trade)");
     }
     Ok(Some(trader))
+}
+
+/// DexScreener enrichment of every discovery (and its discovery source), when enabled.
+fn build_markets(config: &Config, db: sqlx::SqlitePool) -> anyhow::Result<Option<Markets>> {
+    let ext = &config.external;
+    if !ext.dexscreener.enabled {
+        return Ok(None);
+    }
+    let dex = DexScreener::new(&ext.dexscreener).context("external.dexscreener")?;
+    let sol = &config.solana;
+    let discovery = (ext.dexscreener_discovery && sol.enabled).then(|| SolanaDiscovery {
+        chain: sol.chain.clone(),
+        rpc: solana_rpc_client::nonblocking::rpc_client::RpcClient::new_with_commitment(
+            sol.rpc_url.clone(),
+            commitment(sol.commitment),
+        ),
+        quote_mints: sol.quote_mints.iter().filter_map(|q| q.mint.parse().ok()).collect(),
+    });
+    tracing::info!(discovery = discovery.is_some(), "dexscreener enrichment on");
+    Ok(Some(Markets {
+        dex,
+        db,
+        chains: ext.dexscreener_chains.clone(),
+        discovery,
+        poll: Duration::from_millis(ext.dexscreener_poll_ms),
+    }))
 }
 
 fn commitment(c: Commitment) -> CommitmentConfig {

@@ -3,6 +3,9 @@
 //! price, a transaction that never lands replaced, a crash between sending and recording
 //! reconciled without a second buy, and all of it in dry-run with nothing sent.
 
+#[path = "common/fake_api.rs"]
+mod fake_api;
+
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
@@ -17,9 +20,11 @@ use alloy::{
 use keeper::{
     config::{Config, EvmChainConfig},
     evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
+    external::{oneinch::OneInch, zeroex::ZeroEx, ServiceConfig},
     mirror,
     risk::worker::{Engine, Job, ReportDone, RiskWorker},
     trade::{
+        enrich::Aggregators,
         evm::EvmTrader,
         store::Refused,
         trader::{Decision, Trader, Venue},
@@ -111,18 +116,25 @@ struct Keeper {
 
 /// The trader as `keeper run` builds it: the EVM executor (through the fault proxy), keyed only
 /// when live.
-fn trader(net: &Net, t: TradingConfig) -> Trader {
+fn trader(net: &Net, t: TradingConfig, aggregators: Option<Aggregators>) -> Trader {
     let trade_http = keeper::evm::http_provider(&net.proxy.url).unwrap();
     let key = t.live.then(|| net.key.clone());
     let exec = EvmTrader::new("local", trade_http, &net.cfg, key, t.evm.clone());
     let mut trader = Trader::new(net.db.clone(), t);
     trader.add_venue("local", Venue::Evm(Arc::new(exec)), vec![net.cfg.wrapped_native.clone()]);
+    if let Some(a) = aggregators {
+        trader.with_aggregators(a);
+    }
     trader
 }
 
 impl Keeper {
     /// Discovery, risk worker and trader, wired as `keeper run` wires them.
     fn start(net: &Net, t: TradingConfig) -> Self {
+        Self::start_with(net, t, None)
+    }
+
+    fn start_with(net: &Net, t: TradingConfig, aggregators: Option<Aggregators>) -> Self {
         let cancel = CancellationToken::new();
         let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(64);
         let http = keeper::evm::http_provider(&net.cfg.http_url).unwrap();
@@ -146,7 +158,7 @@ impl Keeper {
                 }
             }
         });
-        let trader = trader(net, t);
+        let trader = trader(net, t, aggregators);
         let ws = net.env.ws_url();
         let c = cancel.clone();
         let d = tokio::spawn(async move {
@@ -213,8 +225,10 @@ async fn wait_decided(db: &SqlitePool, token: Address) {
 
 #[derive(Debug, sqlx::FromRow)]
 struct Trade {
+    id: i64,
     status: String,
     amount_in: String,
+    quoted_out: String,
     min_out: String,
     amount_out: Option<String>,
     tx_ids: String,
@@ -225,7 +239,7 @@ struct Trade {
 
 async fn trades(db: &SqlitePool, position_id: i64) -> Vec<Trade> {
     sqlx::query_as(
-        "SELECT status, amount_in, min_out, amount_out, tx_ids, tx_id, block, latency_us FROM trades WHERE position_id = ? ORDER BY id",
+        "SELECT id, status, amount_in, quoted_out, min_out, amount_out, tx_ids, tx_id, block, latency_us FROM trades WHERE position_id = ? ORDER BY id",
     )
     .bind(position_id)
     .fetch_all(db)
@@ -473,6 +487,65 @@ async fn dry_run_records_paper_trades_and_sends_nothing() {
     assert_eq!(env.provider.get_balance(net.wallet()).await.unwrap(), balance);
 }
 
+/// Every EVM buy is compared with what 0x and 1inch quote for the same input (fakes on
+/// 127.0.0.1 with the documented shapes), beside the buy: the differences are recorded, a failing
+/// aggregator leaves its error, and the buy itself goes ahead either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buys_are_compared_with_0x_and_1inch_quotes() {
+    let net = Net::start().await;
+    let api = fake_api::FakeApi::start().await;
+    api.respond("/swap/allowance-holder/price", |seen| {
+        let q = &seen.query;
+        fake_api::Reply::json(format!(
+            r#"{{"blockNumber":"1","buyAmount":"123456789000000000000","buyToken":"{}","fees":{{"integratorFee":null,"zeroExFee":null,"gasFee":null}},
+            "gas":"150000","gasPrice":"1000000000","issues":{{"allowance":null,"balance":null,"simulationIncomplete":false,"invalidSourcesPassed":[]}},
+            "liquidityAvailable":true,"minBuyAmount":"122222221110000000000","route":{{"fills":[],"tokens":[]}},
+            "sellAmount":"{}","sellToken":"{}","totalNetworkFee":"150000000000000","zid":"0x1"}}"#,
+            q["buyToken"].to_lowercase(),
+            q["sellAmount"],
+            q["sellToken"].to_lowercase()
+        ))
+    });
+    api.default("/swap/v6.0/31337/quote", fake_api::Reply::status(500, r#"{"error":"Internal Server Error"}"#));
+    let service = ServiceConfig { enabled: true, max_retries: 0, ..ServiceConfig::new(&api.url, "", 60_000) };
+    let aggregators = Aggregators {
+        zeroex: Some(ZeroEx::new(&service, None).unwrap()),
+        oneinch: Some(OneInch::new(&service, None).unwrap()),
+    };
+    let k = Keeper::start_with(&net, trading(false), Some(aggregators));
+    let a = net.env.launch("compared", &Launch::clean(TokenKind::Standard)).await;
+    let pos = wait_status(&net.db, a.token, "open").await;
+    let buy = &trades(&net.db, pos.id).await[0];
+    /// service, our_out, their_out, diff_bps, error
+    type Compared = (String, String, Option<String>, Option<i64>, Option<String>);
+    let rows: Vec<Compared> = wait_for("both quotes", || async {
+        let rows: Vec<Compared> = sqlx::query_as(
+            "SELECT service, our_out, their_out, diff_bps, error FROM aggregator_quotes WHERE trade_id = ? ORDER BY service",
+        )
+        .bind(buy.id)
+        .fetch_all(&net.db)
+        .await
+        .unwrap();
+        (rows.len() == 2).then_some(rows)
+    })
+    .await;
+    let (quoted, theirs) = (u(&buy.quoted_out), U256::from(123_456_789u64) * U256::from(10u64).pow(U256::from(12u8)));
+    let expected = (alloy::primitives::I256::from_raw(theirs) - alloy::primitives::I256::from_raw(quoted))
+        * alloy::primitives::I256::try_from(10_000).unwrap()
+        / alloy::primitives::I256::from_raw(quoted);
+    assert_eq!(rows[1].0, "zeroex");
+    assert_eq!(rows[1].1, buy.quoted_out, "against the keeper's own exact quote");
+    assert_eq!(rows[1].2.as_deref(), Some(theirs.to_string().as_str()));
+    assert_eq!(rows[1].3, Some(i64::try_from(expected).unwrap()));
+    assert_eq!(rows[0].0, "oneinch");
+    assert_eq!((rows[0].2.as_deref(), rows[0].3), (None, None));
+    assert!(rows[0].4.as_deref().unwrap_or_default().contains("500"), "{:?}", rows[0].4);
+    let seen = &api.seen("/swap/allowance-holder/price")[0];
+    assert_eq!(seen.query["chainId"], "31337");
+    assert_eq!(seen.query["sellAmount"], buy.amount_in);
+    k.stop().await;
+}
+
 /// A token is not bought again while its position is open nor within `cooldown_secs` of the
 /// last buy (the same report replayed to the trader); maximum holding time sells on its own.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,7 +561,7 @@ async fn held_and_cooled_down_tokens_are_not_bought_again_and_max_hold_sells() {
     let a = net.env.launch("held", &Launch::clean(TokenKind::Standard)).await;
     let open = wait_status(&net.db, a.token, "open").await;
     let report = k.reports.lock().unwrap().iter().find(|r| r.token == hex(a.token)).cloned().expect("report");
-    let replay = trader(&net, t.clone());
+    let replay = trader(&net, t.clone(), None);
     assert_eq!(replay.on_report(&report).await.unwrap(), Decision::Refused(Refused::AlreadyHeld));
 
     let closed = wait_status(&net.db, a.token, "closed").await;
@@ -498,7 +571,7 @@ async fn held_and_cooled_down_tokens_are_not_bought_again_and_max_hold_sells() {
     k.stop().await;
 
     // Once the cooldown is over (here: none configured), the same report buys again.
-    let again = trader(&net, TradingConfig { cooldown_secs: 0, ..t });
+    let again = trader(&net, TradingConfig { cooldown_secs: 0, ..t }, None);
     assert!(matches!(again.on_report(&report).await.unwrap(), Decision::Bought { .. }));
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM positions WHERE token = ?")
         .bind(hex(a.token))

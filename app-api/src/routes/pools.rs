@@ -27,6 +27,26 @@ pub struct RiskSummary<'a> {
     pub created_at_ms: i64,
 }
 
+/// What DexScreener knew of the pool's token when the keeper looked (USD as exact decimal
+/// strings).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MarketSummary<'a> {
+    /// false: DexScreener lists no pair for the token.
+    pub listed: bool,
+    pub dex: Option<&'a str>,
+    pub pair_address: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub price_usd: Option<&'a str>,
+    pub liquidity_usd: Option<&'a str>,
+    pub fdv_usd: Option<&'a str>,
+    pub market_cap_usd: Option<&'a str>,
+    pub pair_created_at_ms: Option<i64>,
+    pub websites: Vec<String>,
+    /// "platform:handle".
+    pub socials: Vec<String>,
+    pub fetched_at_ms: i64,
+}
+
 // Borrowed straight from SQLite's row buffers (see `pool_ref`): serialised without a copy per
 // field. The doc line below is the OpenAPI description.
 /// A pool as every endpoint returns it.
@@ -52,6 +72,8 @@ pub struct Pool<'a> {
     pub base_token: Option<&'a str>,
     pub creator: Option<&'a str>,
     pub risk: Option<RiskSummary<'a>>,
+    /// DexScreener enrichment (when the keeper has it enabled).
+    pub market: Option<MarketSummary<'a>>,
 }
 
 /// The quote-side reserve: the side that is not `base_token` (reserve_b when unknown).
@@ -65,9 +87,12 @@ fn item_select() -> String {
         "SELECT p.id, p.chain, p.venue, p.address, p.token_a, p.token_b, p.reserve_a, p.reserve_b, p.lp_supply,
             p.fee_bps, p.created_slot, p.created_tx, p.created_block_time, p.first_seen_at_ms, p.base_token,
             p.creator, r.id, r.score, r.verdict, r.tradeable, r.summary, r.created_at_ms,
-            {QUOTE_RESERVE} AS quote_reserve
+            {QUOTE_RESERVE} AS quote_reserve,
+            m.listed, m.dex, m.pair_address, m.url, m.price_usd, m.liquidity_usd, m.fdv_usd, m.market_cap_usd,
+            m.pair_created_at_ms, m.websites, m.socials, m.fetched_at_ms
          FROM pools p
          LEFT JOIN risk_reports r ON r.id = (SELECT max(id) FROM risk_reports WHERE pool_id = p.id)
+         LEFT JOIN token_markets m ON m.chain = p.chain AND m.token = COALESCE(p.base_token, p.token_a)
          WHERE 1 = 1"
     )
 }
@@ -83,6 +108,27 @@ fn pool_ref<'a>(r: &'a rusqlite::Row<'a>) -> rusqlite::Result<Pool<'a>> {
             tradeable: r.get(19)?,
             summary: text(20)?,
             created_at_ms: r.get(21)?,
+        }),
+    };
+    let list = |i: usize| -> rusqlite::Result<Vec<String>> {
+        serde_json::from_str(text(i)?)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    };
+    let market = match r.get::<_, Option<bool>>(23)? {
+        None => None,
+        Some(listed) => Some(MarketSummary {
+            listed,
+            dex: opt_text(24)?,
+            pair_address: opt_text(25)?,
+            url: opt_text(26)?,
+            price_usd: opt_text(27)?,
+            liquidity_usd: opt_text(28)?,
+            fdv_usd: opt_text(29)?,
+            market_cap_usd: opt_text(30)?,
+            pair_created_at_ms: r.get(31)?,
+            websites: list(32)?,
+            socials: list(33)?,
+            fetched_at_ms: r.get(34)?,
         }),
     };
     Ok(Pool {
@@ -103,6 +149,7 @@ fn pool_ref<'a>(r: &'a rusqlite::Row<'a>) -> rusqlite::Result<Pool<'a>> {
         base_token: opt_text(14)?,
         creator: opt_text(15)?,
         risk,
+        market,
     })
 }
 

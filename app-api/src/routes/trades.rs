@@ -1,4 +1,5 @@
-//! The keeper's trades and positions (with PnL in the quote token).
+//! The keeper's trades (with aggregator comparisons) and positions (with PnL in the quote token
+//! and in USD).
 
 use axum::{extract::State, routing::get, Json, Router};
 use serde::Serialize;
@@ -39,6 +40,24 @@ pub struct Trade {
     pub attempts: i64,
     pub created_at_ms: i64,
     pub settled_at_ms: Option<i64>,
+    /// EVM buys: what 0x and 1inch quoted for the same input, against `quoted_out`.
+    #[sqlx(skip)]
+    pub aggregator_quotes: Vec<AggregatorQuote>,
+}
+
+/// An aggregator's quote for a buy, compared with the keeper's own pair quote.
+#[derive(Debug, Serialize, ToSchema, FromRow)]
+pub struct AggregatorQuote {
+    #[serde(skip)]
+    pub trade_id: i64,
+    /// zeroex or oneinch.
+    pub service: String,
+    /// Base units the aggregator would have delivered; none when it failed or had no route.
+    pub their_out: Option<String>,
+    /// (theirs - ours) * 10000 / ours: positive when the aggregator would have delivered more.
+    pub diff_bps: Option<i64>,
+    pub error: Option<String>,
+    pub created_at_ms: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema, FromRow)]
@@ -49,6 +68,8 @@ pub struct Position {
     /// opening, open, closing, closed or failed.
     pub status: String,
     pub pool_address: String,
+    /// Where it trades: amm (ours), a V2 venue, or a Solana venue reached through Jupiter.
+    pub venue: String,
     pub token: String,
     pub quote_token: String,
     /// Tokens held, quote paid, quote received from sells (base units).
@@ -67,6 +88,15 @@ pub struct Position {
     pub realized_pnl: Option<String>,
     #[sqlx(skip)]
     pub unrealized_pnl: Option<String>,
+    /// USD (exact decimal strings, from CoinGecko prices of the quote token; none until priced):
+    /// the quote token's price now, cost at the entry price, proceeds at the exit price, the
+    /// open size's value now, and PnL (realized once closed, unrealized while open).
+    pub quote_usd: Option<String>,
+    pub cost_usd: Option<String>,
+    pub proceeds_usd: Option<String>,
+    pub value_usd: Option<String>,
+    pub pnl_usd: Option<String>,
+    pub usd_at_ms: Option<i64>,
 }
 
 /// `a - b` for canonical non-negative decimal strings, as a signed decimal string.
@@ -142,7 +172,22 @@ pub async fn trades(State(state): State<AppState>, params: Params) -> ApiResult<
     filter(&mut q, &params, "status", &["intent", "sent", "confirmed", "failed"])?;
     common(&mut q, &params, "trades")?;
     q.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
-    let rows: Vec<Trade> = q.build_query_as().fetch_all(&state.db).await?;
+    let mut rows: Vec<Trade> = q.build_query_as().fetch_all(&state.db).await?;
+    if let (Some(first), Some(last)) = (rows.first().map(|t| t.id), rows.last().map(|t| t.id)) {
+        let quotes: Vec<AggregatorQuote> = sqlx::query_as(
+            "SELECT trade_id, service, their_out, diff_bps, error, created_at_ms FROM aggregator_quotes
+             WHERE trade_id BETWEEN ? AND ? ORDER BY trade_id, service",
+        )
+        .bind(last)
+        .bind(first)
+        .fetch_all(&state.db)
+        .await?;
+        for q in quotes {
+            if let Some(t) = rows.iter_mut().find(|t| t.id == q.trade_id) {
+                t.aggregator_quotes.push(q);
+            }
+        }
+    }
     Ok(Json(Page::from_rows(rows, limit, |t| cursor("trades", &[t.id.to_string()]))))
 }
 
@@ -158,8 +203,9 @@ pub async fn positions(State(state): State<AppState>, params: Params) -> ApiResu
     params.only(&["chain", "mode", "status", "limit", "cursor"])?;
     let limit = params.limit(50, 200)?;
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, chain, mode, status, pool_address, token, quote_token, size, cost, proceeds, last_value, peak_value,
-            exit_reason, opened_at_ms, closed_at_ms FROM positions WHERE 1 = 1",
+        "SELECT id, chain, mode, status, pool_address, venue, token, quote_token, size, cost, proceeds, last_value,
+            peak_value, exit_reason, opened_at_ms, closed_at_ms, quote_usd, cost_usd, proceeds_usd, value_usd, pnl_usd,
+            usd_at_ms FROM positions WHERE 1 = 1",
     );
     filter(&mut q, &params, "status", &["opening", "open", "closing", "closed", "failed"])?;
     common(&mut q, &params, "positions")?;

@@ -69,6 +69,12 @@ pub struct PairToken {
 pub struct Liquidity {
     #[serde(default)]
     pub usd: Option<Usd>,
+    /// The pool's reserves in whole tokens (decimals applied), exact decimals in the same
+    /// fixed-point as [`Usd`].
+    #[serde(default)]
+    pub base: Option<Usd>,
+    #[serde(default)]
+    pub quote: Option<Usd>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +117,7 @@ pub struct Market {
     pub price_usd: Option<Usd>,
     pub liquidity_usd: Option<Usd>,
     pub fdv_usd: Option<Usd>,
+    pub market_cap_usd: Option<Usd>,
     pub pair_created_at_ms: Option<i64>,
     pub websites: Vec<String>,
     pub socials: Vec<String>,
@@ -156,25 +163,37 @@ impl DexScreener {
             return Ok(m);
         }
         let pairs = self.pairs_by_tokens(chain_id, &[token]).await?;
-        let best = pairs
-            .into_iter()
-            .filter(|p| p.chain_id == chain_id)
-            .max_by_key(|p| p.liquidity.as_ref().and_then(|l| l.usd).unwrap_or_default());
-        let market = best.map(|p| {
-            let info = p.info.unwrap_or(PairInfo { image_url: None, websites: Vec::new(), socials: Vec::new() });
-            Market {
-                dex: p.dex_id,
-                pair: p.pair_address,
-                url: p.url,
-                price_usd: p.price_usd,
-                liquidity_usd: p.liquidity.and_then(|l| l.usd),
-                fdv_usd: p.fdv,
-                pair_created_at_ms: p.pair_created_at,
-                websites: info.websites.into_iter().map(|w| w.url).collect(),
-                socials: info.socials.into_iter().map(|s| format!("{}:{}", s.platform, s.handle)).collect(),
-            }
-        });
+        let market = deepest(&pairs, chain_id, token, |_| true).map(Market::from);
         self.markets.put(key, market.clone());
         Ok(market)
+    }
+}
+
+/// The pair on `chain_id` with the most USD liquidity whose base token is `token` (EVM addresses
+/// compared case-insensitively) and that `keep` accepts.
+pub fn deepest<'a>(pairs: &'a [Pair], chain_id: &str, token: &str, keep: impl Fn(&Pair) -> bool) -> Option<&'a Pair> {
+    pairs
+        .iter()
+        .filter(|p| p.chain_id == chain_id && p.base_token.address.eq_ignore_ascii_case(token) && keep(p))
+        .max_by_key(|p| p.liquidity.as_ref().and_then(|l| l.usd).unwrap_or_default())
+}
+
+impl From<&Pair> for Market {
+    fn from(p: &Pair) -> Self {
+        let info = p.info.as_ref();
+        Market {
+            dex: p.dex_id.clone(),
+            pair: p.pair_address.clone(),
+            url: p.url.clone(),
+            price_usd: p.price_usd,
+            liquidity_usd: p.liquidity.as_ref().and_then(|l| l.usd),
+            fdv_usd: p.fdv,
+            market_cap_usd: p.market_cap,
+            pair_created_at_ms: p.pair_created_at,
+            websites: info.map(|i| i.websites.iter().map(|w| w.url.clone()).collect()).unwrap_or_default(),
+            socials: info
+                .map(|i| i.socials.iter().map(|s| format!("{}:{}", s.platform, s.handle)).collect())
+                .unwrap_or_default(),
+        }
     }
 }

@@ -106,7 +106,9 @@ impl Jupiter {
         let body = serde_json::json!({
             "quoteResponse": quote,
             "userPublicKey": user.to_string(),
-            "wrapAndUnwrapSol": true,
+            // The wallet trades from its wrapped-SOL token account, as on our AMM: every input
+            // and output is a token account whose balance the checks and the fill can read.
+            "wrapAndUnwrapSol": false,
             "dynamicComputeUnitLimit": true,
         });
         let r: SwapResponse = self.http.post("/swap", &body).await?;

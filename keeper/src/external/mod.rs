@@ -35,6 +35,17 @@ pub struct ExternalConfig {
     pub dexscreener_chains: BTreeMap<String, String>,
     /// Our chain names -> CoinGecko asset platform ids (for token prices by contract).
     pub coingecko_platforms: BTreeMap<String, String>,
+    /// Programs a Jupiter swap transaction may invoke beyond the runtime's, the token programs
+    /// and Jupiter's own (a transaction invoking any other is refused unsigned).
+    #[serde(default)]
+    pub jupiter_extra_programs: Vec<String>,
+    /// Lamports a Jupiter swap may cost the wallet beyond its input (fees, new token accounts).
+    #[serde(default = "default_jupiter_max_lamports")]
+    pub jupiter_max_lamports: u64,
+}
+
+fn default_jupiter_max_lamports() -> u64 {
+    10_000_000
 }
 
 impl Default for ExternalConfig {
@@ -60,6 +71,8 @@ impl Default for ExternalConfig {
                 ("polygon", "polygon-pos"),
                 ("solana", "solana"),
             ]),
+            jupiter_extra_programs: Vec::new(),
+            jupiter_max_lamports: default_jupiter_max_lamports(),
         }
     }
 }
@@ -80,6 +93,11 @@ impl ExternalConfig {
         for (name, s) in self.services() {
             if let Some(bad) = s.invalid_field(name) {
                 return Some(bad);
+            }
+        }
+        for (i, p) in self.jupiter_extra_programs.iter().enumerate() {
+            if p.parse::<solana_sdk::pubkey::Pubkey>().is_err() {
+                return Some((format!("external.jupiter_extra_programs[{i}]"), "must be a base58 program id".into()));
             }
         }
         if self.dexscreener_discovery && !self.dexscreener.enabled {

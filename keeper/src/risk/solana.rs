@@ -41,6 +41,9 @@ pub struct SolanaFacts {
     /// mint, and the policy's minimum for it.
     pub quote_reserve: Option<u64>,
     pub min_quote_reserve: u64,
+    /// The pool's venue when it is not our AMM (its LP and reserves were not measured).
+    #[serde(default)]
+    pub venue: String,
 }
 
 pub fn assess(facts: &SolanaFacts, policy: &RiskPolicy) -> Assessment {
@@ -135,6 +138,17 @@ pub fn assess(facts: &SolanaFacts, policy: &RiskPolicy) -> Assessment {
                 "lp_total": facts.lp_total.to_string(), "lp_outstanding": facts.lp_outstanding.to_string(),
                 "lp_creator": facts.lp_creator.to_string(), "burned_bps": burned_bps, "creator_bps": creator_bps,
             }),
+        ));
+    }
+    if !facts.venue.is_empty() && facts.venue != "amm" {
+        out.push(Finding::new(
+            "foreign_venue",
+            Severity::Info,
+            format!(
+                "The pool is on {}, traded through Jupiter: its LP lock and reserves were not measured on chain.",
+                facts.venue
+            ),
+            json!({ "venue": facts.venue }),
         ));
     }
     if let Some(reserve) = facts.quote_reserve {

@@ -113,6 +113,9 @@ impl SolanaRiskEngine {
     }
 
     pub async fn measure(&self, p: &PendingPool) -> Result<SolanaFacts, SolanaRiskError> {
+        if p.venue != crate::trade::solana::AMM_VENUE {
+            return self.measure_foreign(p).await;
+        }
         let bad = |what: &str| SolanaRiskError::BadAccount(what.to_string());
         let pool_key: Pubkey = p.address.parse().map_err(|_| bad(&p.address))?;
         let pool_account = self.rpc.get_account(&pool_key).await?;
@@ -146,6 +149,34 @@ impl SolanaRiskEngine {
         facts.lp_outstanding = lp_mint.supply;
         facts.quote_reserve = quote_reserve;
         facts.min_quote_reserve = min_quote;
+        Ok(facts)
+    }
+
+    /// A pool on another venue (found by DexScreener, traded through Jupiter): the token's mint
+    /// facts, with the token accounts owned by the pool address or by program-derived addresses
+    /// (venues' vault authorities, lockers) left out of the holders. Its LP and reserves are not
+    /// read from chain (each venue has its own layout); the trader checks liquidity against the
+    /// mirror's reserves.
+    async fn measure_foreign(&self, p: &PendingPool) -> Result<SolanaFacts, SolanaRiskError> {
+        let bad = |what: &str| SolanaRiskError::BadAccount(what.to_string());
+        let base = p.base_token.as_deref().unwrap_or(&p.token_a);
+        let mint: Pubkey = base.parse().map_err(|_| bad(base))?;
+        let pool: Pubkey = p.address.parse().map_err(|_| bad(&p.address))?;
+        let mut facts = self.measure_mint(&mint, &[]).await?;
+        let keys: Vec<Pubkey> = facts.top_holders.iter().filter_map(|(a, _)| a.parse().ok()).collect();
+        let accounts = if keys.is_empty() { vec![] } else { self.rpc.get_multiple_accounts(&keys).await? };
+        let pools: Vec<String> = keys
+            .iter()
+            .zip(&accounts)
+            .filter(|(_, a)| {
+                a.as_ref()
+                    .and_then(|a| spl_token::state::Account::unpack_from_slice(a.data.get(..165)?).ok())
+                    .is_some_and(|t| t.owner == pool || !t.owner.is_on_curve())
+            })
+            .map(|(k, _)| k.to_string())
+            .collect();
+        facts.top_holders.retain(|(a, _)| !pools.contains(a));
+        facts.venue = p.venue.clone();
         Ok(facts)
     }
 

@@ -100,6 +100,15 @@ impl EvmTrader {
         self.routers.get(venue).copied()
     }
 
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
+    /// An ERC-20's `decimals()`.
+    pub async fn decimals(&self, token: &str) -> Result<u8, TradeError> {
+        crate::evm::abi::IERC20::new(parse_addr(token)?, &self.http).decimals().call().await.map_err(rpc)
+    }
+
     /// The pair's reserves as (quote side, token side).
     async fn reserves(&self, pool: Address, token: Address) -> Result<(U256, U256), TradeError> {
         let pair = IUniswapV2Pair::new(pool, &self.http);

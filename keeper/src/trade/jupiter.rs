@@ -70,21 +70,38 @@ pub struct JupiterSwapper<'a> {
     pub confirm_poll: Duration,
 }
 
+/// A swap transaction that passed every check, signed and not yet sent.
+#[derive(Debug, Clone)]
+pub struct PreparedSwap {
+    pub tx: VersionedTransaction,
+    pub quote: Quote,
+    pub simulated: SimulatedSwap,
+    /// The last block height at which the transaction can land.
+    pub last_valid: u64,
+}
+
 impl JupiterSwapper<'_> {
     /// Quote, build, simulate, check, sign, send and confirm one ExactIn swap.
     pub async fn swap(&self, req: &QuoteRequest) -> Result<JupiterFill, JupiterSwapError> {
-        let me = self.wallet.pubkey();
         let quote = self.jupiter.quote(req).await?;
+        let p = self.prepare(quote, req).await?;
+        let signature = self.rpc.send_transaction(&p.tx).await.map_err(|e| JupiterSwapError::Rpc(e.to_string()))?;
+        self.confirm(&signature, p.last_valid).await?;
+        Ok(JupiterFill { signature, quote: p.quote, simulated: p.simulated })
+    }
+
+    /// Turns a quote into a signed transaction, only if the transaction Jupiter builds for it
+    /// passes the static checks and, simulated, moves what the quote says.
+    pub async fn prepare(&self, quote: Quote, req: &QuoteRequest) -> Result<PreparedSwap, JupiterSwapError> {
+        let me = self.wallet.pubkey();
         let (tx, last_valid) = self.jupiter.swap(&quote, &me).await?;
         jupiter::verify_static(&tx, &me, &self.allowed_programs).map_err(JupiterSwapError::Refused)?;
         let simulated = self.simulate(&tx, req).await?;
         jupiter::verify_swap(&tx, &me, &self.allowed_programs, &quote, Some(simulated), self.max_lamports)
             .map_err(JupiterSwapError::Refused)?;
-        let signed = VersionedTransaction::try_new(tx.message, &[self.wallet])
+        let tx = VersionedTransaction::try_new(tx.message, &[self.wallet])
             .map_err(|e| JupiterSwapError::Refused(format!("cannot sign: {e}")))?;
-        let signature = self.rpc.send_transaction(&signed).await.map_err(|e| JupiterSwapError::Rpc(e.to_string()))?;
-        self.confirm(&signature, last_valid).await?;
-        Ok(JupiterFill { signature, quote, simulated })
+        Ok(PreparedSwap { tx, quote, simulated, last_valid })
     }
 
     /// The wallet's token accounts for a mint (its ATA under the mint's token program).

@@ -4,6 +4,7 @@
 //! positions are valued continuously and sold on take-profit, stop-loss, trailing stop or
 //! maximum holding time through the same executors.
 
+pub mod enrich;
 pub mod evm;
 pub mod jupiter;
 pub mod keys;

@@ -2,6 +2,12 @@
 //! instruction behind compute-budget and priority-fee instructions, confirmation by signature
 //! status, and a fresh signature when the blockhash expires unlanded.
 //!
+//! Tokens whose pool is on another venue (found by DexScreener discovery) trade through Jupiter:
+//! its quote prices them, and its swap transaction, checked against the quote and the trade's
+//! own minimum by [`super::jupiter::JupiterSwapper::prepare`], goes through the same
+//! record-before-send, confirmation and expiry path; the fill is the wallet's token balance
+//! change in the landed transaction.
+//!
 //! Safety rule: a transaction is signed again only once its blockhash is no longer valid and
 //! none of the trade's signatures has landed, so at most one of them can ever execute. Every
 //! signature is in the mirror before it is sent.
@@ -27,17 +33,38 @@ use solana_rpc_client_api::{
 use solana_sdk::{
     hash::Hash,
     signature::{Keypair, Signature, Signer},
-    transaction::Transaction,
+    transaction::{Transaction, VersionedTransaction},
 };
-use solana_transaction_status_client_types::UiTransactionEncoding;
+use solana_transaction_status_client_types::{
+    option_serializer::OptionSerializer, UiTransactionEncoding, UiTransactionTokenBalance,
+};
 use sqlx::SqlitePool;
 
 use super::{
     amount,
+    jupiter::{JupiterSwapError, JupiterSwapper, PreparedSwap},
     store::{self, Signed, TradeRow},
     Outcome, SolanaExecConfig, TradeError,
 };
-use crate::solana::indexer::decode_events;
+use crate::{
+    external::jupiter::{Jupiter, QuoteRequest},
+    solana::indexer::decode_events,
+};
+
+/// The venue name of pools on our AMM in the mirror; every other Solana venue goes through
+/// Jupiter.
+pub const AMM_VENUE: &str = "amm";
+
+/// Jupiter, for pools on other venues.
+pub struct JupiterRoute {
+    pub client: Jupiter,
+    /// Programs its transactions may invoke (see [`super::jupiter::default_allowed_programs`]).
+    pub allowed_programs: Vec<Pubkey>,
+    /// SOL a swap may cost beyond its input (fees, new token accounts).
+    pub max_lamports: u64,
+    /// Slippage asked of Jupiter's quotes (the trade's own minimum is enforced on top).
+    pub slippage_bps: u32,
+}
 
 const COMPUTE_BUDGET: Pubkey = anchor_lang::pubkey!("ComputeBudget111111111111111111111111111111");
 /// JSON-RPC code of a transaction refused by preflight simulation (never forwarded).
@@ -64,6 +91,7 @@ pub struct SolanaTrader {
     pub owner: Pubkey,
     cfg: SolanaExecConfig,
     commitment: CommitmentConfig,
+    jupiter: Option<JupiterRoute>,
 }
 
 /// `SetComputeUnitLimit` and `SetComputeUnitPrice` (borsh: tag, little-endian value).
@@ -94,7 +122,22 @@ impl SolanaTrader {
             owner,
             cfg,
             commitment,
+            jupiter: None,
         }
+    }
+
+    /// Trades pools on other venues through Jupiter.
+    pub fn with_jupiter(mut self, route: JupiterRoute) -> Self {
+        self.jupiter = Some(route);
+        self
+    }
+
+    fn route(&self, venue: &str) -> Result<&JupiterRoute, TradeError> {
+        self.jupiter.as_ref().ok_or_else(|| {
+            TradeError::Invalid(format!(
+                "pools on {venue} trade through Jupiter, which is not enabled (external.jupiter)"
+            ))
+        })
     }
 
     async fn pool(&self, pool: &Pubkey) -> Result<(Pool, AmmConfig), TradeError> {
@@ -106,9 +149,43 @@ impl SolanaTrader {
         Ok((state, config))
     }
 
-    /// Exact output of swapping `amount_in` into (`buy`) or out of `token` with the program's
-    /// own math, and the pool's quote-side reserve.
-    pub async fn quote(&self, pool: &str, token: &str, amount_in: U256, buy: bool) -> Result<(U256, U256), TradeError> {
+    /// Output of swapping `amount_in` into (`buy`) or out of `token` on `venue`, and the pool's
+    /// quote-side reserve when the venue tells it (our AMM: exact, with the program's own math;
+    /// other venues: Jupiter's quote, no reserve).
+    pub async fn quote(
+        &self,
+        venue: &str,
+        pool: &str,
+        token: &str,
+        quote_token: &str,
+        amount_in: U256,
+        buy: bool,
+    ) -> Result<(U256, Option<U256>), TradeError> {
+        if venue == AMM_VENUE {
+            let (out, reserve) = self.quote_amm(pool, token, amount_in, buy).await?;
+            return Ok((out, Some(reserve)));
+        }
+        let route = self.route(venue)?;
+        let (token, quote_token) = (key(token)?, key(quote_token)?);
+        let (input_mint, output_mint) = if buy { (quote_token, token) } else { (token, quote_token) };
+        let amount = u64::try_from(amount_in).map_err(|_| TradeError::Invalid("amount above u64".into()))?;
+        let req = QuoteRequest { input_mint, output_mint, amount, slippage_bps: route.slippage_bps };
+        let q = route.client.quote(&req).await.map_err(|e| TradeError::Rpc(e.to_string()))?;
+        Ok((U256::from(q.out_amount), None))
+    }
+
+    /// A mint's decimals (SPL Token or Token-2022).
+    pub async fn decimals(&self, mint: &str) -> Result<u8, TradeError> {
+        use anchor_lang::solana_program::program_pack::Pack;
+        let a = self.rpc.get_account(&key(mint)?).await.map_err(rpc)?;
+        a.data
+            .get(..spl_token::state::Mint::LEN)
+            .and_then(|d| spl_token::state::Mint::unpack_from_slice(d).ok())
+            .map(|m| m.decimals)
+            .ok_or_else(|| TradeError::Invalid(format!("{mint} is not a mint")))
+    }
+
+    async fn quote_amm(&self, pool: &str, token: &str, amount_in: U256, buy: bool) -> Result<(U256, U256), TradeError> {
         let (p, config) = self.pool(&key(pool)?).await?;
         let token = key(token)?;
         let token_is_b = p.mint_b == token;
@@ -178,17 +255,17 @@ impl SolanaTrader {
     ) -> Result<Outcome, TradeError> {
         let signer = self.key.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
         let poll = Duration::from_millis(self.cfg.confirm_poll_ms);
-        let ixs = self.instructions(t).await?;
+        let ixs = if t.venue == AMM_VENUE { Some(self.instructions(t).await?) } else { None };
         loop {
             // Wait for the signatures so far to land, or for their blockhash to expire.
             if let Some((hash, last_valid)) = pending {
                 loop {
-                    if let Some(outcome) = self.landed(&sigs).await? {
+                    if let Some(outcome) = self.landed(t, &sigs).await? {
                         return Ok(outcome);
                     }
                     if self.expired(&hash, last_valid).await? {
                         // Looked once more after expiry: nothing landed, nothing can.
-                        if let Some(outcome) = self.landed(&sigs).await? {
+                        if let Some(outcome) = self.landed(t, &sigs).await? {
                             return Ok(outcome);
                         }
                         metrics::counter!("keeper_solana_blockhash_retries_total", "chain" => self.chain.clone())
@@ -199,9 +276,19 @@ impl SolanaTrader {
                     tokio::time::sleep(poll).await;
                 }
             }
-            let (hash, last_valid) =
-                self.rpc.get_latest_blockhash_with_commitment(self.commitment).await.map_err(rpc)?;
-            let tx = Transaction::new_signed_with_payer(&ixs, Some(&self.owner), &[signer], hash);
+            let (tx, hash, last_valid) = match &ixs {
+                Some(ixs) => {
+                    let (hash, last_valid) =
+                        self.rpc.get_latest_blockhash_with_commitment(self.commitment).await.map_err(rpc)?;
+                    let tx = Transaction::new_signed_with_payer(ixs, Some(&self.owner), &[signer], hash);
+                    (VersionedTransaction::from(tx), hash, last_valid)
+                }
+                None => match self.jupiter_swap(t, signer).await? {
+                    Ok(p) => (p.tx.clone(), *p.tx.message.recent_blockhash(), p.last_valid),
+                    // Nothing signed for this attempt, and no earlier one landed.
+                    Err(error) => return Ok(Outcome::Failed { tx_id: None, error }),
+                },
+            };
             let sig = tx.signatures[0];
             let request = serde_json::to_string(&Request { blockhash: hash.to_string() })
                 .map_err(|e| TradeError::Invalid(e.to_string()))?;
@@ -239,6 +326,51 @@ impl SolanaTrader {
         }
     }
 
+    /// A Jupiter swap transaction for the trade, signed, whose on-chain minimum is at least the
+    /// trade's; `Err(why)` when Jupiter's route or transaction is refused (nothing signed).
+    async fn jupiter_swap(&self, t: &TradeRow, signer: &Keypair) -> Result<Result<PreparedSwap, String>, TradeError> {
+        let route = self.route(&t.venue)?;
+        let (token, quote_token) = (key(&t.token)?, key(&t.quote_token)?);
+        let (input_mint, output_mint) = if t.is_buy() { (quote_token, token) } else { (token, quote_token) };
+        let as_u64 = |v: &str| u64::try_from(amount(v)).map_err(|_| TradeError::Invalid("amount above u64".into()));
+        let (amount_in, min_out) = (as_u64(&t.amount_in)?, as_u64(&t.min_out)?);
+        let service = |e: crate::external::ExternalError| TradeError::Rpc(e.to_string());
+        let mut req = QuoteRequest { input_mint, output_mint, amount: amount_in, slippage_bps: route.slippage_bps };
+        let mut quote = route.client.quote(&req).await.map_err(service)?;
+        if quote.out_amount < min_out {
+            return Ok(Err(format!("Jupiter quotes {} out, below the trade's minimum {min_out}", quote.out_amount)));
+        }
+        if quote.other_amount_threshold < min_out {
+            // Ask for less slippage, so the transaction itself enforces the trade's minimum.
+            let room = u128::from(quote.out_amount - min_out) * 10_000 / u128::from(quote.out_amount.max(1));
+            req.slippage_bps = u32::try_from(room).unwrap_or(0);
+            quote = route.client.quote(&req).await.map_err(service)?;
+            if quote.other_amount_threshold < min_out {
+                return Ok(Err(format!(
+                    "Jupiter's minimum {} is below the trade's minimum {min_out}",
+                    quote.other_amount_threshold
+                )));
+            }
+        }
+        let swapper = JupiterSwapper {
+            jupiter: &route.client,
+            rpc: &self.rpc,
+            wallet: signer,
+            allowed_programs: route.allowed_programs.clone(),
+            max_lamports: route.max_lamports,
+            confirm_poll: Duration::from_millis(self.cfg.confirm_poll_ms),
+        };
+        match swapper.prepare(quote, &req).await {
+            Ok(p) => Ok(Ok(p)),
+            Err(JupiterSwapError::Refused(why)) => {
+                metrics::counter!("keeper_jupiter_refused_total", "chain" => self.chain.clone()).increment(1);
+                tracing::warn!(chain = %self.chain, trade = t.id, %why, "refused Jupiter's swap transaction");
+                Ok(Err(format!("refused Jupiter's swap transaction: {why}")))
+            }
+            Err(e) => Err(TradeError::Rpc(e.to_string())),
+        }
+    }
+
     async fn expired(&self, hash: &Hash, last_valid: u64) -> Result<bool, TradeError> {
         let valid = self.rpc.is_blockhash_valid(hash, self.commitment).await.map_err(rpc)?;
         if !valid {
@@ -248,7 +380,7 @@ impl SolanaTrader {
     }
 
     /// The outcome of whichever signature landed, if any.
-    async fn landed(&self, sigs: &[Signature]) -> Result<Option<Outcome>, TradeError> {
+    async fn landed(&self, t: &TradeRow, sigs: &[Signature]) -> Result<Option<Outcome>, TradeError> {
         if sigs.is_empty() {
             return Ok(None);
         }
@@ -261,13 +393,14 @@ impl SolanaTrader {
             if let Some(err) = status.err {
                 return Ok(Some(Outcome::Failed { tx_id: Some(sig.to_string()), error: err.to_string() }));
             }
-            return Ok(Some(self.fill(sig, status.slot).await?));
+            return Ok(Some(self.fill(t, sig, status.slot).await?));
         }
         Ok(None)
     }
 
-    /// The program's `Swapped` event for our wallet in the landed transaction.
-    async fn fill(&self, sig: &Signature, slot: u64) -> Result<Outcome, TradeError> {
+    /// What the wallet received in the landed transaction: our program's `Swapped` events for
+    /// it (AMM), or its output token balance change (any other venue).
+    async fn fill(&self, t: &TradeRow, sig: &Signature, slot: u64) -> Result<Outcome, TradeError> {
         let config = RpcTransactionConfig {
             encoding: Some(UiTransactionEncoding::Base64),
             commitment: Some(self.commitment),
@@ -276,13 +409,28 @@ impl SolanaTrader {
         let tx = self.rpc.get_transaction_with_config(sig, config).await.map_err(rpc)?;
         let fee = tx.transaction.meta.as_ref().map(|m| m.fee).unwrap_or(0);
         let mut out = 0u64;
-        let events = decode_events(&tx, &amm::ID).map_err(|e| TradeError::Invalid(e.to_string()))?;
-        for (_, e) in events {
-            if let client::AmmEvent::Swapped(s) = e {
-                if s.trader == self.owner {
-                    out = out.saturating_add(s.amount_out);
+        if t.venue == AMM_VENUE {
+            let events = decode_events(&tx, &amm::ID).map_err(|e| TradeError::Invalid(e.to_string()))?;
+            for (_, e) in events {
+                if let client::AmmEvent::Swapped(s) = e {
+                    if s.trader == self.owner {
+                        out = out.saturating_add(s.amount_out);
+                    }
                 }
             }
+        } else if let Some(meta) = &tx.transaction.meta {
+            let output = if t.is_buy() { &t.token } else { &t.quote_token };
+            let owner = self.owner.to_string();
+            let held = |balances: &OptionSerializer<Vec<UiTransactionTokenBalance>>| -> u64 {
+                let balances: Option<&Vec<UiTransactionTokenBalance>> = balances.as_ref().into();
+                balances
+                    .into_iter()
+                    .flatten()
+                    .filter(|b| &b.mint == output && Option::<&String>::from(b.owner.as_ref()) == Some(&owner))
+                    .map(|b| b.ui_token_amount.amount.parse::<u64>().unwrap_or(0))
+                    .fold(0u64, u64::saturating_add)
+            };
+            out = held(&meta.post_token_balances).saturating_sub(held(&meta.pre_token_balances));
         }
         if let Some(meta) = &tx.transaction.meta {
             if let Some(err) = &meta.err {

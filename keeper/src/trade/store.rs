@@ -74,6 +74,18 @@ pub async fn pool(db: &SqlitePool, id: i64) -> sqlx::Result<Option<PendingPool>>
     sqlx::query_as(&format!("SELECT {PENDING_COLUMNS} FROM pools WHERE id = ?")).bind(id).fetch_optional(db).await
 }
 
+/// The pool's reserve of `quote_token` as the mirror last saw it (pools on venues whose
+/// quotes carry no reserve).
+pub async fn quote_reserve(db: &SqlitePool, pool_id: i64, quote_token: &str) -> sqlx::Result<U256> {
+    let r: Option<String> =
+        sqlx::query_scalar("SELECT CASE WHEN token_a = ?1 THEN reserve_a ELSE reserve_b END FROM pools WHERE id = ?2")
+            .bind(quote_token)
+            .bind(pool_id)
+            .fetch_optional(db)
+            .await?;
+    Ok(r.map(|r| amount(&r)).unwrap_or_default())
+}
+
 /// Why the guards refused a buy.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {

@@ -8,20 +8,23 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::primitives::U256;
+use alloy::primitives::{Address, U256};
 use sqlx::SqlitePool;
 use tokio::{sync::mpsc, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
 use super::{
     amount,
+    enrich::{Aggregators, UsdPricer},
     evm::EvmTrader,
     solana::SolanaTrader,
     store::{self, NewBuy, PositionRow, Refused, TradeRow},
     strategy::{self, Candidate, Skip},
     Mode, Outcome, TradeError, TradingConfig,
 };
-use crate::{mirror::now_ms, risk::worker::ReportDone, risk::Assessment};
+use crate::{mirror::now_ms, risk::store::PendingPool, risk::worker::ReportDone, risk::Assessment};
+
+type Quoted = Result<(U256, Option<U256>), TradeError>;
 
 /// A chain's executor.
 pub enum Venue {
@@ -30,17 +33,28 @@ pub enum Venue {
 }
 
 impl Venue {
-    async fn quote_buy(&self, pool: &str, token: &str, amount_in: U256) -> Result<(U256, U256), TradeError> {
+    /// What `amount_in` of the quote token buys, and the pool's quote reserve when the venue
+    /// tells it (Jupiter-routed pools do not).
+    async fn quote_buy(&self, pool: &PendingPool, token: &str, quote_token: &str, amount_in: U256) -> Quoted {
         match self {
-            Venue::Evm(e) => e.quote_buy(pool, token, amount_in).await,
-            Venue::Solana(s) => s.quote(pool, token, amount_in, true).await,
+            Venue::Evm(e) => e.quote_buy(&pool.address, token, amount_in).await.map(|(o, r)| (o, Some(r))),
+            Venue::Solana(s) => s.quote(&pool.venue, &pool.address, token, quote_token, amount_in, true).await,
         }
     }
 
-    async fn quote_sell(&self, pool: &str, token: &str, size: U256) -> Result<U256, TradeError> {
+    async fn quote_sell(&self, p: &PositionRow, size: U256) -> Result<U256, TradeError> {
         match self {
-            Venue::Evm(e) => e.quote_sell(pool, token, size).await,
-            Venue::Solana(s) => s.quote(pool, token, size, false).await.map(|(out, _)| out),
+            Venue::Evm(e) => e.quote_sell(&p.pool_address, &p.token, size).await,
+            Venue::Solana(s) => {
+                s.quote(&p.venue, &p.pool_address, &p.token, &p.quote_token, size, false).await.map(|(out, _)| out)
+            }
+        }
+    }
+
+    async fn decimals(&self, token: &str) -> Result<u8, TradeError> {
+        match self {
+            Venue::Evm(e) => e.decimals(token).await,
+            Venue::Solana(s) => s.decimals(token).await,
         }
     }
 
@@ -82,7 +96,12 @@ pub struct Trader {
     /// Quote tokens a chain trades against when its budget names none.
     default_quotes: HashMap<String, Vec<String>>,
     selling: Mutex<HashSet<i64>>,
+    usd: Option<UsdPricer>,
+    aggregators: Option<Arc<Aggregators>>,
 }
+
+/// How often positions are valued in USD.
+const USD_EVERY: Duration = Duration::from_secs(15);
 
 fn bps_of(a: &Assessment, check: &str) -> Option<u32> {
     a.findings
@@ -103,7 +122,32 @@ impl Trader {
             venues: HashMap::new(),
             default_quotes: HashMap::new(),
             selling: Mutex::new(HashSet::new()),
+            usd: None,
+            aggregators: None,
         }
+    }
+
+    /// Values positions in USD (CoinGecko prices of their quote token).
+    pub fn with_usd(&mut self, pricer: UsdPricer) {
+        self.usd = Some(pricer);
+    }
+
+    /// Compares EVM buys with 0x / 1inch quotes.
+    pub fn with_aggregators(&mut self, aggregators: Aggregators) {
+        self.aggregators = Some(Arc::new(aggregators));
+    }
+
+    /// One round of USD valuation (see [`UsdPricer::price_positions`]); 0 when it is off.
+    pub async fn price_usd(&self) -> Result<usize, TradeError> {
+        let Some(pricer) = &self.usd else { return Ok(0) };
+        pricer
+            .price_positions(&self.db, self.mode, |chain, token| async move {
+                match self.venues.get(&chain) {
+                    Some(v) => v.decimals(&token).await,
+                    None => Err(TradeError::Invalid(format!("chain {chain} not traded"))),
+                }
+            })
+            .await
     }
 
     pub fn add_venue(&mut self, chain: &str, venue: Venue, default_quotes: Vec<String>) {
@@ -155,7 +199,11 @@ impl Trader {
             Ok(s) => s,
             Err(s) => return skip(s),
         };
-        let (quoted, reserve) = venue.quote_buy(&pool.address, &done.token, size).await?;
+        let (quoted, reserve) = venue.quote_buy(&pool, &done.token, &quote_token, size).await?;
+        let reserve = match reserve {
+            Some(r) => r,
+            None => store::quote_reserve(&self.db, pool.id, &quote_token).await?,
+        };
         if reserve < limits.min_liquidity {
             return skip(Skip::Liquidity { have: reserve, min: limits.min_liquidity });
         }
@@ -177,6 +225,18 @@ impl Trader {
             Err(r) => return Ok(self.refused(&pool.chain, &done.token, r)),
         };
         let trade = store::trade(&self.db, trade_id).await?;
+        if let (Venue::Evm(e), Some(agg)) = (venue, &self.aggregators) {
+            // Off the hot path: the comparison runs beside the buy and never delays it.
+            let (agg, db, chain, chain_id) = (Arc::clone(agg), self.db.clone(), pool.chain.clone(), e.chain_id());
+            let pair = (buy.quote_token.parse::<Address>(), buy.token.parse::<Address>());
+            if let (Ok(sell), Ok(bought)) = pair {
+                tokio::spawn(async move {
+                    if let Err(e) = agg.compare(&db, trade_id, &chain, chain_id, sell, bought, size, quoted).await {
+                        tracing::warn!(%chain, trade = trade_id, error = %e, "recording aggregator quotes failed");
+                    }
+                });
+            }
+        }
         let outcome = match self.mode {
             Mode::DryRun => Outcome::Confirmed {
                 tx_id: String::new(),
@@ -293,7 +353,7 @@ impl Trader {
             let Some(venue) = self.venues.get(&p.chain) else { continue };
             let size = amount(&p.size);
             let sell_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
-            let raw = match venue.quote_sell(&p.pool_address, &p.token, size).await {
+            let raw = match venue.quote_sell(&p, size).await {
                 Ok(v) => v,
                 Err(e) => {
                     tracing::warn!(chain = %p.chain, token = %p.token, error = %e, "cannot value a position");
@@ -358,6 +418,8 @@ impl Trader {
         let mut tasks = JoinSet::new();
         let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.exit_poll_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut usd_tick = tokio::time::interval(USD_EVERY);
+        usd_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
@@ -378,6 +440,11 @@ impl Trader {
                 _ = tick.tick() => {
                     if let Err(e) = self.check_exits(&mut tasks).await {
                         tracing::warn!(error = %e, "exit check failed");
+                    }
+                }
+                _ = usd_tick.tick(), if self.usd.is_some() => {
+                    if let Err(e) = self.price_usd().await {
+                        tracing::warn!(error = %e, "USD valuation failed");
                     }
                 }
             }

@@ -99,6 +99,12 @@ impl FakeApi {
         self.lock().defaults.insert(path.into(), Arc::new(f));
     }
 
+    /// A reply computed from the request, for every path starting with `prefix` that has no
+    /// handler of its own (paths with parameters, e.g. `/tokens/v1/solana/`).
+    pub fn respond_prefix(&self, prefix: &str, f: impl Fn(&Seen) -> Reply + Send + Sync + 'static) {
+        self.lock().defaults.insert(format!("{prefix}*"), Arc::new(f));
+    }
+
     pub fn seen(&self, path: &str) -> Vec<Seen> {
         self.lock().seen.iter().filter(|s| s.path == path).cloned().collect()
     }
@@ -126,10 +132,18 @@ async fn answer(
         let scripted = inner.scripts.get_mut(&seen.path).and_then(VecDeque::pop_front);
         match scripted {
             Some(r) => r,
-            None => match inner.defaults.get(&seen.path) {
-                Some(h) => h(&seen),
-                None => Reply::status(404, r#"{"error":"not found"}"#),
-            },
+            None => {
+                let prefixed = || {
+                    inner
+                        .defaults
+                        .iter()
+                        .find_map(|(k, h)| k.strip_suffix('*').filter(|p| seen.path.starts_with(p)).map(|_| h))
+                };
+                match inner.defaults.get(&seen.path).or_else(prefixed) {
+                    Some(h) => h(&seen),
+                    None => Reply::status(404, r#"{"error":"not found"}"#),
+                }
+            }
         }
     };
     tokio::time::sleep(reply.delay).await;

@@ -1,0 +1,408 @@
+//! Trading a token that has no pool on our AMM, end to end on the Solana localnet. DexScreener's
+//! newest profiles name the token and its deepest pair is on another venue ("raydium"); the
+//! keeper mirrors that pair with its reserves, enriches it (USD liquidity, socials), scores the
+//! token, buys it live through Jupiter, values the position in USD with CoinGecko's price of
+//! the quote token, and sells it through Jupiter when its maximum hold is reached. A token whose
+//! Jupiter transaction would skim the wallet is never bought: the trade fails with nothing
+//! signed or moved.
+//!
+//! DexScreener, Jupiter and CoinGecko cannot be reached from here: they are fakes on 127.0.0.1
+//! answering with the documented shapes. Jupiter's swap transactions are real ones on the
+//! in-process chain, routed through a pool of our AMM standing in for the other venue.
+
+#[path = "common/fake_api.rs"]
+mod fake_api;
+#[path = "common/fake_jupiter.rs"]
+mod fake_jupiter;
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use amm::state::Pool;
+use anchor_lang::AccountDeserialize;
+use fake_api::{FakeApi, Reply};
+use fake_jupiter::{FakeJupiter, Market, Route};
+use keeper::{
+    external::{coingecko::CoinGecko, dexscreener::DexScreener, jupiter::Jupiter, ServiceConfig, Usd},
+    market::{Markets, SolanaDiscovery},
+    mirror,
+    risk::worker::{Engine, Job, RiskWorker},
+    solana::risk::SolanaRiskEngine,
+    trade::{
+        enrich::UsdPricer,
+        jupiter::default_allowed_programs,
+        solana::{JupiterRoute, SolanaTrader},
+        trader::{Trader, Venue},
+        ChainBudget, TradingConfig,
+    },
+};
+use solana_commitment_config::CommitmentConfig;
+use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use solana_sdk::{
+    pubkey::Pubkey,
+    signature::{Keypair, Signature, Signer},
+};
+use sqlx::SqlitePool;
+use tests::{
+    evm::wait_for,
+    localnet::{
+        serve,
+        sim::{Launcher, SolLaunch},
+        Chain, Localnet,
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+const MIN_QUOTE: u64 = 1_000_000_000;
+/// CoinGecko's price of the quote token in the fake.
+const QUOTE_USD: &str = "150.25";
+
+fn service(url: &str) -> ServiceConfig {
+    ServiceConfig { enabled: true, ..ServiceConfig::new(url, "", 60_000) }
+}
+
+/// `units` base units of a 6-decimal token as DexScreener writes whole tokens.
+fn whole(units: u64) -> String {
+    format!("{}.{:06}", units / 1_000_000, units % 1_000_000)
+}
+
+/// The fake DexScreener: profiles of `listed` tokens; each one's pair on "raydium" (really our
+/// AMM pool), with the pool's current reserves as liquidity.
+fn fake_dexscreener(api: &FakeApi, net: &Localnet, listed: Arc<Mutex<Vec<Market>>>) {
+    let l = listed.clone();
+    api.respond("/token-profiles/latest/v1", move |_| {
+        let mut items = vec![
+            // Another chain's token: not Solana, ignored.
+            r#"{"url":"https://dexscreener.com/ethereum/0xabc","chainId":"ethereum","tokenAddress":"0x00000000000000000000000000000000000000ab","icon":null,"description":null,"links":[]}"#.to_string(),
+        ];
+        for m in l.lock().unwrap().iter() {
+            items.push(format!(
+                r#"{{"url":"https://dexscreener.com/solana/{t}","chainId":"solana","tokenAddress":"{t}","icon":"https://cdn.example/{t}.png","description":"a new token","links":[{{"type":"twitter","url":"https://x.com/tok"}}]}}"#,
+                t = m.token
+            ));
+        }
+        Reply::json(format!("[{}]", items.join(",")))
+    });
+    let chain = net.chain.clone();
+    api.respond_prefix("/tokens/v1/solana/", move |seen| {
+        let asked: Vec<&str> = seen.path.trim_start_matches("/tokens/v1/solana/").split(',').collect();
+        let chain = chain.lock().unwrap();
+        let pairs: Vec<String> = listed
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|m| asked.contains(&m.token.to_string().as_str()))
+            .map(|m| {
+                let acc = chain.svm.get_account(&m.pool.pool).unwrap();
+                let p = Pool::try_deserialize(&mut acc.data.as_slice()).unwrap();
+                let (base, quote) = if p.mint_a == m.token { (p.reserve_a, p.reserve_b) } else { (p.reserve_b, p.reserve_a) };
+                format!(
+                    r#"{{"chainId":"solana","dexId":"raydium","url":"https://dexscreener.com/solana/{pair}","pairAddress":"{pair}",
+                    "labels":["CPMM"],"baseToken":{{"address":"{t}","name":"Test Token","symbol":"TEST"}},
+                    "quoteToken":{{"address":"{q}","name":"Quote","symbol":"QUO"}},"priceNative":"0.001","priceUsd":"0.15025",
+                    "txns":{{"m5":{{"buys":3,"sells":0}}}},"volume":{{"h24":1200.5}},"priceChange":{{"h1":12.5}},
+                    "liquidity":{{"usd":3000.5,"base":{},"quote":{}}},"fdv":150250,"marketCap":150250,"pairCreatedAt":{},
+                    "info":{{"imageUrl":"https://cdn.example/t.png","websites":[{{"url":"https://test.example"}}],
+                    "socials":[{{"platform":"twitter","handle":"https://x.com/tok"}}]}}}}"#,
+                    whole(base),
+                    whole(quote),
+                    mirror::now_ms(),
+                    pair = m.pool.pool,
+                    t = m.token,
+                    q = m.quote_mint,
+                )
+            })
+            .collect();
+        Reply::json(format!("[{}]", pairs.join(",")))
+    });
+}
+
+struct World {
+    net: Localnet,
+    payer: Keypair,
+    wallet: Keypair,
+    quote_mint: Pubkey,
+    quote_ata: Pubkey,
+    api: FakeApi,
+    jupiter: FakeJupiter,
+    listed: Arc<Mutex<Vec<Market>>>,
+    db: SqlitePool,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> Self {
+        let (payer, wallet) = (Keypair::new(), Keypair::new());
+        let mut chain = Chain::new(&payer.pubkey()).await;
+        chain.svm.airdrop(&payer.pubkey(), 1_000 * 1_000_000_000).unwrap();
+        chain.svm.airdrop(&wallet.pubkey(), 10 * 1_000_000_000).unwrap();
+        let net = serve(chain, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let launcher = Launcher { net: &net, payer: &payer };
+        launcher.ensure_config().unwrap();
+        let quote_mint = launcher.mint(false).unwrap();
+        let quote_ata = launcher.mint_to(&quote_mint, &payer.pubkey(), u64::MAX / 4).unwrap();
+        launcher.mint_to(&quote_mint, &wallet.pubkey(), 1_000 * MIN_QUOTE).unwrap();
+        let api = FakeApi::start().await;
+        let jupiter = FakeJupiter::serve(&api, &net);
+        let listed = Arc::new(Mutex::new(Vec::new()));
+        fake_dexscreener(&api, &net, listed.clone());
+        api.respond("/simple/token_price/solana", move |seen| {
+            let asked = seen.query["contract_addresses"].clone();
+            Reply::json(format!(r#"{{"{asked}":{{"usd":{QUOTE_USD}}}}}"#))
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+        mirror::migrate(&db).await.unwrap();
+        Self { net, payer, wallet, quote_mint, quote_ata, api, jupiter, listed, db, _dir: dir }
+    }
+
+    /// A token launched (in a pool of our AMM that the keeper does not index: for it, the token
+    /// lives on "raydium") and listed on DexScreener.
+    fn list(&self) -> Pubkey {
+        let launcher = Launcher { net: &self.net, payer: &self.payer };
+        let (token, pool) =
+            launcher.launch(&self.quote_mint, &self.quote_ata, SolLaunch::clean(10 * MIN_QUOTE)).unwrap();
+        let m = Market { quote_mint: self.quote_mint, token, pool };
+        self.jupiter.add(m);
+        self.listed.lock().unwrap().push(m);
+        token
+    }
+
+    fn balance(&self, mint: &Pubkey) -> u64 {
+        Launcher { net: &self.net, payer: &self.payer }.balance(&self.wallet.pubkey(), mint)
+    }
+
+    /// DexScreener discovery and enrichment, the risk worker and a live trader with Jupiter and
+    /// USD valuation, wired as `keeper run` wires them.
+    fn keeper(&self) -> (Arc<Trader>, CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
+        let cancel = CancellationToken::new();
+        let commitment = CommitmentConfig::confirmed();
+        let markets = Markets {
+            dex: DexScreener::new(&service(&self.api.url)).unwrap(),
+            db: self.db.clone(),
+            chains: BTreeMap::from([("solana".to_string(), "solana".to_string())]),
+            discovery: Some(SolanaDiscovery {
+                chain: "solana".into(),
+                rpc: RpcClient::new_with_commitment(self.net.url.clone(), commitment),
+                quote_mints: vec![self.quote_mint],
+            }),
+            poll: Duration::from_millis(200),
+        };
+        let engine = SolanaRiskEngine::new(
+            &self.net.url,
+            commitment,
+            HashMap::from([(self.quote_mint, MIN_QUOTE)]),
+            Default::default(),
+        );
+        let mut worker =
+            RiskWorker::new(self.db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2);
+        let (reports, reports_rx) = tokio::sync::mpsc::unbounded_channel();
+        worker.done = Some(reports);
+        let (jobs, jobs_rx) = tokio::sync::mpsc::channel::<Job>(1);
+        let mut t = TradingConfig {
+            enabled: true,
+            live: true,
+            max_risk_score: 60,
+            exit_poll_ms: 100,
+            max_hold_secs: 3,
+            ..Default::default()
+        };
+        t.solana.confirm_poll_ms = 50;
+        t.chains.insert(
+            "solana".into(),
+            ChainBudget {
+                buy_amount: MIN_QUOTE.to_string(),
+                max_buy: (10 * MIN_QUOTE).to_string(),
+                daily_budget: (100 * MIN_QUOTE).to_string(),
+                min_liquidity: MIN_QUOTE.to_string(),
+                quote_tokens: vec![],
+            },
+        );
+        let mut allowed_programs = default_allowed_programs();
+        allowed_programs.push(amm::ID); // the venue the fake routes through
+        let exec = SolanaTrader::new(
+            "solana",
+            &self.net.url,
+            commitment,
+            Some(self.wallet.insecure_clone()),
+            t.solana.clone(),
+        )
+        .with_jupiter(JupiterRoute {
+            client: Jupiter::new(&service(&self.api.url), None).unwrap(),
+            allowed_programs,
+            max_lamports: 10_000_000,
+            slippage_bps: t.slippage_bps,
+        });
+        let mut trader = Trader::new(self.db.clone(), t);
+        trader.add_venue("solana", Venue::Solana(Arc::new(exec)), vec![self.quote_mint.to_string()]);
+        trader.with_usd(UsdPricer::new(
+            CoinGecko::new(&service(&self.api.url), None).unwrap(),
+            BTreeMap::from([("solana".to_string(), "solana".to_string())]),
+        ));
+        let trader = Arc::new(trader);
+        let tasks = vec![
+            tokio::spawn(markets.run(cancel.clone())),
+            tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(100), cancel.clone())),
+            tokio::spawn(Arc::clone(&trader).run(reports_rx, cancel.clone())),
+        ];
+        std::mem::forget(jobs);
+        (trader, cancel, tasks)
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Pos {
+    id: i64,
+    status: String,
+    venue: String,
+    size: String,
+    cost: String,
+    proceeds: String,
+    exit_reason: Option<String>,
+    cost_usd: Option<String>,
+    proceeds_usd: Option<String>,
+    pnl_usd: Option<String>,
+}
+
+async fn wait_status(db: &SqlitePool, token: &Pubkey, status: &str) -> Pos {
+    wait_for(&format!("position {token} {status}"), || async {
+        let p: Option<Pos> = sqlx::query_as(
+            "SELECT id, status, venue, size, cost, proceeds, exit_reason, cost_usd, proceeds_usd, pnl_usd
+             FROM positions WHERE token = ? ORDER BY id DESC",
+        )
+        .bind(token.to_string())
+        .fetch_optional(db)
+        .await
+        .unwrap();
+        p.filter(|p| p.status == status)
+    })
+    .await
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct TradeRow {
+    status: String,
+    amount_in: String,
+    amount_out: Option<String>,
+    tx_ids: String,
+    tx_id: Option<String>,
+    error: Option<String>,
+}
+
+async fn trade(db: &SqlitePool, position: i64, side: &str) -> TradeRow {
+    sqlx::query_as(
+        "SELECT status, amount_in, amount_out, tx_ids, tx_id, error FROM trades WHERE position_id = ? AND side = ?",
+    )
+    .bind(position)
+    .bind(side)
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+/// `units` base units of the 6-decimal quote token at the fake's USD price.
+fn usd_of(units: &str) -> String {
+    Usd::parse(QUOTE_USD).unwrap().value_of(units.parse().unwrap(), 6).unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_on_another_venue_is_found_on_dexscreener_bought_and_sold_through_jupiter_and_valued_in_usd() {
+    let w = World::start().await;
+    let (trader, cancel, tasks) = w.keeper();
+    let me = w.wallet.pubkey();
+    let token = w.list();
+
+    // Discovered from DexScreener with the pair's venue and reserves, enriched, scored.
+    let pos = wait_status(&w.db, &token, "open").await;
+    assert_eq!(pos.venue, "raydium");
+    let market = w.listed.lock().unwrap()[0];
+    let (venue, address, reserve_quote): (String, String, String) =
+        sqlx::query_as("SELECT venue, address, CASE WHEN token_a = ?1 THEN reserve_b ELSE reserve_a END FROM pools WHERE base_token = ?1")
+            .bind(token.to_string())
+            .fetch_one(&w.db)
+            .await
+            .unwrap();
+    assert_eq!((venue.as_str(), address), ("raydium", market.pool.pool.to_string()));
+    assert_eq!(reserve_quote, (10 * MIN_QUOTE).to_string(), "DexScreener's whole tokens, back in base units");
+    let (listed, liquidity, socials): (bool, Option<String>, String) =
+        sqlx::query_as("SELECT listed, liquidity_usd, socials FROM token_markets WHERE chain = 'solana' AND token = ?")
+            .bind(token.to_string())
+            .fetch_one(&w.db)
+            .await
+            .unwrap();
+    assert!(listed);
+    assert_eq!(liquidity.as_deref(), Some("3000.5"));
+    assert_eq!(socials, r#"["twitter:https://x.com/tok"]"#);
+    let findings: String = sqlx::query_scalar("SELECT findings FROM risk_reports WHERE token = ?")
+        .bind(token.to_string())
+        .fetch_one(&w.db)
+        .await
+        .unwrap();
+    assert!(findings.contains("foreign_venue"), "{findings}");
+
+    // Bought live through Jupiter: the recorded signature is the wallet's transaction on chain,
+    // and the fill is what the wallet received.
+    let buy = trade(&w.db, pos.id, "buy").await;
+    assert_eq!(buy.status, "confirmed");
+    let sig: Signature = buy.tx_id.as_deref().unwrap().parse().unwrap();
+    let landed = w.net.chain().transaction(&sig).cloned().expect("the buy is on chain");
+    assert!(landed.result.is_ok());
+    assert_eq!(landed.transaction.message.static_account_keys()[0], me);
+    assert_eq!(buy.tx_ids, format!(r#"["{sig}"]"#), "recorded before it was sent, signed once");
+    assert_eq!(w.balance(&token).to_string(), pos.size);
+    assert_eq!(buy.amount_out.as_deref(), Some(pos.size.as_str()));
+    assert_eq!(buy.amount_in, MIN_QUOTE.to_string());
+    let posted: serde_json::Value = serde_json::from_slice(&w.api.seen("/swap")[0].body).unwrap();
+    assert_eq!(posted["userPublicKey"], me.to_string());
+    assert_eq!(posted["wrapAndUnwrapSol"], false);
+
+    // USD: the cost at CoinGecko's price of the quote token.
+    trader.price_usd().await.unwrap();
+    let priced = wait_status(&w.db, &token, "open").await;
+    assert_eq!(priced.cost_usd, Some(usd_of(&priced.cost)));
+    assert_eq!(usd_of(&priced.cost), "150250", "1000 quote tokens (6 decimals) at $150.25");
+    assert!(priced.pnl_usd.is_some());
+
+    // Maximum hold: sold through Jupiter; the wallet holds none of the token and got the
+    // proceeds in its quote account.
+    let closed = wait_status(&w.db, &token, "closed").await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("max_hold"));
+    let sell = trade(&w.db, closed.id, "sell").await;
+    assert_eq!(sell.status, "confirmed");
+    assert_eq!(w.balance(&token), 0);
+    assert_eq!(sell.amount_out.as_deref(), Some(closed.proceeds.as_str()));
+    let proceeds: u64 = closed.proceeds.parse().unwrap();
+    assert_eq!(w.balance(&w.quote_mint), 999 * MIN_QUOTE + proceeds);
+    trader.price_usd().await.unwrap();
+    let priced = wait_status(&w.db, &token, "closed").await;
+    assert_eq!(priced.proceeds_usd, Some(usd_of(&closed.proceeds)));
+    let pnl = Usd::parse(&usd_of(&closed.proceeds)).unwrap().0 - Usd::parse(&usd_of(&closed.cost)).unwrap().0;
+    assert_eq!(priced.pnl_usd, Some(Usd(pnl).to_string()));
+
+    // A token whose Jupiter transaction would also move the wallet's quote tokens elsewhere:
+    // refused unsigned, the buy fails, nothing moves.
+    w.jupiter.set_route(Route::Skims);
+    let quote_before = w.balance(&w.quote_mint);
+    let ledger = w.net.chain().ledger().len();
+    let skimmer = w.list();
+    let failed = wait_status(&w.db, &skimmer, "failed").await;
+    let buy = trade(&w.db, failed.id, "buy").await;
+    assert_eq!(buy.status, "failed");
+    assert!(buy.error.as_deref().unwrap_or_default().contains("refused Jupiter's swap transaction"), "{buy:?}");
+    assert_eq!(buy.tx_ids, "[]", "nothing signed");
+    assert_eq!(w.balance(&skimmer), 0);
+    assert_eq!(w.balance(&w.quote_mint), quote_before);
+    let wallet_txs = w.net.chain().ledger()[ledger..]
+        .iter()
+        .filter(|r| r.transaction.message.static_account_keys()[0] == me)
+        .count();
+    assert_eq!(wallet_txs, 0, "the wallet sent nothing");
+
+    cancel.cancel();
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(10), t).await.expect("stops").expect("task");
+    }
+}
