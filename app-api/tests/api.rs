@@ -789,20 +789,18 @@ async fn pools_positions_and_trades_carry_external_data() {
     .execute(w)
     .await
     .unwrap();
-    sqlx::query(
-        "INSERT INTO trades (id, position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
-            created_at_ms) VALUES (1, 1, 'bsc', 'live', 'buy', 'snipe', 'confirmed', 'MintA', '1000', '2000', '1900', 1)",
-    )
-    .execute(w)
-    .await
-    .unwrap();
-    sqlx::query(
-        "INSERT INTO trades (id, position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
-            created_at_ms) VALUES (2, 1, 'bsc', 'live', 'sell', 'take_profit', 'confirmed', 'MintA', '5', '6', '5', 2)",
-    )
-    .execute(w)
-    .await
-    .unwrap();
+    for (id, side, reason) in [(1, "buy", "snipe"), (2, "sell", "take_profit")] {
+        sqlx::query(
+            "INSERT INTO trades (id, position_id, chain, mode, side, reason, status, token, amount_in, quoted_out,
+                min_out, created_at_ms) VALUES (?1, 1, 'bsc', 'live', ?2, ?3, 'confirmed', 'MintA', '1000', '2000', '1900', ?1)",
+        )
+        .bind(id)
+        .bind(side)
+        .bind(reason)
+        .execute(w)
+        .await
+        .unwrap();
+    }
     for (service, theirs, diff, error) in
         [("zeroex", Some("2010"), Some(50), None), ("oneinch", None, None, Some("oneinch: HTTP 500: down"))]
     {

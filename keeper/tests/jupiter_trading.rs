@@ -14,9 +14,12 @@
 mod fake_api;
 #[path = "common/fake_jupiter.rs"]
 mod fake_jupiter;
+#[path = "common/solana_world.rs"]
+mod solana_world;
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::BTreeMap,
+    ops::Deref,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -29,34 +32,27 @@ use keeper::{
     external::{coingecko::CoinGecko, dexscreener::DexScreener, jupiter::Jupiter, ServiceConfig, Usd},
     market::{Markets, SolanaDiscovery},
     mirror,
-    risk::worker::{Engine, Job, RiskWorker},
-    solana::risk::SolanaRiskEngine,
     trade::{
         enrich::UsdPricer,
         jupiter::default_allowed_programs,
         solana::{JupiterRoute, SolanaTrader},
         trader::{Trader, Venue},
-        ChainBudget, TradingConfig,
     },
 };
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
     pubkey::Pubkey,
-    signature::{Keypair, Signature, Signer},
+    signature::{Signature, Signer},
 };
+use solana_world::{SolWorld, MIN_QUOTE};
 use sqlx::SqlitePool;
 use tests::{
     evm::wait_for,
-    localnet::{
-        serve,
-        sim::{Launcher, SolLaunch},
-        Chain, Localnet,
-    },
+    localnet::{sim::SolLaunch, Localnet},
 };
 use tokio_util::sync::CancellationToken;
 
-const MIN_QUOTE: u64 = 1_000_000_000;
 /// CoinGecko's price of the quote token in the fake.
 const QUOTE_USD: &str = "150.25";
 
@@ -120,59 +116,43 @@ fn fake_dexscreener(api: &FakeApi, net: &Localnet, listed: Arc<Mutex<Vec<Market>
     });
 }
 
+/// The shared Solana world with fake DexScreener, Jupiter and CoinGecko servers.
 struct World {
-    net: Localnet,
-    payer: Keypair,
-    wallet: Keypair,
-    quote_mint: Pubkey,
-    quote_ata: Pubkey,
+    world: SolWorld,
     api: FakeApi,
     jupiter: FakeJupiter,
     listed: Arc<Mutex<Vec<Market>>>,
-    db: SqlitePool,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for World {
+    type Target = SolWorld;
+    fn deref(&self) -> &SolWorld {
+        &self.world
+    }
 }
 
 impl World {
     async fn start() -> Self {
-        let (payer, wallet) = (Keypair::new(), Keypair::new());
-        let mut chain = Chain::new(&payer.pubkey()).await;
-        chain.svm.airdrop(&payer.pubkey(), 1_000 * 1_000_000_000).unwrap();
-        chain.svm.airdrop(&wallet.pubkey(), 10 * 1_000_000_000).unwrap();
-        let net = serve(chain, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let launcher = Launcher { net: &net, payer: &payer };
-        launcher.ensure_config().unwrap();
-        let quote_mint = launcher.mint(false).unwrap();
-        let quote_ata = launcher.mint_to(&quote_mint, &payer.pubkey(), u64::MAX / 4).unwrap();
-        launcher.mint_to(&quote_mint, &wallet.pubkey(), 1_000 * MIN_QUOTE).unwrap();
+        let world = SolWorld::start().await;
         let api = FakeApi::start().await;
-        let jupiter = FakeJupiter::serve(&api, &net);
+        let jupiter = FakeJupiter::serve(&api, &world.net);
         let listed = Arc::new(Mutex::new(Vec::new()));
-        fake_dexscreener(&api, &net, listed.clone());
+        fake_dexscreener(&api, &world.net, listed.clone());
         api.respond("/simple/token_price/solana", move |seen| {
             let asked = seen.query["contract_addresses"].clone();
             Reply::json(format!(r#"{{"{asked}":{{"usd":{QUOTE_USD}}}}}"#))
         });
-        let dir = tempfile::tempdir().unwrap();
-        let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
-        mirror::migrate(&db).await.unwrap();
-        Self { net, payer, wallet, quote_mint, quote_ata, api, jupiter, listed, db, _dir: dir }
+        Self { world, api, jupiter, listed }
     }
 
     /// A token launched (in a pool of our AMM that the keeper does not index: for it, the token
     /// lives on "raydium") and listed on DexScreener.
     fn list(&self) -> Pubkey {
-        let launcher = Launcher { net: &self.net, payer: &self.payer };
-        let (token, pool) =
-            launcher.launch(&self.quote_mint, &self.quote_ata, SolLaunch::clean(10 * MIN_QUOTE)).unwrap();
+        let (token, pool) = self.launch(SolLaunch::clean(10 * MIN_QUOTE));
         let m = Market { quote_mint: self.quote_mint, token, pool };
         self.jupiter.add(m);
         self.listed.lock().unwrap().push(m);
         token
-    }
-
-    fn balance(&self, mint: &Pubkey) -> u64 {
-        Launcher { net: &self.net, payer: &self.payer }.balance(&self.wallet.pubkey(), mint)
     }
 
     /// DexScreener discovery and enrichment, the risk worker and a live trader with Jupiter and
@@ -191,36 +171,9 @@ impl World {
             }),
             poll: Duration::from_millis(200),
         };
-        let engine = SolanaRiskEngine::new(
-            &self.net.url,
-            commitment,
-            HashMap::from([(self.quote_mint, MIN_QUOTE)]),
-            Default::default(),
-        );
-        let mut worker =
-            RiskWorker::new(self.db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2);
-        let (reports, reports_rx) = tokio::sync::mpsc::unbounded_channel();
-        worker.done = Some(reports);
-        let (jobs, jobs_rx) = tokio::sync::mpsc::channel::<Job>(1);
-        let mut t = TradingConfig {
-            enabled: true,
-            live: true,
-            max_risk_score: 60,
-            exit_poll_ms: 100,
-            max_hold_secs: 3,
-            ..Default::default()
-        };
-        t.solana.confirm_poll_ms = 50;
-        t.chains.insert(
-            "solana".into(),
-            ChainBudget {
-                buy_amount: MIN_QUOTE.to_string(),
-                max_buy: (10 * MIN_QUOTE).to_string(),
-                daily_budget: (100 * MIN_QUOTE).to_string(),
-                min_liquidity: MIN_QUOTE.to_string(),
-                quote_tokens: vec![],
-            },
-        );
+        let (worker, reports_rx, jobs_rx) = self.risk_worker();
+        let mut t = SolWorld::trading(true);
+        t.max_hold_secs = 3;
         let mut allowed_programs = default_allowed_programs();
         allowed_programs.push(amm::ID); // the venue the fake routes through
         let exec = SolanaTrader::new(
@@ -248,7 +201,6 @@ impl World {
             tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(100), cancel.clone())),
             tokio::spawn(Arc::clone(&trader).run(reports_rx, cancel.clone())),
         ];
-        std::mem::forget(jobs);
         (trader, cancel, tasks)
     }
 }

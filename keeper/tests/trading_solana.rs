@@ -3,91 +3,57 @@
 //! (signed again, bought once), a freeze-authority token never bought, a take-profit exit when
 //! another trader moves the price, and the same in dry-run with nothing sent.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+#[path = "common/solana_world.rs"]
+mod solana_world;
+
+use std::{ops::Deref, sync::Arc, time::Duration};
 
 use amm::client::{self, PoolAddresses};
-use anchor_lang::solana_program::program_pack::Pack;
-use anchor_spl::{associated_token::get_associated_token_address, token::spl_token};
+use anchor_spl::associated_token::get_associated_token_address;
 use keeper::{
     mirror::{self, WriterConfig},
-    risk::worker::{Engine, Job, RiskWorker},
-    solana::{risk::SolanaRiskEngine, SolanaIndexer},
+    solana::SolanaIndexer,
     trade::{
         solana::SolanaTrader,
         trader::{Trader, Venue},
-        ChainBudget, TradingConfig,
     },
 };
 use solana_commitment_config::CommitmentConfig;
-use solana_sdk::{
-    pubkey::Pubkey,
-    signature::{Keypair, Signer},
-};
+use solana_sdk::{pubkey::Pubkey, signature::Signer};
+use solana_world::{SolWorld, MIN_QUOTE};
 use sqlx::SqlitePool;
 use tests::{
     evm::{wait_for, RangeLimitedRpc, SendFault},
-    localnet::{
-        serve,
-        sim::{Launcher, SolLaunch},
-        Chain, Localnet,
-    },
+    localnet::sim::SolLaunch,
 };
 use tokio_util::sync::CancellationToken;
 
-const MIN_QUOTE: u64 = 1_000_000_000;
-
+/// The shared world, with the keeper's RPC behind a proxy that can swallow a transaction.
 struct Net {
-    net: Localnet,
-    payer: Keypair,
-    wallet: Keypair,
-    quote_mint: Pubkey,
-    quote_ata: Pubkey,
+    world: SolWorld,
     proxy: RangeLimitedRpc,
-    db: SqlitePool,
-    _dir: tempfile::TempDir,
+}
+
+impl Deref for Net {
+    type Target = SolWorld;
+    fn deref(&self) -> &SolWorld {
+        &self.world
+    }
 }
 
 impl Net {
     async fn start() -> Self {
-        let payer = Keypair::new();
-        let wallet = Keypair::new();
-        let mut chain = Chain::new(&payer.pubkey()).await;
-        chain.svm.airdrop(&payer.pubkey(), 1_000 * 1_000_000_000).unwrap();
-        chain.svm.airdrop(&wallet.pubkey(), 10 * 1_000_000_000).unwrap();
-        let net = serve(chain, "127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let launcher = Launcher { net: &net, payer: &payer };
-        launcher.ensure_config().unwrap();
-        let quote_mint = launcher.mint(false).unwrap();
-        let quote_ata = launcher.mint_to(&quote_mint, &payer.pubkey(), u64::MAX / 4).unwrap();
-        launcher.mint_to(&quote_mint, &wallet.pubkey(), 1_000 * MIN_QUOTE).unwrap();
-        let proxy = RangeLimitedRpc::start(net.url.clone(), u64::MAX).await;
-        let dir = tempfile::tempdir().unwrap();
-        let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
-        mirror::migrate(&db).await.unwrap();
-        Self { net, payer, wallet, quote_mint, quote_ata, proxy, db, _dir: dir }
-    }
-
-    fn launch(&self, l: SolLaunch) -> (Pubkey, PoolAddresses) {
-        Launcher { net: &self.net, payer: &self.payer }.launch(&self.quote_mint, &self.quote_ata, l).unwrap()
-    }
-
-    fn balance(&self, owner: &Pubkey, mint: &Pubkey) -> u64 {
-        let ata = get_associated_token_address(owner, mint);
-        let chain = self.net.chain();
-        chain
-            .svm
-            .get_account(&ata)
-            .and_then(|a| spl_token::state::Account::unpack(&a.data).ok())
-            .map_or(0, |a| a.amount)
+        let world = SolWorld::start().await;
+        let proxy = RangeLimitedRpc::start(world.net.url.clone(), u64::MAX).await;
+        Self { world, proxy }
     }
 
     /// Another trader (the launcher) buys `token` with `quote` through our AMM.
     fn trader_buy(&self, token: &Pubkey, p: &PoolAddresses, quote: u64) {
-        let launcher = Launcher { net: &self.net, payer: &self.payer };
         let mine = get_associated_token_address(&self.payer.pubkey(), token);
         let a_to_b = p.mint_a == self.quote_mint;
         let ix = client::swap_exact_in(p, self.payer.pubkey(), a_to_b, self.quote_ata, mine, quote, 0);
-        launcher.send(&[ix], &[]).unwrap();
+        self.launcher().send(&[ix], &[]).unwrap();
     }
 
     /// Indexer, risk worker and trader, wired as `keeper run` wires them.
@@ -104,36 +70,9 @@ impl Net {
         let commitment = CommitmentConfig::confirmed();
         let mut indexer =
             SolanaIndexer::new(&self.net.url, amm::ID, "solana", commitment, 1000, 4, handle, self.db.clone());
-        let engine = SolanaRiskEngine::new(
-            &self.net.url,
-            commitment,
-            HashMap::from([(self.quote_mint, MIN_QUOTE)]),
-            Default::default(),
-        );
-        let mut worker =
-            RiskWorker::new(self.db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2);
-        let (reports, reports_rx) = tokio::sync::mpsc::unbounded_channel();
-        worker.done = Some(reports);
-        let (jobs, jobs_rx) = tokio::sync::mpsc::channel::<Job>(1);
-        let mut t = TradingConfig {
-            enabled: true,
-            live,
-            max_risk_score: 60,
-            exit_poll_ms: 100,
-            take_profit_bps: 5_000,
-            ..Default::default()
-        };
-        t.solana.confirm_poll_ms = 50;
-        t.chains.insert(
-            "solana".into(),
-            ChainBudget {
-                buy_amount: MIN_QUOTE.to_string(),
-                max_buy: (10 * MIN_QUOTE).to_string(),
-                daily_budget: (100 * MIN_QUOTE).to_string(),
-                min_liquidity: MIN_QUOTE.to_string(),
-                quote_tokens: vec![],
-            },
-        );
+        let (worker, reports_rx, jobs_rx) = self.risk_worker();
+        let mut t = SolWorld::trading(live);
+        t.take_profit_bps = 5_000;
         let key = live.then(|| self.wallet.insecure_clone());
         let exec = SolanaTrader::new("solana", &self.proxy.url, commitment, key, t.solana.clone());
         let mut trader = Trader::new(self.db.clone(), t);
@@ -144,7 +83,6 @@ impl Net {
         });
         let w = tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(100), cancel.clone()));
         let tr = tokio::spawn(Arc::new(trader).run(reports_rx, cancel.clone()));
-        std::mem::forget(jobs);
         (cancel, vec![writer, i, w, tr])
     }
 }
@@ -227,8 +165,8 @@ async fn live_snipe_survives_an_expired_blockhash_and_exits_on_take_profit() {
     assert_eq!(ids.len(), 2, "signed again after the blockhash expired: {ids:?}");
     assert_eq!(tx_id.as_deref(), Some(ids[1].as_str()));
     assert_eq!(amount_in, MIN_QUOTE.to_string());
-    assert_eq!(n.balance(&n.wallet.pubkey(), &token).to_string(), pos.size, "bought exactly once");
-    assert_eq!(n.balance(&n.wallet.pubkey(), &n.quote_mint), 999 * MIN_QUOTE);
+    assert_eq!(n.balance(&token).to_string(), pos.size, "bought exactly once");
+    assert_eq!(n.balance(&n.quote_mint), 999 * MIN_QUOTE);
 
     // A token whose mint can freeze holders' accounts is never bought.
     let (frozen, _) = n.launch(SolLaunch { freeze_authority: true, ..SolLaunch::clean(10 * MIN_QUOTE) });
@@ -240,9 +178,9 @@ async fn live_snipe_survives_an_expired_blockhash_and_exits_on_take_profit() {
     let closed = wait_status(&n.db, &token, "closed").await;
     assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
     assert!(closed.proceeds.parse::<u64>().unwrap() > closed.cost.parse::<u64>().unwrap());
-    assert_eq!(n.balance(&n.wallet.pubkey(), &token), 0);
+    assert_eq!(n.balance(&token), 0);
     assert_eq!(
-        n.balance(&n.wallet.pubkey(), &n.quote_mint).to_string(),
+        n.balance(&n.quote_mint).to_string(),
         (999 * MIN_QUOTE + closed.proceeds.parse::<u64>().unwrap()).to_string()
     );
     stop(k).await;
@@ -259,8 +197,8 @@ async fn dry_run_on_solana_sends_nothing() {
     let closed = wait_status(&n.db, &token, "closed").await;
     assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
     stop(k).await;
-    assert_eq!(n.balance(&n.wallet.pubkey(), &token), 0, "nothing bought on chain");
-    assert_eq!(n.balance(&n.wallet.pubkey(), &n.quote_mint), 1_000 * MIN_QUOTE, "nothing spent");
+    assert_eq!(n.balance(&token), 0, "nothing bought on chain");
+    assert_eq!(n.balance(&n.quote_mint), 1_000 * MIN_QUOTE, "nothing spent");
     let sigs = n.net.chain().signatures_for_address(&n.wallet.pubkey(), None, None, 100).len();
     assert_eq!(sigs, 1, "only the funding transaction touches the wallet");
 }

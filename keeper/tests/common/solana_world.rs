@@ -1,0 +1,106 @@
+//! The Solana localnet every trading test starts from: a served chain, a launcher (`payer`)
+//! holding most of a 6-decimal quote mint, the keeper's wallet with 1000 `MIN_QUOTE` of it and
+//! some SOL, and a migrated mirror; plus the risk worker and the trading limits those tests share.
+
+use std::{collections::HashMap, time::Duration};
+
+use amm::client::PoolAddresses;
+use keeper::{
+    mirror,
+    risk::worker::{Engine, Job, ReportDone, RiskWorker},
+    solana::risk::SolanaRiskEngine,
+    trade::{ChainBudget, TradingConfig},
+};
+use solana_commitment_config::CommitmentConfig;
+use solana_sdk::{
+    pubkey::Pubkey,
+    signature::{Keypair, Signer},
+};
+use sqlx::SqlitePool;
+use tests::localnet::{
+    serve,
+    sim::{Launcher, SolLaunch},
+    Chain, Localnet,
+};
+use tokio::sync::mpsc;
+
+/// Base units of the quote mint: the buy size and the least liquidity traded.
+pub const MIN_QUOTE: u64 = 1_000_000_000;
+
+pub struct SolWorld {
+    pub net: Localnet,
+    pub payer: Keypair,
+    pub wallet: Keypair,
+    pub quote_mint: Pubkey,
+    pub quote_ata: Pubkey,
+    pub db: SqlitePool,
+    _dir: tempfile::TempDir,
+}
+
+impl SolWorld {
+    pub async fn start() -> Self {
+        let (payer, wallet) = (Keypair::new(), Keypair::new());
+        let mut chain = Chain::new(&payer.pubkey()).await;
+        chain.svm.airdrop(&payer.pubkey(), 1_000 * 1_000_000_000).unwrap();
+        chain.svm.airdrop(&wallet.pubkey(), 10 * 1_000_000_000).unwrap();
+        let net = serve(chain, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let launcher = Launcher { net: &net, payer: &payer };
+        launcher.ensure_config().unwrap();
+        let quote_mint = launcher.mint(false).unwrap();
+        let quote_ata = launcher.mint_to(&quote_mint, &payer.pubkey(), u64::MAX / 4).unwrap();
+        launcher.mint_to(&quote_mint, &wallet.pubkey(), 1_000 * MIN_QUOTE).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+        mirror::migrate(&db).await.unwrap();
+        Self { net, payer, wallet, quote_mint, quote_ata, db, _dir: dir }
+    }
+
+    pub fn launcher(&self) -> Launcher<'_> {
+        Launcher { net: &self.net, payer: &self.payer }
+    }
+
+    /// A token launched by the payer in a new pool of our AMM against the quote mint.
+    pub fn launch(&self, l: SolLaunch) -> (Pubkey, PoolAddresses) {
+        self.launcher().launch(&self.quote_mint, &self.quote_ata, l).unwrap()
+    }
+
+    /// What the keeper's wallet holds of `mint`.
+    pub fn balance(&self, mint: &Pubkey) -> u64 {
+        self.launcher().balance(&self.wallet.pubkey(), mint)
+    }
+
+    /// The risk worker over this chain (`MIN_QUOTE` of the quote mint wanted in a pool), its
+    /// finished reports and its job queue (kept open: the worker also polls the mirror).
+    pub fn risk_worker(&self) -> (RiskWorker, mpsc::UnboundedReceiver<ReportDone>, mpsc::Receiver<Job>) {
+        let engine = SolanaRiskEngine::new(
+            &self.net.url,
+            CommitmentConfig::confirmed(),
+            HashMap::from([(self.quote_mint, MIN_QUOTE)]),
+            Default::default(),
+        );
+        let mut worker =
+            RiskWorker::new(self.db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2);
+        let (reports, reports_rx) = mpsc::unbounded_channel();
+        worker.done = Some(reports);
+        let (jobs, jobs_rx) = mpsc::channel::<Job>(1);
+        std::mem::forget(jobs);
+        (worker, reports_rx, jobs_rx)
+    }
+
+    /// Trading on "solana": buys of `MIN_QUOTE`, scores up to 60, exits checked every 100 ms.
+    pub fn trading(live: bool) -> TradingConfig {
+        let mut t = TradingConfig { enabled: true, live, max_risk_score: 60, exit_poll_ms: 100, ..Default::default() };
+        t.solana.confirm_poll_ms = 50;
+        t.chains.insert(
+            "solana".into(),
+            ChainBudget {
+                buy_amount: MIN_QUOTE.to_string(),
+                max_buy: (10 * MIN_QUOTE).to_string(),
+                daily_budget: (100 * MIN_QUOTE).to_string(),
+                min_liquidity: MIN_QUOTE.to_string(),
+                quote_tokens: vec![],
+            },
+        );
+        t
+    }
+}
