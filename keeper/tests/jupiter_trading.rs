@@ -157,7 +157,7 @@ impl World {
 
     /// DexScreener discovery and enrichment, the risk worker and a live trader with Jupiter and
     /// USD valuation, wired as `keeper run` wires them.
-    fn keeper(&self) -> (Arc<Trader>, CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
+    fn keeper(&self) -> (CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
         let cancel = CancellationToken::new();
         let commitment = CommitmentConfig::confirmed();
         let markets = Markets {
@@ -191,17 +191,18 @@ impl World {
         });
         let mut trader = Trader::new(self.db.clone(), t);
         trader.add_venue("solana", Venue::Solana(Arc::new(exec)), vec![self.quote_mint.to_string()]);
-        trader.with_usd(UsdPricer::new(
+        let mut usd = UsdPricer::new(
             CoinGecko::new(&service(&self.api.url), None).unwrap(),
             BTreeMap::from([("solana".to_string(), "solana".to_string())]),
-        ));
-        let trader = Arc::new(trader);
+        );
+        usd.every = Duration::from_millis(200);
+        trader.with_usd(usd);
         let tasks = vec![
             tokio::spawn(markets.run(cancel.clone())),
             tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(100), cancel.clone())),
-            tokio::spawn(Arc::clone(&trader).run(reports_rx, cancel.clone())),
+            tokio::spawn(Arc::new(trader).run(reports_rx, cancel.clone())),
         ];
-        (trader, cancel, tasks)
+        (cancel, tasks)
     }
 }
 
@@ -220,7 +221,12 @@ struct Pos {
 }
 
 async fn wait_status(db: &SqlitePool, token: &Pubkey, status: &str) -> Pos {
-    wait_for(&format!("position {token} {status}"), || async {
+    wait_position(db, token, status, |p| p.status == status).await
+}
+
+/// The newest position in `token` once `ready` holds for it.
+async fn wait_position(db: &SqlitePool, token: &Pubkey, what: &str, ready: impl Fn(&Pos) -> bool) -> Pos {
+    wait_for(&format!("position {token} {what}"), || async {
         let p: Option<Pos> = sqlx::query_as(
             "SELECT id, status, venue, size, cost, proceeds, exit_reason, cost_usd, proceeds_usd, pnl_usd
              FROM positions WHERE token = ? ORDER BY id DESC",
@@ -229,7 +235,7 @@ async fn wait_status(db: &SqlitePool, token: &Pubkey, status: &str) -> Pos {
         .fetch_optional(db)
         .await
         .unwrap();
-        p.filter(|p| p.status == status)
+        p.filter(|p| ready(p))
     })
     .await
 }
@@ -263,7 +269,7 @@ fn usd_of(units: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_on_another_venue_is_found_on_dexscreener_bought_and_sold_through_jupiter_and_valued_in_usd() {
     let w = World::start().await;
-    let (trader, cancel, tasks) = w.keeper();
+    let (cancel, tasks) = w.keeper();
     let me = w.wallet.pubkey();
     let token = w.list();
 
@@ -311,9 +317,8 @@ async fn a_token_on_another_venue_is_found_on_dexscreener_bought_and_sold_throug
     assert_eq!(posted["userPublicKey"], me.to_string());
     assert_eq!(posted["wrapAndUnwrapSol"], false);
 
-    // USD: the cost at CoinGecko's price of the quote token.
-    trader.price_usd().await.unwrap();
-    let priced = wait_status(&w.db, &token, "open").await;
+    // USD, by the trader's own rounds: the cost at CoinGecko's price of the quote token.
+    let priced = wait_position(&w.db, &token, "valued in USD", |p| p.status == "open" && p.cost_usd.is_some()).await;
     assert_eq!(priced.cost_usd, Some(usd_of(&priced.cost)));
     assert_eq!(usd_of(&priced.cost), "150250", "1000 quote tokens (6 decimals) at $150.25");
     assert!(priced.pnl_usd.is_some());
@@ -328,9 +333,9 @@ async fn a_token_on_another_venue_is_found_on_dexscreener_bought_and_sold_throug
     assert_eq!(sell.amount_out.as_deref(), Some(closed.proceeds.as_str()));
     let proceeds: u64 = closed.proceeds.parse().unwrap();
     assert_eq!(w.balance(&w.quote_mint), 999 * MIN_QUOTE + proceeds);
-    trader.price_usd().await.unwrap();
-    let priced = wait_status(&w.db, &token, "closed").await;
-    assert_eq!(priced.proceeds_usd, Some(usd_of(&closed.proceeds)));
+    let exit_usd = usd_of(&closed.proceeds);
+    let priced =
+        wait_position(&w.db, &token, "exit in USD", |p| p.proceeds_usd.as_deref() == Some(exit_usd.as_str())).await;
     let pnl = Usd::parse(&usd_of(&closed.proceeds)).unwrap().0 - Usd::parse(&usd_of(&closed.cost)).unwrap().0;
     assert_eq!(priced.pnl_usd, Some(Usd(pnl).to_string()));
 

@@ -6,6 +6,7 @@
 use std::{
     collections::{BTreeMap, HashMap},
     sync::Mutex,
+    time::Duration,
 };
 
 use alloy::primitives::{Address, I256, U256};
@@ -22,6 +23,8 @@ pub struct UsdPricer {
     pub coingecko: CoinGecko,
     /// Our chain names -> CoinGecko asset platforms.
     pub platforms: BTreeMap<String, String>,
+    /// How often the trader runs a round (15 s).
+    pub every: Duration,
     decimals: Mutex<HashMap<(String, String), u8>>,
 }
 
@@ -75,7 +78,7 @@ pub fn usd_view(
 
 impl UsdPricer {
     pub fn new(coingecko: CoinGecko, platforms: BTreeMap<String, String>) -> Self {
-        Self { coingecko, platforms, decimals: Mutex::new(HashMap::new()) }
+        Self { coingecko, platforms, every: Duration::from_secs(15), decimals: Mutex::new(HashMap::new()) }
     }
 
     /// Prices every open position and every closed one not yet priced at its exit. `decimals`

@@ -4,7 +4,10 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -97,11 +100,10 @@ pub struct Trader {
     default_quotes: HashMap<String, Vec<String>>,
     selling: Mutex<HashSet<i64>>,
     usd: Option<UsdPricer>,
+    /// A USD valuation round is running.
+    pricing: AtomicBool,
     aggregators: Option<Arc<Aggregators>>,
 }
-
-/// How often positions are valued in USD.
-const USD_EVERY: Duration = Duration::from_secs(15);
 
 fn bps_of(a: &Assessment, check: &str) -> Option<u32> {
     a.findings
@@ -123,6 +125,7 @@ impl Trader {
             default_quotes: HashMap::new(),
             selling: Mutex::new(HashSet::new()),
             usd: None,
+            pricing: AtomicBool::new(false),
             aggregators: None,
         }
     }
@@ -418,7 +421,7 @@ impl Trader {
         let mut tasks = JoinSet::new();
         let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.exit_poll_ms));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut usd_tick = tokio::time::interval(USD_EVERY);
+        let mut usd_tick = tokio::time::interval(self.usd.as_ref().map_or(Duration::MAX, |u| u.every));
         usd_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -442,9 +445,17 @@ impl Trader {
                         tracing::warn!(error = %e, "exit check failed");
                     }
                 }
+                // Beside the loop: a slow price service never delays a buy or an exit. One
+                // round at a time.
                 _ = usd_tick.tick(), if self.usd.is_some() => {
-                    if let Err(e) = self.price_usd().await {
-                        tracing::warn!(error = %e, "USD valuation failed");
+                    if !self.pricing.swap(true, Ordering::AcqRel) {
+                        let me = Arc::clone(&self);
+                        tasks.spawn(async move {
+                            if let Err(e) = me.price_usd().await {
+                                tracing::warn!(error = %e, "USD valuation failed");
+                            }
+                            me.pricing.store(false, Ordering::Release);
+                        });
                     }
                 }
             }
