@@ -224,6 +224,9 @@ confirm_poll_ms = 250
 # Also discover pairs from DexScreener's newest token profiles (needs external.dexscreener).
 dexscreener_discovery = false
 dexscreener_poll_ms = 10000
+# Markets of tokens whose pool is under a day old are fetched again after this many seconds
+# (0: once); pools DexScreener discovery found get their reserves refreshed with them.
+dexscreener_refresh_secs = 300
 # Our chain names -> DexScreener chain ids, and -> CoinGecko asset platforms.
 dexscreener_chains = { ethereum = "ethereum", bsc = "bsc", polygon = "polygon", solana = "solana" }
 coingecko_platforms = { ethereum = "ethereum", bsc = "binance-smart-chain", polygon = "polygon-pos", solana = "solana" }

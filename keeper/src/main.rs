@@ -333,6 +333,7 @@ fn build_markets(config: &Config, db: sqlx::SqlitePool) -> anyhow::Result<Option
         chains: ext.dexscreener_chains.clone(),
         discovery,
         poll: Duration::from_millis(ext.dexscreener_poll_ms),
+        refresh: Duration::from_secs(ext.dexscreener_refresh_secs),
     }))
 }
 

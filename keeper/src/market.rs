@@ -49,7 +49,13 @@ pub struct Markets {
     pub chains: BTreeMap<String, String>,
     pub discovery: Option<SolanaDiscovery>,
     pub poll: Duration,
+    /// Markets of tokens whose pool is under a day old are fetched again once this old
+    /// (`Duration::ZERO`: never).
+    pub refresh: Duration,
 }
+
+/// How long after a pool is first seen its token's market keeps being refreshed.
+const REFRESH_WINDOW_MS: i64 = 86_400_000;
 
 impl Markets {
     /// Runs until cancelled: discovery (if enabled), then enrichment, every `poll`. A failing
@@ -78,13 +84,21 @@ impl Markets {
         Ok((found, self.enrich().await?))
     }
 
-    /// Writes the market of every token of a pool that has none yet (newest pools first).
+    /// Writes the market of every token of a pool that has none yet (newest pools first), then
+    /// refreshes stale ones of young pools, with the reserves of the pools DexScreener
+    /// discovery found.
     pub async fn enrich(&self) -> Result<usize, MarketError> {
+        let now = now_ms();
+        let refresh_ms = i64::try_from(self.refresh.as_millis()).unwrap_or(i64::MAX);
         let pending: Vec<(String, String)> = sqlx::query_as(
             "SELECT p.chain, COALESCE(p.base_token, p.token_a) AS token FROM pools p
              LEFT JOIN token_markets m ON m.chain = p.chain AND m.token = COALESCE(p.base_token, p.token_a)
-             WHERE m.token IS NULL GROUP BY p.chain, token ORDER BY MAX(p.id) DESC LIMIT 300",
+             WHERE m.token IS NULL OR (?1 > 0 AND m.fetched_at_ms <= ?2 - ?1 AND p.first_seen_at_ms > ?2 - ?3)
+             GROUP BY p.chain, token ORDER BY MAX(m.fetched_at_ms) IS NOT NULL, MAX(p.id) DESC LIMIT 300",
         )
+        .bind(refresh_ms)
+        .bind(now)
+        .bind(REFRESH_WINDOW_MS)
         .fetch_all(&self.db)
         .await?;
         let mut by_chain: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -97,8 +111,11 @@ impl Markets {
             for batch in tokens.chunks(BATCH) {
                 let pairs = self.dex.pairs_by_tokens(chain_id, batch).await?;
                 for token in batch {
-                    let market = deepest(&pairs, chain_id, token, |_| true).map(Market::from);
-                    write_market(&self.db, chain, token, market.as_ref()).await?;
+                    let pair = deepest(&pairs, chain_id, token, |_| true);
+                    write_market(&self.db, chain, token, pair.map(Market::from).as_ref()).await?;
+                    if let Some(pair) = pair {
+                        update_reserves(&self.db, chain, pair).await?;
+                    }
                     written += 1;
                 }
             }
@@ -175,12 +192,7 @@ async fn insert_pool(db: &SqlitePool, d: &SolanaDiscovery, pair: &Pair) -> Resul
         tracing::debug!(pool = %pair.pair_address, "dexscreener pair whose mints are not on this chain; skipped");
         return Ok(false);
     };
-    let liquidity = pair.liquidity.as_ref();
-    let reserve = |v: Option<Usd>, dec: u8| v.and_then(|v| base_units(v, dec)).unwrap_or(0).to_string();
-    let (reserve_a, reserve_b) = (
-        reserve(liquidity.and_then(|l| l.base), *base_decimals),
-        reserve(liquidity.and_then(|l| l.quote), *quote_decimals),
-    );
+    let (reserve_a, reserve_b) = reserves(pair, *base_decimals, *quote_decimals);
     let now = now_ms();
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(
@@ -217,6 +229,44 @@ async fn insert_pool(db: &SqlitePool, d: &SolanaDiscovery, pair: &Pair) -> Resul
     }
     tx.commit().await?;
     Ok(inserted)
+}
+
+/// The pair's (base, quote) reserves in base units, from DexScreener's liquidity in whole tokens.
+fn reserves(pair: &Pair, base_decimals: u8, quote_decimals: u8) -> (String, String) {
+    let liquidity = pair.liquidity.as_ref();
+    let reserve = |v: Option<Usd>, dec: u8| v.and_then(|v| base_units(v, dec)).unwrap_or(0).to_string();
+    (reserve(liquidity.and_then(|l| l.base), base_decimals), reserve(liquidity.and_then(|l| l.quote), quote_decimals))
+}
+
+/// New reserves for the pool DexScreener discovery mirrored from this pair (its venue is the
+/// pair's `dexId`; pools our indexers follow keep the reserves they read from chain).
+async fn update_reserves(db: &SqlitePool, chain: &str, pair: &Pair) -> sqlx::Result<()> {
+    let decimals: Vec<(String, i64)> =
+        sqlx::query_as("SELECT address, decimals FROM tokens WHERE chain = ? AND address IN (?, ?)")
+            .bind(chain)
+            .bind(&pair.base_token.address)
+            .bind(&pair.quote_token.address)
+            .fetch_all(db)
+            .await?;
+    let of = |a: &str| decimals.iter().find(|(t, _)| t == a).and_then(|(_, d)| u8::try_from(*d).ok());
+    let (Some(base), Some(quote)) = (of(&pair.base_token.address), of(&pair.quote_token.address)) else {
+        return Ok(());
+    };
+    let (reserve_a, reserve_b) = reserves(pair, base, quote);
+    sqlx::query(
+        "UPDATE pools SET reserve_a = ?, reserve_b = ?
+         WHERE chain = ? AND address = ? AND venue = ? AND token_a = ? AND token_b = ?",
+    )
+    .bind(reserve_a)
+    .bind(reserve_b)
+    .bind(chain)
+    .bind(&pair.pair_address)
+    .bind(&pair.dex_id)
+    .bind(&pair.base_token.address)
+    .bind(&pair.quote_token.address)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Records what DexScreener knows of a token (`None`: not listed).

@@ -170,6 +170,7 @@ impl World {
                 quote_mints: vec![self.quote_mint],
             }),
             poll: Duration::from_millis(200),
+            refresh: Duration::from_millis(300),
         };
         let (worker, reports_rx, jobs_rx) = self.risk_worker();
         let mut t = SolWorld::trading(true);
@@ -316,6 +317,19 @@ async fn a_token_on_another_venue_is_found_on_dexscreener_bought_and_sold_throug
     let posted: serde_json::Value = serde_json::from_slice(&w.api.seen("/swap")[0].body).unwrap();
     assert_eq!(posted["userPublicKey"], me.to_string());
     assert_eq!(posted["wrapAndUnwrapSol"], false);
+
+    // Refreshed while the pool is young: the buy (and later the sell) moved the pool's quote
+    // reserve away from the 10 MIN_QUOTE it was discovered with, and the mirror follows
+    // DexScreener's liquidity.
+    wait_for("reserves refreshed", || async {
+        let r: String = sqlx::query_scalar("SELECT reserve_b FROM pools WHERE base_token = ?")
+            .bind(token.to_string())
+            .fetch_one(&w.db)
+            .await
+            .unwrap();
+        (r != (10 * MIN_QUOTE).to_string()).then_some(())
+    })
+    .await;
 
     // USD, by the trader's own rounds: the cost at CoinGecko's price of the quote token.
     let priced = wait_position(&w.db, &token, "valued in USD", |p| p.status == "open" && p.cost_usd.is_some()).await;

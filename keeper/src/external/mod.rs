@@ -31,6 +31,10 @@ pub struct ExternalConfig {
     /// Also discover pairs from DexScreener's newest token profiles (needs `dexscreener`).
     pub dexscreener_discovery: bool,
     pub dexscreener_poll_ms: u64,
+    /// Markets of tokens whose pool is less than a day old are fetched again once older than
+    /// this (their liquidity moves fast); 0: fetched once.
+    #[serde(default = "default_dexscreener_refresh_secs")]
+    pub dexscreener_refresh_secs: u64,
     /// Our chain names -> DexScreener chain ids.
     pub dexscreener_chains: BTreeMap<String, String>,
     /// Our chain names -> CoinGecko asset platform ids (for token prices by contract).
@@ -42,6 +46,10 @@ pub struct ExternalConfig {
     /// Lamports a Jupiter swap may cost the wallet beyond its input (fees, new token accounts).
     #[serde(default = "default_jupiter_max_lamports")]
     pub jupiter_max_lamports: u64,
+}
+
+fn default_dexscreener_refresh_secs() -> u64 {
+    300
 }
 
 fn default_jupiter_max_lamports() -> u64 {
@@ -59,6 +67,7 @@ impl Default for ExternalConfig {
             oneinch: ServiceConfig::new("https://api.1inch.dev", "ONEINCH_API_KEY", 60),
             dexscreener_discovery: false,
             dexscreener_poll_ms: 10_000,
+            dexscreener_refresh_secs: default_dexscreener_refresh_secs(),
             dexscreener_chains: chains(&[
                 ("ethereum", "ethereum"),
                 ("bsc", "bsc"),
