@@ -242,6 +242,8 @@ fn build_trader(config: &Config, db: sqlx::SqlitePool) -> anyhow::Result<Option<
         return Ok(None);
     }
     let mut trader = Trader::new(db, t.clone());
+    let ext = &config.external;
+    let key = |s: &keeper::external::ServiceConfig| s.key(&keys::process_env);
     let (evm_key, solana_key) = if t.live {
         (keys::evm_key(&t.evm_key_file, &keys::process_env)?, keys::solana_key(&t.solana_key_file, &keys::process_env)?)
     } else {
@@ -270,9 +272,8 @@ fn build_trader(config: &Config, db: sqlx::SqlitePool) -> anyhow::Result<Option<
             solana_key.map(|k| k.0),
             t.solana.clone(),
         );
-        let ext = &config.external;
         if ext.jupiter.enabled {
-            let client = Jupiter::new(&ext.jupiter, ext.jupiter.key(&keys::process_env)).context("external.jupiter")?;
+            let client = Jupiter::new(&ext.jupiter, key(&ext.jupiter)).context("external.jupiter")?;
             let mut allowed_programs = default_allowed_programs();
             allowed_programs.extend(
                 ext.jupiter_extra_programs.iter().filter_map(|p| p.parse::<anchor_lang::prelude::Pubkey>().ok()),
@@ -290,8 +291,6 @@ fn build_trader(config: &Config, db: sqlx::SqlitePool) -> anyhow::Result<Option<
         let quotes = sol.quote_mints.iter().map(|q| q.mint.clone()).collect();
         trader.add_venue(&sol.chain, Venue::Solana(Arc::new(exec)), quotes);
     }
-    let ext = &config.external;
-    let key = |s: &keeper::external::ServiceConfig| s.key(&keys::process_env);
     if ext.coingecko.enabled {
         let coingecko = CoinGecko::new(&ext.coingecko, key(&ext.coingecko)).context("external.coingecko")?;
         trader.with_usd(UsdPricer::new(coingecko, ext.coingecko_platforms.clone()));

@@ -204,6 +204,20 @@ async fn history_by_address_with_pagination_and_transactions_with_inner_instruct
     }
     let [AmmEvent::Swapped(ev)] = events.as_slice() else { panic!("one Swapped event, got {events:?}") };
     assert_eq!((ev.amount_in, ev.a_to_b, ev.before.reserve_a), (10_000, true, 10_000_000));
+    // Token balances before and after, per account index, as validators report them: the
+    // payer's two accounts move by exactly the swap's amounts.
+    let balance = |b: &OptionSerializer<Vec<solana_transaction_status_client_types::UiTransactionTokenBalance>>,
+                   ata: &Pubkey| {
+        let OptionSerializer::Some(b) = b else { panic!("token balances") };
+        let i = keys.iter().position(|k| k == ata).unwrap();
+        let e = b.iter().find(|e| usize::from(e.account_index) == i).expect("the account is listed");
+        assert_eq!(Option::<&String>::from(e.owner.as_ref()), Some(&me.to_string()));
+        assert_eq!(Option::<&String>::from(e.program_id.as_ref()), Some(&spl_token::ID.to_string()));
+        e.ui_token_amount.amount.parse::<u64>().unwrap()
+    };
+    let (pre, post) = (&meta.pre_token_balances, &meta.post_token_balances);
+    assert_eq!(balance(pre, &ata_a) - balance(post, &ata_a), ev.amount_in);
+    assert_eq!(balance(post, &ata_b) - balance(pre, &ata_b), ev.amount_out);
     assert_eq!(tx.slot, all[4].slot);
     assert!(c.rpc.get_transaction_with_config(&Signature::default(), cfg).await.is_err(), "unknown signature is null");
 

@@ -17,7 +17,6 @@ use std::{str::FromStr, time::Duration, time::Instant};
 use alloy::primitives::U256;
 use amm::{
     client::{self, PoolAddresses},
-    math::curve::swap_exact_in,
     state::{AmmConfig, Pool},
 };
 use anchor_lang::{prelude::Pubkey, solana_program::instruction::Instruction, AccountDeserialize};
@@ -187,12 +186,9 @@ impl SolanaTrader {
 
     async fn quote_amm(&self, pool: &str, token: &str, amount_in: U256, buy: bool) -> Result<(U256, U256), TradeError> {
         let (p, config) = self.pool(&key(pool)?).await?;
-        let token = key(token)?;
-        let token_is_b = p.mint_b == token;
-        let (r_quote, r_token) = if token_is_b { (p.reserve_a, p.reserve_b) } else { (p.reserve_b, p.reserve_a) };
-        let (r_in, r_out) = if buy { (r_quote, r_token) } else { (r_token, r_quote) };
         let amount_in = u64::try_from(amount_in).map_err(|_| TradeError::Invalid("amount above u64".into()))?;
-        let q = swap_exact_in(amount_in, r_in, r_out, config.fees()).map_err(|e| TradeError::Invalid(e.to_string()))?;
+        let (q, r_quote) = client::quote_exact_in(&p, &config, &key(token)?, buy, amount_in)
+            .map_err(|e| TradeError::Invalid(e.to_string()))?;
         Ok((U256::from(q.amount_out), U256::from(r_quote)))
     }
 

@@ -10,7 +10,6 @@
 use std::sync::{Arc, Mutex};
 
 use amm::client::PoolAddresses;
-use anchor_lang::solana_program::program_pack::Pack;
 use anchor_spl::{associated_token, token::spl_token};
 use solana_sdk::{
     instruction::Instruction,
@@ -19,7 +18,10 @@ use solana_sdk::{
     signature::Signature,
     transaction::VersionedTransaction,
 };
-use tests::localnet::{sim::swap_instructions, Chain, Localnet};
+use tests::localnet::{
+    sim::{quote_out, swap_instructions},
+    Chain, Localnet,
+};
 
 use super::fake_api::{FakeApi, Reply};
 
@@ -72,11 +74,8 @@ impl FakeJupiter {
             let (m, buy) = me.market(&input, &output);
             let amount: u64 = seen.query["amount"].parse().unwrap();
             let slippage: u64 = seen.query["slippageBps"].parse().unwrap();
-            let mut chain = chain.lock().unwrap();
-            // Priced by running the swap for a wallet that holds the input (the pool's payer
-            // side cannot be known here, so a simulation without signature checks).
-            let probe = Pubkey::new_unique();
-            let out = simulate_out(&mut chain, &m, &probe, buy, amount);
+            let chain = chain.lock().unwrap();
+            let out = quote_out(&chain, &m.pool, &m.token, buy, amount).expect("the pool quotes");
             let threshold = out * (10_000 - slippage) / 10_000;
             Reply::json(format!(
                 r#"{{"inputMint":"{input}","inAmount":"{amount}","outputMint":"{output}","outAmount":"{out}",
@@ -144,41 +143,4 @@ impl FakeJupiter {
             .unwrap_or_else(|| panic!("no route for {input} -> {output}"));
         (m, m.quote_mint == *input)
     }
-}
-
-/// What the swap would deliver now, measured by running it for `probe` with the input funded in
-/// the simulation only.
-fn simulate_out(chain: &mut Chain, m: &Market, probe: &Pubkey, buy: bool, amount: u64) -> u64 {
-    let (input, output) = if buy { (m.quote_mint, m.token) } else { (m.token, m.quote_mint) };
-    let in_ata = associated_token::get_associated_token_address(probe, &input);
-    let out_ata = associated_token::get_associated_token_address(probe, &output);
-    let mut data = vec![0u8; spl_token::state::Account::LEN];
-    spl_token::state::Account {
-        mint: input,
-        owner: *probe,
-        amount,
-        state: spl_token::state::AccountState::Initialized,
-        ..Default::default()
-    }
-    .pack_into_slice(&mut data);
-    let rent = chain.svm.minimum_balance_for_rent_exemption(data.len());
-    let account = |lamports, data, owner| solana_sdk::account::Account {
-        lamports,
-        data,
-        owner,
-        executable: false,
-        rent_epoch: 0,
-    };
-    let system = Pubkey::default();
-    chain.svm.set_account(in_ata, account(rent, data, spl_token::ID)).unwrap();
-    chain.svm.set_account(*probe, account(1_000_000_000, vec![], system)).unwrap();
-    let tx = unsigned(chain, probe, &swap_instructions(&m.pool, probe, &m.token, buy, amount, 0));
-    let (record, after) = chain.simulate_with_accounts(tx, &[out_ata], false);
-    assert!(record.result.is_ok(), "{:?}", record.meta.logs);
-    let out = spl_token::state::Account::unpack(&after[0].as_ref().unwrap().data).unwrap().amount;
-    // The probe's accounts existed for the simulation only.
-    for key in [in_ata, *probe] {
-        chain.svm.set_account(key, account(0, vec![], system)).unwrap();
-    }
-    out
 }

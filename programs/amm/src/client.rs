@@ -82,6 +82,22 @@ impl PoolAddresses {
     }
 }
 
+/// An ExactIn swap of `amount` in `pool` as the program would price it now: buying `token` with
+/// the pool's other mint (`buy`) or selling `token`. Also gives the pool's reserve of the other
+/// mint (the quote side).
+pub fn quote_exact_in(
+    pool: &Pool,
+    config: &AmmConfig,
+    token: &Pubkey,
+    buy: bool,
+    amount: u64,
+) -> crate::math::MathResult<(crate::math::curve::SwapQuote, u64)> {
+    let (r_token, r_quote) =
+        if pool.mint_b == *token { (pool.reserve_b, pool.reserve_a) } else { (pool.reserve_a, pool.reserve_b) };
+    let (r_in, r_out) = if buy { (r_quote, r_token) } else { (r_token, r_quote) };
+    Ok((crate::math::curve::swap_exact_in(amount, r_in, r_out, config.fees())?, r_quote))
+}
+
 fn ix(accounts: impl ToAccountMetas, data: impl InstructionData) -> Instruction {
     Instruction { program_id: crate::ID, accounts: accounts.to_account_metas(None), data: data.data() }
 }

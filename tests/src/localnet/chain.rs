@@ -530,3 +530,43 @@ pub fn unpack_mint(owner: &Pubkey, data: &[u8]) -> Option<spl_token::state::Mint
     }
     spl_token::state::Mint::unpack_from_slice(data.get(..spl_token::state::Mint::LEN)?).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ledger lines written before token balances were recorded still load, with none.
+    #[test]
+    fn older_ledger_records_decode() {
+        let signature = Signature::new_unique();
+        let transaction = VersionedTransaction::default();
+        let v1 = bincode::serialize(&(
+            signature,
+            7u64,
+            9i64,
+            &transaction,
+            Ok::<(), TransactionError>(()),
+            TransactionMetadata::default(),
+            vec![5u64],
+            vec![4u64],
+        ))
+        .unwrap();
+        let r = TxRecord::decode(&v1).unwrap();
+        assert_eq!((r.signature, r.slot, r.block_time), (signature, 7, 9));
+        assert_eq!((r.pre_balances, r.post_balances), (vec![5], vec![4]));
+        assert!(r.pre_token_balances.is_empty() && r.post_token_balances.is_empty());
+        // And a record of this build round-trips with its token balances.
+        let balance = TokenBalance {
+            index: 1,
+            mint: Pubkey::new_unique(),
+            owner: Pubkey::new_unique(),
+            program: Pubkey::new_unique(),
+            amount: 42,
+            decimals: 6,
+        };
+        let now = TxRecord { pre_token_balances: vec![balance.clone()], ..TxRecord::decode(&v1).unwrap() };
+        let back = TxRecord::decode(&bincode::serialize(&now).unwrap()).unwrap();
+        assert_eq!(back.pre_token_balances, vec![balance]);
+        assert!(TxRecord::decode(&v1[..v1.len() - 3]).is_err(), "a cut line is refused");
+    }
+}

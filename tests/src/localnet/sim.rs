@@ -2,7 +2,10 @@
 //! way real launches look (supply spread or not, mint authority revoked or kept, LP burned or
 //! kept, deep or thin quote liquidity). Used by the localnet launch simulator and the tests.
 
-use amm::client::{self, PoolAddresses};
+use amm::{
+    client::{self, PoolAddresses},
+    state::{AmmConfig, Pool},
+};
 use anchor_lang::solana_program::{instruction::Instruction, program_pack::Pack, system_instruction};
 use anchor_spl::{associated_token, token::spl_token};
 use solana_sdk::{
@@ -11,7 +14,7 @@ use solana_sdk::{
     transaction::Transaction,
 };
 
-use super::Localnet;
+use super::{Chain, Localnet};
 
 /// How a token is launched.
 #[derive(Debug, Clone, Copy)]
@@ -176,6 +179,16 @@ impl Launcher<'_> {
         }
         Ok((token, p))
     }
+}
+
+/// What an ExactIn swap of `amount` in `p` delivers now (buying `token` with the other mint, or
+/// selling `token`): the program's own math on the pool's reserves and its config's fees.
+pub fn quote_out(chain: &Chain, p: &PoolAddresses, token: &Pubkey, buy: bool, amount: u64) -> Option<u64> {
+    use anchor_lang::AccountDeserialize;
+    let read = |k: &Pubkey| chain.svm.get_account(k).map(|a| a.data);
+    let pool = Pool::try_deserialize(&mut read(&p.pool)?.as_slice()).ok()?;
+    let config = AmmConfig::try_deserialize(&mut read(&p.config)?.as_slice()).ok()?;
+    client::quote_exact_in(&pool, &config, token, buy, amount).ok().map(|(q, _)| q.amount_out)
 }
 
 /// The instructions of an ExactIn swap by `user` in `p`: buys `token` with `amount` of the other
