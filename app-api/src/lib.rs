@@ -31,8 +31,8 @@ use tower_http::{
     timeout::TimeoutLayer,
 };
 
-/// The migrations shared with the keeper.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+/// The migrations shared with the keeper (owned by the `mirror` crate).
+pub use mirror::MIGRATOR;
 
 #[derive(Clone)]
 pub struct AppState {

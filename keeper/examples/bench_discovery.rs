@@ -7,29 +7,30 @@
 // Timings and rates for display only; no amounts are computed in floating point here.
 #![allow(clippy::float_arithmetic)]
 
-use std::{
-    collections::HashMap,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use alloy::{
     network::TransactionBuilder,
     providers::{ext::AnvilApi, Provider},
 };
 use keeper::{
-    evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
-    risk::worker::{Engine, Job, ReportDone, RiskWorker},
+    app::{App, Secrets},
+    pipeline::RiskReport,
+    risk::worker::Recovery,
 };
 use tests::{
     bench::{ms, percentile},
     evm::TokenKind,
 };
-use tokio::sync::mpsc;
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-async fn next(done: &mut mpsc::UnboundedReceiver<ReportDone>) -> ReportDone {
-    tokio::time::timeout(Duration::from_secs(30), done.recv()).await.ok().flatten().expect("a report within 30 s")
+async fn next(done: &mut broadcast::Receiver<RiskReport>) -> RiskReport {
+    tokio::time::timeout(Duration::from_secs(30), done.recv())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .expect("a report within 30 s")
 }
 
 mod common;
@@ -37,7 +38,7 @@ mod common;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let launches: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(120);
-    let common::Bench { env, config, cfg, db, _dir } = common::start().await?;
+    let common::Bench { env, config, db, _dir } = common::start().await?;
 
     // Tokens deployed and approved up front: the measured phase only adds liquidity (which
     // creates the pair), like a real launch transaction.
@@ -50,22 +51,13 @@ async fn main() -> anyhow::Result<()> {
         tokens.push(t);
     }
 
+    // The keeper as `keeper run` builds it: discovery and the risk stage, no trading.
     let cancel = CancellationToken::new();
-    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(1_024);
-    let http = keeper::evm::http_provider(&cfg.http_url)?;
-    let discovery = EvmDiscovery::new("local", &cfg, http.clone(), db.clone(), jobs_tx)?;
-    let mut worker = RiskWorker::new(
-        db.clone(),
-        HashMap::from([("local".into(), Engine::Evm(EvmRiskEngine::new(http, &cfg, config.risk.clone())))]),
-        config.risk.concurrency,
-    );
-    let (done_tx, mut done) = mpsc::unbounded_channel::<ReportDone>();
-    worker.done = Some(done_tx);
-    let ws = env.ws_url();
-    let c = cancel.clone();
-    tokio::spawn(async move { discovery.run(&ws, c).await });
-    tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_secs(60), cancel.clone()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let recovery = Recovery { recovery_every: Duration::from_secs(60), ..Recovery::default() };
+    let app = App::builder(&config, Secrets::default()).database(db.clone()).recovery(recovery).build().await?;
+    let mut done = app.reports();
+    let keeper = tokio::spawn(app.run(cancel.clone()));
+    common::following(&db).await?;
 
     // Warm up (the first notification on a fresh subscription is late).
     let mut it = tokens.into_iter();
@@ -107,7 +99,7 @@ async fn main() -> anyhow::Result<()> {
     let mut burst = Vec::with_capacity(launches);
     for i in 0..launches {
         match tokio::time::timeout(Duration::from_secs(30), done.recv()).await {
-            Ok(Some(r)) => burst.push(r.latency.unwrap_or_default()),
+            Ok(Ok(r)) => burst.push(r.latency.unwrap_or_default()),
             _ => {
                 let pools: i64 = sqlx::query_scalar("SELECT count(*) FROM pools").fetch_one(&db).await?;
                 let block = env.provider.get_block_number().await?;
@@ -132,5 +124,6 @@ async fn main() -> anyhow::Result<()> {
         elapsed.as_secs_f64() / launches as f64 / percentile(&lat, 50).as_secs_f64()
     );
     cancel.cancel();
+    keeper.await??;
     Ok(())
 }

@@ -23,19 +23,16 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use keeper::{
-    evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
-    risk::worker::{Engine, Job, ReportDone, RiskWorker},
-    trade::{
-        evm::EvmTrader,
-        trader::{Trader, Venue},
-        ChainBudget, TradingConfig,
-    },
+    app::{App, Secrets},
+    config::Config,
+    risk::worker::Recovery,
+    trade::{keys::EvmKey, ChainBudget, TradingConfig},
 };
 use tests::{
     bench::{percentile, summary},
     evm::{e18, TokenKind},
 };
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
 const WARM_UP: usize = 3;
@@ -57,7 +54,7 @@ mod common;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let healthy: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100);
-    let common::Bench { env, config, cfg, db, _dir } = common::start().await?;
+    let common::Bench { env, config, db, _dir } = common::start().await?;
 
     // Tokens deployed and approved up front (automine, fast); the measured phase only adds
     // liquidity, the launch transaction itself. One launch in ten is a honeypot.
@@ -93,40 +90,25 @@ async fn main() -> anyhow::Result<()> {
         },
     );
     let key = PrivateKeySigner::from(env.anvil.keys()[7].clone());
+    // The keeper as `keeper run` builds it, trading live; reports are tapped on the way (their
+    // own latency is the baseline).
     let cancel = CancellationToken::new();
-    let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(1_024);
-    let http = keeper::evm::http_provider(&cfg.http_url)?;
-    let discovery = EvmDiscovery::new("local", &cfg, http.clone(), db.clone(), jobs_tx)?;
-    let mut worker = RiskWorker::new(
-        db.clone(),
-        HashMap::from([("local".into(), Engine::Evm(EvmRiskEngine::new(http.clone(), &cfg, config.risk.clone())))]),
-        config.risk.concurrency,
-    );
-    // Reports pass through a tap (their own latency is the baseline) on their way to the trader.
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<ReportDone>();
-    let (to_trader, trader_rx) = mpsc::unbounded_channel::<ReportDone>();
-    worker.done = Some(done_tx);
+    let config = Config { trading, ..config };
+    let recovery = Recovery { recovery_every: Duration::from_secs(60), ..Recovery::default() };
+    let secrets = Secrets { evm: Some(EvmKey(key)), solana: None };
+    let app = App::builder(&config, secrets).database(db.clone()).recovery(recovery).build().await?;
+    let mut done_rx = app.reports();
     let report_latency = Arc::new(Mutex::new(HashMap::<String, Duration>::new()));
     let tap = report_latency.clone();
     tokio::spawn(async move {
-        while let Some(r) = done_rx.recv().await {
+        while let Ok(r) = done_rx.recv().await {
             if let Some(l) = r.latency {
                 tap.lock().await.insert(r.token.clone(), l);
             }
-            if to_trader.send(r).is_err() {
-                break;
-            }
         }
     });
-    let exec = EvmTrader::new("local", http, &cfg, Some(key), trading.evm.clone());
-    let mut trader = Trader::new(db.clone(), trading);
-    trader.add_venue("local", Venue::Evm(Arc::new(exec)), vec![cfg.wrapped_native.clone()]);
-    let ws = env.ws_url();
-    let c = cancel.clone();
-    tokio::spawn(async move { discovery.run(&ws, c).await });
-    tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_secs(60), cancel.clone()));
-    tokio::spawn(Arc::new(trader).run(trader_rx, cancel.clone()));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let keeper = tokio::spawn(app.run(cancel.clone()));
+    common::following(&db).await?;
 
     env.provider.anvil_set_interval_mining(1).await?;
     println!("anvil mines a block every second; launching {} tokens ({honeypots} honeypots)...", total - WARM_UP);
@@ -157,6 +139,7 @@ async fn main() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     cancel.cancel();
+    keeper.await??;
     let buys: HashMap<String, Buy> = buys.into_iter().map(|b| (b.token.clone(), b)).collect();
     let reports = report_latency.lock().await;
 

@@ -12,10 +12,9 @@ use amm::{client::AmmEvent, Reserves, Swapped};
 use anchor_lang::prelude::Pubkey;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    events::{event_row, EventPosition},
-    mirror::{self, Batch, Checkpoint, PoolEventRow, Row, WriterConfig},
-};
+use mirror::{Batch, Checkpoint, PoolEventRow, Row, WriterConfig};
+
+use crate::chains::solana::event_rows::{event_row, EventPosition};
 
 /// Figures of one benchmark run.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +97,7 @@ async fn keeper_path(path: &Path, rows: Vec<PoolEventRow>, writer: WriterConfig)
     let batches: Vec<Batch> = rows
         .chunks(100)
         .map(|c| Batch {
+            urgent: false,
             checkpoint: c.last().map(|last| Checkpoint {
                 source: "bench".into(),
                 chain: "solana".into(),
@@ -111,7 +111,7 @@ async fn keeper_path(path: &Path, rows: Vec<PoolEventRow>, writer: WriterConfig)
     let (handle, rx) = mirror::writer_channel(8_192);
     let cancel = CancellationToken::new();
     let start = Instant::now();
-    let writer_task = tokio::spawn(mirror::run_writer(pool.clone(), rx, writer, cancel));
+    let writer_task = tokio::spawn(mirror::run_writer(pool.clone(), rx, writer, None, cancel));
     for b in batches {
         handle.send(b).await?;
     }

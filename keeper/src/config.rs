@@ -47,6 +47,9 @@ restart_backoff_initial_ms = 250
 restart_backoff_max_ms = 30000
 # On SIGINT/SIGTERM, tasks get this long to finish before the process exits.
 shutdown_timeout_ms = 5000
+# A critical task (writer, risk worker, trader) failing this many times in a row stops the
+# keeper with its error and a non-zero exit.
+max_failures = 5
 
 [solana]
 # Index our AMM on Solana.
@@ -338,6 +341,9 @@ pub struct SupervisorConfig {
     pub restart_backoff_initial_ms: u64,
     pub restart_backoff_max_ms: u64,
     pub shutdown_timeout_ms: u64,
+    /// A critical task (the writer, the risk worker, the trader) failing this many times in a
+    /// row stops the keeper with its error.
+    pub max_failures: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -429,6 +435,7 @@ impl Default for Config {
                 restart_backoff_initial_ms: 250,
                 restart_backoff_max_ms: 30_000,
                 shutdown_timeout_ms: 5_000,
+                max_failures: 5,
             },
             solana: SolanaConfig {
                 enabled: true,
@@ -619,6 +626,9 @@ impl Config {
         }
         if s.restart_backoff_max_ms < s.restart_backoff_initial_ms {
             return Err(invalid("supervisor.restart_backoff_max_ms", "must be at least restart_backoff_initial_ms"));
+        }
+        if s.max_failures == 0 || s.max_failures > 1_000 {
+            return Err(invalid("supervisor.max_failures", "must be between 1 and 1000"));
         }
         if s.shutdown_timeout_ms == 0 || s.shutdown_timeout_ms > 60_000 {
             return Err(invalid("supervisor.shutdown_timeout_ms", "must be between 1 and 60000"));

@@ -1,16 +1,24 @@
-//! The keeper: sources (chain subscriptions, HTTP APIs) produce typed events, pure strategies
-//! turn them into actions, executors act; everything is mirrored into SQLite by one writer.
+//! The keeper, as a library: [`app::App`] wires it; [`pipeline`] names what flows through it.
+//!
+//! ```text
+//! sources ──rows──▶ mirror writer ──NewPool──▶ risk worker ──RiskReport──▶ trader ──Decision
+//! ```
+//!
+//! - `sources/`: chain and service followers (Solana indexer, EVM discovery, DexScreener).
+//! - `chains/`: per-chain access, decoding and the risk probes (measurement only).
+//! - `risk/`: findings and scores (`rules`, pure), the engine trait, the worker.
+//! - `trade/`: strategy and guards, the trader loop, the executors.
+//! - `tasks`: supervision and ordered shutdown of all of it.
 
+pub mod app;
 pub mod bench;
+pub mod chains;
 pub mod config;
-pub mod events;
-pub mod evm;
 pub mod external;
-pub mod market;
-pub mod mirror;
+pub mod pipeline;
 pub mod risk;
-pub mod solana;
-pub mod supervisor;
+pub mod sources;
+pub mod tasks;
 pub mod trade;
 
 /// The AMM program id the keeper indexes and trades against by default.

@@ -143,7 +143,7 @@ async fn run_discovers_and_scores_launches_on_anvil() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let honey = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
-    let reader = keeper::mirror::open_reader(&db, Duration::from_secs(5), 1).await.unwrap();
+    let reader = mirror::open_reader(&db, Duration::from_secs(5), 1).await.unwrap();
     let verdict: String = tests::evm::wait_for("the honeypot's report", || async {
         sqlx::query_scalar("SELECT verdict FROM risk_reports WHERE pool_address = ?")
             .bind(format!("{:#x}", honey.pair))

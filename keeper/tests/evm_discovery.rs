@@ -2,29 +2,34 @@
 //! wide `eth_getLogs` ranges, live `PairCreated` over the websocket with a risk report each,
 //! resume after a restart without duplicates, and a reorg unwound from the mirror.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+#[path = "common/keeper.rs"]
+mod keeper_run;
+
+use std::time::Duration;
 
 use alloy::{
     primitives::{keccak256, Address},
     providers::{ext::AnvilApi, Provider},
 };
 use keeper::{
-    config::{Config, EvmChainConfig},
-    evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
-    mirror,
-    risk::worker::{Engine, Job, RiskWorker},
+    app::{App, Secrets},
+    config::Config,
+    risk::worker::Recovery,
 };
+use keeper_run::Running;
 use sqlx::SqlitePool;
 use tests::evm::{wait_for, EvmEnv, Launch, RangeLimitedRpc, TokenKind};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
-fn chain_config(env: &EvmEnv, http_url: &str) -> EvmChainConfig {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("keeper.toml");
-    let toml = env.keeper_toml("local").replace(&env.http_url(), http_url) + "max_log_range = 64\n";
+/// Discovery on `http_url` (a proxy, or anvil itself) with the risk stage, no trading.
+fn config(env: &EvmEnv, http_url: &str, dir: &std::path::Path) -> Config {
+    let path = dir.join("keeper.toml");
+    let toml = format!(
+        "[database]\npath = \"{}\"\n[solana]\nenabled = false\n{}max_log_range = 64\n",
+        dir.join("keeper.db").display(),
+        env.keeper_toml("local").replace(&env.http_url(), http_url)
+    );
     std::fs::write(&path, toml).unwrap();
-    Config::load(Some(&path), Vec::new()).expect("config").evm["local"].clone()
+    Config::load(Some(&path), Vec::new()).expect("config")
 }
 
 fn fresh(i: u64) -> Address {
@@ -37,41 +42,17 @@ async fn count(db: &SqlitePool, sql: &str) -> i64 {
 
 const ONE_HOUR: Duration = Duration::from_secs(3600);
 
-struct Keeper {
-    cancel: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Keeper {
-    /// Discovery + risk worker, as `keeper run` wires them.
-    /// `rescore_empty_after`: how soon empty pairs are scored again (long where a test counts reports).
-    fn start(env: &EvmEnv, cfg: &EvmChainConfig, db: &SqlitePool, rescore_empty_after: Duration) -> Self {
-        let cancel = CancellationToken::new();
-        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(64);
-        let http = keeper::evm::http_provider(&cfg.http_url).unwrap();
-        let mut discovery = EvmDiscovery::new("local", cfg, http.clone(), db.clone(), jobs_tx).unwrap();
-        discovery.poll_interval = Duration::from_millis(200);
-        let engine = EvmRiskEngine::new(http, cfg, Default::default());
-        let mut worker = RiskWorker::new(db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4);
-        worker.rescore_empty_after = rescore_empty_after;
-        let worker = Arc::new(worker);
-        let ws = env.ws_url();
-        let c = cancel.clone();
-        let d = tokio::spawn(async move {
-            if let Err(e) = discovery.run(&ws, c).await {
-                panic!("discovery failed: {e}");
-            }
-        });
-        let w = tokio::spawn(worker.run(jobs_rx, Duration::from_millis(200), cancel.clone()));
-        Self { cancel, tasks: vec![d, w] }
-    }
-
-    async fn stop(self) {
-        self.cancel.cancel();
-        for t in self.tasks {
-            tokio::time::timeout(Duration::from_secs(5), t).await.expect("stops within 5 s").expect("task");
-        }
-    }
+/// Discovery + risk worker, as `keeper run` builds them; empty pairs are scored again
+/// `rescore_empty_after` after their last report (long where a test counts reports).
+async fn start(config: &Config, db: &SqlitePool, rescore_empty_after: Duration) -> Running {
+    let recovery = Recovery { rescore_empty_after, rescore_every: Duration::from_millis(200), ..Recovery::default() };
+    let builder = App::builder(config, Secrets::default())
+        .database(db.clone())
+        .evm_poll_interval(Duration::from_millis(200))
+        .recovery(recovery);
+    let k = keeper_run::start(builder).await;
+    keeper_run::following(db, "evm:local").await;
+    k
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -89,8 +70,8 @@ async fn backfill_live_restart_and_reorg() {
     }
     // The provider refuses eth_getLogs over more than 5 blocks; the keeper asks for 64 at first.
     let proxy = RangeLimitedRpc::start(env.http_url(), 5).await;
-    let cfg = chain_config(&env, &proxy.url);
-    let keeper = Keeper::start(&env, &cfg, &db, ONE_HOUR);
+    let cfg = config(&env, &proxy.url, dir.path());
+    let keeper = start(&cfg, &db, ONE_HOUR).await;
 
     wait_for("the backfilled pools and their reports", || async {
         (count(&db, "SELECT count(*) FROM pools p JOIN risk_reports r ON r.pool_id = p.id").await == 4).then_some(())
@@ -148,12 +129,11 @@ async fn backfill_live_restart_and_reorg() {
     // Restart: pairs created while the keeper is down are backfilled; nothing is doubled.
     keeper.stop().await;
     env.create_pair(fresh(7), fresh(8)).await;
-    let keeper = Keeper::start(&env, &cfg, &db, ONE_HOUR);
-    wait_for("the pair created while down", || async {
-        (count(&db, "SELECT count(*) FROM pools").await == 6).then_some(())
+    let keeper = start(&cfg, &db, ONE_HOUR).await;
+    wait_for("the pair created while down, and its report", || async {
+        (count(&db, "SELECT count(DISTINCT pool_id) FROM risk_reports").await == 6).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(count(&db, "SELECT count(*) FROM pools").await, 6);
     assert_eq!(
         count(&db, "SELECT count(DISTINCT pool_id) FROM risk_reports").await,
@@ -211,9 +191,8 @@ async fn a_pair_created_empty_is_scored_again_once_funded() {
     let dir = tempfile::tempdir().unwrap();
     let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
     mirror::migrate(&db).await.unwrap();
-    let cfg = chain_config(&env, &env.http_url());
-    let keeper = Keeper::start(&env, &cfg, &db, Duration::from_millis(300));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cfg = config(&env, &env.http_url(), dir.path());
+    let keeper = start(&cfg, &db, Duration::from_millis(300)).await;
 
     let token = env.deploy_token(TokenKind::Standard, "late", tests::evm::e18(1_000_000)).await;
     env.create_pair(token, env.weth).await;
@@ -246,19 +225,9 @@ async fn a_pair_created_empty_is_scored_again_once_funded() {
         .await
         .unwrap();
     assert!(reserves.0 != "0" && reserves.1 != "0", "the funded reserves are mirrored: {reserves:?}");
-    // Funded pools leave the re-scoring set: no more reports pile up.
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE pool_address = ?")
-        .bind(&pair)
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
-    let later: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE pool_address = ?")
-        .bind(&pair)
-        .fetch_one(&db)
-        .await
-        .unwrap();
-    assert_eq!(n, later);
+    // Funded pools leave the re-scoring set: what the worker reads to re-score no longer
+    // has it, however long it waits.
+    let due = mirror::risk::empty_and_due(&db, "local", 0, 3_600_000, 1_000).await.unwrap();
+    assert!(due.iter().all(|p| p.address != pair), "a funded pair is not scored again");
     keeper.stop().await;
 }

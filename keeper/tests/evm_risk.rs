@@ -3,8 +3,8 @@
 
 use alloy::primitives::U256;
 use keeper::{
+    chains::evm::probe::{EvmRiskEngine, PoolRef},
     config::{Config, EvmChainConfig},
-    evm::risk::{EvmRiskEngine, PoolRef},
     risk::Verdict,
 };
 use tests::evm::{e18, EvmEnv, Launch, TokenKind};
@@ -21,7 +21,8 @@ fn chain_config(env: &EvmEnv) -> EvmChainConfig {
 async fn the_scorer_classifies_the_whole_token_zoo() {
     let env = EvmEnv::start().await;
     let cfg = chain_config(&env);
-    let engine = EvmRiskEngine::new(keeper::evm::http_provider(&env.http_url()).unwrap(), &cfg, Default::default());
+    let engine =
+        EvmRiskEngine::new(keeper::chains::evm::http_provider(&env.http_url()).unwrap(), &cfg, Default::default());
 
     let clean = Launch::clean;
     let zoo: Vec<(&str, Launch, Vec<&str>)> = vec![
@@ -53,7 +54,7 @@ async fn the_scorer_classifies_the_whole_token_zoo() {
         let l = env.launch(name, launch).await;
         let pool = PoolRef { pool: l.pair, base_token: l.token, created_block: l.block, created_tx: Some(l.tx) };
         let (facts, _, meta) = engine.measure(&pool).await.expect("measure");
-        let a = keeper::risk::evm::assess(&facts, &Default::default());
+        let a = keeper::risk::rules::evm::assess(&facts, &Default::default());
         println!("{name:>9}: score {:>3} {:?} tradeable={} tripped={:?}", a.score, a.verdict, a.tradeable, a.tripped());
         if a.tripped() != *expected {
             failures.push(format!("{name}: expected {expected:?}, got {:?}\n{}", a.tripped(), a.summary));

@@ -14,6 +14,8 @@
 mod fake_api;
 #[path = "common/fake_jupiter.rs"]
 mod fake_jupiter;
+#[path = "common/keeper.rs"]
+mod keeper_run;
 #[path = "common/solana_world.rs"]
 mod solana_world;
 
@@ -28,19 +30,8 @@ use amm::state::Pool;
 use anchor_lang::AccountDeserialize;
 use fake_api::{FakeApi, Reply};
 use fake_jupiter::{FakeJupiter, Market, Route};
-use keeper::{
-    external::{coingecko::CoinGecko, dexscreener::DexScreener, jupiter::Jupiter, ServiceConfig, Usd},
-    market::{Markets, SolanaDiscovery},
-    mirror,
-    trade::{
-        enrich::UsdPricer,
-        jupiter::default_allowed_programs,
-        solana::{JupiterRoute, SolanaTrader},
-        trader::{Trader, Venue},
-    },
-};
-use solana_commitment_config::CommitmentConfig;
-use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+use keeper::external::{ExternalConfig, ServiceConfig, Usd};
+use keeper_run::Running;
 use solana_sdk::{
     pubkey::Pubkey,
     signature::{Signature, Signer},
@@ -51,7 +42,6 @@ use tests::{
     evm::wait_for,
     localnet::{sim::SolLaunch, Localnet},
 };
-use tokio_util::sync::CancellationToken;
 
 /// CoinGecko's price of the quote token in the fake.
 const QUOTE_USD: &str = "150.25";
@@ -156,54 +146,31 @@ impl World {
     }
 
     /// DexScreener discovery and enrichment, the risk worker and a live trader with Jupiter and
-    /// USD valuation, wired as `keeper run` wires them.
-    fn keeper(&self) -> (CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
-        let cancel = CancellationToken::new();
-        let commitment = CommitmentConfig::confirmed();
-        let markets = Markets {
-            dex: DexScreener::new(&service(&self.api.url)).unwrap(),
-            db: self.db.clone(),
-            chains: BTreeMap::from([("solana".to_string(), "solana".to_string())]),
-            discovery: Some(SolanaDiscovery {
-                chain: "solana".into(),
-                rpc: RpcClient::new_with_commitment(self.net.url.clone(), commitment),
-                quote_mints: vec![self.quote_mint],
-            }),
-            poll: Duration::from_millis(200),
-            refresh: Duration::from_millis(300),
-        };
-        let (worker, reports_rx, jobs_rx) = self.risk_worker();
+    /// USD valuation, as `keeper run` builds them. Our AMM's own indexer follows no program here:
+    /// every pool comes from DexScreener, and is bought through Jupiter.
+    async fn keeper(&self) -> Running {
         let mut t = SolWorld::trading(true);
         t.max_hold_secs = 3;
-        let mut allowed_programs = default_allowed_programs();
-        allowed_programs.push(amm::ID); // the venue the fake routes through
-        let exec = SolanaTrader::new(
-            "solana",
-            &self.net.url,
-            commitment,
-            Some(self.wallet.insecure_clone()),
-            t.solana.clone(),
-        )
-        .with_jupiter(JupiterRoute {
-            client: Jupiter::new(&service(&self.api.url), None).unwrap(),
-            allowed_programs,
-            max_lamports: 10_000_000,
-            slippage_bps: t.slippage_bps,
+        let builder = self.world.keeper(t, &self.net.url);
+        let ext = ExternalConfig {
+            jupiter: service(&self.api.url),
+            dexscreener: service(&self.api.url),
+            coingecko: service(&self.api.url),
+            dexscreener_discovery: true,
+            dexscreener_poll_ms: 200,
+            dexscreener_chains: BTreeMap::from([("solana".to_string(), "solana".to_string())]),
+            coingecko_platforms: BTreeMap::from([("solana".to_string(), "solana".to_string())]),
+            // The venue the fake routes through.
+            jupiter_extra_programs: vec![amm::ID.to_string()],
+            jupiter_max_lamports: 10_000_000,
+            ..ExternalConfig::default()
+        };
+        let builder = builder.configure(|c| {
+            c.external = ext;
+            c.solana.program_id = Pubkey::new_unique().to_string();
         });
-        let mut trader = Trader::new(self.db.clone(), t);
-        trader.add_venue("solana", Venue::Solana(Arc::new(exec)), vec![self.quote_mint.to_string()]);
-        let mut usd = UsdPricer::new(
-            CoinGecko::new(&service(&self.api.url), None).unwrap(),
-            BTreeMap::from([("solana".to_string(), "solana".to_string())]),
-        );
-        usd.every = Duration::from_millis(200);
-        trader.with_usd(usd);
-        let tasks = vec![
-            tokio::spawn(markets.run(cancel.clone())),
-            tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(100), cancel.clone())),
-            tokio::spawn(Arc::new(trader).run(reports_rx, cancel.clone())),
-        ];
-        (cancel, tasks)
+        keeper_run::start(builder.usd_every(Duration::from_millis(200)).market_refresh(Duration::from_millis(300)))
+            .await
     }
 }
 
@@ -270,7 +237,7 @@ fn usd_of(units: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_on_another_venue_is_found_on_dexscreener_bought_and_sold_through_jupiter_and_valued_in_usd() {
     let w = World::start().await;
-    let (cancel, tasks) = w.keeper();
+    let k = w.keeper().await;
     let me = w.wallet.pubkey();
     let token = w.list();
 
@@ -372,8 +339,5 @@ async fn a_token_on_another_venue_is_found_on_dexscreener_bought_and_sold_throug
         .count();
     assert_eq!(wallet_txs, 0, "the wallet sent nothing");
 
-    cancel.cancel();
-    for t in tasks {
-        tokio::time::timeout(Duration::from_secs(10), t).await.expect("stops").expect("task");
-    }
+    k.stop().await;
 }

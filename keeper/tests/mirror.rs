@@ -8,9 +8,9 @@ use amm::{client::AmmEvent, Reserves};
 use anchor_lang::prelude::Pubkey;
 use keeper::{
     bench::synthetic_events,
-    events::{event_row, EventPosition},
-    mirror::{self, Batch, Checkpoint, MirrorError, PoolRow, ReservesUpdate, Row, TokenRow, WriterConfig},
+    chains::solana::event_rows::{event_row, EventPosition},
 };
+use mirror::{Batch, Checkpoint, MirrorError, PoolRow, ReservesUpdate, Row, TokenRow, WriterConfig};
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +32,7 @@ fn checkpoint(slot: u64) -> Checkpoint {
 }
 
 fn batch_of(events: &[mirror::PoolEventRow], slot: u64) -> Batch {
-    Batch { rows: events.iter().cloned().map(Row::Event).collect(), checkpoint: Some(checkpoint(slot)) }
+    Batch { rows: events.iter().cloned().map(Row::Event).collect(), checkpoint: Some(checkpoint(slot)), urgent: false }
 }
 
 #[tokio::test]
@@ -90,6 +90,7 @@ async fn pools_tokens_and_reserves_follow_the_newest_slot() {
         created_slot: Some(10),
         created_tx: Some("sig".into()),
         created_block_time: Some(1),
+        ..Default::default()
     };
     let token = |symbol: Option<&str>| TokenRow {
         chain: "solana".into(),
@@ -110,10 +111,10 @@ async fn pools_tokens_and_reserves_follow_the_newest_slot() {
         })
     };
     let rows = vec![Row::Token(token(Some("AAA"))), Row::Token(token(None)), Row::Pool(p.clone()), reserves("150", 12)];
-    mirror::write_batches(&pool, &[Batch { rows, checkpoint: None }]).await.unwrap();
+    mirror::write_batches(&pool, &[Batch::of(rows)]).await.unwrap();
     // A re-discovery does not reset the pool; an older reserve reading does not win.
     let rows = vec![Row::Pool(p), reserves("120", 11), reserves("170", 12)];
-    mirror::write_batches(&pool, &[Batch { rows, checkpoint: None }]).await.unwrap();
+    mirror::write_batches(&pool, &[Batch::of(rows)]).await.unwrap();
     let (ra, rs, lp): (String, i64, Option<String>) =
         sqlx::query_as("SELECT reserve_a, reserves_slot, lp_supply FROM pools WHERE address = 'P1'")
             .fetch_one(&pool)
@@ -227,7 +228,7 @@ async fn every_amm_event_kind_is_stored() {
             Row::Event(event_row(pos, e))
         })
         .collect();
-    let stats = mirror::write_batches(&pool, &[Batch { rows, checkpoint: None }]).await.unwrap();
+    let stats = mirror::write_batches(&pool, &[Batch::of(rows)]).await.unwrap();
     assert_eq!(stats.events_inserted, 8);
     let kinds: Vec<(String, Option<String>)> =
         sqlx::query_as("SELECT kind, reserve_a_after FROM pool_events ORDER BY event_index")
@@ -260,7 +261,7 @@ async fn the_writer_applies_backpressure_and_drains_on_shutdown() {
     let (handle, rx) = mirror::writer_channel(1);
     let cancel = CancellationToken::new();
     let config = WriterConfig { max_rows: 64, max_delay: Duration::from_millis(5) };
-    let writer = tokio::spawn(mirror::run_writer(pool.clone(), rx, config, cancel.clone()));
+    let writer = tokio::spawn(mirror::run_writer(pool.clone(), rx, config, None, cancel.clone()));
     let events = synthetic_events(2_000);
     for (i, chunk) in events.chunks(10).enumerate() {
         handle.send(batch_of(chunk, u64::try_from(i).unwrap())).await.unwrap();

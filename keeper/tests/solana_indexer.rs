@@ -12,10 +12,8 @@ use std::{
 use amm::client::{self, PoolAddresses, UserAccounts};
 use anchor_lang::solana_program::{instruction::Instruction, program_pack::Pack, system_instruction};
 use anchor_spl::{associated_token, token::spl_token};
-use keeper::{
-    mirror::{self, WriterConfig},
-    solana::SolanaIndexer,
-};
+use keeper::sources::solana_indexer::SolanaIndexer;
+use mirror::WriterConfig;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
@@ -167,7 +165,7 @@ async fn mirror_with_writer() -> Mirror {
     let (handle, rx) = mirror::writer_channel(16);
     let cancel = CancellationToken::new();
     let config = WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) };
-    let writer = tokio::spawn(mirror::run_writer(db.clone(), rx, config, cancel.clone()));
+    let writer = tokio::spawn(mirror::run_writer(db.clone(), rx, config, None, cancel.clone()));
     Mirror { _dir: dir, db, handle, cancel, writer }
 }
 

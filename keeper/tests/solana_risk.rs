@@ -2,7 +2,10 @@
 //! programs: every check has a token that trips it and a clean one that does not, and pools of
 //! our AMM discovered by the indexer get a risk report from the risk worker's sweep.
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+#[path = "common/keeper.rs"]
+mod keeper_run;
+
+use std::collections::HashMap;
 
 use amm::client::{self, PoolAddresses};
 use anchor_lang::solana_program::{instruction::Instruction, program_pack::Pack, system_instruction};
@@ -16,14 +19,11 @@ use anchor_spl::{
     },
 };
 use keeper::{
-    mirror::{self, WriterConfig},
-    risk::{
-        solana::assess,
-        store::PendingPool,
-        worker::{Engine, Job, RiskWorker},
-        RiskPolicy,
-    },
-    solana::{risk::SolanaRiskEngine, SolanaIndexer},
+    app::{App, Secrets},
+    chains::solana::probe::SolanaRiskEngine,
+    config::{Commitment, Config, QuoteMint},
+    pipeline::PoolRecord,
+    risk::{rules::solana::assess, worker::Recovery, RiskPolicy},
 };
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
@@ -39,7 +39,6 @@ use tests::{
         Chain, Localnet,
     },
 };
-use tokio_util::sync::CancellationToken;
 
 const MIN_QUOTE: u64 = 1_000_000;
 
@@ -104,8 +103,8 @@ impl Net {
     }
 }
 
-fn pending(p: &PoolAddresses) -> PendingPool {
-    PendingPool {
+fn pending(p: &PoolAddresses) -> PoolRecord {
+    PoolRecord {
         id: 0,
         chain: "solana".into(),
         venue: "amm".into(),
@@ -226,26 +225,18 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
         launched.push((p, a.tripped().iter().map(|s| s.to_string()).collect::<Vec<_>>()));
     }
 
-    // Discovery through the indexer: the pools' creations are indexed, and the risk worker's
-    // sweep scores every pool without a report.
+    // Discovery through the keeper as `keeper run` builds it: the pools' creations are
+    // indexed, and every new pool the writer announces is scored.
     let dir = tempfile::tempdir().unwrap();
-    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
-    mirror::migrate(&db).await.unwrap();
-    let (handle, rx) = mirror::writer_channel(16);
-    let cancel = CancellationToken::new();
-    let writer = tokio::spawn(mirror::run_writer(
-        db.clone(),
-        rx,
-        WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) },
-        cancel.clone(),
-    ));
-    let mut indexer =
-        SolanaIndexer::new(&n.net.url, amm::ID, "solana", CommitmentConfig::confirmed(), 1000, 4, handle, db.clone());
-    indexer.catch_up(&cancel).await.unwrap();
-    let worker =
-        Arc::new(RiskWorker::new(db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2));
-    let (_jobs, jobs_rx) = tokio::sync::mpsc::channel::<Job>(1);
-    let w = tokio::spawn(worker.run(jobs_rx, Duration::from_millis(50), cancel.clone()));
+    let mut config = Config::default();
+    config.database.path = dir.path().join("keeper.db");
+    config.evm.clear();
+    let sol = &mut config.solana;
+    (sol.rpc_url, sol.ws_url, sol.commitment) = (n.net.url.clone(), n.net.ws_url.clone(), Commitment::Confirmed);
+    sol.quote_mints = vec![QuoteMint { mint: quote_mint.to_string(), min_reserve: MIN_QUOTE }];
+    let builder = App::builder(&config, Secrets::default()).recovery(Recovery::default());
+    let k = keeper_run::start(builder).await;
+    let db = k.db.clone();
     wait_for("a report for every indexed pool", || async {
         let n: i64 =
             sqlx::query_scalar("SELECT count(DISTINCT pool_id) FROM risk_reports").fetch_one(&db).await.unwrap();
@@ -264,8 +255,5 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
         got.sort();
         assert_eq!(&got, tripped, "the stored report matches the direct evaluation");
     }
-    cancel.cancel();
-    drop(indexer);
-    w.await.unwrap();
-    writer.await.unwrap().unwrap();
+    k.stop().await;
 }

@@ -5,12 +5,10 @@
 
 #[path = "common/fake_api.rs"]
 mod fake_api;
+#[path = "common/keeper.rs"]
+mod keeper_run;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use alloy::{
     primitives::{Address, U256},
@@ -18,29 +16,27 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use keeper::{
-    config::{Config, EvmChainConfig},
-    evm::{discovery::EvmDiscovery, risk::EvmRiskEngine},
+    app::{App, AppBuilder, Secrets},
+    config::Config,
     external::{oneinch::OneInch, zeroex::ZeroEx, ServiceConfig},
-    mirror,
-    risk::worker::{Engine, Job, ReportDone, RiskWorker},
+    risk::worker::Recovery,
     trade::{
         enrich::Aggregators,
-        evm::EvmTrader,
+        keys::EvmKey,
         store::Refused,
-        trader::{Decision, Trader, Venue},
+        trader::{Choice, Trader},
         ChainBudget, TradingConfig,
     },
 };
+use keeper_run::Running;
 use sqlx::SqlitePool;
 use tests::evm::{e18, wait_for, EvmEnv, Launch, RangeLimitedRpc, SendFault, TokenKind};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 struct Net {
     env: EvmEnv,
     /// The trader's RPC goes through this proxy (fault injection); discovery talks to anvil.
     proxy: RangeLimitedRpc,
-    cfg: EvmChainConfig,
+    config: Config,
     db: SqlitePool,
     key: PrivateKeySigner,
     _dir: tempfile::TempDir,
@@ -56,12 +52,34 @@ impl Net {
         let proxy = RangeLimitedRpc::start(env.http_url(), 100_000).await;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keeper.toml");
-        std::fs::write(&path, env.keeper_toml("local") + "max_log_range = 64\n").unwrap();
-        let cfg = Config::load(Some(&path), Vec::new()).expect("config").evm["local"].clone();
-        let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+        let toml = format!(
+            "[database]\npath = \"{}\"\n[solana]\nenabled = false\n{}max_log_range = 64\n",
+            dir.path().join("keeper.db").display(),
+            env.keeper_toml("local")
+        );
+        std::fs::write(&path, toml).unwrap();
+        let config = Config::load(Some(&path), Vec::new()).expect("config");
+        let db = mirror::open_writer(&config.database.path, Duration::from_secs(5)).await.unwrap();
         mirror::migrate(&db).await.unwrap();
         let key = PrivateKeySigner::from(env.anvil.keys()[7].clone());
-        Self { env, proxy, cfg, db, key, _dir: dir }
+        Self { env, proxy, config, db, key, _dir: dir }
+    }
+
+    /// The keeper as `keeper run` builds it, trading with `t`: the trader's RPC goes through the
+    /// fault proxy, keyed only when live.
+    fn builder(&self, t: TradingConfig) -> AppBuilder {
+        let config = Config { trading: t, ..self.config.clone() };
+        let secrets = Secrets { evm: Some(EvmKey(self.key.clone())), solana: None };
+        App::builder(&config, secrets)
+            .database(self.db.clone())
+            .trade_rpc("local", &self.proxy.url)
+            .evm_poll_interval(Duration::from_millis(200))
+            .recovery(Recovery { rescore_empty_after: Duration::from_secs(3600), ..Recovery::default() })
+    }
+
+    /// A trader built the same way, not running: for replaying a report.
+    async fn trader(&self, t: TradingConfig) -> std::sync::Arc<Trader> {
+        self.builder(t).build().await.unwrap().trader().expect("trading is on")
     }
 
     fn wallet(&self) -> Address {
@@ -107,74 +125,9 @@ fn trading(live: bool) -> TradingConfig {
     t
 }
 
-struct Keeper {
-    cancel: CancellationToken,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-    /// Every report the trader received, in order.
-    reports: Arc<Mutex<Vec<ReportDone>>>,
-}
-
-/// The trader as `keeper run` builds it: the EVM executor (through the fault proxy), keyed only
-/// when live.
-fn trader(net: &Net, t: TradingConfig, aggregators: Option<Aggregators>) -> Trader {
-    let trade_http = keeper::evm::http_provider(&net.proxy.url).unwrap();
-    let key = t.live.then(|| net.key.clone());
-    let exec = EvmTrader::new("local", trade_http, &net.cfg, key, t.evm.clone());
-    let mut trader = Trader::new(net.db.clone(), t);
-    trader.add_venue("local", Venue::Evm(Arc::new(exec)), vec![net.cfg.wrapped_native.clone()]);
-    if let Some(a) = aggregators {
-        trader.with_aggregators(a);
-    }
-    trader
-}
-
-impl Keeper {
-    /// Discovery, risk worker and trader, wired as `keeper run` wires them.
-    fn start(net: &Net, t: TradingConfig) -> Self {
-        Self::start_with(net, t, None)
-    }
-
-    fn start_with(net: &Net, t: TradingConfig, aggregators: Option<Aggregators>) -> Self {
-        let cancel = CancellationToken::new();
-        let (jobs_tx, jobs_rx) = mpsc::channel::<Job>(64);
-        let http = keeper::evm::http_provider(&net.cfg.http_url).unwrap();
-        let mut discovery = EvmDiscovery::new("local", &net.cfg, http.clone(), net.db.clone(), jobs_tx).unwrap();
-        discovery.poll_interval = Duration::from_millis(200);
-        let engine = EvmRiskEngine::new(http, &net.cfg, Default::default());
-        let mut worker =
-            RiskWorker::new(net.db.clone(), HashMap::from([("local".to_string(), Engine::Evm(engine))]), 4);
-        worker.rescore_empty_after = Duration::from_secs(3600);
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<ReportDone>();
-        worker.done = Some(done_tx);
-        // Reports pass through a tap on their way to the trader.
-        let reports = Arc::new(Mutex::new(Vec::new()));
-        let (to_trader, reports_rx) = mpsc::unbounded_channel();
-        let tap = reports.clone();
-        let t_tap = tokio::spawn(async move {
-            while let Some(r) = done_rx.recv().await {
-                tap.lock().unwrap().push(r.clone());
-                if to_trader.send(r).is_err() {
-                    break;
-                }
-            }
-        });
-        let trader = trader(net, t, aggregators);
-        let ws = net.env.ws_url();
-        let c = cancel.clone();
-        let d = tokio::spawn(async move {
-            let _ = discovery.run(&ws, c).await;
-        });
-        let w = tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(200), cancel.clone()));
-        let tr = tokio::spawn(Arc::new(trader).run(reports_rx, cancel.clone()));
-        Self { cancel, tasks: vec![d, w, tr, t_tap], reports }
-    }
-
-    async fn stop(self) {
-        self.cancel.cancel();
-        for t in self.tasks {
-            tokio::time::timeout(Duration::from_secs(10), t).await.expect("stops").expect("task");
-        }
-    }
+/// Starts the keeper.
+async fn start(net: &Net, t: TradingConfig) -> Running {
+    keeper_run::start(net.builder(t)).await
 }
 
 fn hex(a: Address) -> String {
@@ -209,18 +162,9 @@ async fn wait_status(db: &SqlitePool, token: Address, status: &str) -> Pos {
     .await
 }
 
-/// Waits for the token's risk report, then a moment for the trader's decision.
-async fn wait_decided(db: &SqlitePool, token: Address) {
-    wait_for("risk report", || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE token = ?")
-            .bind(hex(token))
-            .fetch_one(db)
-            .await
-            .unwrap();
-        (n > 0).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(600)).await;
+/// Waits for the trader's decision on the token and returns why it skipped it (`None`: bought).
+async fn wait_decided(db: &SqlitePool, token: Address) -> Option<String> {
+    keeper_run::decision(db, "local", &hex(token)).await.reason
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -262,13 +206,18 @@ async fn live_snipe_in_next_block_bad_tokens_never_and_exits_fire() {
     let net = Net::start().await;
     // Up to "high" risk (the stop-loss launch below leaves half the supply with its deployer);
     // critical findings (honeypots) are never bought whatever the score limit.
-    let k = Keeper::start(&net, TradingConfig { max_risk_score: 80, ..trading(true) });
+    let k = start(&net, TradingConfig { max_risk_score: 80, ..trading(true) }).await;
     let env = &net.env;
 
     // A healthy launch is bought in the block right after it.
     let a = env.launch("alpha", &last_tx_is_liquidity()).await;
     let pos = wait_status(&net.db, a.token, "open").await;
-    let t = &trades(&net.db, pos.id).await[0];
+    // The latency is written beside the broadcast, off the hot path: wait for it.
+    let t = &wait_for("the buy's latency", || async {
+        let t = trades(&net.db, pos.id).await.into_iter().next()?;
+        t.latency_us.is_some().then_some(t)
+    })
+    .await;
     assert_eq!(t.status, "confirmed");
     assert_eq!(t.block, Some(i64::try_from(a.block).unwrap() + 1), "bought in the next block");
     assert_eq!(u(&t.amount_in), e18(1) / U256::from(10u8));
@@ -283,7 +232,8 @@ async fn live_snipe_in_next_block_bad_tokens_never_and_exits_fire() {
     let bl = env.launch("black", &Launch::clean(TokenKind::Blacklist)).await;
     let tiny = env.launch("tiny", &Launch::clean(TokenKind::TinySell)).await;
     for bad in [hp.token, bl.token, tiny.token] {
-        wait_decided(&net.db, bad).await;
+        let reason = wait_decided(&net.db, bad).await;
+        assert!(reason.is_some(), "{bad} skipped");
         let reports: Vec<(i64, String)> = sqlx::query_as("SELECT tradeable, summary FROM risk_reports WHERE token = ?")
             .bind(hex(bad))
             .fetch_all(&net.db)
@@ -341,7 +291,7 @@ async fn each_limit_stops_buying_and_operators_change_them_live() {
     t.max_consecutive_failures = 2;
     // Config: 0.1 per buy, at most 1 per trade, 0.1 per day.
     t.chains.insert("local".into(), budget(e18(1) / U256::from(10u8), e18(1), e18(1) / U256::from(10u8)));
-    let k = Keeper::start(&net, t);
+    let k = start(&net, t).await;
     let env = &net.env;
     let launch = |name: &'static str| async move { env.launch(name, &Launch::clean(TokenKind::Standard)).await };
 
@@ -354,7 +304,7 @@ async fn each_limit_stops_buying_and_operators_change_them_live() {
     wait_status(&net.db, l2.token, "open").await;
     // Daily budget (0.1) exhausted.
     let l3 = launch("three").await;
-    wait_decided(&net.db, l3.token).await;
+    assert_eq!(wait_decided(&net.db, l3.token).await.as_deref(), Some("daily_budget"));
     assert!(position(&net.db, l3.token).await.is_none(), "daily budget must stop the third buy");
 
     // The operator raises the budget and caps open positions at 3.
@@ -366,14 +316,14 @@ async fn each_limit_stops_buying_and_operators_change_them_live() {
     let l4 = launch("four").await;
     wait_status(&net.db, l4.token, "open").await;
     let l5 = launch("five").await;
-    wait_decided(&net.db, l5.token).await;
+    assert_eq!(wait_decided(&net.db, l5.token).await.as_deref(), Some("max_open_positions"));
     assert!(position(&net.db, l5.token).await.is_none(), "max open positions must stop the fourth position");
 
     // Paused: nothing is bought.
     let open = r#"{"max_open_positions":50,"budgets":{"local":{"daily_budget":"10000000000000000000"}}}"#;
     net.set_controls(true, open).await;
     let l6 = launch("six").await;
-    wait_decided(&net.db, l6.token).await;
+    assert_eq!(wait_decided(&net.db, l6.token).await.as_deref(), Some("paused"));
     assert!(position(&net.db, l6.token).await.is_none(), "paused");
 
     // Circuit breaker: two failed buys (the node refuses), then no attempt even once it works.
@@ -386,7 +336,7 @@ async fn each_limit_stops_buying_and_operators_change_them_live() {
     }
     net.proxy.set_send_fault(SendFault::None);
     let l9 = launch("nine").await;
-    wait_decided(&net.db, l9.token).await;
+    assert_eq!(wait_decided(&net.db, l9.token).await.as_deref(), Some("breaker_open"));
     assert!(position(&net.db, l9.token).await.is_none(), "breaker open");
     let (failures, until): (i64, i64) =
         sqlx::query_as("SELECT consecutive_failures, breaker_open_until_ms FROM trading_state WHERE chain = 'local'")
@@ -394,7 +344,7 @@ async fn each_limit_stops_buying_and_operators_change_them_live() {
             .await
             .unwrap();
     assert_eq!(failures, 2);
-    assert!(until > keeper::mirror::now_ms(), "persisted until the cooldown ends");
+    assert!(until > mirror::now_ms(), "persisted until the cooldown ends");
     k.stop().await;
     assert_eq!(net.nonce().await, 3, "three buys landed, nothing else was sent");
 }
@@ -410,7 +360,7 @@ async fn a_lost_transaction_is_replaced_and_a_crash_after_sending_never_buys_twi
     let env = &net.env;
 
     // The first broadcast never reaches the node: replaced at the same nonce, higher fees.
-    let k = Keeper::start(&net, t.clone());
+    let k = start(&net, t.clone()).await;
     net.proxy.set_send_fault(SendFault::SwallowOnce);
     let a = env.launch("stuck", &Launch::clean(TokenKind::Standard)).await;
     let pos = wait_status(&net.db, a.token, "open").await;
@@ -425,7 +375,7 @@ async fn a_lost_transaction_is_replaced_and_a_crash_after_sending_never_buys_twi
     let mut slow = t.clone();
     slow.evm.replace_after_ms = 600_000;
     k.stop().await;
-    let k = Keeper::start(&net, slow.clone());
+    let k = start(&net, slow.clone()).await;
     net.proxy.set_send_fault(SendFault::SwallowOnce);
     let b = env.launch("crash", &Launch::clean(TokenKind::Standard)).await;
     wait_for("buy sent", || async {
@@ -439,11 +389,10 @@ async fn a_lost_transaction_is_replaced_and_a_crash_after_sending_never_buys_twi
     .await;
     k.stop().await; // the result was never recorded
     assert_eq!(position(&net.db, b.token).await.unwrap().status, "opening");
-    let k = Keeper::start(&net, slow);
+    let k = start(&net, slow).await;
     let pos = wait_status(&net.db, b.token, "open").await;
     assert_eq!(env.balance_of(b.token, net.wallet()).await, u(&pos.size));
-    // The risk worker and trader see the pool again after the restart: still one buy.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // Reconciled from the chain after the restart (the position is open): still one buy.
     k.stop().await;
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM trades WHERE token = ? AND side = 'buy'")
         .bind(hex(b.token))
@@ -460,7 +409,7 @@ async fn dry_run_records_paper_trades_and_sends_nothing() {
     let mut t = trading(false);
     // A daily budget of exactly one buy.
     t.chains.insert("local".into(), budget(e18(1) / U256::from(10u8), e18(1), e18(1) / U256::from(10u8)));
-    let k = Keeper::start(&net, t);
+    let k = start(&net, t).await;
     let env = &net.env;
     let balance = env.provider.get_balance(net.wallet()).await.unwrap();
 
@@ -471,10 +420,10 @@ async fn dry_run_records_paper_trades_and_sends_nothing() {
     assert_eq!(tr.tx_ids, "[]");
     assert!(u(&pos.size) > U256::ZERO);
     let hp = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
-    wait_decided(&net.db, hp.token).await;
+    assert!(wait_decided(&net.db, hp.token).await.is_some());
     assert!(position(&net.db, hp.token).await.is_none());
     let b = env.launch("over-budget", &Launch::clean(TokenKind::Standard)).await;
-    wait_decided(&net.db, b.token).await;
+    assert_eq!(wait_decided(&net.db, b.token).await.as_deref(), Some("daily_budget"));
     assert!(position(&net.db, b.token).await.is_none(), "the paper budget is enforced too");
 
     env.trader_buy(a.token, e18(40)).await;
@@ -512,7 +461,7 @@ async fn buys_are_compared_with_0x_and_1inch_quotes() {
         zeroex: Some(ZeroEx::new(&service, None).unwrap()),
         oneinch: Some(OneInch::new(&service, None).unwrap()),
     };
-    let k = Keeper::start_with(&net, trading(false), Some(aggregators));
+    let k = keeper_run::start(net.builder(trading(false)).aggregators(aggregators)).await;
     let a = net.env.launch("compared", &Launch::clean(TokenKind::Standard)).await;
     let pos = wait_status(&net.db, a.token, "open").await;
     let buy = &trades(&net.db, pos.id).await[0];
@@ -557,22 +506,22 @@ async fn held_and_cooled_down_tokens_are_not_bought_again_and_max_hold_sells() {
     t.trailing_stop_bps = 0;
     t.max_hold_secs = 3;
     t.cooldown_secs = 3_600;
-    let k = Keeper::start(&net, t.clone());
+    let k = start(&net, t.clone()).await;
     let a = net.env.launch("held", &Launch::clean(TokenKind::Standard)).await;
     let open = wait_status(&net.db, a.token, "open").await;
-    let report = k.reports.lock().unwrap().iter().find(|r| r.token == hex(a.token)).cloned().expect("report");
-    let replay = trader(&net, t.clone(), None);
-    assert_eq!(replay.on_report(&report).await.unwrap(), Decision::Refused(Refused::AlreadyHeld));
+    let report = k.report(&hex(a.token)).expect("report");
+    let replay = net.trader(t.clone()).await;
+    assert_eq!(replay.on_report(&report).await.unwrap(), Choice::Refused(Refused::AlreadyHeld));
 
     let closed = wait_status(&net.db, a.token, "closed").await;
     assert_eq!(closed.id, open.id);
     assert_eq!(closed.exit_reason.as_deref(), Some("max_hold"));
-    assert_eq!(replay.on_report(&report).await.unwrap(), Decision::Refused(Refused::Cooldown));
+    assert_eq!(replay.on_report(&report).await.unwrap(), Choice::Refused(Refused::Cooldown));
     k.stop().await;
 
     // Once the cooldown is over (here: none configured), the same report buys again.
-    let again = trader(&net, TradingConfig { cooldown_secs: 0, ..t }, None);
-    assert!(matches!(again.on_report(&report).await.unwrap(), Decision::Bought { .. }));
+    let again = net.trader(TradingConfig { cooldown_secs: 0, ..t }).await;
+    assert!(matches!(again.on_report(&report).await.unwrap(), Choice::Bought { .. }));
     let n: i64 = sqlx::query_scalar("SELECT count(*) FROM positions WHERE token = ?")
         .bind(hex(a.token))
         .fetch_one(&net.db)
@@ -586,7 +535,7 @@ async fn held_and_cooled_down_tokens_are_not_bought_again_and_max_hold_sells() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_sell_is_retried_with_backoff_until_the_exit_happens() {
     let net = Net::start().await;
-    let k = Keeper::start(&net, TradingConfig { stop_loss_bps: 0, trailing_stop_bps: 0, ..trading(true) });
+    let k = start(&net, TradingConfig { stop_loss_bps: 0, trailing_stop_bps: 0, ..trading(true) }).await;
     let env = &net.env;
     let a = env.launch("retry", &Launch::clean(TokenKind::Standard)).await;
     let pos = wait_status(&net.db, a.token, "open").await;

@@ -3,22 +3,16 @@
 //! (signed again, bought once), a freeze-authority token never bought, a take-profit exit when
 //! another trader moves the price, and the same in dry-run with nothing sent.
 
+#[path = "common/keeper.rs"]
+mod keeper_run;
 #[path = "common/solana_world.rs"]
 mod solana_world;
 
-use std::{ops::Deref, sync::Arc, time::Duration};
+use std::{ops::Deref, time::Duration};
 
 use amm::client::{self, PoolAddresses};
 use anchor_spl::associated_token::get_associated_token_address;
-use keeper::{
-    mirror::{self, WriterConfig},
-    solana::SolanaIndexer,
-    trade::{
-        solana::SolanaTrader,
-        trader::{Trader, Venue},
-    },
-};
-use solana_commitment_config::CommitmentConfig;
+use keeper_run::Running;
 use solana_sdk::{pubkey::Pubkey, signature::Signer};
 use solana_world::{SolWorld, MIN_QUOTE};
 use sqlx::SqlitePool;
@@ -26,7 +20,6 @@ use tests::{
     evm::{wait_for, RangeLimitedRpc, SendFault},
     localnet::sim::SolLaunch,
 };
-use tokio_util::sync::CancellationToken;
 
 /// The shared world, with the keeper's RPC behind a proxy that can swallow a transaction.
 struct Net {
@@ -56,41 +49,11 @@ impl Net {
         self.launcher().send(&[ix], &[]).unwrap();
     }
 
-    /// Indexer, risk worker and trader, wired as `keeper run` wires them.
-    fn keeper(&self, live: bool) -> (CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
-        let cancel = CancellationToken::new();
-        let (handle, rx) = mirror::writer_channel(64);
-        let writer = tokio::spawn({
-            let (db, cancel) = (self.db.clone(), cancel.clone());
-            async move {
-                let config = WriterConfig { max_rows: 500, max_delay: Duration::from_millis(5) };
-                let _ = mirror::run_writer(db, rx, config, cancel).await;
-            }
-        });
-        let commitment = CommitmentConfig::confirmed();
-        let mut indexer =
-            SolanaIndexer::new(&self.net.url, amm::ID, "solana", commitment, 1000, 4, handle, self.db.clone());
-        let (worker, reports_rx, jobs_rx) = self.risk_worker();
+    /// The keeper as `keeper run` builds it: indexer, risk worker and trader (+50% take-profit).
+    async fn keeper(&self, live: bool) -> Running {
         let mut t = SolWorld::trading(live);
         t.take_profit_bps = 5_000;
-        let key = live.then(|| self.wallet.insecure_clone());
-        let exec = SolanaTrader::new("solana", &self.proxy.url, commitment, key, t.solana.clone());
-        let mut trader = Trader::new(self.db.clone(), t);
-        trader.add_venue("solana", Venue::Solana(Arc::new(exec)), vec![self.quote_mint.to_string()]);
-        let c = cancel.clone();
-        let i = tokio::spawn(async move {
-            let _ = indexer.run(None, Duration::from_millis(100), c).await;
-        });
-        let w = tokio::spawn(Arc::new(worker).run(jobs_rx, Duration::from_millis(100), cancel.clone()));
-        let tr = tokio::spawn(Arc::new(trader).run(reports_rx, cancel.clone()));
-        (cancel, vec![writer, i, w, tr])
-    }
-}
-
-async fn stop(k: (CancellationToken, Vec<tokio::task::JoinHandle<()>>)) {
-    k.0.cancel();
-    for t in k.1 {
-        tokio::time::timeout(Duration::from_secs(10), t).await.expect("stops").expect("task");
+        keeper_run::start(self.world.keeper(t, &self.proxy.url)).await
     }
 }
 
@@ -121,23 +84,15 @@ async fn wait_status(db: &SqlitePool, token: &Pubkey, status: &str) -> Pos {
     .await
 }
 
-async fn wait_report(db: &SqlitePool, token: &Pubkey) {
-    wait_for("risk report", || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE token = ?")
-            .bind(token.to_string())
-            .fetch_one(db)
-            .await
-            .unwrap();
-        (n > 0).then_some(())
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+/// Waits for the trader's decision on the token; returns why it skipped (`None`: bought).
+async fn wait_decided(db: &SqlitePool, token: &Pubkey) -> Option<String> {
+    keeper_run::decision(db, "solana", &token.to_string()).await.reason
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_snipe_survives_an_expired_blockhash_and_exits_on_take_profit() {
     let n = Net::start().await;
-    let k = n.keeper(true);
+    let k = n.keeper(true).await;
 
     // The first transaction never reaches the chain; its blockhash then expires. The keeper
     // signs again with a fresh blockhash: one buy.
@@ -170,7 +125,7 @@ async fn live_snipe_survives_an_expired_blockhash_and_exits_on_take_profit() {
 
     // A token whose mint can freeze holders' accounts is never bought.
     let (frozen, _) = n.launch(SolLaunch { freeze_authority: true, ..SolLaunch::clean(10 * MIN_QUOTE) });
-    wait_report(&n.db, &frozen).await;
+    assert!(wait_decided(&n.db, &frozen).await.is_some(), "skipped");
     assert!(position(&n.db, &frozen).await.is_none());
 
     // Take-profit (+50%): another trader buys with the pool's whole quote reserve again.
@@ -183,20 +138,20 @@ async fn live_snipe_survives_an_expired_blockhash_and_exits_on_take_profit() {
         n.balance(&n.quote_mint).to_string(),
         (999 * MIN_QUOTE + closed.proceeds.parse::<u64>().unwrap()).to_string()
     );
-    stop(k).await;
+    k.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dry_run_on_solana_sends_nothing() {
     let n = Net::start().await;
-    let k = n.keeper(false);
+    let k = n.keeper(false).await;
     let (token, pool) = n.launch(SolLaunch::clean(10 * MIN_QUOTE));
     let pos = wait_status(&n.db, &token, "open").await;
     assert!(pos.size.parse::<u64>().unwrap() > 0);
     n.trader_buy(&token, &pool, 10 * MIN_QUOTE);
     let closed = wait_status(&n.db, &token, "closed").await;
     assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
-    stop(k).await;
+    k.stop().await;
     assert_eq!(n.balance(&token), 0, "nothing bought on chain");
     assert_eq!(n.balance(&n.quote_mint), 1_000 * MIN_QUOTE, "nothing spent");
     let sigs = n.net.chain().signatures_for_address(&n.wallet.pubkey(), None, None, 100).len();

@@ -1,7 +1,7 @@
 // Compiles the project's Solidity with solc-js (pinned in package.json) into
 // {abi, bytecode, deployedBytecode} JSON artifacts.
 //   node scripts/evm/compile.mjs [OUT_DIR]     (default: tests/evm/build)
-// The keeper's RiskProbe runtime code is also committed as keeper/src/evm/RiskProbe.json, so building
+// The keeper's RiskProbe runtime code is also committed as keeper/src/chains/evm/RiskProbe.json, so building
 // the keeper never needs node; the `risk_probe_is_fresh` test compares the two.
 import fs from "fs";
 import path from "path";

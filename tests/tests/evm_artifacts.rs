@@ -17,10 +17,10 @@ fn the_committed_risk_probe_is_fresh() {
         .expect("node (installed by scripts/test.sh)");
     assert!(status.success());
     let fresh = std::fs::read_to_string(out.path().join("RiskProbe.json")).unwrap();
-    let committed = std::fs::read_to_string(root().join("keeper/src/evm/RiskProbe.json")).unwrap();
+    let committed = std::fs::read_to_string(root().join("keeper/src/chains/evm/RiskProbe.json")).unwrap();
     assert!(
         fresh == committed,
-        "keeper/src/evm/RiskProbe.json is stale: run `node scripts/evm/compile.mjs` and copy tests/evm/build/RiskProbe.json there"
+        "keeper/src/chains/evm/RiskProbe.json is stale: run `node scripts/evm/compile.mjs` and copy tests/evm/build/RiskProbe.json there"
     );
 }
 

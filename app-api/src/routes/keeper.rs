@@ -6,7 +6,7 @@ use axum::{
     routing::{get, post, put},
     Json, Router,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
@@ -19,38 +19,8 @@ use crate::{
 
 /// Risk and budget limits for the keeper's trading. Each field given overrides the keeper's
 /// configured value at its next decision (no restart); fields left out keep the configuration.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct KeeperLimits {
-    /// Never buy a token whose risk score is above this (0-100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(maximum = 100)]
-    pub max_risk_score: Option<u8>,
-    /// Open positions at most (1-1000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 1000)]
-    pub max_open_positions: Option<u32>,
-    /// Slippage tolerance in basis points (1-5000).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(minimum = 1, maximum = 5000)]
-    pub max_slippage_bps: Option<u16>,
-    /// Per chain, in base units of the chain's quote token (wei, lamports...).
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub budgets: std::collections::BTreeMap<String, ChainBudget>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChainBudget {
-    /// Largest single buy, decimal string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^(0|[1-9][0-9]{0,77})$")]
-    pub max_buy: Option<String>,
-    /// Total spend per UTC day, decimal string.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(pattern = "^(0|[1-9][0-9]{0,77})$")]
-    pub daily_budget: Option<String>,
-}
+/// The one type of `keeper_controls.limits`, shared with the keeper through the mirror crate.
+pub use mirror::{BudgetLimits as ChainBudget, Limits as KeeperLimits};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Controls {
@@ -105,16 +75,6 @@ pub async fn resume(State(state): State<AppState>, Operator(op): Operator) -> Ap
     set_paused(&state, &op, false).await
 }
 
-fn check_amount(field: &str, v: &str) -> ApiResult<()> {
-    let ok =
-        !v.is_empty() && v.len() <= 78 && v.bytes().all(|b| b.is_ascii_digit()) && (v == "0" || !v.starts_with('0'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::invalid(field, "must be a whole number of base units as a decimal string, e.g. \"1000000000\""))
-    }
-}
-
 /// Sets the keeper's risk and budget limits (operators).
 #[utoipa::path(put, path = "/api/v1/keeper/limits", tag = "keeper", request_body = KeeperLimits,
     responses((status = 200, body = Controls), (status = 400, body = crate::error::ErrorBody),
@@ -125,23 +85,11 @@ pub async fn limits(
     Operator(op): Operator,
     ApiJson(limits): ApiJson<KeeperLimits>,
 ) -> ApiResult<Json<Controls>> {
-    if limits.max_risk_score.is_some_and(|s| s > 100) {
-        return Err(ApiError::invalid("max_risk_score", "must be 0-100"));
-    }
-    if limits.max_open_positions.is_some_and(|n| !(1..=1_000).contains(&n)) {
-        return Err(ApiError::invalid("max_open_positions", "must be 1-1000"));
-    }
-    if limits.max_slippage_bps.is_some_and(|b| !(1..=5_000).contains(&b)) {
-        return Err(ApiError::invalid("max_slippage_bps", "must be 1-5000"));
-    }
-    for (chain, b) in &limits.budgets {
+    for chain in limits.budgets.keys() {
         super::check_chain(&format!("budgets.{chain}"), chain)?;
-        if let Some(v) = &b.max_buy {
-            check_amount(&format!("budgets.{chain}.max_buy"), v)?;
-        }
-        if let Some(v) = &b.daily_budget {
-            check_amount(&format!("budgets.{chain}.daily_budget"), v)?;
-        }
+    }
+    if let Some((field, why)) = limits.invalid_field() {
+        return Err(ApiError::invalid(&field, why));
     }
     let json = serde_json::to_value(&limits).map_err(|e| ApiError::Internal(e.to_string()))?;
     sqlx::query("UPDATE keeper_controls SET limits = ?, updated_at_ms = ?, updated_by = ? WHERE id = 1")

@@ -3,18 +3,13 @@
 
 use std::time::Duration;
 
-use keeper::{
-    config::{Config, EvmChainConfig},
-    mirror,
-};
+use keeper::config::Config;
 use sqlx::SqlitePool;
 use tests::evm::EvmEnv;
 
 pub struct Bench {
     pub env: EvmEnv,
     pub config: Config,
-    /// `config.evm["local"]`.
-    pub cfg: EvmChainConfig,
     pub db: SqlitePool,
     pub _dir: tempfile::TempDir,
 }
@@ -28,10 +23,24 @@ pub async fn start() -> anyhow::Result<Bench> {
     let env = EvmEnv::start().await;
     let dir = tempfile::tempdir()?;
     let toml_path = dir.path().join("keeper.toml");
-    std::fs::write(&toml_path, env.keeper_toml("local"))?;
+    let toml = format!(
+        "[database]\npath = \"{}\"\n[solana]\nenabled = false\n{}",
+        dir.path().join("keeper.db").display(),
+        env.keeper_toml("local")
+    );
+    std::fs::write(&toml_path, toml)?;
     let config = Config::load(Some(&toml_path), Vec::new())?;
-    let cfg = config.evm["local"].clone();
-    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await?;
+    let db = mirror::open_writer(&config.database.path, Duration::from_secs(5)).await?;
     mirror::migrate(&db).await?;
-    Ok(Bench { env, config, cfg, db, _dir: dir })
+    Ok(Bench { env, config, db, _dir: dir })
+}
+
+/// Waits until the keeper's EVM discovery follows the chain (its checkpoint exists).
+pub async fn following(db: &SqlitePool) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while mirror::checkpoint(db, "evm:local").await?.is_none() {
+        anyhow::ensure!(tokio::time::Instant::now() < deadline, "discovery did not start within 30 s");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
 }

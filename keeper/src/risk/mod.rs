@@ -1,12 +1,15 @@
-//! Risk scoring. Chain-specific probes gather raw measurements (`evm::risk`, `solana::risk`);
-//! pure functions here turn them into findings and a 0-100 score; `store` persists the reports.
+//! Risk: chain probes measure (`chains::*::probe`), pure rules score (`rules`), the engine trait
+//! gives every chain one evaluation shape (`engine`), and the worker runs them (`worker`).
+//!
+//! Semantics: the score is the sum of the findings' weights, capped at 100; the verdict follows
+//! from the score; `tradeable` is false whenever any finding is critical *or* the verdict is
+//! critical, so a critical verdict is never tradeable.
 //!
 //! Every finding carries the check that produced it, a severity, a plain-words explanation and
 //! the raw measurement, so a user can see exactly why a token was rejected.
 
-pub mod evm;
-pub mod solana;
-pub mod store;
+pub mod engine;
+pub mod rules;
 pub mod worker;
 
 use alloy::primitives::U256;
@@ -47,35 +50,8 @@ impl Severity {
     }
 }
 
-/// The overall classification of a report, from its score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Low,
-    Medium,
-    High,
-    Critical,
-}
-
-impl Verdict {
-    pub fn from_score(score: u8) -> Self {
-        match score {
-            0..=19 => Verdict::Low,
-            20..=49 => Verdict::Medium,
-            50..=79 => Verdict::High,
-            _ => Verdict::Critical,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Low => "low",
-            Verdict::Medium => "medium",
-            Verdict::High => "high",
-            Verdict::Critical => "critical",
-        }
-    }
-}
+/// The overall classification of a report, from its score (see [`Verdict::from_score`]).
+pub use mirror::Verdict;
 
 /// One check's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,7 +77,7 @@ pub struct Assessment {
     /// 0 (nothing found) to 100 (certain loss).
     pub score: u8,
     pub verdict: Verdict,
-    /// False when any finding is critical: the executor must never buy.
+    /// False when any finding is critical or the verdict is critical: never bought.
     pub tradeable: bool,
     /// Findings, worst first.
     pub findings: Vec<Finding>,
@@ -116,7 +92,7 @@ impl Assessment {
         let total: u32 = findings.iter().map(|f| u32::from(f.severity.weight())).sum();
         let score = u8::try_from(total.min(100)).unwrap_or(100);
         let verdict = Verdict::from_score(score);
-        let tradeable = !findings.iter().any(|f| f.severity == Severity::Critical);
+        let tradeable = verdict != Verdict::Critical && !findings.iter().any(|f| f.severity == Severity::Critical);
         let risky: Vec<&Finding> = findings.iter().filter(|f| f.severity > Severity::Info).collect();
         let mut summary = format!("Risk {} (score {score}/100)", verdict.as_str());
         if risky.is_empty() {
@@ -281,6 +257,14 @@ mod tests {
         let a = Assessment::from_findings(vec![f("sell_reverts", Severity::Critical), f("owner", Severity::Low)]);
         assert_eq!((a.score, a.verdict, a.tradeable), (100, Verdict::Critical, false));
         assert!(a.summary.contains("do not trade") && a.summary.contains("sell_reverts found"));
+
+        // Three high findings add up to a critical verdict: never tradeable either.
+        let a = Assessment::from_findings(vec![
+            f("mint", Severity::High),
+            f("owner", Severity::High),
+            f("holders", Severity::High),
+        ]);
+        assert_eq!((a.score, a.verdict, a.tradeable), (100, Verdict::Critical, false));
     }
 
     fn u(v: u64) -> U256 {

@@ -1,116 +1,101 @@
-//! The risk stage: takes discovered pools (live from the discovery sources, and by sweeping the
-//! mirror for pools without a report, which covers restarts and the Solana indexer), measures and
-//! scores them with the chain's engine, and appends the report. Evaluations run concurrently up
-//! to `risk.concurrency`; a failed evaluation is retried by a later sweep.
+//! The risk stage: takes every new pool the writer announces, measures and scores it with its
+//! chain's engine, stores the report and hands a [`RiskReport`] to the trader. Evaluations run
+//! concurrently up to `concurrency`; a failed one is retried by the recovery sweep.
+//!
+//! The mirror is read only for recovery: at start (pools a previous run left unscored) and every
+//! `recovery_every` (evaluations that failed), and for re-scoring EVM pairs created empty
+//! (liquidity added in a later transaction, a common launch pattern) while they stay empty.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::{HashSet, VecDeque},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
-use alloy::primitives::U256;
+use mirror::{risk::NewReport, Batch, WriterHandle};
 use sqlx::SqlitePool;
-use tokio::{sync::mpsc, task::JoinSet};
+use tokio::{
+    sync::{broadcast, mpsc},
+    task::JoinSet,
+};
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    store::{self, PendingPool},
-    Assessment,
-};
-use crate::evm::{
-    discovery::{addr, Discovered},
-    risk::{EvmRiskEngine, PoolRef, TokenMeta},
-};
+use super::engine::{Engines, RiskError};
+use crate::pipeline::{NewPool, PoolRecord, RiskReport};
 
-#[derive(Debug, thiserror::Error)]
-pub enum RiskError {
-    #[error("no risk engine for chain {0}")]
-    UnknownChain(String),
-    #[error("pool {0}: malformed address or transaction in the mirror")]
-    Malformed(i64),
-    #[error("rpc: {0}")]
-    Rpc(String),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
-}
-
-/// A chain's measuring engine.
-pub enum Engine {
-    Evm(EvmRiskEngine),
-    Solana(crate::solana::risk::SolanaRiskEngine),
-}
-
-/// A pool to score; `seen_at` is when its creation reached the keeper (live discoveries).
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub pool: PendingPool,
-    pub seen_at: Option<Instant>,
-}
-
-impl From<Discovered> for Job {
-    fn from(d: Discovered) -> Self {
-        Job {
-            pool: PendingPool {
-                id: d.pool_id,
-                chain: d.chain,
-                venue: d.venue,
-                address: addr(d.pool),
-                token_a: addr(d.token0),
-                token_b: addr(d.token1),
-                base_token: Some(addr(d.base_token)),
-                created_slot: i64::try_from(d.block_number).ok(),
-                created_tx: d.tx_hash.map(|h| h.to_string()),
-                created_block_time: None,
-                first_seen_at_ms: d.first_seen_at_ms,
-            },
-            seen_at: Some(d.seen_at),
-        }
-    }
-}
-
-/// A finished report.
-#[derive(Debug, Clone)]
-pub struct ReportDone {
-    pub pool_id: i64,
-    pub report_id: i64,
-    pub token: String,
-    pub assessment: Assessment,
-    /// From the creation log reaching the keeper to the report being committed.
-    pub latency: Option<Duration>,
-    /// When the creation log reached the keeper (live discoveries).
-    pub seen_at: Option<Instant>,
-}
-
-pub struct RiskWorker {
-    db: SqlitePool,
-    engines: HashMap<String, Engine>,
-    concurrency: usize,
-    in_flight: Mutex<HashSet<i64>>,
-    /// Every finished report is also sent here (tests, benchmarks, the executor later).
-    pub done: Option<mpsc::UnboundedSender<ReportDone>>,
-    /// EVM pairs created empty (liquidity added in a later transaction, a common launch
-    /// pattern) are scored again this long after their last report, while they stay empty in
-    /// the mirror, for up to `rescore_empty_for` after discovery.
+/// How often the worker looks at the mirror, and for what.
+#[derive(Debug, Clone, Copy)]
+pub struct Recovery {
+    /// Pools without a report (failed evaluations; at start, a previous run's leftovers).
+    pub recovery_every: Duration,
+    /// Empty EVM pairs due for another look are checked this often...
+    pub rescore_every: Duration,
+    /// ...scored again this long after their last report...
     pub rescore_empty_after: Duration,
+    /// ...for up to this long after discovery.
     pub rescore_empty_for: Duration,
 }
 
-impl RiskWorker {
-    pub fn new(db: SqlitePool, engines: HashMap<String, Engine>, concurrency: usize) -> Self {
+impl Default for Recovery {
+    fn default() -> Self {
         Self {
-            db,
-            engines,
-            concurrency: concurrency.max(1),
-            in_flight: Mutex::new(HashSet::new()),
-            done: None,
+            recovery_every: Duration::from_secs(30),
+            rescore_every: Duration::from_secs(2),
             rescore_empty_after: Duration::from_secs(10),
             rescore_empty_for: Duration::from_secs(6 * 3600),
         }
     }
+}
 
-    /// Measures, scores and stores one pool's report.
-    pub async fn evaluate(&self, job: &Job) -> Result<ReportDone, RiskError> {
+/// A pool to score.
+#[derive(Debug, Clone)]
+struct Job {
+    pool: PoolRecord,
+    seen_at: Option<Instant>,
+}
+
+pub struct RiskWorker {
+    db: SqlitePool,
+    writer: WriterHandle,
+    engines: Engines,
+    /// Chains whose engine re-scores pairs created empty (EVM).
+    rescore_chains: Vec<String>,
+    concurrency: usize,
+    recovery: Recovery,
+    in_flight: Mutex<HashSet<i64>>,
+    /// The trader, when trading is on.
+    to_trader: Option<mpsc::UnboundedSender<RiskReport>>,
+    /// Every report, for whoever listens (tests, benchmarks).
+    tap: broadcast::Sender<RiskReport>,
+}
+
+impl RiskWorker {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        db: SqlitePool,
+        writer: WriterHandle,
+        engines: Engines,
+        rescore_chains: Vec<String>,
+        concurrency: usize,
+        recovery: Recovery,
+        to_trader: Option<mpsc::UnboundedSender<RiskReport>>,
+        tap: broadcast::Sender<RiskReport>,
+    ) -> Self {
+        Self {
+            db,
+            writer,
+            engines,
+            rescore_chains,
+            concurrency: concurrency.max(1),
+            recovery,
+            in_flight: Mutex::new(HashSet::new()),
+            to_trader,
+            tap,
+        }
+    }
+
+    /// Measures, scores and stores one pool's report, then hands it on.
+    async fn evaluate(&self, job: &Job) -> Result<RiskReport, RiskError> {
         let p = &job.pool;
         let started = Instant::now();
         let engine = self.engines.get(&p.chain).ok_or_else(|| RiskError::UnknownChain(p.chain.clone()))?;
@@ -118,103 +103,102 @@ impl RiskWorker {
             tracing::info!(chain = %p.chain, venue = %p.venue, pool = %p.address, token_a = %p.token_a,
                 token_b = %p.token_b, "new pool discovered; scoring it");
         }
-        let (token, assessment, slot) = match engine {
-            Engine::Evm(e) => {
-                let pool_ref = PoolRef {
-                    pool: p.address.parse().map_err(|_| RiskError::Malformed(p.id))?,
-                    base_token: p
-                        .base_token
-                        .as_deref()
-                        .unwrap_or(&p.token_a)
-                        .parse()
-                        .map_err(|_| RiskError::Malformed(p.id))?,
-                    created_block: p.created_slot.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
-                    created_tx: p.created_tx.as_deref().and_then(|h| h.parse().ok()),
-                };
-                let (assessment, block, meta) =
-                    e.evaluate(&pool_ref).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
-                self.save_evm_meta(p, &addr(pool_ref.base_token), &meta).await?;
-                (addr(pool_ref.base_token), assessment, block)
-            }
-            Engine::Solana(e) => {
-                let (token, assessment, slot) = e.evaluate(p).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
-                (token, assessment, slot)
-            }
-        };
-        let elapsed = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        let report_id = store::insert(&self.db, p, &token, &assessment, Some(slot), elapsed).await?;
+        let e = engine.evaluate(p).await?;
+        if !e.rows.is_empty() {
+            self.writer.commit(Batch::of(e.rows)).await?;
+        }
+        let a = &e.assessment;
+        let findings = serde_json::to_string(&a.findings).unwrap_or_else(|_| "[]".into());
+        let report_id = mirror::risk::insert(
+            &self.db,
+            &NewReport {
+                pool: p,
+                token: &e.token,
+                score: a.score,
+                verdict: a.verdict,
+                tradeable: a.tradeable,
+                summary: &a.summary,
+                findings: &findings,
+                measured_slot: Some(e.measured_slot),
+                elapsed_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            },
+        )
+        .await?;
         let latency = job.seen_at.map(|t| t.elapsed());
         if let Some(l) = latency {
             metrics::histogram!("keeper_risk_latency_seconds", "chain" => p.chain.clone()).record(l.as_secs_f64());
         }
-        metrics::counter!("keeper_risk_reports_total", "chain" => p.chain.clone(), "verdict" => assessment.verdict.as_str())
+        metrics::counter!("keeper_risk_reports_total", "chain" => p.chain.clone(), "verdict" => a.verdict.as_str())
             .increment(1);
-        tracing::info!(chain = %p.chain, pool = %p.address, %token, score = assessment.score,
-            tradeable = assessment.tradeable, "risk report: {}", assessment.summary);
-        let done = ReportDone { pool_id: p.id, report_id, token, assessment, latency, seen_at: job.seen_at };
-        if let Some(tx) = &self.done {
-            let _ = tx.send(done.clone());
+        tracing::info!(chain = %p.chain, pool = %p.address, token = %e.token, score = a.score,
+            tradeable = a.tradeable, "risk report: {}", a.summary);
+        let report = RiskReport {
+            pool: p.clone(),
+            report_id,
+            token: e.token,
+            assessment: e.assessment,
+            latency,
+            seen_at: job.seen_at,
+        };
+        if let Some(tx) = &self.to_trader {
+            let _ = tx.send(report.clone());
         }
-        Ok(done)
+        let _ = self.tap.send(report.clone());
+        Ok(report)
     }
 
-    async fn save_evm_meta(&self, p: &PendingPool, token: &str, meta: &TokenMeta) -> Result<(), RiskError> {
-        let mut tx = self.db.begin().await?;
-        sqlx::query(
-            "UPDATE tokens SET name = COALESCE(?, name), symbol = COALESCE(?, symbol),
-                decimals = COALESCE(?, decimals), total_supply = ? WHERE chain = ? AND address = ?",
-        )
-        .bind(&meta.name)
-        .bind(&meta.symbol)
-        .bind(meta.decimals.map(i64::from))
-        .bind(meta.total_supply.to_string())
-        .bind(&p.chain)
-        .bind(token)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(creator) = meta.creator {
-            sqlx::query("UPDATE pools SET creator = ? WHERE id = ?")
-                .bind(addr(creator))
-                .bind(p.id)
-                .execute(&mut *tx)
-                .await?;
+    /// Pools without a report, on every chain with an engine.
+    async fn unscored(&self) -> mirror::Result<Vec<PoolRecord>> {
+        let mut out = Vec::new();
+        for chain in self.engines.keys() {
+            out.extend(mirror::risk::unscored(&self.db, chain, 256).await?);
         }
-        // Initial reserves as of the creation block; a pair created empty gets the reserves seen
-        // when it is first measured funded (which takes it out of the re-scoring set).
-        let funded = |r: Option<(U256, U256)>| r.filter(|(a, b)| !a.is_zero() && !b.is_zero());
-        if let Some((r0, r1)) = funded(meta.initial_reserves).or(funded(meta.reserves)) {
-            sqlx::query(
-                "UPDATE pools SET reserve_a = ?, reserve_b = ? WHERE id = ? AND reserve_a = '0' AND reserve_b = '0'",
-            )
-            .bind(r0.to_string())
-            .bind(r1.to_string())
-            .bind(p.id)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        Ok(out)
     }
 
-    /// Pools without a report, then empty EVM pairs due for another look.
-    async fn sweep(&self, chains: &[String]) -> sqlx::Result<Vec<PendingPool>> {
-        let evm: Vec<String> =
-            self.engines.iter().filter(|(_, e)| matches!(e, Engine::Evm(_))).map(|(c, _)| c.clone()).collect();
-        let mut pending = store::unscored(&self.db, chains, 256).await?;
+    /// Empty EVM pairs due for another look.
+    async fn empty_and_due(&self) -> mirror::Result<Vec<PoolRecord>> {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        pending.extend(
-            store::empty_and_due(&self.db, &evm, ms(self.rescore_empty_after), ms(self.rescore_empty_for), 64).await?,
-        );
-        Ok(pending)
+        let r = &self.recovery;
+        let mut out = Vec::new();
+        for chain in &self.rescore_chains {
+            out.extend(
+                mirror::risk::empty_and_due(&self.db, chain, ms(r.rescore_empty_after), ms(r.rescore_empty_for), 64)
+                    .await?,
+            );
+        }
+        Ok(out)
     }
 
-    /// Runs until cancelled: live jobs from `jobs`, plus a sweep of unscored pools every `sweep`.
-    pub async fn run(self: Arc<Self>, mut jobs: mpsc::Receiver<Job>, sweep: Duration, cancel: CancellationToken) {
-        let chains: Vec<String> = self.engines.keys().cloned().collect();
+    /// Queues pools read from the mirror, leaving out those already queued or being scored.
+    /// `busy` must be taken before the mirror was read: an evaluation finishing meanwhile has
+    /// written its report, and must not be queued again from the older view.
+    fn enqueue(queue: &mut VecDeque<Job>, busy: &HashSet<i64>, pools: Vec<PoolRecord>) {
+        let queued: HashSet<i64> = queue.iter().map(|j| j.pool.id).collect();
+        queue.extend(
+            pools
+                .into_iter()
+                .filter(|p| !busy.contains(&p.id) && !queued.contains(&p.id))
+                .map(|pool| Job { pool, seen_at: None }),
+        );
+    }
+
+    fn busy(&self) -> HashSet<i64> {
+        self.in_flight.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Runs until cancelled, or until the writer stops announcing pools.
+    pub async fn run(
+        self: Arc<Self>,
+        new_pools: &mut mpsc::UnboundedReceiver<NewPool>,
+        cancel: CancellationToken,
+    ) -> Result<(), RiskError> {
         let mut tasks = JoinSet::new();
-        let mut tick = tokio::time::interval(sweep);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut queue: std::collections::VecDeque<Job> = Default::default();
+        let mut recover = tokio::time::interval(self.recovery.recovery_every);
+        recover.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut rescore = tokio::time::interval(self.recovery.rescore_every);
+        rescore.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut queue: VecDeque<Job> = VecDeque::new();
         loop {
             while tasks.len() < self.concurrency {
                 let Some(job) = queue.pop_front() else { break };
@@ -225,7 +209,7 @@ impl RiskWorker {
                 tasks.spawn(async move {
                     if let Err(e) = me.evaluate(&job).await {
                         metrics::counter!("keeper_task_errors_total", "task" => "risk").increment(1);
-                        tracing::warn!(pool = %job.pool.address, error = %e, "risk evaluation failed; a later sweep retries");
+                        tracing::warn!(pool = %job.pool.address, error = %e, "risk evaluation failed; the recovery sweep retries");
                     }
                     if let Ok(mut s) = me.in_flight.lock() {
                         s.remove(&job.pool.id);
@@ -236,23 +220,23 @@ impl RiskWorker {
                 biased;
                 () = cancel.cancelled() => break,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                job = jobs.recv(), if queue.len() < self.concurrency * 4 => match job {
-                    Some(job) => queue.push_back(job),
+                p = new_pools.recv(), if queue.len() < self.concurrency * 4 => match p {
+                    Some(p) => queue.push_back(Job { pool: p.pool, seen_at: p.seen_at }),
                     None => break,
                 },
-                _ = tick.tick() => {
-                    // Taken before the sweep reads: an evaluation in flight may finish (and write
-                    // its report) while the sweep runs, and must not be queued again from the
-                    // sweep's older view. No evaluation starts during the sweep.
-                    let busy = self.in_flight.lock().map(|s| s.clone()).unwrap_or_default();
-                    match self.sweep(&chains).await {
-                        Ok(pending) => {
-                            let queued: HashSet<i64> = queue.iter().map(|j| j.pool.id).collect();
-                            queue.extend(pending.into_iter()
-                                .filter(|p| !busy.contains(&p.id) && !queued.contains(&p.id))
-                                .map(|pool| Job { pool, seen_at: None }));
-                        }
-                        Err(e) => tracing::warn!(error = %e, "risk sweep failed"),
+                // The first tick fires at once: a restart scores what the last run left.
+                _ = recover.tick() => {
+                    let busy = self.busy();
+                    match self.unscored().await {
+                        Ok(pools) => Self::enqueue(&mut queue, &busy, pools),
+                        Err(e) => tracing::warn!(error = %e, "risk recovery sweep failed"),
+                    }
+                }
+                _ = rescore.tick(), if !self.rescore_chains.is_empty() => {
+                    let busy = self.busy();
+                    match self.empty_and_due().await {
+                        Ok(pools) => Self::enqueue(&mut queue, &busy, pools),
+                        Err(e) => tracing::warn!(error = %e, "re-scoring sweep failed"),
                     }
                 }
             }
@@ -260,5 +244,6 @@ impl RiskWorker {
         // Let evaluations in progress finish their database write (bounded by the caller's
         // shutdown timeout).
         while tasks.join_next().await.is_some() {}
+        Ok(())
     }
 }

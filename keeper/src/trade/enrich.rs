@@ -13,10 +13,9 @@ use alloy::primitives::{Address, I256, U256};
 use sqlx::{FromRow, SqlitePool};
 
 use super::{amount, Mode, TradeError};
-use crate::{
-    external::{coingecko::CoinGecko, oneinch::OneInch, zeroex::ZeroEx, ExternalError, Usd},
-    mirror::now_ms,
-};
+use mirror::now_ms;
+
+use crate::external::{coingecko::CoinGecko, oneinch::OneInch, zeroex::ZeroEx, ExternalError, Usd};
 
 /// USD values of positions.
 pub struct UsdPricer {

@@ -28,8 +28,8 @@ use super::{
     EvmExecConfig, Outcome, TradeError,
 };
 use crate::{
+    chains::evm::abi::{IERC20Approve, IUniswapV2Pair, IUniswapV2Router, IERC20, IWETH},
     config::{EvmChainConfig, FactoryKind},
-    evm::abi::{IERC20Approve, IUniswapV2Pair, IUniswapV2Router, IERC20, IWETH},
 };
 
 /// A call to sign (again): persisted with the trade so replacements and restarts rebuild it.
@@ -106,7 +106,7 @@ impl EvmTrader {
 
     /// An ERC-20's `decimals()`.
     pub async fn decimals(&self, token: &str) -> Result<u8, TradeError> {
-        crate::evm::abi::IERC20::new(parse_addr(token)?, &self.http).decimals().call().await.map_err(rpc)
+        crate::chains::evm::abi::IERC20::new(parse_addr(token)?, &self.http).decimals().call().await.map_err(rpc)
     }
 
     /// The pair's reserves as (quote side, token side).

@@ -267,41 +267,8 @@ impl TradingConfig {
     }
 }
 
-/// Dry-run (paper fills, nothing sent) or live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    DryRun,
-    Live,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::DryRun => "dry_run",
-            Mode::Live => "live",
-        }
-    }
-}
-
-/// Why a position is sold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitReason {
-    TakeProfit,
-    StopLoss,
-    TrailingStop,
-    MaxHold,
-}
-
-impl ExitReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitReason::TakeProfit => "take_profit",
-            ExitReason::StopLoss => "stop_loss",
-            ExitReason::TrailingStop => "trailing_stop",
-            ExitReason::MaxHold => "max_hold",
-        }
-    }
-}
+/// Dry-run (paper fills, nothing sent) or live; why a position is sold.
+pub use mirror::{ExitReason, Mode};
 
 /// What a chain reports about a sent trade.
 #[derive(Debug, Clone, PartialEq, Eq)]

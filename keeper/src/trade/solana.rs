@@ -46,13 +46,13 @@ use super::{
     Outcome, SolanaExecConfig, TradeError,
 };
 use crate::{
+    chains::solana::decode::decode_events,
     external::jupiter::{Jupiter, QuoteRequest},
-    solana::indexer::decode_events,
 };
 
 /// The venue name of pools on our AMM in the mirror; every other Solana venue goes through
 /// Jupiter.
-pub const AMM_VENUE: &str = "amm";
+pub use crate::chains::solana::AMM_VENUE;
 
 /// Jupiter, for pools on other venues.
 pub struct JupiterRoute {
@@ -406,7 +406,7 @@ impl SolanaTrader {
         let fee = tx.transaction.meta.as_ref().map(|m| m.fee).unwrap_or(0);
         let mut out = 0u64;
         if t.venue == AMM_VENUE {
-            let events = decode_events(&tx, &amm::ID).map_err(|e| TradeError::Invalid(e.to_string()))?;
+            let events = decode_events(&tx, &amm::ID).map_err(TradeError::Invalid)?;
             for (_, e) in events {
                 if let client::AmmEvent::Swapped(s) = e {
                     if s.trader == self.owner {

@@ -2,33 +2,15 @@
 //! `BEGIN IMMEDIATE` transaction, so two buys can never both pass a limit, and what is on disk
 //! is always enough to resume after a crash.
 
-use std::{collections::BTreeMap, time::Instant};
+use std::time::Instant;
 
 use alloy::primitives::U256;
-use serde::Deserialize;
 use sqlx::{FromRow, SqlitePool};
 
 use super::{amount, strategy::Limits, Mode, Outcome, TradingConfig};
-use crate::{
-    mirror::now_ms,
-    risk::store::{PendingPool, PENDING_COLUMNS},
-};
+use mirror::{now_ms, Limits as Overrides};
 
-/// What operators set through the API (`keeper_controls.limits`); absent fields keep the config.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct Overrides {
-    pub max_risk_score: Option<u8>,
-    pub max_open_positions: Option<u32>,
-    pub max_slippage_bps: Option<u32>,
-    #[serde(default)]
-    pub budgets: BTreeMap<String, BudgetOverride>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-pub struct BudgetOverride {
-    pub max_buy: Option<String>,
-    pub daily_budget: Option<String>,
-}
+use crate::pipeline::PoolRecord;
 
 /// The controls row: paused, and the operators' overrides.
 pub async fn controls(db: &SqlitePool) -> sqlx::Result<(bool, Overrides)> {
@@ -67,11 +49,6 @@ pub fn limits(
         min_liquidity: amount(&b.min_liquidity),
         quote_tokens: if b.quote_tokens.is_empty() { default_quotes.to_vec() } else { b.quote_tokens.clone() },
     })
-}
-
-/// The pool a report is about.
-pub async fn pool(db: &SqlitePool, id: i64) -> sqlx::Result<Option<PendingPool>> {
-    sqlx::query_as(&format!("SELECT {PENDING_COLUMNS} FROM pools WHERE id = ?")).bind(id).fetch_optional(db).await
 }
 
 /// The pool's reserve of `quote_token` as the mirror last saw it (pools on venues whose
@@ -121,7 +98,7 @@ impl Refused {
 pub struct NewBuy {
     pub chain: String,
     pub mode: Mode,
-    pub pool: PendingPool,
+    pub pool: PoolRecord,
     pub token: String,
     pub quote_token: String,
     pub amount_in: U256,

@@ -12,8 +12,12 @@ use std::{
 };
 
 use alloy::primitives::{Address, U256};
+use mirror::{decisions::DecisionRow, now_ms, Action};
 use sqlx::SqlitePool;
-use tokio::{sync::mpsc, task::JoinSet};
+use tokio::{
+    sync::{broadcast, mpsc},
+    task::JoinSet,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -25,7 +29,10 @@ use super::{
     strategy::{self, Candidate, Skip},
     Mode, Outcome, TradeError, TradingConfig,
 };
-use crate::{mirror::now_ms, risk::store::PendingPool, risk::worker::ReportDone, risk::Assessment};
+use crate::{
+    pipeline::{Decision, PoolRecord, RiskReport},
+    risk::Assessment,
+};
 
 type Quoted = Result<(U256, Option<U256>), TradeError>;
 
@@ -38,7 +45,7 @@ pub enum Venue {
 impl Venue {
     /// What `amount_in` of the quote token buys, and the pool's quote reserve when the venue
     /// tells it (Jupiter-routed pools do not).
-    async fn quote_buy(&self, pool: &PendingPool, token: &str, quote_token: &str, amount_in: U256) -> Quoted {
+    async fn quote_buy(&self, pool: &PoolRecord, token: &str, quote_token: &str, amount_in: U256) -> Quoted {
         match self {
             Venue::Evm(e) => e.quote_buy(&pool.address, token, amount_in).await.map(|(o, r)| (o, Some(r))),
             Venue::Solana(s) => s.quote(&pool.venue, &pool.address, token, quote_token, amount_in, true).await,
@@ -76,9 +83,9 @@ impl Venue {
     }
 }
 
-/// What happened to one report.
+/// What the trader chose for one report (published as a [`Decision`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
+pub enum Choice {
     /// The chain is not traded (no executor or no budget).
     NotTraded,
     Skipped(Skip),
@@ -103,6 +110,8 @@ pub struct Trader {
     /// A USD valuation round is running.
     pricing: AtomicBool,
     aggregators: Option<Arc<Aggregators>>,
+    /// Every decision, for whoever listens (tests, benchmarks).
+    decisions: broadcast::Sender<Decision>,
 }
 
 fn bps_of(a: &Assessment, check: &str) -> Option<u32> {
@@ -127,7 +136,62 @@ impl Trader {
             usd: None,
             pricing: AtomicBool::new(false),
             aggregators: None,
+            decisions: broadcast::channel(1_024).0,
         }
+    }
+
+    /// Publishes decisions on `tap` as well.
+    pub fn with_tap(&mut self, tap: broadcast::Sender<Decision>) {
+        self.decisions = tap;
+    }
+
+    /// Decides on one report: chooses, records the decision in the mirror, publishes it.
+    pub async fn decide(&self, report: &RiskReport) -> Result<Decision, TradeError> {
+        let choice = self.on_report(report).await;
+        let (action, reason, detail, position_id, trade_id) = match &choice {
+            Ok(Choice::NotTraded) => {
+                (Action::Skip, Some("not_traded"), format!("chain {} is not traded", report.pool.chain), None, None)
+            }
+            Ok(Choice::Skipped(s)) => (Action::Skip, Some(s.label()), s.to_string(), None, None),
+            Ok(Choice::Refused(r)) => (Action::Skip, Some(r.label()), r.to_string(), None, None),
+            Ok(Choice::Bought { position_id, trade_id, outcome }) => {
+                let detail = match outcome {
+                    Outcome::Confirmed { amount_out, .. } => format!("bought {amount_out} of the token"),
+                    Outcome::Failed { error, .. } => format!("buy failed: {error}"),
+                };
+                (Action::Buy, None, detail, Some(*position_id), Some(*trade_id))
+            }
+            Err(e) => (Action::Skip, Some("error"), e.to_string(), None, None),
+        };
+        let mut row = DecisionRow {
+            id: 0,
+            report_id: report.report_id,
+            pool_id: report.pool.id,
+            chain: report.pool.chain.clone(),
+            token: report.token.clone(),
+            mode: self.mode,
+            action,
+            reason: reason.map(str::to_string),
+            detail,
+            position_id,
+            trade_id,
+            decided_at_ms: now_ms(),
+        };
+        row.id = mirror::decisions::insert(&self.db, &row).await.map_err(mirror_error)?;
+        let decision = Decision {
+            report_id: row.report_id,
+            pool_id: row.pool_id,
+            chain: row.chain,
+            token: row.token,
+            action: row.action,
+            reason: row.reason,
+            detail: row.detail,
+            position_id: row.position_id,
+            trade_id: row.trade_id,
+            decided_at_ms: row.decided_at_ms,
+        };
+        let _ = self.decisions.send(decision.clone());
+        choice.map(|_| decision)
     }
 
     /// Values positions in USD (CoinGecko prices of their quote token).
@@ -163,13 +227,13 @@ impl Trader {
     }
 
     /// Screens, sizes, quotes, guards and (in live mode) executes a buy for one report.
-    pub async fn on_report(&self, done: &ReportDone) -> Result<Decision, TradeError> {
-        let Some(pool) = store::pool(&self.db, done.pool_id).await? else { return Ok(Decision::NotTraded) };
-        let Some(venue) = self.venues.get(&pool.chain) else { return Ok(Decision::NotTraded) };
+    pub async fn on_report(&self, done: &RiskReport) -> Result<Choice, TradeError> {
+        let pool = &done.pool;
+        let Some(venue) = self.venues.get(&pool.chain) else { return Ok(Choice::NotTraded) };
         let (paused, overrides) = store::controls(&self.db).await?;
         let quotes = self.default_quotes.get(&pool.chain).cloned().unwrap_or_default();
         let Some(limits) = store::limits(&self.cfg, &pool.chain, &quotes, paused, &overrides) else {
-            return Ok(Decision::NotTraded);
+            return Ok(Choice::NotTraded);
         };
         if limits.paused {
             return Ok(self.refused(&pool.chain, &done.token, Refused::Paused));
@@ -193,7 +257,7 @@ impl Trader {
             metrics::counter!("keeper_buy_skips_total", "chain" => pool.chain.clone(), "reason" => s.label())
                 .increment(1);
             tracing::debug!(chain = %pool.chain, token = %done.token, reason = %s, "not buying");
-            Ok(Decision::Skipped(s))
+            Ok(Choice::Skipped(s))
         };
         if let Err(s) = strategy::screen(&candidate, &self.cfg, &limits, now_ms()) {
             return skip(s);
@@ -202,7 +266,7 @@ impl Trader {
             Ok(s) => s,
             Err(s) => return skip(s),
         };
-        let (quoted, reserve) = venue.quote_buy(&pool, &done.token, &quote_token, size).await?;
+        let (quoted, reserve) = venue.quote_buy(pool, &done.token, &quote_token, size).await?;
         let reserve = match reserve {
             Some(r) => r,
             None => store::quote_reserve(&self.db, pool.id, &quote_token).await?,
@@ -250,7 +314,7 @@ impl Trader {
             Mode::Live => self.live(venue, &trade, done.seen_at).await?,
         };
         self.settle(&trade, &outcome).await?;
-        Ok(Decision::Bought { position_id, trade_id, outcome })
+        Ok(Choice::Bought { position_id, trade_id, outcome })
     }
 
     /// Executes a live trade. An error before anything was signed fails the trade; after that,
@@ -277,10 +341,10 @@ impl Trader {
         }
     }
 
-    fn refused(&self, chain: &str, token: &str, r: Refused) -> Decision {
+    fn refused(&self, chain: &str, token: &str, r: Refused) -> Choice {
         metrics::counter!("keeper_buy_skips_total", "chain" => chain.to_string(), "reason" => r.label()).increment(1);
         tracing::info!(%chain, %token, reason = %r, "buy refused by a guard");
-        Decision::Refused(r)
+        Choice::Refused(r)
     }
 
     async fn settle(&self, t: &TradeRow, outcome: &Outcome) -> Result<(), TradeError> {
@@ -409,9 +473,13 @@ impl Trader {
         self.settle(&trade, &outcome).await
     }
 
-    /// Runs until cancelled: reconciles, then buys on `reports` and checks exits every
+    /// Runs until cancelled: reconciles, then decides on every report and checks exits every
     /// `exit_poll_ms`. Trades in flight at shutdown are resumed by the next start.
-    pub async fn run(self: Arc<Self>, mut reports: mpsc::UnboundedReceiver<ReportDone>, cancel: CancellationToken) {
+    pub async fn run(
+        self: Arc<Self>,
+        reports: &mut mpsc::UnboundedReceiver<RiskReport>,
+        cancel: CancellationToken,
+    ) -> Result<(), TradeError> {
         tracing::info!(mode = self.mode.as_str(), chains = ?self.venues.keys().collect::<Vec<_>>(), "trading");
         match self.reconcile().await {
             Ok(0) => {}
@@ -429,12 +497,12 @@ impl Trader {
                 () = cancel.cancelled() => break,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 report = reports.recv() => match report {
-                    Some(done) => {
+                    Some(report) => {
                         let me = Arc::clone(&self);
                         tasks.spawn(async move {
-                            if let Err(e) = me.on_report(&done).await {
+                            if let Err(e) = me.decide(&report).await {
                                 metrics::counter!("keeper_task_errors_total", "task" => "trade").increment(1);
-                                tracing::warn!(pool = done.pool_id, error = %e, "buy decision failed");
+                                tracing::warn!(pool = report.pool.id, error = %e, "buy decision failed");
                             }
                         });
                     }
@@ -461,5 +529,13 @@ impl Trader {
             }
         }
         tasks.abort_all();
+        Ok(())
+    }
+}
+
+fn mirror_error(e: mirror::MirrorError) -> TradeError {
+    match e {
+        mirror::MirrorError::Database(e) => TradeError::Database(e),
+        other => TradeError::Invalid(other.to_string()),
     }
 }

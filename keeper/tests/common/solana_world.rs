@@ -2,16 +2,15 @@
 //! holding most of a 6-decimal quote mint, the keeper's wallet with 1000 `MIN_QUOTE` of it and
 //! some SOL, and a migrated mirror; plus the risk worker and the trading limits those tests share.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use amm::client::PoolAddresses;
 use keeper::{
-    mirror,
-    risk::worker::{Engine, Job, ReportDone, RiskWorker},
-    solana::risk::SolanaRiskEngine,
-    trade::{ChainBudget, TradingConfig},
+    app::{App, AppBuilder, Secrets},
+    config::{Commitment, Config, QuoteMint},
+    risk::worker::Recovery,
+    trade::{keys::SolanaKey, ChainBudget, TradingConfig},
 };
-use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
     pubkey::Pubkey,
     signature::{Keypair, Signer},
@@ -22,7 +21,6 @@ use tests::localnet::{
     sim::{Launcher, SolLaunch},
     Chain, Localnet,
 };
-use tokio::sync::mpsc;
 
 /// Base units of the quote mint: the buy size and the least liquidity traded.
 pub const MIN_QUOTE: u64 = 1_000_000_000;
@@ -69,22 +67,26 @@ impl SolWorld {
         self.launcher().balance(&self.wallet.pubkey(), mint)
     }
 
-    /// The risk worker over this chain (`MIN_QUOTE` of the quote mint wanted in a pool), its
-    /// finished reports and its job queue (kept open: the worker also polls the mirror).
-    pub fn risk_worker(&self) -> (RiskWorker, mpsc::UnboundedReceiver<ReportDone>, mpsc::Receiver<Job>) {
-        let engine = SolanaRiskEngine::new(
-            &self.net.url,
-            CommitmentConfig::confirmed(),
-            HashMap::from([(self.quote_mint, MIN_QUOTE)]),
-            Default::default(),
-        );
-        let mut worker =
-            RiskWorker::new(self.db.clone(), HashMap::from([("solana".to_string(), Engine::Solana(engine))]), 2);
-        let (reports, reports_rx) = mpsc::unbounded_channel();
-        worker.done = Some(reports);
-        let (jobs, jobs_rx) = mpsc::channel::<Job>(1);
-        std::mem::forget(jobs);
-        (worker, reports_rx, jobs_rx)
+    /// The keeper over this chain as `keeper run` builds it (`MIN_QUOTE` of the quote mint
+    /// wanted in a pool), trading with `t` (keyed with the wallet), its trader's RPC at
+    /// `trade_rpc`. No EVM chain.
+    pub fn keeper(&self, t: TradingConfig, trade_rpc: &str) -> AppBuilder {
+        let mut config = Config::default();
+        config.database.path = self._dir.path().join("keeper.db");
+        let sol = &mut config.solana;
+        sol.rpc_url = self.net.url.clone();
+        sol.ws_url = self.net.ws_url.clone();
+        sol.commitment = Commitment::Confirmed;
+        sol.poll_interval_ms = 100;
+        sol.quote_mints = vec![QuoteMint { mint: self.quote_mint.to_string(), min_reserve: MIN_QUOTE }];
+        config.evm.clear();
+        config.risk.concurrency = 2;
+        config.trading = t;
+        let secrets = Secrets { evm: None, solana: Some(SolanaKey(self.wallet.insecure_clone())) };
+        App::builder(&config, secrets)
+            .database(self.db.clone())
+            .trade_rpc("solana", trade_rpc)
+            .recovery(Recovery { recovery_every: Duration::from_millis(200), ..Recovery::default() })
     }
 
     /// Trading on "solana": buys of `MIN_QUOTE`, scores up to 60, exits checked every 100 ms.

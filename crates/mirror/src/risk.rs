@@ -1,0 +1,105 @@
+//! `risk_reports`: written by the risk stage only, append-only history per token and pool.
+
+use sqlx::SqlitePool;
+
+use crate::{i64_of, now_ms, PoolRecord, Result, Verdict};
+
+/// A report to append.
+#[derive(Debug, Clone)]
+pub struct NewReport<'a> {
+    pub pool: &'a PoolRecord,
+    pub token: &'a str,
+    pub score: u8,
+    pub verdict: Verdict,
+    pub tradeable: bool,
+    pub summary: &'a str,
+    /// JSON array of findings.
+    pub findings: &'a str,
+    pub measured_slot: Option<u64>,
+    pub elapsed_us: u64,
+}
+
+/// Appends a report and returns its id. Fails (foreign key) if a reorg removed the pool meanwhile.
+pub async fn insert(db: &SqlitePool, r: &NewReport<'_>) -> Result<i64> {
+    let score = i64::from(r.score);
+    let verdict = r.verdict.as_str();
+    let measured = r.measured_slot.map(i64_of);
+    let now = now_ms();
+    let elapsed = i64_of(r.elapsed_us);
+    Ok(sqlx::query_scalar!(
+        "INSERT INTO risk_reports (pool_id, chain, pool_address, token, score, verdict, tradeable, summary, findings,
+            measured_slot, discovered_at_ms, created_at_ms, elapsed_us)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS \"id!\"",
+        r.pool.id,
+        r.pool.chain,
+        r.pool.address,
+        r.token,
+        score,
+        verdict,
+        r.tradeable,
+        r.summary,
+        r.findings,
+        measured,
+        r.pool.first_seen_at_ms,
+        now,
+        elapsed
+    )
+    .fetch_one(db)
+    .await?)
+}
+
+/// Pools on `chain` that have no report yet, oldest first: what a restarted keeper still has to
+/// score (and evaluations that failed).
+pub async fn unscored(db: &SqlitePool, chain: &str, limit: i64) -> Result<Vec<PoolRecord>> {
+    Ok(sqlx::query_as!(
+        PoolRecord,
+        r#"SELECT id AS "id!", chain, venue, address, token_a, token_b, base_token, created_slot, created_tx,
+                created_block_time, first_seen_at_ms
+         FROM pools p WHERE chain = ? AND NOT EXISTS (SELECT 1 FROM risk_reports r WHERE r.pool_id = p.id)
+         ORDER BY id LIMIT ?"#,
+        chain,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Pools on `chain` still empty in the mirror, discovered less than `max_age_ms` ago, whose
+/// latest report is older than `after_ms` or a quarter of the pool's age, whichever is longer
+/// (so a pair that never gets funded costs a few dozen evaluations, not one every round): pairs
+/// created first and funded later.
+pub async fn empty_and_due(
+    db: &SqlitePool,
+    chain: &str,
+    after_ms: i64,
+    max_age_ms: i64,
+    limit: i64,
+) -> Result<Vec<PoolRecord>> {
+    let now = now_ms();
+    let min_seen = now.saturating_sub(max_age_ms);
+    Ok(sqlx::query_as!(
+        PoolRecord,
+        r#"SELECT id AS "id!", chain, venue, address, token_a, token_b, base_token, created_slot, created_tx,
+                created_block_time, first_seen_at_ms
+         FROM pools p WHERE chain = ?1 AND reserve_a = '0' AND reserve_b = '0' AND first_seen_at_ms > ?2
+           AND (SELECT max(created_at_ms) FROM risk_reports r WHERE r.pool_id = p.id)
+               < ?3 - max(?4, (?3 - first_seen_at_ms) / 4)
+         ORDER BY id LIMIT ?5"#,
+        chain,
+        min_seen,
+        now,
+        after_ms,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// Reports per verdict, for `keeper status`.
+pub async fn count_by_verdict(db: &SqlitePool) -> Result<Vec<(String, i64)>> {
+    let rows =
+        sqlx::query!(r#"SELECT verdict, count(*) AS "n!: i64" FROM risk_reports GROUP BY verdict ORDER BY verdict"#)
+            .fetch_all(db)
+            .await?;
+    Ok(rows.into_iter().map(|r| (r.verdict, r.n)).collect())
+}

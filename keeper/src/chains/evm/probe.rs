@@ -1,0 +1,416 @@
+//! Measures an EVM token for the risk scorer: the RiskProbe buy/transfer/sell simulation (an
+//! `eth_call` with state overrides, so nothing is mined and it works on real nodes), and static
+//! checks (owner, privileged functions by selector, EIP-1967 proxy, liquidity, LP and holders).
+//! Every RPC runs concurrently; a report takes a few round trips.
+
+use std::{collections::HashMap, time::Instant};
+
+use alloy::{
+    eips::BlockId,
+    primitives::{keccak256, Address, Bytes, B256, U256},
+    providers::{DynProvider, Provider},
+    rpc::types::{
+        state::{AccountOverride, StateOverride},
+        Filter, Log,
+    },
+    sol_types::SolEvent,
+};
+
+use futures::{future::BoxFuture, FutureExt};
+use mirror::Row;
+
+use super::{
+    abi::{IUniswapV2Pair, RiskProbe, IERC20},
+    addr,
+    logs::get_logs_adaptive,
+};
+use crate::{
+    config::EvmChainConfig,
+    pipeline::PoolRecord,
+    risk::{
+        engine::{Evaluation, RiskEngine, RiskError},
+        rules::evm::{assess, is_burn_address, Capabilities, EvmFacts, TradeProbe},
+        Assessment, RiskPolicy,
+    },
+};
+
+/// `bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)`.
+pub const EIP1967_IMPLEMENTATION_SLOT: B256 =
+    alloy::primitives::b256!("0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc");
+
+/// Privileged functions looked for in a token's code, by kind.
+const MINT: &[&str] = &["mint(address,uint256)", "mint(uint256)", "mintTo(address,uint256)", "issue(uint256)"];
+const BLACKLIST: &[&str] = &[
+    "blacklist(address,bool)",
+    "blacklist(address)",
+    "addToBlacklist(address)",
+    "addBlacklist(address)",
+    "setBlacklist(address,bool)",
+    "blacklistAddress(address,bool)",
+    "setBots(address[],bool)",
+    "setBot(address,bool)",
+    "isBlacklisted(address)",
+];
+const PAUSE: &[&str] = &["pause()", "unpause()", "setPaused(bool)", "setTradingEnabled(bool)"];
+const FEE_SETTER: &[&str] = &[
+    "setTaxes(uint256,uint256)",
+    "setFees(uint256,uint256)",
+    "setFee(uint256)",
+    "setFees(uint256)",
+    "setBuyTax(uint256)",
+    "setSellTax(uint256)",
+    "setBuyFee(uint256)",
+    "setSellFee(uint256)",
+    "updateFees(uint256,uint256)",
+    "setTaxFeePercent(uint256)",
+];
+const LIMIT_SETTER: &[&str] =
+    &["setMaxTxAmount(uint256)", "setMaxTx(uint256)", "setMaxWalletSize(uint256)", "setMaxWallet(uint256)"];
+
+/// The 4-byte selectors pushed by `PUSH4` in runtime code (the dispatcher's table), skipping
+/// push data so constants are not misread as opcodes.
+pub fn pushed_selectors(code: &[u8]) -> std::collections::HashSet<[u8; 4]> {
+    let mut out = std::collections::HashSet::new();
+    let mut i = 0;
+    while i < code.len() {
+        let op = code[i];
+        if (0x60..=0x7f).contains(&op) {
+            let n = usize::from(op - 0x5f);
+            if op == 0x63 && i + 4 < code.len() {
+                out.insert([code[i + 1], code[i + 2], code[i + 3], code[i + 4]]);
+            }
+            i += n;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Which privileged functions a contract's code exposes.
+pub fn capabilities(codes: &[&[u8]]) -> Capabilities {
+    let mut selectors = std::collections::HashSet::new();
+    for code in codes {
+        selectors.extend(pushed_selectors(code));
+    }
+    let found = |sigs: &[&str]| -> Vec<String> {
+        sigs.iter()
+            .filter(|s| {
+                let h = keccak256(s.as_bytes());
+                selectors.contains(&[h[0], h[1], h[2], h[3]])
+            })
+            .map(|s| s.to_string())
+            .collect()
+    };
+    Capabilities {
+        mint: found(MINT),
+        blacklist: found(BLACKLIST),
+        pause: found(PAUSE),
+        fee_setter: found(FEE_SETTER),
+        limit_setter: found(LIMIT_SETTER),
+    }
+}
+
+/// Balances reconstructed from ERC-20 `Transfer` logs (exact for ordinary tokens).
+pub fn balances_from_transfers(logs: &[Log]) -> HashMap<Address, U256> {
+    let mut balances: HashMap<Address, U256> = HashMap::new();
+    for log in logs {
+        let Ok(t) = log.log_decode::<IERC20::Transfer>() else { continue };
+        let t = t.inner.data;
+        if t.from != Address::ZERO {
+            let b = balances.entry(t.from).or_default();
+            *b = b.saturating_sub(t.value);
+        }
+        let b = balances.entry(t.to).or_default();
+        *b = b.saturating_add(t.value);
+    }
+    balances
+}
+
+/// What the engine needs to know about a pool.
+#[derive(Debug, Clone)]
+pub struct PoolRef {
+    pub pool: Address,
+    pub base_token: Address,
+    pub created_block: u64,
+    pub created_tx: Option<B256>,
+}
+
+/// Token metadata read while measuring, for the mirror's `tokens` row.
+#[derive(Debug, Clone, Default)]
+pub struct TokenMeta {
+    pub name: Option<String>,
+    pub symbol: Option<String>,
+    pub decimals: Option<u8>,
+    pub total_supply: U256,
+    /// The pool's reserves (token0, token1) at the block it was created.
+    pub initial_reserves: Option<(U256, U256)>,
+    /// The pool's reserves (token0, token1) at the block measured.
+    pub reserves: Option<(U256, U256)>,
+    /// Who sent the transaction that created the pool.
+    pub creator: Option<Address>,
+}
+
+/// Measures and scores EVM tokens on one chain.
+pub struct EvmRiskEngine {
+    http: DynProvider,
+    router: Option<Address>,
+    wrapped_native: Address,
+    probe_small: U256,
+    probe_large: U256,
+    min_liquidity: U256,
+    lookback: u64,
+    policy: RiskPolicy,
+    probe_address: Address,
+}
+
+impl EvmRiskEngine {
+    pub fn new(http: DynProvider, cfg: &EvmChainConfig, policy: RiskPolicy) -> Self {
+        let router = cfg.factories.iter().find_map(|f| f.router.as_deref()).and_then(|r| r.parse().ok());
+        Self {
+            http,
+            router,
+            wrapped_native: cfg.wrapped_native.parse().unwrap_or_default(),
+            probe_small: EvmChainConfig::wei(&cfg.probe_small_wei),
+            probe_large: EvmChainConfig::wei(&cfg.probe_large_wei),
+            min_liquidity: EvmChainConfig::wei(&cfg.min_liquidity_wei),
+            lookback: cfg.max_log_range,
+            policy,
+            // An address nobody has a key for; the probe's code and balance are injected there.
+            probe_address: Address::from_word(keccak256(b"amm-sniper risk probe v1")),
+        }
+    }
+
+    /// Measures the token and scores it. Returns the assessment, the block measured and metadata.
+    pub async fn evaluate(
+        &self,
+        p: &PoolRef,
+    ) -> Result<(Assessment, u64, TokenMeta), alloy::transports::TransportError> {
+        let (facts, block, meta) = self.measure(p).await?;
+        Ok((assess(&facts, &self.policy), block, meta))
+    }
+
+    /// The engine's view of a mirrored pool.
+    pub fn pool_ref(p: &PoolRecord) -> Result<PoolRef, RiskError> {
+        let malformed = || RiskError::Malformed(p.id);
+        Ok(PoolRef {
+            pool: p.address.parse().map_err(|_| malformed())?,
+            base_token: p.base_token.as_deref().unwrap_or(&p.token_a).parse().map_err(|_| malformed())?,
+            created_block: p.created_slot.and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
+            created_tx: p.created_tx.as_deref().and_then(|h| h.parse().ok()),
+        })
+    }
+
+    pub async fn measure(&self, p: &PoolRef) -> Result<(EvmFacts, u64, TokenMeta), alloy::transports::TransportError> {
+        let started = Instant::now();
+        let http = &self.http;
+        let token = IERC20::new(p.base_token, http);
+        let pair = IUniswapV2Pair::new(p.pool, http);
+        let block = http.get_block_number().await?;
+        let at = BlockId::number(block);
+        let transfer_logs = |address: Address| {
+            let filter = Filter::new().address(address).event_signature(IERC20::Transfer::SIGNATURE_HASH);
+            let from = p.created_block.saturating_sub(self.lookback);
+            async move { get_logs_adaptive(http, &filter, from, block, self.lookback.max(1)).await }
+        };
+        let (small, large, code, slot, owner, reserves, token0, lp_total, lp_logs, holder_logs, sender, supply) = tokio::join!(
+            self.probe(p.base_token, self.probe_small, at),
+            self.probe(p.base_token, self.probe_large, at),
+            http.get_code_at(p.base_token).block_id(at),
+            http.get_storage_at(p.base_token, EIP1967_IMPLEMENTATION_SLOT.into()).block_id(at),
+            async { token.owner().block(at).call().await.ok() },
+            async { pair.getReserves().block(at).call().await.ok() },
+            async { pair.token0().block(at).call().await.ok() },
+            async { pair.totalSupply().block(at).call().await.ok() },
+            transfer_logs(p.pool),
+            transfer_logs(p.base_token),
+            async {
+                match p.created_tx {
+                    Some(h) => http.get_transaction_by_hash(h).await.ok().flatten().map(|t| t.inner.signer()),
+                    None => None,
+                }
+            },
+            async { token.totalSupply().block(at).call().await.ok() },
+        );
+        let (name, symbol, decimals, initial) = tokio::join!(
+            async { token.name().call().await.ok() },
+            async { token.symbol().call().await.ok() },
+            async { token.decimals().call().await.ok() },
+            async { pair.getReserves().block(BlockId::number(p.created_block)).call().await.ok() },
+        );
+        let code = code?;
+        let implementation = Address::from_word(B256::from(slot?));
+        let proxy_implementation = (implementation != Address::ZERO).then_some(implementation);
+        let impl_code: Bytes = match proxy_implementation {
+            Some(i) => http.get_code_at(i).block_id(at).await?,
+            None => Bytes::new(),
+        };
+        let capabilities = capabilities(&[&code, &impl_code]);
+
+        let current = reserves.as_ref().map(|r| (U256::from(r.reserve0), U256::from(r.reserve1)));
+        let native_reserve = match (reserves, token0) {
+            (Some(r), Some(t0)) => U256::from(if t0 == self.wrapped_native { r.reserve0 } else { r.reserve1 }),
+            _ => U256::ZERO,
+        };
+        let lp_balances = balances_from_transfers(&lp_logs?);
+        let lp_burned = lp_balances.iter().filter(|(a, _)| is_burn_address(**a)).map(|(_, b)| *b).sum();
+        let lp_creator = sender.and_then(|s| lp_balances.get(&s).copied()).unwrap_or_default();
+        let mut holders: Vec<(Address, U256)> = balances_from_transfers(&holder_logs?)
+            .into_iter()
+            .filter(|(a, b)| !b.is_zero() && !is_burn_address(*a) && *a != p.pool)
+            .collect();
+        holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        holders.truncate(self.policy.top_holders_count);
+        let total_supply = supply.unwrap_or_default();
+
+        let (small, probe_error) = match small {
+            Ok(t) => (Some(t), None),
+            Err(e) => (None, Some(e)),
+        };
+        let facts = EvmFacts {
+            small,
+            large: large.ok(),
+            probe_error,
+            owner,
+            capabilities,
+            proxy_implementation,
+            native_reserve,
+            min_native_reserve: self.min_liquidity,
+            lp_total: lp_total.unwrap_or_default(),
+            lp_burned,
+            lp_creator,
+            creator: sender,
+            total_supply,
+            top_holders: holders,
+        };
+        let meta = TokenMeta {
+            name,
+            symbol,
+            decimals,
+            total_supply,
+            initial_reserves: initial.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
+            reserves: current,
+            creator: sender,
+        };
+        metrics::histogram!("keeper_risk_measure_seconds", "kind" => "evm").record(started.elapsed().as_secs_f64());
+        Ok((facts, block, meta))
+    }
+
+    /// One simulated round trip. `Err` carries why the simulation itself could not run.
+    async fn probe(&self, token: Address, eth_in: U256, at: BlockId) -> Result<TradeProbe, String> {
+        let router = self.router.ok_or_else(|| "no v2 router configured for this chain".to_string())?;
+        let overrides = StateOverride::from_iter([(
+            self.probe_address,
+            AccountOverride::default()
+                .with_code(RiskProbe::DEPLOYED_BYTECODE.clone())
+                .with_balance(self.probe_large.saturating_mul(U256::from(4u8))),
+        )]);
+        let probe = RiskProbe::new(self.probe_address, &self.http);
+        let t = probe
+            .probe(router, token, eth_in)
+            .from(self.probe_address)
+            .block(at)
+            .state(overrides)
+            .call()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(TradeProbe {
+            eth_in: t.ethIn,
+            buy_ok: t.buyOk,
+            buy_quote: t.buyQuote,
+            bought: t.bought,
+            transfer_ok: t.transferOk,
+            transfer_sent: t.transferSent,
+            transfer_received: t.transferReceived,
+            sell_ok: t.sellOk,
+            sold: t.sold,
+            sell_quote: t.sellQuote,
+            eth_back: t.ethBack,
+            tiny_sell_ok: t.tinySellOk,
+            buy_error: (!t.buyOk).then(|| revert_reason(&t.buyError)),
+            sell_error: (!t.sellOk).then(|| revert_reason(&t.sellError)),
+        })
+    }
+}
+
+/// A readable revert reason from ABI-encoded `Error(string)` data, else hex.
+pub fn revert_reason(data: &[u8]) -> String {
+    if let Ok(r) = <alloy::sol_types::Revert as alloy::sol_types::SolError>::abi_decode(data) {
+        return r.reason;
+    }
+    if data.is_empty() {
+        "reverted without a reason".into()
+    } else {
+        format!("0x{}", alloy::primitives::hex::encode(data))
+    }
+}
+
+/// What a measurement learnt for the mirror: token metadata, the pool's creator, and its first
+/// funded reserves (a pair created empty gets the reserves seen when it is first measured
+/// funded, which takes it out of the re-scoring set).
+fn meta_rows(p: &PoolRecord, token: &str, meta: &TokenMeta) -> Vec<Row> {
+    let mut rows = vec![Row::Token(mirror::TokenRow {
+        chain: p.chain.clone(),
+        address: token.to_string(),
+        symbol: meta.symbol.clone(),
+        name: meta.name.clone(),
+        decimals: meta.decimals,
+        total_supply: Some(meta.total_supply.to_string()),
+    })];
+    if let Some(creator) = meta.creator {
+        rows.push(Row::PoolCreator { chain: p.chain.clone(), address: p.address.clone(), creator: addr(creator) });
+    }
+    let funded = |r: Option<(U256, U256)>| r.filter(|(a, b)| !a.is_zero() && !b.is_zero());
+    if let Some((r0, r1)) = funded(meta.initial_reserves).or(funded(meta.reserves)) {
+        rows.push(Row::InitialReserves {
+            chain: p.chain.clone(),
+            address: p.address.clone(),
+            reserve_a: r0.to_string(),
+            reserve_b: r1.to_string(),
+        });
+    }
+    rows
+}
+
+impl RiskEngine for EvmRiskEngine {
+    fn evaluate<'a>(&'a self, p: &'a PoolRecord) -> BoxFuture<'a, Result<Evaluation, RiskError>> {
+        async move {
+            let pool_ref = Self::pool_ref(p)?;
+            let (assessment, block, meta) =
+                EvmRiskEngine::evaluate(self, &pool_ref).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
+            let token = addr(pool_ref.base_token);
+            let rows = meta_rows(p, &token, &meta);
+            Ok(Evaluation { token, assessment, measured_slot: block, rows })
+        }
+        .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selectors_skip_push_data() {
+        // PUSH4 0x40c10f19 (mint(address,uint256)), then PUSH32 whose data contains 0x63 + a
+        // selector that must not be read.
+        let mint = keccak256("mint(address,uint256)");
+        let pause = keccak256("pause()");
+        let mut code = vec![0x63, mint[0], mint[1], mint[2], mint[3], 0x7f];
+        let mut data = [0u8; 32];
+        data[0] = 0x63;
+        data[1..5].copy_from_slice(&pause[..4]);
+        code.extend_from_slice(&data);
+        code.push(0x00);
+        let caps = capabilities(&[&code]);
+        assert_eq!(caps.mint, vec!["mint(address,uint256)".to_string()]);
+        assert!(caps.pause.is_empty(), "push data is not code");
+    }
+
+    #[test]
+    fn revert_reasons_decode() {
+        let data = alloy::sol_types::SolError::abi_encode(&alloy::sol_types::Revert::from("TRANSFER_FORBIDDEN"));
+        assert_eq!(revert_reason(&data), "TRANSFER_FORBIDDEN");
+        assert_eq!(revert_reason(&[]), "reverted without a reason");
+        assert_eq!(revert_reason(&[0xde, 0xad]), "0xdead");
+    }
+}

@@ -1,0 +1,9 @@
+//! Solana: our AMM's events as mirror rows, and the risk probe that measures a mint over
+//! JSON-RPC.
+
+pub mod decode;
+pub mod event_rows;
+pub mod probe;
+
+/// The venue name of our own AMM's pools in the mirror.
+pub const AMM_VENUE: &str = "amm";

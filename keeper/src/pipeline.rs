@@ -1,0 +1,53 @@
+//! The types that flow through the keeper, in order:
+//!
+//! ```text
+//! sources ──rows──▶ mirror writer ──NewPool (after commit)──▶ risk worker ──RiskReport──▶ trader ──Decision
+//! ```
+//!
+//! Each stage owns its tables (see `mirror`), and nothing flows back up: the trader never asks
+//! the risk stage anything, the risk stage never reads what the trader wrote.
+
+use std::time::{Duration, Instant};
+
+pub use mirror::{NewPool, PoolRecord};
+use serde::Serialize;
+
+use crate::risk::Assessment;
+
+/// A scored pool, on its way to the trader: the pool as mirrored, the report as stored.
+#[derive(Debug, Clone)]
+pub struct RiskReport {
+    pub pool: PoolRecord,
+    pub report_id: i64,
+    /// The token scored (the pool's non-quote side).
+    pub token: String,
+    pub assessment: Assessment,
+    /// From the creation reaching the keeper to the report being committed (live discoveries).
+    pub latency: Option<Duration>,
+    /// When the creation reached the keeper (live discoveries).
+    pub seen_at: Option<Instant>,
+}
+
+/// What the trader did with one report: published to every subscriber and recorded in the
+/// mirror's `decisions`, so tests, benchmarks and the API can wait on it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub report_id: i64,
+    pub pool_id: i64,
+    pub chain: String,
+    pub token: String,
+    pub action: mirror::Action,
+    /// For skips: a stable label (`score`, `paused`, `daily_budget`, `not_traded`, `error`...).
+    pub reason: Option<String>,
+    /// In plain words.
+    pub detail: String,
+    pub position_id: Option<i64>,
+    pub trade_id: Option<i64>,
+    pub decided_at_ms: i64,
+}
+
+impl Decision {
+    pub fn is_buy(&self) -> bool {
+        self.action == mirror::Action::Buy
+    }
+}

@@ -1,0 +1,40 @@
+//! One evaluation shape for every chain: a [`RiskEngine`] measures a pool's token and scores it.
+
+use futures::future::BoxFuture;
+use mirror::Row;
+
+use super::Assessment;
+use crate::pipeline::PoolRecord;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RiskError {
+    #[error("no risk engine for chain {0}")]
+    UnknownChain(String),
+    #[error("pool {0}: malformed address or transaction in the mirror")]
+    Malformed(i64),
+    #[error("rpc: {0}")]
+    Rpc(String),
+    #[error(transparent)]
+    Mirror(#[from] mirror::MirrorError),
+}
+
+/// What an engine found about one pool.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// The token scored.
+    pub token: String,
+    pub assessment: Assessment,
+    /// The block or slot of the state measured.
+    pub measured_slot: u64,
+    /// What the measurement learnt for the mirror (token metadata, the pool's creator, first
+    /// reserves): committed by the writer before the report is stored.
+    pub rows: Vec<Row>,
+}
+
+/// Every chain's engine, by chain name.
+pub type Engines = std::collections::HashMap<String, std::sync::Arc<dyn RiskEngine>>;
+
+/// A chain's measuring and scoring engine.
+pub trait RiskEngine: Send + Sync {
+    fn evaluate<'a>(&'a self, pool: &'a PoolRecord) -> BoxFuture<'a, Result<Evaluation, RiskError>>;
+}

@@ -1,0 +1,4 @@
+//! Pure scoring: measured facts in, findings and an assessment out. No I/O.
+
+pub mod evm;
+pub mod solana;

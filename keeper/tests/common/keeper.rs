@@ -1,0 +1,88 @@
+//! A keeper in the test process: the same `App` that `keeper run` builds, through its builder,
+//! plus what a test waits on (the reports and decisions it publishes, the mirror).
+#![allow(dead_code)]
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use keeper::{
+    app::AppBuilder,
+    pipeline::{Decision, RiskReport},
+    tasks::TaskFailed,
+};
+use sqlx::SqlitePool;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct Running {
+    cancel: CancellationToken,
+    join: JoinHandle<Result<(), TaskFailed>>,
+    /// Every report the risk stage published, in order.
+    pub reports: Arc<Mutex<Vec<RiskReport>>>,
+    pub db: SqlitePool,
+}
+
+/// Builds the app and runs it until [`Running::stop`].
+pub async fn start(builder: AppBuilder) -> Running {
+    let app = builder.build().await.expect("the keeper builds");
+    let db = app.db().clone();
+    let reports = Arc::new(Mutex::new(Vec::new()));
+    let mut rx = app.reports();
+    let tap = reports.clone();
+    tokio::spawn(async move {
+        while let Ok(r) = rx.recv().await {
+            tap.lock().unwrap().push(r);
+        }
+    });
+    let cancel = CancellationToken::new();
+    let join = tokio::spawn(app.run(cancel.clone()));
+    Running { cancel, join, reports, db }
+}
+
+impl Running {
+    /// Stops every task in order; the keeper must stop cleanly.
+    pub async fn stop(self) {
+        self.cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(20), self.join)
+            .await
+            .expect("the keeper stops within 20 s")
+            .expect("the keeper's task")
+            .expect("the keeper stops without a task failure");
+    }
+
+    /// The report published for `token`.
+    pub fn report(&self, token: &str) -> Option<RiskReport> {
+        self.reports.lock().unwrap().iter().find(|r| r.token.eq_ignore_ascii_case(token)).cloned()
+    }
+}
+
+/// Waits for the trader's first decision on `token` (recorded in the mirror).
+pub async fn decision(db: &SqlitePool, chain: &str, token: &str) -> Decision {
+    let token = token.to_string();
+    tests::evm::wait_for(&format!("a decision on {token}"), || async {
+        let rows = mirror::decisions::for_token(db, chain, &token).await.unwrap();
+        rows.into_iter().next().map(|d| Decision {
+            report_id: d.report_id,
+            pool_id: d.pool_id,
+            chain: d.chain,
+            token: d.token,
+            action: d.action,
+            reason: d.reason,
+            detail: d.detail,
+            position_id: d.position_id,
+            trade_id: d.trade_id,
+            decided_at_ms: d.decided_at_ms,
+        })
+    })
+    .await
+}
+
+/// Waits until the source's checkpoint exists: it has started following its chain.
+pub async fn following(db: &SqlitePool, source: &str) {
+    tests::evm::wait_for(&format!("{source} to start"), || async {
+        mirror::checkpoint(db, source).await.unwrap().map(|_| ())
+    })
+    .await;
+}
