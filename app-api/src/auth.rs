@@ -18,6 +18,44 @@ use sha2::{Digest, Sha256};
 
 use crate::{error::ApiError, AppState};
 
+/// Password hashing off the async workers: argon2 is deliberately slow (tens of milliseconds of
+/// CPU), so each hash runs on a blocking thread, and at most `permits` run at once. A burst of
+/// logins then queues here instead of taking every core from the reads.
+pub struct Hasher {
+    permits: tokio::sync::Semaphore,
+}
+
+impl Default for Hasher {
+    /// Half the cores (at least one), so reads always keep a core.
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self::new((cores / 2).max(1))
+    }
+}
+
+impl Hasher {
+    pub fn new(permits: usize) -> Self {
+        Self { permits: tokio::sync::Semaphore::new(permits.max(1)) }
+    }
+
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> T + Send + 'static) -> Result<T, ApiError> {
+        let _permit = self.permits.acquire().await.map_err(|e| ApiError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(work).await.map_err(|e| ApiError::Internal(format!("hashing: {e}")))
+    }
+
+    /// A new argon2id hash of `password`.
+    pub async fn hash(&self, password: &str) -> Result<String, ApiError> {
+        let password = password.to_string();
+        self.run(move || hash_password(&password)).await?
+    }
+
+    /// Whether `password` matches `hash`.
+    pub async fn verify(&self, password: &str, hash: &str) -> Result<bool, ApiError> {
+        let (password, hash) = (password.to_string(), hash.to_string());
+        self.run(move || verify_password(&password, &hash)).await
+    }
+}
+
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()

@@ -51,6 +51,8 @@ pub struct AppState {
     pub cache: std::sync::Arc<cache::ResponseCache>,
     /// Read-only connections for the hot list reads, outside sqlx (see [`direct`]).
     pub direct: std::sync::Arc<direct::DirectReader>,
+    /// Password hashing, on blocking threads with bounded concurrency.
+    pub hasher: std::sync::Arc<auth::Hasher>,
 }
 
 /// Milliseconds since the unix epoch.
@@ -177,5 +179,6 @@ pub async fn open(path: &std::path::Path, connections: u32) -> Result<AppState, 
         solana_rpc: None,
         cache: std::sync::Arc::new(cache::ResponseCache::new(Duration::ZERO)),
         direct: std::sync::Arc::new(direct::DirectReader::new(path, usize::try_from(connections).unwrap_or(8))),
+        hasher: Default::default(),
     })
 }

@@ -837,3 +837,62 @@ async fn pools_positions_and_trades_carry_external_data() {
     assert_eq!(quotes[1]["diff_bps"], 50);
     assert!(quotes[1].get("trade_id").is_none());
 }
+
+/// A login flood never stalls reads: 200 wrong-password logins in flight at once (argon2 on
+/// blocking threads, bounded), while `GET /api/v1/pools` keeps answering under 50 ms at p99.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_login_flood_leaves_reads_fast() {
+    let f = fixture().await;
+    // One async worker: hashing must never run there. Long enough a timeout that every queued
+    // login is answered, not cut off, and no per-IP rate limit in the way (all requests here
+    // come from one address).
+    let mut state = f.state.clone();
+    state.limiter = std::sync::Arc::new(app_api::ratelimit::RateLimiter::new(u32::MAX));
+    let app = router(state, &Limits { timeout: std::time::Duration::from_secs(300), ..Limits::default() });
+    register_and_login(&app, "flooded").await;
+    let pending = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(200));
+    let mut logins = Vec::new();
+    for i in 0..200 {
+        let (app, pending) = (app.clone(), pending.clone());
+        logins.push(tokio::spawn(async move {
+            let creds = serde_json::json!({"username": "flooded", "password": format!("wrong password {i}")});
+            let (status, _) = send(&app, "POST", "/api/v1/auth/login", None, Some(creds)).await;
+            pending.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            status
+        }));
+    }
+    // Reads while at least half of the flood is still waiting, on the runtime's workers like
+    // every request a server handles (not on the test's own thread).
+    let reader = tokio::spawn({
+        let (app, pending) = (app.clone(), pending.clone());
+        async move {
+            let mut latencies = Vec::new();
+            while pending.load(std::sync::atomic::Ordering::SeqCst) > 100 {
+                // A request arrives: it waits for a free worker (as one from a socket would),
+                // then is served. Its latency counts both.
+                let started = std::time::Instant::now();
+                tokio::task::yield_now().await;
+                let read = tokio::time::timeout(std::time::Duration::from_secs(5), get(&app, "/api/v1/pools?limit=50"));
+                let (status, body, _) = read.await.expect("a read during the flood took over 5 s");
+                latencies.push(started.elapsed());
+                assert_eq!(status, StatusCode::OK);
+                assert_eq!(body["items"].as_array().map(Vec::len), Some(50));
+            }
+            latencies
+        }
+    });
+    let mut latencies = reader.await.unwrap();
+    for l in logins {
+        assert_eq!(l.await.unwrap(), StatusCode::UNAUTHORIZED, "every wrong login is refused, none cut off");
+    }
+    assert!(latencies.len() >= 20, "only {} reads during the flood", latencies.len());
+    latencies.sort_unstable();
+    let p99 = latencies[latencies.len() * 99 / 100];
+    assert!(p99 < std::time::Duration::from_millis(50), "p99 {p99:?} over {} reads", latencies.len());
+    // And well under one password hash, measured now on this machine: a read never waits for
+    // a hash to finish on its worker.
+    let started = std::time::Instant::now();
+    app_api::auth::hash_password("calibration password").unwrap();
+    let one_hash = started.elapsed();
+    assert!(p99 < one_hash / 2, "p99 {p99:?} against one hash {one_hash:?}: reads wait for hashing");
+}

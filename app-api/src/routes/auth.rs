@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use crate::{
     audit,
-    auth::{hash_password, new_token, verify_password, ClientIp, CurrentUser},
+    auth::{new_token, ClientIp, CurrentUser},
     error::{ApiError, ApiResult},
     json::ApiJson,
     now_ms, AppState,
@@ -69,7 +69,7 @@ pub async fn register(
     ApiJson(c): ApiJson<Credentials>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     validate(&c)?;
-    let hash = hash_password(&c.password)?;
+    let hash = state.hasher.hash(&c.password).await?;
     let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
         "INSERT INTO users (username, password_hash, role, created_at_ms) VALUES (?, ?, 'viewer', ?) RETURNING id",
     )
@@ -104,9 +104,9 @@ pub async fn login(
             .fetch_optional(&state.writer)
             .await?;
     // Verify against a real hash even for unknown users, so timing does not reveal which exist.
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("not the password of anyone").unwrap_or_default());
-    let ok = verify_password(&c.password, row.as_ref().map(|r| r.1.as_str()).unwrap_or(dummy));
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let dummy = DUMMY.get_or_try_init(|| state.hasher.hash("not the password of anyone")).await?;
+    let ok = state.hasher.verify(&c.password, row.as_ref().map(|r| r.1.as_str()).unwrap_or(dummy)).await?;
     let Some((id, _, role)) = row.filter(|_| ok) else {
         audit(&state, None, ip, "login_failed", json!({ "username": c.username })).await;
         return Err(ApiError::Unauthorized);
