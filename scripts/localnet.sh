@@ -18,10 +18,11 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_toolchain
 ensure_node_tools
-profile="bench-fast" # release without LTO: optimised, and quick to rebuild
-log "building keeper, app-api and the localnet (profile $profile, target dir $CARGO_TARGET_DIR)"
-cargo build --locked --profile "$profile" -p keeper --bin keeper -p app-api --bin app-api -p tests --bin localnet
-bin="$CARGO_TARGET_DIR/$profile"
+# The same build as scripts/test.sh (same profile, same features): right after the tests this
+# compiles nothing. The binaries are the ones the end-to-end test runs.
+log "building keeper, app-api and the localnet (the test build, target dir $CARGO_TARGET_DIR)"
+cargo test --workspace --locked --no-run 2>&1 | sed -u '/^  Executable /d' 
+bin="$CARGO_TARGET_DIR/debug"
 dir="$ROOT/.localnet"
 mkdir -p "$dir"
 fresh=()
@@ -51,8 +52,11 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 # (The AMM runs natively here, so its msg! lines reach stdout: "Instruction: …" is dropped.)
-RUST_LOG="${RUST_LOG:-error,alloy_rpc_client=off}" "$bin/localnet" "$dir" "${fresh[@]}" \
-  > >(grep --line-buffered -v '^Instruction: ' | sed -u 's/^/[chains] /') 2>&1 &
+# The chains run in their own session: Ctrl-C reaches the keeper and the API, never anvil, so
+# the chains stop last, when this script tells them to, and save their state. The log filters
+# ignore Ctrl-C, so every process can still print how it stopped.
+RUST_LOG="${RUST_LOG:-error,alloy_rpc_client=off}" setsid "$bin/localnet" "$dir" "${fresh[@]}" \
+  > >(trap '' INT; grep --line-buffered -v '^Instruction: ' | sed -u 's/^/[chains] /') 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do
   [ -e "$dir/ready" ] && break
@@ -63,9 +67,10 @@ done
 
 "$bin/keeper" --config "$dir/keeper.toml" db migrate
 KEEPER_LOG__FILTER="${KEEPER_LOG__FILTER:-keeper=info,warn}" "$bin/keeper" --config "$dir/keeper.toml" run \
-  > >(sed -u 's/^/[keeper] /') 2>&1 &
+  > >(trap '' INT; sed -u 's/^/[keeper] /') 2>&1 &
 pids+=($!)
-"$bin/app-api" --db "$dir/keeper.db" --listen 127.0.0.1:8080 > >(sed -u 's/^/[api]    /') 2>&1 &
+"$bin/app-api" --db "$dir/keeper.db" --listen 127.0.0.1:8080 --solana-rpc http://127.0.0.1:8899 \
+  > >(trap '' INT; sed -u 's/^/[api]    /') 2>&1 &
 pids+=($!)
 
 printf '\n  Solana RPC  http://127.0.0.1:8899   (websocket ws://127.0.0.1:8900)\n'

@@ -491,12 +491,15 @@ impl Trader {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut usd_tick = tokio::time::interval(self.usd.as_ref().map_or(Duration::MAX, |u| u.every));
         usd_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The risk stage stops before the trader: without new reports, open positions are still
+        // watched and sold until the trader itself is stopped.
+        let mut listening = true;
         loop {
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => break,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-                report = reports.recv() => match report {
+                report = reports.recv(), if listening => match report {
                     Some(report) => {
                         let me = Arc::clone(&self);
                         tasks.spawn(async move {
@@ -506,7 +509,7 @@ impl Trader {
                             }
                         });
                     }
-                    None => break,
+                    None => listening = false,
                 },
                 _ = tick.tick() => {
                     if let Err(e) = self.check_exits(&mut tasks).await {

@@ -169,6 +169,8 @@ fn keypair(bytes: &[u8]) -> anyhow::Result<Keypair> {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    // A failure is one line on stderr, never a backtrace in the newcomer's terminal.
+    std::panic::set_hook(Box::new(|info| eprintln!("localnet: {info}")));
     let args = args()?;
     let dir = args.dir.clone();
     std::fs::create_dir_all(&dir)?;
@@ -348,6 +350,12 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
         tokio::select! {
             _ = &mut stop => break,
             () = tokio::time::sleep(Duration::from_millis(args.interval_ms)) => {}
+        }
+        // anvil stopped under us (killed, or a Ctrl-C that reached it): stop cleanly, keeping
+        // what was saved, instead of failing in the middle of a launch.
+        if evm.provider.get_block_number().await.is_err() {
+            eprintln!("anvil is not answering any more; localnet stopping");
+            break;
         }
         state.tick += 1;
         let tick = state.tick;
