@@ -6,11 +6,13 @@
 //!
 //! - `sources/`: chain and service followers (Solana indexer, EVM discovery, DexScreener).
 //! - `chains/`: per-chain access, decoding and the risk probes (measurement only).
-//! - `risk/`: findings and scores (`rules`, pure), the engine trait, the worker.
+//! - `assessment`: what a report says (findings, severity, score, verdict, tradeable).
+//! - `risk/`: scoring rules (`rules`, pure), the engine trait, the worker.
 //! - `trade/`: strategy and guards, the trader loop, the executors.
 //! - `tasks`: supervision and ordered shutdown of all of it.
 
 pub mod app;
+pub mod assessment;
 pub mod bench;
 pub mod chains;
 pub mod config;

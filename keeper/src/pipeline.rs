@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 pub use mirror::{NewPool, PoolRecord};
 use serde::Serialize;
 
-use crate::risk::Assessment;
+use crate::assessment::Assessment;
 
 /// A scored pool, on its way to the trader: the pool as mirrored, the report as stored.
 #[derive(Debug, Clone)]

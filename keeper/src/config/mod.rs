@@ -12,7 +12,11 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{risk::RiskPolicy, trade::TradingConfig};
+pub mod trading;
+
+pub use trading::TradingConfig;
+
+use crate::risk::RiskPolicy;
 
 /// The commented default configuration written by `keeper init`. Parsing it yields `Config::default()`.
 pub const DEFAULT_CONFIG: &str = r#"# keeper configuration. Every setting can also be given as an environment variable:

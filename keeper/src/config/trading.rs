@@ -1,0 +1,256 @@
+//! `[trading]`: what the trader may buy, how much, and when it sells. Validated at load with
+//! the field named (`trading.<field>`).
+
+use std::collections::BTreeMap;
+
+use alloy::primitives::U256;
+use serde::{Deserialize, Serialize};
+
+/// `[trading]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TradingConfig {
+    /// Run the strategy at all (paper trades unless `live`).
+    pub enabled: bool,
+    /// Send real transactions. Needs a key (see [`keys`]).
+    pub live: bool,
+    /// Files holding the trading keys (EVM: hex private key; Solana: a solana-keygen JSON
+    /// array). Empty: the `KEEPER_EVM_KEY` / `KEEPER_SOLANA_KEY` environment variables.
+    pub evm_key_file: String,
+    pub solana_key_file: String,
+    /// Filters.
+    pub max_risk_score: u8,
+    pub max_buy_tax_bps: u32,
+    pub max_sell_tax_bps: u32,
+    pub max_token_age_secs: u64,
+    /// Risk checks that rule a token out whenever they find anything (above info), whatever
+    /// the score: e.g. a blacklist function means the owner can trap any buyer.
+    pub never_buy: Vec<String>,
+    /// When not empty, only these tokens are bought. Tokens in `deny` never are.
+    pub allow: Vec<String>,
+    pub deny: Vec<String>,
+    /// Guards.
+    pub max_open_positions: u32,
+    pub cooldown_secs: u64,
+    pub max_consecutive_failures: u32,
+    pub breaker_cooldown_secs: u64,
+    /// Slippage tolerance on the exact quote, and the slippage a paper fill assumes.
+    pub slippage_bps: u32,
+    pub paper_slippage_bps: u32,
+    /// Exits (0 disables a rule).
+    pub take_profit_bps: u32,
+    pub stop_loss_bps: u32,
+    pub trailing_stop_bps: u32,
+    pub max_hold_secs: u64,
+    pub exit_poll_ms: u64,
+    /// Per chain: sizing and budgets in the chain's quote token base units.
+    pub chains: BTreeMap<String, ChainBudget>,
+    pub evm: EvmExecConfig,
+    pub solana: SolanaExecConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainBudget {
+    /// Spend this much quote token per buy...
+    pub buy_amount: String,
+    /// ...never more than this in one trade...
+    pub max_buy: String,
+    /// ...and never more than this per UTC day.
+    pub daily_budget: String,
+    /// Skip pools with less quote token than this.
+    pub min_liquidity: String,
+    /// Quote tokens buys may pay with; empty: the chain's wrapped native (EVM) or any configured
+    /// quote mint (Solana).
+    #[serde(default)]
+    pub quote_tokens: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvmExecConfig {
+    /// Priority fee (tip) per gas, and the cap on the total fee per gas, in wei.
+    pub priority_fee_wei: String,
+    pub max_fee_wei: String,
+    /// A transaction without a receipt after this long is replaced at the same nonce with fees
+    /// raised by `fee_bump_bps` (at least 10% for nodes to accept it), up to the cap.
+    pub replace_after_ms: u64,
+    pub fee_bump_bps: u32,
+    /// The router's deadline for a swap, from signing.
+    pub deadline_secs: u64,
+    pub receipt_poll_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolanaExecConfig {
+    pub compute_unit_limit: u32,
+    /// Priority fee, in micro-lamports per compute unit.
+    pub priority_micro_lamports: u64,
+    pub confirm_poll_ms: u64,
+}
+
+impl Default for TradingConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            live: false,
+            evm_key_file: String::new(),
+            solana_key_file: String::new(),
+            max_risk_score: 30,
+            max_buy_tax_bps: 1_000,
+            max_sell_tax_bps: 1_000,
+            max_token_age_secs: 600,
+            never_buy: default_never_buy(),
+            allow: Vec::new(),
+            deny: Vec::new(),
+            max_open_positions: 5,
+            cooldown_secs: 3_600,
+            max_consecutive_failures: 3,
+            breaker_cooldown_secs: 600,
+            slippage_bps: 500,
+            paper_slippage_bps: 50,
+            take_profit_bps: 10_000,
+            stop_loss_bps: 3_000,
+            trailing_stop_bps: 2_000,
+            max_hold_secs: 3_600,
+            exit_poll_ms: 1_000,
+            chains: BTreeMap::new(),
+            evm: EvmExecConfig {
+                priority_fee_wei: "1500000000".into(),
+                max_fee_wei: "200000000000".into(),
+                replace_after_ms: 6_000,
+                fee_bump_bps: 1_250,
+                deadline_secs: 120,
+                receipt_poll_ms: 100,
+            },
+            solana: SolanaExecConfig {
+                compute_unit_limit: 200_000,
+                priority_micro_lamports: 10_000,
+                confirm_poll_ms: 250,
+            },
+        }
+    }
+}
+
+fn default_never_buy() -> Vec<String> {
+    [
+        "blacklist_function",
+        "transfer_reverts",
+        "large_sells_revert",
+        "freeze_authority",
+        "permanent_delegate",
+        "transfer_hook",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A decimal amount field, already validated.
+pub fn amount(value: &str) -> U256 {
+    U256::from_str_radix(value, 10).unwrap_or_default()
+}
+
+fn is_amount(v: &str) -> bool {
+    !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && U256::from_str_radix(v, 10).is_ok()
+}
+
+impl TradingConfig {
+    /// The first invalid field and why. `chain_names` are the chains configured elsewhere.
+    pub fn invalid_field(&self, chain_names: &[String]) -> Option<(String, String)> {
+        let bad = |f: &str, r: &str| Some((format!("trading.{f}"), r.to_string()));
+        if self.max_risk_score > 100 {
+            return bad("max_risk_score", "must be 0-100");
+        }
+        for (f, v) in [
+            ("max_buy_tax_bps", self.max_buy_tax_bps),
+            ("max_sell_tax_bps", self.max_sell_tax_bps),
+            ("slippage_bps", self.slippage_bps),
+            ("paper_slippage_bps", self.paper_slippage_bps),
+            ("stop_loss_bps", self.stop_loss_bps),
+            ("trailing_stop_bps", self.trailing_stop_bps),
+        ] {
+            if v >= 10_000 {
+                return bad(f, "must be below 10000 (100%)");
+            }
+        }
+        if self.slippage_bps == 0 {
+            return bad("slippage_bps", "must be at least 1");
+        }
+        if self.paper_slippage_bps > self.slippage_bps {
+            return bad("paper_slippage_bps", "must not exceed slippage_bps");
+        }
+        if self.take_profit_bps > 1_000_000 {
+            return bad("take_profit_bps", "must be at most 1000000 (100x)");
+        }
+        if self.max_open_positions == 0 || self.max_open_positions > 1_000 {
+            return bad("max_open_positions", "must be between 1 and 1000");
+        }
+        if self.max_consecutive_failures == 0 {
+            return bad("max_consecutive_failures", "must be at least 1");
+        }
+        if self.exit_poll_ms < 50 || self.exit_poll_ms > 600_000 {
+            return bad("exit_poll_ms", "must be between 50 and 600000");
+        }
+        for (i, t) in self.allow.iter().enumerate() {
+            if t.trim().is_empty() {
+                return bad(&format!("allow[{i}]"), "must be a token address");
+            }
+        }
+        for (i, t) in self.deny.iter().enumerate() {
+            if t.trim().is_empty() {
+                return bad(&format!("deny[{i}]"), "must be a token address");
+            }
+        }
+        for (name, b) in &self.chains {
+            if !chain_names.contains(name) {
+                return bad(&format!("chains.{name}"), "names no configured chain (evm.<name> or solana.chain)");
+            }
+            for (f, v) in [
+                ("buy_amount", &b.buy_amount),
+                ("max_buy", &b.max_buy),
+                ("daily_budget", &b.daily_budget),
+                ("min_liquidity", &b.min_liquidity),
+            ] {
+                if !is_amount(v) {
+                    return bad(
+                        &format!("chains.{name}.{f}"),
+                        "must be a whole number of base units, as a decimal string",
+                    );
+                }
+            }
+            if amount(&b.buy_amount).is_zero() {
+                return bad(&format!("chains.{name}.buy_amount"), "must be more than 0");
+            }
+        }
+        let e = &self.evm;
+        for (f, v) in [("priority_fee_wei", &e.priority_fee_wei), ("max_fee_wei", &e.max_fee_wei)] {
+            if !is_amount(v) {
+                return bad(&format!("evm.{f}"), "must be a whole number of wei, as a decimal string");
+            }
+        }
+        if amount(&e.max_fee_wei) < amount(&e.priority_fee_wei) {
+            return bad("evm.max_fee_wei", "must be at least priority_fee_wei");
+        }
+        if e.fee_bump_bps < 1_000 {
+            return bad("evm.fee_bump_bps", "must be at least 1000 (nodes refuse replacements below +10%)");
+        }
+        if e.replace_after_ms < 100 {
+            return bad("evm.replace_after_ms", "must be at least 100");
+        }
+        if e.deadline_secs < 10 {
+            return bad("evm.deadline_secs", "must be at least 10");
+        }
+        if e.receipt_poll_ms == 0 || e.receipt_poll_ms > 60_000 {
+            return bad("evm.receipt_poll_ms", "must be between 1 and 60000");
+        }
+        let s = &self.solana;
+        if s.compute_unit_limit < 10_000 || s.compute_unit_limit > 1_400_000 {
+            return bad("solana.compute_unit_limit", "must be between 10000 and 1400000");
+        }
+        if s.confirm_poll_ms == 0 || s.confirm_poll_ms > 60_000 {
+            return bad("solana.confirm_poll_ms", "must be between 1 and 60000");
+        }
+        None
+    }
+}
