@@ -36,7 +36,7 @@ use crate::{
         jupiter::default_allowed_programs,
         keys::{self, EvmKey, KeyError, SolanaKey},
         solana::{JupiterRoute, SolanaTrader},
-        trader::{Trader, Venue},
+        trader::Trader,
     },
 };
 
@@ -390,7 +390,7 @@ fn build_trader(
         if t.live {
             tracing::info!(chain = %name, wallet = %exec.address, "live trading");
         }
-        trader.add_venue(name, Venue::Evm(Arc::new(exec)), vec![chain.wrapped_native.clone()]);
+        trader.add_venue(name, Arc::new(exec), vec![chain.wrapped_native.clone()]);
     }
     let sol = &config.solana;
     if sol.enabled && t.chains.contains_key(&sol.chain) {
@@ -417,7 +417,7 @@ fn build_trader(
             tracing::info!(chain = %sol.chain, wallet = %exec.owner, "live trading");
         }
         let quotes = sol.quote_mints.iter().map(|q| q.mint.clone()).collect();
-        trader.add_venue(&sol.chain, Venue::Solana(Arc::new(exec)), quotes);
+        trader.add_venue(&sol.chain, Arc::new(exec), quotes);
     }
     if ext.coingecko.enabled {
         let coingecko = CoinGecko::new(&ext.coingecko, key(&ext.coingecko)).context("external.coingecko")?;

@@ -22,8 +22,8 @@ use keeper::{
     risk::worker::Recovery,
     trade::{
         enrich::Aggregators,
+        guards::Refused,
         keys::EvmKey,
-        store::Refused,
         trader::{Choice, Trader},
         ChainBudget, TradingConfig,
     },

@@ -16,6 +16,7 @@
 pub mod decisions;
 pub mod risk;
 pub mod tasks;
+pub mod trading;
 pub mod types;
 pub mod writer;
 

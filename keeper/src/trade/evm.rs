@@ -448,3 +448,45 @@ impl EvmTrader {
         Err("approval not mined yet".into())
     }
 }
+
+use futures::{future::BoxFuture, FutureExt};
+
+use super::store::PositionRow;
+use crate::pipeline::PoolRecord;
+
+impl super::executor::Executor for EvmTrader {
+    fn quote_buy<'a>(
+        &'a self,
+        pool: &'a PoolRecord,
+        token: &'a str,
+        _quote_token: &'a str,
+        amount_in: U256,
+    ) -> BoxFuture<'a, super::executor::Quoted> {
+        async move { self.quote_buy(&pool.address, token, amount_in).await.map(|(out, r)| (out, Some(r))) }.boxed()
+    }
+
+    fn quote_sell<'a>(&'a self, p: &'a PositionRow, size: U256) -> BoxFuture<'a, Result<U256, TradeError>> {
+        self.quote_sell(&p.pool_address, &p.token, size).boxed()
+    }
+
+    fn decimals<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<u8, TradeError>> {
+        self.decimals(token).boxed()
+    }
+
+    fn execute<'a>(
+        &'a self,
+        db: &'a SqlitePool,
+        t: &'a TradeRow,
+        seen_at: Option<Instant>,
+    ) -> BoxFuture<'a, Result<Outcome, TradeError>> {
+        self.execute(db, t, seen_at).boxed()
+    }
+
+    fn resume<'a>(&'a self, db: &'a SqlitePool, t: &'a TradeRow) -> BoxFuture<'a, Result<Outcome, TradeError>> {
+        self.resume(db, t).boxed()
+    }
+
+    fn evm_chain_id(&self) -> Option<u64> {
+        Some(self.chain_id())
+    }
+}

@@ -6,6 +6,8 @@
 
 pub mod enrich;
 pub mod evm;
+pub mod executor;
+pub mod guards;
 pub mod jupiter;
 pub mod keys;
 pub mod solana;
@@ -36,6 +38,8 @@ pub enum TradeError {
     Rpc(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Mirror(#[from] mirror::MirrorError),
     #[error("{0}")]
     Invalid(String),
 }

@@ -441,3 +441,42 @@ impl SolanaTrader {
         })
     }
 }
+
+use futures::{future::BoxFuture, FutureExt};
+
+use super::store::PositionRow;
+use crate::pipeline::PoolRecord;
+
+impl super::executor::Executor for SolanaTrader {
+    fn quote_buy<'a>(
+        &'a self,
+        pool: &'a PoolRecord,
+        token: &'a str,
+        quote_token: &'a str,
+        amount_in: U256,
+    ) -> BoxFuture<'a, super::executor::Quoted> {
+        self.quote(&pool.venue, &pool.address, token, quote_token, amount_in, true).boxed()
+    }
+
+    fn quote_sell<'a>(&'a self, p: &'a PositionRow, size: U256) -> BoxFuture<'a, Result<U256, TradeError>> {
+        async move { self.quote(&p.venue, &p.pool_address, &p.token, &p.quote_token, size, false).await.map(|(o, _)| o) }
+            .boxed()
+    }
+
+    fn decimals<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<u8, TradeError>> {
+        self.decimals(token).boxed()
+    }
+
+    fn execute<'a>(
+        &'a self,
+        db: &'a SqlitePool,
+        t: &'a TradeRow,
+        seen_at: Option<Instant>,
+    ) -> BoxFuture<'a, Result<Outcome, TradeError>> {
+        self.execute(db, t, seen_at).boxed()
+    }
+
+    fn resume<'a>(&'a self, db: &'a SqlitePool, t: &'a TradeRow) -> BoxFuture<'a, Result<Outcome, TradeError>> {
+        self.resume(db, t).boxed()
+    }
+}

@@ -23,65 +23,16 @@ use tokio_util::sync::CancellationToken;
 use super::{
     amount,
     enrich::{Aggregators, UsdPricer},
-    evm::EvmTrader,
-    solana::SolanaTrader,
-    store::{self, NewBuy, PositionRow, Refused, TradeRow},
+    executor::Executor,
+    guards::Refused,
+    store::{self, NewBuy, PositionRow, TradeRow},
     strategy::{self, Candidate, Skip},
     Mode, Outcome, TradeError, TradingConfig,
 };
 use crate::{
-    pipeline::{Decision, PoolRecord, RiskReport},
+    pipeline::{Decision, RiskReport},
     risk::Assessment,
 };
-
-type Quoted = Result<(U256, Option<U256>), TradeError>;
-
-/// A chain's executor.
-pub enum Venue {
-    Evm(Arc<EvmTrader>),
-    Solana(Arc<SolanaTrader>),
-}
-
-impl Venue {
-    /// What `amount_in` of the quote token buys, and the pool's quote reserve when the venue
-    /// tells it (Jupiter-routed pools do not).
-    async fn quote_buy(&self, pool: &PoolRecord, token: &str, quote_token: &str, amount_in: U256) -> Quoted {
-        match self {
-            Venue::Evm(e) => e.quote_buy(&pool.address, token, amount_in).await.map(|(o, r)| (o, Some(r))),
-            Venue::Solana(s) => s.quote(&pool.venue, &pool.address, token, quote_token, amount_in, true).await,
-        }
-    }
-
-    async fn quote_sell(&self, p: &PositionRow, size: U256) -> Result<U256, TradeError> {
-        match self {
-            Venue::Evm(e) => e.quote_sell(&p.pool_address, &p.token, size).await,
-            Venue::Solana(s) => {
-                s.quote(&p.venue, &p.pool_address, &p.token, &p.quote_token, size, false).await.map(|(out, _)| out)
-            }
-        }
-    }
-
-    async fn decimals(&self, token: &str) -> Result<u8, TradeError> {
-        match self {
-            Venue::Evm(e) => e.decimals(token).await,
-            Venue::Solana(s) => s.decimals(token).await,
-        }
-    }
-
-    async fn execute(&self, db: &SqlitePool, t: &TradeRow, seen_at: Option<Instant>) -> Result<Outcome, TradeError> {
-        match self {
-            Venue::Evm(e) => e.execute(db, t, seen_at).await,
-            Venue::Solana(s) => s.execute(db, t, seen_at).await,
-        }
-    }
-
-    async fn resume(&self, db: &SqlitePool, t: &TradeRow) -> Result<Outcome, TradeError> {
-        match self {
-            Venue::Evm(e) => e.resume(db, t).await,
-            Venue::Solana(s) => s.resume(db, t).await,
-        }
-    }
-}
 
 /// What the trader chose for one report (published as a [`Decision`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,7 +53,7 @@ pub struct Trader {
     db: SqlitePool,
     cfg: TradingConfig,
     pub mode: Mode,
-    venues: HashMap<String, Venue>,
+    venues: HashMap<String, Arc<dyn Executor>>,
     /// Quote tokens a chain trades against when its budget names none.
     default_quotes: HashMap<String, Vec<String>>,
     selling: Mutex<HashSet<i64>>,
@@ -217,7 +168,7 @@ impl Trader {
             .await
     }
 
-    pub fn add_venue(&mut self, chain: &str, venue: Venue, default_quotes: Vec<String>) {
+    pub fn add_venue(&mut self, chain: &str, venue: Arc<dyn Executor>, default_quotes: Vec<String>) {
         self.venues.insert(chain.to_string(), venue);
         self.default_quotes.insert(chain.to_string(), default_quotes);
     }
@@ -292,9 +243,9 @@ impl Trader {
             Err(r) => return Ok(self.refused(&pool.chain, &done.token, r)),
         };
         let trade = store::trade(&self.db, trade_id).await?;
-        if let (Venue::Evm(e), Some(agg)) = (venue, &self.aggregators) {
+        if let (Some(chain_id), Some(agg)) = (venue.evm_chain_id(), &self.aggregators) {
             // Off the hot path: the comparison runs beside the buy and never delays it.
-            let (agg, db, chain, chain_id) = (Arc::clone(agg), self.db.clone(), pool.chain.clone(), e.chain_id());
+            let (agg, db, chain) = (Arc::clone(agg), self.db.clone(), pool.chain.clone());
             let pair = (buy.quote_token.parse::<Address>(), buy.token.parse::<Address>());
             if let (Ok(sell), Ok(bought)) = pair {
                 tokio::spawn(async move {
@@ -311,7 +262,7 @@ impl Trader {
                 amount_out: strategy::paper_fill(quoted, candidate.buy_tax_bps, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
-            Mode::Live => self.live(venue, &trade, done.seen_at).await?,
+            Mode::Live => self.live(venue.as_ref(), &trade, done.seen_at).await?,
         };
         self.settle(&trade, &outcome).await?;
         Ok(Choice::Bought { position_id, trade_id, outcome })
@@ -320,7 +271,12 @@ impl Trader {
     /// Executes a live trade. An error before anything was signed fails the trade; after that,
     /// the trade may be on chain, so it is only ever settled from chain evidence: tracking
     /// resumes (with a growing pause) until the chain answers.
-    async fn live(&self, venue: &Venue, trade: &TradeRow, seen_at: Option<Instant>) -> Result<Outcome, TradeError> {
+    async fn live(
+        &self,
+        venue: &dyn Executor,
+        trade: &TradeRow,
+        seen_at: Option<Instant>,
+    ) -> Result<Outcome, TradeError> {
         let mut err = match venue.execute(&self.db, trade, seen_at).await {
             Ok(o) => return Ok(o),
             Err(e) => e,
@@ -328,7 +284,7 @@ impl Trader {
         let mut pause = Duration::from_millis(250);
         loop {
             let t = store::trade(&self.db, trade.id).await?;
-            if t.status == "intent" {
+            if t.status == mirror::TradeStatus::Intent {
                 return Ok(Outcome::Failed { tx_id: None, error: err.to_string() });
             }
             tracing::warn!(chain = %t.chain, trade = t.id, error = %err, "tracking a sent trade failed; resuming");
@@ -352,7 +308,7 @@ impl Trader {
             Outcome::Confirmed { .. } => ("confirmed", if t.is_buy() { "bought" } else { "sold" }),
             Outcome::Failed { .. } => ("failed", if t.is_buy() { "buy failed" } else { "sell failed" }),
         };
-        metrics::counter!("keeper_trades_total", "chain" => t.chain.clone(), "side" => t.side.clone(),
+        metrics::counter!("keeper_trades_total", "chain" => t.chain.clone(), "side" => t.side.as_str(),
             "mode" => self.mode.as_str(), "result" => result)
         .increment(1);
         if t.is_buy() {
@@ -467,7 +423,7 @@ impl Trader {
                 amount_out: strategy::paper_fill(raw, sell_tax, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
-            (Mode::Live, Some(v)) => self.live(v, &trade, None).await?,
+            (Mode::Live, Some(v)) => self.live(v.as_ref(), &trade, None).await?,
             (Mode::Live, None) => Outcome::Failed { tx_id: None, error: "chain not configured".into() },
         };
         self.settle(&trade, &outcome).await
