@@ -14,6 +14,7 @@
 //! app-api for users, sessions, controls and the audit log.
 
 pub mod decisions;
+pub mod markets;
 pub mod risk;
 pub mod tasks;
 pub mod trading;

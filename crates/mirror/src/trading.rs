@@ -483,3 +483,95 @@ pub async fn quote_reserve(db: &SqlitePool, pool_id: i64, quote_token: &str) -> 
     .fetch_optional(db)
     .await?)
 }
+
+/// A position to value in USD: open or closing, or closed in the last day without an exit price.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsdPending {
+    pub id: i64,
+    pub chain: String,
+    pub status: PositionStatus,
+    pub quote_token: String,
+    pub cost: String,
+    pub proceeds: String,
+    pub last_value: Option<String>,
+    pub entry_quote_usd: Option<String>,
+    pub exit_quote_usd: Option<String>,
+}
+
+pub async fn usd_pending(db: &SqlitePool, mode: Mode, closed_since_ms: i64) -> Result<Vec<UsdPending>> {
+    Ok(sqlx::query_as!(
+        UsdPending,
+        r#"SELECT id AS "id!", chain, status AS "status: PositionStatus", quote_token, cost, proceeds, last_value,
+                  entry_quote_usd, exit_quote_usd
+           FROM positions WHERE mode = ? AND (status IN ('open', 'closing')
+               OR (status = 'closed' AND exit_quote_usd IS NULL AND closed_at_ms > ?))"#,
+        mode,
+        closed_since_ms
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// A position's USD columns (exact decimal strings, 18 places).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsdValues {
+    pub entry_quote_usd: String,
+    pub exit_quote_usd: Option<String>,
+    pub quote_usd: String,
+    pub cost_usd: String,
+    pub proceeds_usd: String,
+    pub value_usd: Option<String>,
+    pub pnl_usd: String,
+}
+
+pub async fn record_usd(db: &SqlitePool, position_id: i64, v: &UsdValues) -> Result<()> {
+    let now = now_ms();
+    sqlx::query!(
+        "UPDATE positions SET entry_quote_usd = ?, exit_quote_usd = ?, quote_usd = ?, cost_usd = ?,
+             proceeds_usd = ?, value_usd = ?, pnl_usd = ?, usd_at_ms = ? WHERE id = ?",
+        v.entry_quote_usd,
+        v.exit_quote_usd,
+        v.quote_usd,
+        v.cost_usd,
+        v.proceeds_usd,
+        v.value_usd,
+        v.pnl_usd,
+        now,
+        position_id
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// What an aggregator quoted for the same input as one of our buys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AggregatorQuote<'a> {
+    pub trade_id: i64,
+    pub chain: &'a str,
+    /// `zeroex` or `oneinch`.
+    pub service: &'a str,
+    pub our_out: &'a str,
+    pub their_out: Option<&'a str>,
+    pub diff_bps: Option<i64>,
+    pub error: Option<&'a str>,
+}
+
+pub async fn record_aggregator_quote(db: &SqlitePool, q: &AggregatorQuote<'_>) -> Result<()> {
+    let now = now_ms();
+    sqlx::query!(
+        "INSERT INTO aggregator_quotes (trade_id, chain, service, our_out, their_out, diff_bps, error, created_at_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trade_id, service) DO NOTHING",
+        q.trade_id,
+        q.chain,
+        q.service,
+        q.our_out,
+        q.their_out,
+        q.diff_bps,
+        q.error,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}

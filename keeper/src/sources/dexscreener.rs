@@ -8,7 +8,7 @@ use std::{collections::BTreeMap, time::Duration};
 
 use anchor_lang::{prelude::Pubkey, solana_program::program_pack::Pack};
 use anchor_spl::token::spl_token;
-use mirror::{now_ms, Batch, PoolRow, Row, TokenRow, WriterHandle};
+use mirror::{Batch, PoolRow, Row, TokenRow, WriterHandle};
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
@@ -25,8 +25,6 @@ const BATCH: usize = 30;
 pub enum MarketError {
     #[error(transparent)]
     Service(#[from] ExternalError),
-    #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
     #[error(transparent)]
     Mirror(#[from] mirror::MirrorError),
     #[error("solana rpc: {0}")]
@@ -91,19 +89,8 @@ impl Markets {
     /// refreshes stale ones of young pools, with the reserves of the pools DexScreener
     /// discovery found.
     pub async fn enrich(&self) -> Result<usize, MarketError> {
-        let now = now_ms();
         let refresh_ms = i64::try_from(self.refresh.as_millis()).unwrap_or(i64::MAX);
-        let pending: Vec<(String, String)> = sqlx::query_as(
-            "SELECT p.chain, COALESCE(p.base_token, p.token_a) AS token FROM pools p
-             LEFT JOIN token_markets m ON m.chain = p.chain AND m.token = COALESCE(p.base_token, p.token_a)
-             WHERE m.token IS NULL OR (?1 > 0 AND m.fetched_at_ms <= ?2 - ?1 AND p.first_seen_at_ms > ?2 - ?3)
-             GROUP BY p.chain, token ORDER BY MAX(m.fetched_at_ms) IS NOT NULL, MAX(p.id) DESC LIMIT 300",
-        )
-        .bind(refresh_ms)
-        .bind(now)
-        .bind(REFRESH_WINDOW_MS)
-        .fetch_all(&self.db)
-        .await?;
+        let pending = mirror::markets::pending(&self.db, refresh_ms, REFRESH_WINDOW_MS).await?;
         let mut by_chain: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (chain, token) in &pending {
             by_chain.entry(chain).or_default().push(token);
@@ -141,13 +128,7 @@ impl Markets {
         }
         let mut fresh = Vec::new();
         for t in tokens {
-            let known: Option<i64> =
-                sqlx::query_scalar("SELECT 1 FROM pools WHERE chain = ?1 AND (token_a = ?2 OR token_b = ?2) LIMIT 1")
-                    .bind(&d.chain)
-                    .bind(&t)
-                    .fetch_optional(&self.db)
-                    .await?;
-            if known.is_none() {
+            if !mirror::markets::has_pool(&self.db, &d.chain, &t).await? {
                 fresh.push(t);
             }
         }
@@ -252,36 +233,22 @@ fn reserves(pair: &Pair, base_decimals: u8, quote_decimals: u8) -> (String, Stri
 }
 
 /// Records what DexScreener knows of a token (`None`: not listed).
-pub async fn write_market(db: &SqlitePool, chain: &str, token: &str, m: Option<&Market>) -> sqlx::Result<()> {
+pub async fn write_market(db: &SqlitePool, chain: &str, token: &str, m: Option<&Market>) -> mirror::Result<()> {
     let text = |v: Option<Usd>| v.map(|v| v.to_string());
     let json = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".into());
-    sqlx::query(
-        "INSERT INTO token_markets (chain, token, listed, dex, pair_address, url, price_usd, liquidity_usd, fdv_usd,
-             market_cap_usd, pair_created_at_ms, websites, socials, fetched_at_ms)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (chain, token) DO UPDATE SET listed = excluded.listed, dex = excluded.dex,
-             pair_address = excluded.pair_address, url = excluded.url, price_usd = excluded.price_usd,
-             liquidity_usd = excluded.liquidity_usd, fdv_usd = excluded.fdv_usd,
-             market_cap_usd = excluded.market_cap_usd, pair_created_at_ms = excluded.pair_created_at_ms,
-             websites = excluded.websites, socials = excluded.socials, fetched_at_ms = excluded.fetched_at_ms",
-    )
-    .bind(chain)
-    .bind(token)
-    .bind(m.is_some())
-    .bind(m.map(|m| m.dex.clone()))
-    .bind(m.map(|m| m.pair.clone()))
-    .bind(m.map(|m| m.url.clone()))
-    .bind(text(m.and_then(|m| m.price_usd)))
-    .bind(text(m.and_then(|m| m.liquidity_usd)))
-    .bind(text(m.and_then(|m| m.fdv_usd)))
-    .bind(text(m.and_then(|m| m.market_cap_usd)))
-    .bind(m.and_then(|m| m.pair_created_at_ms))
-    .bind(json(m.map(|m| m.websites.as_slice()).unwrap_or_default()))
-    .bind(json(m.map(|m| m.socials.as_slice()).unwrap_or_default()))
-    .bind(now_ms())
-    .execute(db)
-    .await?;
-    Ok(())
+    let row = m.map(|m| mirror::markets::MarketRow {
+        dex: &m.dex,
+        pair: &m.pair,
+        url: &m.url,
+        price_usd: text(m.price_usd),
+        liquidity_usd: text(m.liquidity_usd),
+        fdv_usd: text(m.fdv_usd),
+        market_cap_usd: text(m.market_cap_usd),
+        pair_created_at_ms: m.pair_created_at_ms,
+        websites: json(&m.websites),
+        socials: json(&m.socials),
+    });
+    mirror::markets::write(db, chain, token, row.as_ref()).await
 }
 
 #[cfg(test)]

@@ -10,10 +10,10 @@ use std::{
 };
 
 use alloy::primitives::{Address, I256, U256};
-use sqlx::{FromRow, SqlitePool};
+use sqlx::SqlitePool;
 
 use super::{amount, Mode, TradeError};
-use mirror::now_ms;
+use mirror::{now_ms, trading, PositionStatus};
 
 use crate::external::{coingecko::CoinGecko, oneinch::OneInch, zeroex::ZeroEx, ExternalError, Usd};
 
@@ -25,19 +25,6 @@ pub struct UsdPricer {
     /// How often the trader runs a round (15 s).
     pub every: Duration,
     decimals: Mutex<HashMap<(String, String), u8>>,
-}
-
-#[derive(Debug, FromRow)]
-struct Priced {
-    id: i64,
-    chain: String,
-    status: String,
-    quote_token: String,
-    cost: String,
-    proceeds: String,
-    last_value: Option<String>,
-    entry_quote_usd: Option<String>,
-    exit_quote_usd: Option<String>,
 }
 
 /// The USD columns of one position, from the quote token's price at entry, at exit (closed
@@ -87,15 +74,7 @@ impl UsdPricer {
         F: Fn(String, String) -> Fut,
         Fut: std::future::Future<Output = Result<u8, TradeError>>,
     {
-        let rows: Vec<Priced> = sqlx::query_as(
-            "SELECT id, chain, status, quote_token, cost, proceeds, last_value, entry_quote_usd, exit_quote_usd
-             FROM positions WHERE mode = ? AND (status IN ('open', 'closing')
-                 OR (status = 'closed' AND exit_quote_usd IS NULL AND closed_at_ms > ?))",
-        )
-        .bind(mode.as_str())
-        .bind(now_ms() - 86_400_000)
-        .fetch_all(db)
-        .await?;
+        let rows = trading::usd_pending(db, mode, now_ms() - 86_400_000).await?;
         let mut wanted: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for r in &rows {
             if let Some(platform) = self.platforms.get(&r.chain) {
@@ -140,7 +119,7 @@ impl UsdPricer {
             let u128_of = |v: &str| u128::try_from(amount(v)).ok();
             let (Some(cost), Some(proceeds)) = (u128_of(&r.cost), u128_of(&r.proceeds)) else { continue };
             let value = r.last_value.as_deref().and_then(u128_of);
-            let closed = r.status == "closed";
+            let closed = r.status == PositionStatus::Closed;
             let Some(v) = usd_view(
                 price,
                 parse(&r.entry_quote_usd),
@@ -152,21 +131,16 @@ impl UsdPricer {
                 continue;
             };
             let text = |u: Usd| u.to_string();
-            sqlx::query(
-                "UPDATE positions SET entry_quote_usd = ?, exit_quote_usd = ?, quote_usd = ?, cost_usd = ?,
-                     proceeds_usd = ?, value_usd = ?, pnl_usd = ?, usd_at_ms = ? WHERE id = ?",
-            )
-            .bind(text(v.entry_quote_usd))
-            .bind(v.exit_quote_usd.map(text))
-            .bind(text(price))
-            .bind(text(v.cost_usd))
-            .bind(text(v.proceeds_usd))
-            .bind(v.value_usd.map(text))
-            .bind(text(v.pnl_usd))
-            .bind(now_ms())
-            .bind(r.id)
-            .execute(db)
-            .await?;
+            let values = trading::UsdValues {
+                entry_quote_usd: text(v.entry_quote_usd),
+                exit_quote_usd: v.exit_quote_usd.map(text),
+                quote_usd: text(price),
+                cost_usd: text(v.cost_usd),
+                proceeds_usd: text(v.proceeds_usd),
+                value_usd: v.value_usd.map(text),
+                pnl_usd: text(v.pnl_usd),
+            };
+            trading::record_usd(db, r.id, &values).await?;
             updated += 1;
         }
         Ok(updated)
@@ -203,7 +177,7 @@ impl Aggregators {
         buy: Address,
         amount_in: U256,
         ours: U256,
-    ) -> sqlx::Result<()> {
+    ) -> mirror::Result<()> {
         let zeroex = async {
             match &self.zeroex {
                 Some(z) => Some(z.price(chain_id, sell, buy, amount_in).await),
@@ -229,21 +203,17 @@ impl Aggregators {
                 tracing::info!(%chain, trade = trade_id, service, ours = %ours, theirs = ?theirs, diff_bps = d,
                     "aggregator quote compared");
             }
-            sqlx::query(
-                "INSERT INTO aggregator_quotes (trade_id, chain, service, our_out, their_out, diff_bps, error,
-                     created_at_ms)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (trade_id, service) DO NOTHING",
-            )
-            .bind(trade_id)
-            .bind(chain)
-            .bind(service)
-            .bind(ours.to_string())
-            .bind(theirs.map(|t| t.to_string()))
-            .bind(diff)
-            .bind(error)
-            .bind(now_ms())
-            .execute(db)
-            .await?;
+            let (ours, theirs) = (ours.to_string(), theirs.map(|t| t.to_string()));
+            let quote = trading::AggregatorQuote {
+                trade_id,
+                chain,
+                service,
+                our_out: &ours,
+                their_out: theirs.as_deref(),
+                diff_bps: diff,
+                error: error.as_deref(),
+            };
+            trading::record_aggregator_quote(db, &quote).await?;
         }
         Ok(())
     }

@@ -334,10 +334,7 @@ impl Trader {
     }
 
     async fn realized(&self, position_id: i64) -> Result<String, TradeError> {
-        let (cost, proceeds): (String, String) = sqlx::query_as("SELECT cost, proceeds FROM positions WHERE id = ?")
-            .bind(position_id)
-            .fetch_one(&self.db)
-            .await?;
+        let (cost, proceeds) = mirror::trading::cost_and_proceeds(&self.db, position_id).await?;
         Ok(strategy::pnl(amount(&proceeds), amount(&cost)))
     }
 
