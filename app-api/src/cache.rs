@@ -2,12 +2,9 @@
 //! from memory. The mirror changes asynchronously anyway (the websocket stream is the real-time
 //! path), and a short TTL turns a burst of identical dashboard requests into one query.
 
-use std::{
-    collections::HashMap,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
+// tokio's clock: the system's, except that tests can move it past the TTL.
 use axum::{
     body::{Body, Bytes},
     extract::{Request, State},
@@ -16,6 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use http_body_util::BodyExt;
+use tokio::time::Instant;
 
 use crate::AppState;
 

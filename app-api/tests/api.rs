@@ -106,6 +106,7 @@ async fn health_reports_lag_per_source() {
     assert_eq!(body["status"], "ok");
     assert_eq!(body["sources"][0]["source"], "evm:bsc");
     assert_eq!(body["sources"][0]["lag"], 10);
+    assert_eq!(body["tasks"], serde_json::json!([]), "no keeper has run on this mirror");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     assert_eq!(headers["x-frame-options"], "DENY");
     // A closed pool is an unreachable database: 503, not a crash.
@@ -520,7 +521,7 @@ async fn the_stream_pushes_new_discoveries_and_swaps() {
     });
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/stream?chain=solana")).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await; // the poller has its baseline
+    f.state.stream.rounds_done(0).await; // the poller has its baseline
     let rw =
         sqlx::SqlitePool::connect(&format!("sqlite://{}", f._dir.path().join("keeper.db").display())).await.unwrap();
     sqlx::query("INSERT INTO pools (chain, venue, address, token_a, token_b, first_seen_at_ms) VALUES ('bsc', 'uniswap_v2', '0xbb', 'a', 'b', 1)")
@@ -580,7 +581,10 @@ async fn the_stream_pushes_new_discoveries_and_swaps() {
     );
     sqlx::query("UPDATE trades SET status = 'sent', tx_ids = '[\"0xh\"]' WHERE id = 1").execute(&rw).await.unwrap();
     assert_eq!(next().await["status"], "sent");
-    tokio::time::sleep(std::time::Duration::from_millis(450)).await; // unchanged: nothing pushed
+    // Two more looks at the unchanged trade: nothing new is pushed (the next message is the
+    // confirmation below, not the same status again).
+    let looked = f.state.stream.rounds().unwrap_or(0);
+    f.state.stream.rounds_done(looked + 2).await;
     sqlx::query("UPDATE trades SET status = 'confirmed', amount_out = '88', tx_id = '0xh', block = 7 WHERE id = 1")
         .execute(&rw)
         .await
@@ -679,7 +683,9 @@ async fn anonymous_reads_are_micro_cached_for_the_ttl_only() {
     assert_eq!(cached, before, "within the TTL: the cached page");
     let (_, other, _) = get(&app, "/api/v1/pools?limit=2").await;
     assert_eq!(other["items"][0]["address"], "Newest", "another URL is not served from the cache");
-    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    tokio::time::pause();
+    tokio::time::advance(std::time::Duration::from_millis(350)).await;
+    tokio::time::resume();
     let (_, fresh, _) = get(&app, "/api/v1/pools?limit=1").await;
     assert_eq!(fresh["items"][0]["address"], "Newest", "after the TTL: fresh data");
 }

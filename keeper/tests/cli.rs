@@ -1,5 +1,8 @@
 //! The `keeper` binary as an operator uses it: init, migrate, status, and a clean shutdown.
 
+#[path = "common/keeper.rs"]
+mod keeper_run;
+
 use std::{
     process::{Command, Stdio},
     time::{Duration, Instant},
@@ -99,12 +102,8 @@ fn sigterm_stops_the_daemon_cleanly_within_five_seconds() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the mirror exists, i.e. the daemon is up.
-    let start = Instant::now();
-    while !db.exists() && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    std::thread::sleep(Duration::from_millis(200));
+    // Wait until the daemon runs its tasks (its signal handlers are registered by then).
+    tokio::runtime::Runtime::new().unwrap().block_on(keeper_run::process_running(&db, "writer"));
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let stopped = Instant::now();
@@ -138,12 +137,13 @@ async fn run_discovers_and_scores_launches_on_anvil() {
     std::fs::write(&config, toml).unwrap();
     let child =
         keeper().arg("--config").arg(&config).arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    while !db.exists() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let honey = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
+    keeper_run::process_running(&db, "evm-discovery-local").await;
     let reader = mirror::open_reader(&db, Duration::from_secs(5), 1).await.unwrap();
+    tests::evm::wait_for("discovery to follow anvil", || async {
+        mirror::checkpoint(&reader, "evm:local").await.unwrap().map(|_| ())
+    })
+    .await;
+    let honey = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
     let verdict: String = tests::evm::wait_for("the honeypot's report", || async {
         sqlx::query_scalar("SELECT verdict FROM risk_reports WHERE pool_address = ?")
             .bind(format!("{:#x}", honey.pair))

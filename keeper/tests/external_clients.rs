@@ -53,6 +53,14 @@ fn quote_request(amount: u64) -> QuoteRequest {
     }
 }
 
+/// Moves tokio's clock forward at once (the breaker and the caches follow it), then lets it run
+/// again for the real HTTP exchanges that follow.
+async fn advance(by: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    tokio::time::resume();
+}
+
 #[tokio::test]
 async fn jupiter_quotes_are_typed_keyed_and_checked_against_the_request() {
     let api = FakeApi::start().await;
@@ -151,7 +159,7 @@ async fn coingecko_prices_are_exact_keyed_and_cached_for_their_ttl() {
     assert_eq!(api.seen("/simple/price")[0].query["vs_currencies"], "usd");
     cg.simple_price(&["ethereum", "solana", "unknown-coin"]).await.unwrap();
     assert_eq!(api.seen("/simple/price").len(), 1, "fresh prices come from the cache");
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    advance(Duration::from_millis(350)).await;
     cg.simple_price(&["ethereum"]).await.unwrap();
     assert_eq!(api.seen("/simple/price").len(), 2, "stale prices are fetched again");
 
@@ -277,7 +285,7 @@ async fn the_breaker_opens_after_repeated_failures_and_closes_after_a_good_trial
     assert!(zx.http().circuit_open());
     assert_eq!(api.seen(path).len(), 2);
     // After the open period one trial goes through; it succeeds and the breaker closes.
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    advance(Duration::from_millis(450)).await;
     assert_eq!(zx.price(1, a, b, U256::from(1u8)).await.unwrap(), None);
     assert!(!zx.http().circuit_open());
     assert_eq!(zx.price(1, a, b, U256::from(1u8)).await.unwrap(), None);
@@ -287,7 +295,7 @@ async fn the_breaker_opens_after_repeated_failures_and_closes_after_a_good_trial
     for _ in 0..2 {
         zx.price(1, a, b, U256::from(1u8)).await.unwrap_err();
     }
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    advance(Duration::from_millis(450)).await;
     assert!(matches!(zx.price(1, a, b, U256::from(1u8)).await.unwrap_err().failure, Failure::Status { .. }));
     assert!(matches!(zx.price(1, a, b, U256::from(1u8)).await.unwrap_err().failure, Failure::CircuitOpen { .. }));
 }

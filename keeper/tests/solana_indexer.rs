@@ -3,6 +3,9 @@
 //! keeper binary, SIGKILLed at random points of a backfill twenty times, ends with the same
 //! database as an uninterrupted run.
 
+#[path = "common/keeper.rs"]
+mod keeper_run;
+
 use std::{
     collections::BTreeSet,
     process::{Command, Stdio},
@@ -21,7 +24,10 @@ use solana_sdk::{
     signature::{Keypair, Signature, Signer},
     transaction::Transaction,
 };
-use tests::localnet::{serve, Chain, Localnet};
+use tests::{
+    evm::wait_for,
+    localnet::{serve, Chain, Localnet},
+};
 use tokio_util::sync::CancellationToken;
 
 /// A localnet with one config (no protocol fee, so vaults hold exactly the reserves), `pools`
@@ -251,8 +257,8 @@ async fn cursor(db: &std::path::Path) -> Option<String> {
 async fn run_to_completion(db: &std::path::Path, url: &str, newest: &str) {
     let mut child = keeper(db, url).env("KEEPER_LOG__FILTER", "info").stderr(Stdio::piped()).spawn().unwrap();
     let start = Instant::now();
-    // Let it start (and register its signal handlers) even if there is nothing left to do.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Started (signal handlers registered) even if there is nothing left to do.
+    keeper_run::process_running(db, "solana-indexer").await;
     while cursor(db).await.as_deref() != Some(newest) {
         assert!(start.elapsed() < Duration::from_secs(120), "the keeper did not catch up");
         assert!(child.try_wait().unwrap().is_none(), "the keeper exited early");
@@ -363,7 +369,7 @@ async fn live_notifications_and_a_dropped_websocket() {
         }
     };
     caught_up(chain_event_keys(&w.net)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await; // the subscription is open by now
+    wait_for("the indexer's logs subscription", || async { (w.net.log_subscriptions() > 0).then_some(()) }).await;
     random_ops(&w, &mut rng, 30);
     let live = caught_up(chain_event_keys(&w.net)).await;
     println!("live: mirrored {live:?} after the last transaction");

@@ -16,12 +16,27 @@ pub struct SourceLag {
     pub updated_at_ms: i64,
 }
 
+/// One of the keeper's long-running tasks, as its task set last recorded it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeeperTask {
+    pub name: String,
+    /// running, restarting, stopped or failed.
+    pub state: String,
+    /// A critical task that keeps failing stops the keeper.
+    pub critical: bool,
+    pub restarts: i64,
+    pub last_error: Option<String>,
+    pub updated_at_ms: i64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `ok`, or `unavailable` when the database cannot be read.
     pub status: &'static str,
     pub database: &'static str,
     pub sources: Vec<SourceLag>,
+    /// The keeper's tasks (empty until a keeper has run on this mirror).
+    pub tasks: Vec<KeeperTask>,
 }
 
 /// Database reachability and the keeper's checkpoint lag per source.
@@ -33,8 +48,9 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
         sqlx::query_as("SELECT source, chain, slot, head_slot, updated_at_ms FROM checkpoints ORDER BY source")
             .fetch_all(&state.db)
             .await;
-    match rows {
-        Ok(rows) => {
+    let tasks = mirror::tasks::all(&state.db).await;
+    match rows.map_err(mirror::MirrorError::from).and_then(|rows| tasks.map(|t| (rows, t))) {
+        Ok((rows, tasks)) => {
             let sources = rows
                 .into_iter()
                 .map(|(source, chain, slot, head_slot, updated_at_ms)| SourceLag {
@@ -46,13 +62,24 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
                     updated_at_ms,
                 })
                 .collect();
-            (StatusCode::OK, Json(Health { status: "ok", database: "ok", sources }))
+            let tasks = tasks
+                .into_iter()
+                .map(|t| KeeperTask {
+                    name: t.name,
+                    state: t.state,
+                    critical: t.critical,
+                    restarts: t.restarts,
+                    last_error: t.last_error,
+                    updated_at_ms: t.updated_at_ms,
+                })
+                .collect();
+            (StatusCode::OK, Json(Health { status: "ok", database: "ok", sources, tasks }))
         }
         Err(e) => {
             tracing::error!(error = %e, "health: database unreadable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health { status: "unavailable", database: "unreachable", sources: vec![] }),
+                Json(Health { status: "unavailable", database: "unreachable", sources: vec![], tasks: vec![] }),
             )
         }
     }

@@ -24,11 +24,27 @@ use crate::{params::Params, routes::check_chain, AppState};
 pub struct Stream {
     tx: broadcast::Sender<Arc<Value>>,
     started: OnceCell<()>,
+    /// Rounds the poller has finished (0 once it has its baseline, then one per look).
+    rounds: tokio::sync::watch::Sender<Option<u64>>,
 }
 
 impl Default for Stream {
     fn default() -> Self {
-        Self { tx: broadcast::channel(1_024).0, started: OnceCell::new() }
+        Self { tx: broadcast::channel(1_024).0, started: OnceCell::new(), rounds: tokio::sync::watch::channel(None).0 }
+    }
+}
+
+impl Stream {
+    /// Waits until the poller has finished `n` rounds after its baseline: whatever the mirror
+    /// held before has been looked at `n` times and pushed if it was new.
+    pub async fn rounds_done(&self, n: u64) {
+        let mut rx = self.rounds.subscribe();
+        let _ = rx.wait_for(|r| r.is_some_and(|r| r >= n)).await;
+    }
+
+    /// Rounds finished so far (`None`: no baseline yet).
+    pub fn rounds(&self) -> Option<u64> {
+        *self.rounds.borrow()
     }
 }
 
@@ -110,6 +126,7 @@ async fn poll(state: AppState) {
     let mut last_pool = max("SELECT max(id) FROM pools").await;
     let mut last_event = max("SELECT max(id) FROM pool_events").await;
     let mut trades = TradeFollower::start(&state.db).await;
+    state.stream.rounds.send_replace(Some(0));
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tick.tick().await;
@@ -147,6 +164,7 @@ async fn poll(state: AppState) {
                 let _ = state.stream.tx.send(Arc::new(Value::Object(m)));
             }
         }
+        state.stream.rounds.send_modify(|r| *r = Some(r.unwrap_or(0) + 1));
     }
 }
 

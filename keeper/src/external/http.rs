@@ -2,11 +2,11 @@
 //! with exponential backoff and jitter (honouring `Retry-After`), a client-side rate limit and a
 //! circuit breaker; failures come back as [`ExternalError`], naming the service and the cause.
 
-use std::{
-    fmt,
-    sync::Mutex,
-    time::{Duration, Instant},
-};
+use std::{fmt, sync::Mutex, time::Duration};
+
+// tokio's clock: the same as the system's, except that tests can pause and move it (the
+// breaker's open period, the rate limit's spacing and the caches' TTL follow it).
+use tokio::time::Instant;
 
 use rand::Rng;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -385,7 +385,7 @@ impl Http {
             *next = at + interval;
             at
         };
-        tokio::time::sleep_until(at.into()).await;
+        tokio::time::sleep_until(at).await;
     }
 
     /// Refuses a call while the breaker is open; lets one trial through once it may close.

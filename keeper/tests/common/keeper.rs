@@ -86,3 +86,18 @@ pub async fn following(db: &SqlitePool, source: &str) {
     })
     .await;
 }
+
+/// Waits until a `keeper run` process on the mirror at `db` has its task `task` running (its
+/// signal handlers are registered before any task starts).
+pub async fn process_running(db: &std::path::Path, task: &str) {
+    tests::evm::wait_for(&format!("the keeper's {task} task to run"), || async {
+        if !db.exists() {
+            return None;
+        }
+        let reader = mirror::open_reader(db, Duration::from_secs(1), 1).await.ok()?;
+        let tasks = mirror::tasks::all(&reader).await.ok()?;
+        reader.close().await;
+        tasks.iter().any(|t| t.name == task && t.state == "running").then_some(())
+    })
+    .await;
+}

@@ -78,6 +78,11 @@ impl Localnet {
     pub fn drop_websockets(&self) {
         self.ws.generation.send_modify(|g| *g += 1);
     }
+
+    /// `logsSubscribe` subscriptions open right now.
+    pub fn log_subscriptions(&self) -> usize {
+        self.ws.log_subscriptions.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl Drop for Localnet {
@@ -98,7 +103,11 @@ fn lock(chain: &Mutex<Chain>) -> MutexGuard<'_, Chain> {
 pub async fn serve(mut chain: Chain, addr: SocketAddr) -> std::io::Result<Localnet> {
     let (notices, _) = tokio::sync::broadcast::channel(4_096);
     chain.set_notices(notices.clone());
-    let ws = super::ws::WsState { notices, generation: tokio::sync::watch::channel(0).0 };
+    let ws = super::ws::WsState {
+        notices,
+        generation: tokio::sync::watch::channel(0).0,
+        log_subscriptions: Default::default(),
+    };
     let chain = Arc::new(Mutex::new(chain));
     let app = Router::new().route("/", post(handle)).with_state(chain.clone());
     let listener = tokio::net::TcpListener::bind(addr).await?;

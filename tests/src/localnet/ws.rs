@@ -34,6 +34,30 @@ pub struct WsState {
     pub notices: broadcast::Sender<Arc<Notice>>,
     /// Bumped to close every open connection.
     pub generation: watch::Sender<u64>,
+    /// `logsSubscribe` subscriptions open right now, over every connection (what a test waits
+    /// on before it relies on notifications).
+    pub log_subscriptions: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Keeps [`WsState::log_subscriptions`] right for one connection, whichever way it ends.
+struct LogCount<'a>(&'a std::sync::atomic::AtomicUsize, usize);
+
+impl LogCount<'_> {
+    fn add(&mut self) {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.1 += 1;
+    }
+
+    fn remove(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        self.1 -= 1;
+    }
+}
+
+impl Drop for LogCount<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(self.1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 enum Filter {
@@ -77,6 +101,7 @@ async fn session(mut socket: WebSocket, state: WsState) {
     let mut notices = state.notices.subscribe();
     let mut generation = state.generation.subscribe();
     let mut subscriptions: HashMap<u64, Filter> = HashMap::new();
+    let mut logs_open = LogCount(&state.log_subscriptions, 0);
     let mut next_id = 1u64;
     loop {
         tokio::select! {
@@ -93,12 +118,19 @@ async fn session(mut socket: WebSocket, state: WsState) {
                 let params = req.get("params").cloned().unwrap_or(Value::Null);
                 let reply = if method.ends_with("Unsubscribe") {
                     let sid = params.get(0).and_then(Value::as_u64).unwrap_or(0);
-                    response(&id, json!(subscriptions.remove(&sid).is_some()))
+                    let removed = subscriptions.remove(&sid);
+                    if matches!(removed, Some(Filter::Logs(_))) {
+                        logs_open.remove();
+                    }
+                    response(&id, json!(removed.is_some()))
                 } else {
                     match parse_filter(&method, &params) {
                         Ok(filter) => {
                             let sid = next_id;
                             next_id += 1;
+                            if matches!(filter, Filter::Logs(_)) {
+                                logs_open.add();
+                            }
                             subscriptions.insert(sid, filter);
                             response(&id, json!(sid))
                         }
