@@ -16,19 +16,6 @@ pub struct SourceLag {
     pub updated_at_ms: i64,
 }
 
-/// One of the keeper's long-running tasks, as its task set last recorded it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct KeeperTask {
-    pub name: String,
-    /// running, restarting, stopped or failed.
-    pub state: String,
-    /// A critical task that keeps failing stops the keeper.
-    pub critical: bool,
-    pub restarts: i64,
-    pub last_error: Option<String>,
-    pub updated_at_ms: i64,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `ok`, or `unavailable` when the database cannot be read.
@@ -36,7 +23,7 @@ pub struct Health {
     pub database: &'static str,
     pub sources: Vec<SourceLag>,
     /// The keeper's tasks (empty until a keeper has run on this mirror).
-    pub tasks: Vec<KeeperTask>,
+    pub tasks: Vec<mirror::tasks::TaskRow>,
 }
 
 /// Database reachability and the keeper's checkpoint lag per source.
@@ -60,17 +47,6 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
                     slot,
                     head_slot,
                     updated_at_ms,
-                })
-                .collect();
-            let tasks = tasks
-                .into_iter()
-                .map(|t| KeeperTask {
-                    name: t.name,
-                    state: t.state,
-                    critical: t.critical,
-                    restarts: t.restarts,
-                    last_error: t.last_error,
-                    updated_at_ms: t.updated_at_ms,
                 })
                 .collect();
             (StatusCode::OK, Json(Health { status: "ok", database: "ok", sources, tasks }))

@@ -5,12 +5,14 @@ use sqlx::SqlitePool;
 
 use crate::{now_ms, Result};
 
-/// One task's state as last recorded.
+/// One of the keeper's long-running tasks, as its task set last recorded it.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TaskRow {
     pub name: String,
     /// running, restarting, stopped or failed.
     pub state: String,
+    /// A critical task that keeps failing stops the keeper.
     pub critical: bool,
     pub restarts: i64,
     pub last_error: Option<String>,
