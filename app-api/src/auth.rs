@@ -104,14 +104,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         let header = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let token = header.and_then(|h| h.strip_prefix("Bearer ")).ok_or(ApiError::Unauthorized)?;
         let hash = token_hash(token.trim());
-        let row: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT u.id, u.username, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ? AND s.revoked_at_ms IS NULL AND s.expires_at_ms > ?",
-        )
-        .bind(&hash)
-        .bind(crate::now_ms())
-        .fetch_optional(&state.writer)
-        .await?;
+        let row = mirror::api::session_user(&state.writer, &hash).await?;
         let (id, username, role) = row.ok_or(ApiError::Unauthorized)?;
         Ok(CurrentUser { id, username, role, token_hash: hash, ip: client_ip(&parts.extensions) })
     }

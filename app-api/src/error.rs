@@ -31,6 +31,8 @@ pub enum ApiError {
     Unprocessable(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("mirror: {0}")]
+    Mirror(#[from] mirror::MirrorError),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("unauthorized")]
@@ -68,8 +70,15 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(message) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, ErrorBody { code: "unprocessable", message, field: None })
             }
-            ApiError::Database(e) => {
+            ApiError::Mirror(mirror::MirrorError::Database(e)) | ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorBody { code: "internal", message: "internal error".into(), field: None },
+                )
+            }
+            ApiError::Mirror(e) => {
+                tracing::error!(error = %e, "mirror error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     ErrorBody { code: "internal", message: "internal error".into(), field: None },

@@ -69,16 +69,7 @@ pub async fn audit(
     action: &str,
     detail: serde_json::Value,
 ) {
-    let result =
-        sqlx::query("INSERT INTO audit_log (at_ms, user_id, username, ip, action, detail) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(now_ms())
-            .bind(user.map(|u| u.0))
-            .bind(user.map(|u| u.1.to_string()))
-            .bind(ip.to_string())
-            .bind(action)
-            .bind(detail.to_string())
-            .execute(&state.writer)
-            .await;
+    let result = mirror::api::audit(&state.writer, user, &ip.to_string(), action, &detail.to_string()).await;
     if let Err(e) = result {
         tracing::error!(error = %e, action, "audit log write failed");
     }

@@ -55,12 +55,8 @@ async fn main() -> anyhow::Result<()> {
     let mut state =
         app_api::open(&args.db, args.db_connections).await.with_context(|| format!("opening {}", args.db.display()))?;
     if let Some(Command::MakeOperator { username }) = &args.command {
-        let done = sqlx::query("UPDATE users SET role = 'operator' WHERE username = ?")
-            .bind(username)
-            .execute(&state.writer)
-            .await?
-            .rows_affected();
-        anyhow::ensure!(done == 1, "no user `{username}`: register first (POST /api/v1/auth/register)");
+        let done = mirror::api::make_operator(&state.writer, username).await?;
+        anyhow::ensure!(done, "no user `{username}`: register first (POST /api/v1/auth/register)");
         let detail = serde_json::json!({ "username": username });
         app_api::audit(&state, None, std::net::Ipv4Addr::LOCALHOST.into(), "make_operator", detail).await;
         println!("{username} is now an operator");

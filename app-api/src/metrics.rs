@@ -121,34 +121,18 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
         let _ = writeln!(out, "process_resident_memory_bytes {rss}");
     }
-    let now = crate::now_ms();
-    if let Ok(n) =
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM sessions WHERE revoked_at_ms IS NULL AND expires_at_ms > ?")
-            .bind(now)
-            .fetch_one(&state.writer)
-            .await
-    {
+    if let Ok(n) = mirror::api::active_sessions(&state.writer).await {
         let _ = writeln!(out, "# TYPE app_api_active_sessions gauge");
         let _ = writeln!(out, "app_api_active_sessions {n}");
     }
-    if let Ok(rows) = sqlx::query_as::<_, (String, i64, i64)>(
-        "SELECT chain, count(*), sum(reserve_a != '0' AND reserve_b != '0') FROM pools GROUP BY chain ORDER BY chain",
-    )
-    .fetch_all(&state.db)
-    .await
-    {
+    if let Ok(rows) = mirror::api::pools_by_chain(&state.db).await {
         let _ = writeln!(out, "# TYPE mirror_pools gauge");
         for (chain, total, liquid) in rows {
             let _ = writeln!(out, "mirror_pools{{chain=\"{chain}\",liquidity=\"funded\"}} {liquid}");
             let _ = writeln!(out, "mirror_pools{{chain=\"{chain}\",liquidity=\"empty\"}} {}", total - liquid);
         }
     }
-    if let Ok(rows) = sqlx::query_as::<_, (String, String, i64)>(
-        "SELECT chain, kind, count(*) FROM pool_events GROUP BY chain, kind ORDER BY chain, kind",
-    )
-    .fetch_all(&state.db)
-    .await
-    {
+    if let Ok(rows) = mirror::api::events_by_kind(&state.db).await {
         let _ = writeln!(out, "# TYPE mirror_transactions_total counter");
         for (chain, kind, n) in rows {
             let _ = writeln!(out, "mirror_transactions_total{{chain=\"{chain}\",kind=\"{kind}\"}} {n}");

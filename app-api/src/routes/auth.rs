@@ -70,20 +70,8 @@ pub async fn register(
 ) -> ApiResult<(StatusCode, Json<User>)> {
     validate(&c)?;
     let hash = state.hasher.hash(&c.password).await?;
-    let inserted: Result<(i64,), sqlx::Error> = sqlx::query_as(
-        "INSERT INTO users (username, password_hash, role, created_at_ms) VALUES (?, ?, 'viewer', ?) RETURNING id",
-    )
-    .bind(&c.username)
-    .bind(hash)
-    .bind(now_ms())
-    .fetch_one(&state.writer)
-    .await;
-    let (id,) = match inserted {
-        Ok(row) => row,
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(ApiError::Conflict(format!("username `{}` is taken", c.username)));
-        }
-        Err(e) => return Err(e.into()),
+    let Some(id) = mirror::api::register(&state.writer, &c.username, &hash).await? else {
+        return Err(ApiError::Conflict(format!("username `{}` is taken", c.username)));
     };
     audit(&state, Some((id, &c.username)), ip, "register", json!({})).await;
     Ok((StatusCode::CREATED, Json(User { id, username: c.username, role: "viewer".into() })))
@@ -98,11 +86,7 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     ApiJson(c): ApiJson<Credentials>,
 ) -> ApiResult<Json<SessionToken>> {
-    let row: Option<(i64, String, String)> =
-        sqlx::query_as("SELECT id, password_hash, role FROM users WHERE username = ?")
-            .bind(&c.username)
-            .fetch_optional(&state.writer)
-            .await?;
+    let row = mirror::api::credentials(&state.writer, &c.username).await?;
     // Verify against a real hash even for unknown users, so timing does not reveal which exist.
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     let dummy = DUMMY.get_or_try_init(|| state.hasher.hash("not the password of anyone")).await?;
@@ -111,19 +95,10 @@ pub async fn login(
         audit(&state, None, ip, "login_failed", json!({ "username": c.username })).await;
         return Err(ApiError::Unauthorized);
     };
-    let now = now_ms();
     // Expired and long-revoked sessions are cleaned up as new ones are made.
-    sqlx::query("DELETE FROM sessions WHERE expires_at_ms <= ?").bind(now).execute(&state.writer).await?;
     let (token, hash) = new_token();
-    let expires_at_ms = now + i64::try_from(state.session_ttl.as_millis()).unwrap_or(i64::MAX / 2);
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms, ip) VALUES (?, ?, ?, ?, ?)")
-        .bind(hash)
-        .bind(id)
-        .bind(now)
-        .bind(expires_at_ms)
-        .bind(ip.to_string())
-        .execute(&state.writer)
-        .await?;
+    let expires_at_ms = now_ms() + i64::try_from(state.session_ttl.as_millis()).unwrap_or(i64::MAX / 2);
+    mirror::api::open_session(&state.writer, &hash, id, expires_at_ms, &ip.to_string()).await?;
     audit(&state, Some((id, &c.username)), ip, "login", json!({})).await;
     Ok(Json(SessionToken { token, expires_at_ms, username: c.username, role }))
 }
@@ -132,11 +107,7 @@ pub async fn login(
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = crate::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, user: CurrentUser) -> ApiResult<StatusCode> {
-    sqlx::query("UPDATE sessions SET revoked_at_ms = ? WHERE token_hash = ?")
-        .bind(now_ms())
-        .bind(&user.token_hash)
-        .execute(&state.writer)
-        .await?;
+    mirror::api::revoke_session(&state.writer, &user.token_hash).await?;
     audit(&state, Some((user.id, &user.username)), user.ip, "logout", json!({})).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -30,13 +30,9 @@ pub struct Health {
 #[utoipa::path(get, path = "/api/v1/health", tag = "health",
     responses((status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    type Row = (String, String, i64, Option<i64>, i64);
-    let rows: Result<Vec<Row>, _> =
-        sqlx::query_as("SELECT source, chain, slot, head_slot, updated_at_ms FROM checkpoints ORDER BY source")
-            .fetch_all(&state.db)
-            .await;
+    let rows = mirror::api::checkpoint_lags(&state.db).await;
     let tasks = mirror::tasks::all(&state.db).await;
-    match rows.map_err(mirror::MirrorError::from).and_then(|rows| tasks.map(|t| (rows, t))) {
+    match rows.and_then(|rows| tasks.map(|t| (rows, t))) {
         Ok((rows, tasks)) => {
             let sources = rows
                 .into_iter()

@@ -14,7 +14,7 @@ use crate::{
     auth::{CurrentUser, Operator},
     error::{ApiError, ApiResult},
     json::ApiJson,
-    now_ms, AppState,
+    AppState,
 };
 
 /// Risk and budget limits for the keeper's trading. Each field given overrides the keeper's
@@ -33,11 +33,9 @@ pub struct Controls {
 }
 
 async fn read(state: &AppState) -> ApiResult<Controls> {
-    let (paused, limits, updated_at_ms, updated_by): (bool, String, i64, Option<String>) =
-        sqlx::query_as("SELECT paused, limits, updated_at_ms, updated_by FROM keeper_controls WHERE id = 1")
-            .fetch_one(&state.writer)
-            .await?;
-    Ok(Controls { paused, limits: serde_json::from_str(&limits).unwrap_or_default(), updated_at_ms, updated_by })
+    let c = mirror::api::controls(&state.writer).await?;
+    let limits = serde_json::from_str(&c.limits).unwrap_or_default();
+    Ok(Controls { paused: c.paused, limits, updated_at_ms: c.updated_at_ms, updated_by: c.updated_by })
 }
 
 /// The keeper's current controls (any signed-in user).
@@ -48,12 +46,7 @@ pub async fn controls(State(state): State<AppState>, _user: CurrentUser) -> ApiR
 }
 
 async fn set_paused(state: &AppState, op: &CurrentUser, paused: bool) -> ApiResult<Json<Controls>> {
-    sqlx::query("UPDATE keeper_controls SET paused = ?, updated_at_ms = ?, updated_by = ? WHERE id = 1")
-        .bind(paused)
-        .bind(now_ms())
-        .bind(&op.username)
-        .execute(&state.writer)
-        .await?;
+    mirror::api::set_paused(&state.writer, paused, &op.username).await?;
     let action = if paused { "keeper_pause" } else { "keeper_resume" };
     audit(state, Some((op.id, &op.username)), op.ip, action, serde_json::json!({})).await;
     Ok(Json(read(state).await?))
@@ -92,12 +85,7 @@ pub async fn limits(
         return Err(ApiError::invalid(&field, why));
     }
     let json = serde_json::to_value(&limits).map_err(|e| ApiError::Internal(e.to_string()))?;
-    sqlx::query("UPDATE keeper_controls SET limits = ?, updated_at_ms = ?, updated_by = ? WHERE id = 1")
-        .bind(json.to_string())
-        .bind(now_ms())
-        .bind(&op.username)
-        .execute(&state.writer)
-        .await?;
+    mirror::api::set_limits(&state.writer, &json.to_string(), &op.username).await?;
     audit(&state, Some((op.id, &op.username)), op.ip, "keeper_limits", json).await;
     Ok(Json(read(&state).await?))
 }

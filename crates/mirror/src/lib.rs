@@ -13,6 +13,7 @@
 //! for positions, trades, decisions and its breaker state; the market task for token markets;
 //! app-api for users, sessions, controls and the audit log.
 
+pub mod api;
 pub mod decisions;
 pub mod markets;
 pub mod risk;
