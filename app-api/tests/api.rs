@@ -857,6 +857,7 @@ async fn a_login_flood_leaves_reads_fast() {
     let app = router(state, &Limits { timeout: std::time::Duration::from_secs(300), ..Limits::default() });
     register_and_login(&app, "flooded").await;
     let pending = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(200));
+    let flood = std::time::Instant::now();
     let mut logins = Vec::new();
     for i in 0..200 {
         let (app, pending) = (app.clone(), pending.clone());
@@ -891,14 +892,17 @@ async fn a_login_flood_leaves_reads_fast() {
     for l in logins {
         assert_eq!(l.await.unwrap(), StatusCode::UNAUTHORIZED, "every wrong login is refused, none cut off");
     }
+    // What one login cost in this run, under whatever load the machine has now: the flood's
+    // time spread over its logins, which hash `permits` at a time.
+    let permits = u32::try_from(std::thread::available_parallelism().map_or(2, usize::from) / 2).unwrap_or(1).max(1);
+    let per_login = flood.elapsed() * permits / 200;
     assert!(latencies.len() >= 20, "only {} reads during the flood", latencies.len());
     latencies.sort_unstable();
-    let p99 = latencies[latencies.len() * 99 / 100];
+    let (p50, p99) = (latencies[latencies.len() / 2], latencies[latencies.len() * 99 / 100]);
+    println!("login flood: {} reads, p50 {p50:?}, p99 {p99:?}; {per_login:?} per login", latencies.len());
     assert!(p99 < std::time::Duration::from_millis(50), "p99 {p99:?} over {} reads", latencies.len());
-    // And well under one password hash, measured now on this machine: a read never waits for
-    // a hash to finish on its worker.
-    let started = std::time::Instant::now();
-    app_api::auth::hash_password("calibration password").unwrap();
-    let one_hash = started.elapsed();
-    assert!(p99 < one_hash / 2, "p99 {p99:?} against one hash {one_hash:?}: reads wait for hashing");
+    // And a read does not wait for a hash on its worker: were hashing inline, the slowest reads
+    // would wait for most of a login in progress (measured: p99 30 ms against 30 ms per login;
+    // on blocking threads 4.5 ms against 38 ms).
+    assert!(p99 < per_login / 2, "p99 {p99:?} against {per_login:?} per login: reads wait for hashing");
 }

@@ -56,16 +56,10 @@ pub async fn quote(State(state): State<AppState>, params: Params) -> ApiResult<J
         return Err(ApiError::invalid("amount", "must be a positive integer below 2^64"));
     }
     let mode = params.choice("mode", &["exact_in", "exact_out"])?;
-    let row: Option<(String, String, String, String, Option<i64>, i64)> = sqlx::query_as(
-        "SELECT token_a, token_b, reserve_a, reserve_b, fee_bps, reserves_slot FROM pools
-         WHERE chain = ? AND address = ? AND venue = 'amm'",
-    )
-    .bind(&chain)
-    .bind(&pool)
-    .fetch_optional(&state.db)
-    .await?;
-    let (token_a, token_b, reserve_a, reserve_b, fee_bps, slot) =
-        row.ok_or_else(|| ApiError::NotFound("AMM pool".into()))?;
+    let mirror::reads::AmmPool { token_a, token_b, reserve_a, reserve_b, fee_bps, reserves_slot: slot, .. } =
+        mirror::reads::amm_pool(&state.db, &chain, &pool)
+            .await?
+            .ok_or_else(|| ApiError::NotFound("AMM pool".into()))?;
     let parse = |s: &str| s.parse::<u64>().map_err(|_| ApiError::Unprocessable("pool reserves out of range".into()));
     let (ra, rb) = (parse(&reserve_a)?, parse(&reserve_b)?);
     let (reserve_in, reserve_out, input, output) =

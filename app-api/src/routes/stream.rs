@@ -14,7 +14,7 @@ use axum::{
     routing::get,
     Router,
 };
-use serde::Serialize;
+use mirror::reads::StreamTrade;
 use serde_json::{json, Value};
 use tokio::sync::{broadcast, OnceCell};
 
@@ -50,28 +50,6 @@ impl Stream {
 
 const TYPES: [&str; 3] = ["discovery", "swap", "trade"];
 
-/// A trade as streamed: each status it reaches (`intent`, `sent`, `confirmed`, `failed`) once.
-#[derive(sqlx::FromRow, Serialize)]
-struct TradeMsg {
-    id: i64,
-    chain: String,
-    mode: String,
-    side: String,
-    reason: String,
-    status: String,
-    token: String,
-    position_id: i64,
-    amount_in: String,
-    min_out: String,
-    amount_out: Option<String>,
-    tx_id: Option<String>,
-    block: Option<i64>,
-    error: Option<String>,
-}
-
-const TRADE_COLUMNS: &str =
-    "id, chain, mode, side, reason, status, token, position_id, amount_in, min_out, amount_out, tx_id, block, error";
-
 /// Follows the `trades` table: rows after the last one seen, and the rows still in flight
 /// (`intent`/`sent`) until they settle, so every status change is pushed once.
 struct TradeFollower {
@@ -80,27 +58,15 @@ struct TradeFollower {
 }
 
 impl TradeFollower {
-    async fn start(db: &sqlx::SqlitePool) -> Self {
-        let last_id: Option<i64> = sqlx::query_scalar("SELECT max(id) FROM trades").fetch_one(db).await.ok().flatten();
-        let in_flight: Vec<(i64, String)> =
-            sqlx::query_as("SELECT id, status FROM trades WHERE status IN ('intent', 'sent')")
-                .fetch_all(db)
-                .await
-                .unwrap_or_default();
-        Self { last_id: last_id.unwrap_or(0), in_flight: in_flight.into_iter().collect() }
+    async fn start(db: &sqlx::SqlitePool, last_id: i64) -> Self {
+        let in_flight = mirror::reads::trades_in_flight(db).await.unwrap_or_default();
+        Self { last_id, in_flight: in_flight.into_iter().collect() }
     }
 
     /// The trades to push since the last call.
-    async fn changes(&mut self, db: &sqlx::SqlitePool) -> Vec<TradeMsg> {
+    async fn changes(&mut self, db: &sqlx::SqlitePool) -> Vec<StreamTrade> {
         let ids = serde_json::to_string(&self.in_flight.keys().collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into());
-        let rows: Vec<TradeMsg> = sqlx::query_as(&format!(
-            "SELECT {TRADE_COLUMNS} FROM trades WHERE id > ? OR id IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 500"
-        ))
-        .bind(self.last_id)
-        .bind(ids)
-        .fetch_all(db)
-        .await
-        .unwrap_or_default();
+        let rows = mirror::reads::trades_after_or_in(db, self.last_id, &ids).await.unwrap_or_default();
         let mut out = Vec::new();
         for t in rows {
             self.last_id = self.last_id.max(t.id);
@@ -119,43 +85,24 @@ impl TradeFollower {
 }
 
 async fn poll(state: AppState) {
-    let max = |sql: &'static str| {
-        let db = state.db.clone();
-        async move { sqlx::query_scalar::<_, Option<i64>>(sql).fetch_one(&db).await.ok().flatten().unwrap_or(0) }
-    };
-    let mut last_pool = max("SELECT max(id) FROM pools").await;
-    let mut last_event = max("SELECT max(id) FROM pool_events").await;
-    let mut trades = TradeFollower::start(&state.db).await;
+    let (mut last_pool, mut last_event, last_trade) = mirror::reads::newest_ids(&state.db).await.unwrap_or_default();
+    let mut trades = TradeFollower::start(&state.db, last_trade).await;
     state.stream.rounds.send_replace(Some(0));
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tick.tick().await;
-        let pools: Vec<(i64, String, String, String, String, String, i64)> = sqlx::query_as(
-            "SELECT id, chain, venue, address, token_a, token_b, first_seen_at_ms FROM pools WHERE id > ? ORDER BY id LIMIT 500",
-        )
-        .bind(last_pool)
-        .fetch_all(&state.db)
-        .await
-        .unwrap_or_default();
-        for (id, chain, venue, address, token_a, token_b, seen) in pools {
-            last_pool = id;
-            let _ = state.stream.tx.send(Arc::new(json!({"type": "discovery", "chain": chain, "venue": venue,
-                "pool": address, "token_a": token_a, "token_b": token_b, "first_seen_at_ms": seen})));
+        for p in mirror::reads::pools_after(&state.db, last_pool).await.unwrap_or_default() {
+            last_pool = p.id;
+            let _ = state.stream.tx.send(Arc::new(json!({"type": "discovery", "chain": p.chain, "venue": p.venue,
+                "pool": p.address, "token_a": p.token_a, "token_b": p.token_b, "first_seen_at_ms": p.first_seen_at_ms})));
         }
-        type Row = (i64, String, Option<String>, String, i64, String, Option<bool>, Option<String>, Option<String>);
-        let events: Vec<Row> = sqlx::query_as(
-            "SELECT id, chain, pool_address, tx_id, slot, kind, a_to_b, amount_in, amount_out FROM pool_events
-             WHERE id > ? ORDER BY id LIMIT 500",
-        )
-        .bind(last_event)
-        .fetch_all(&state.db)
-        .await
-        .unwrap_or_default();
-        for (id, chain, pool, tx, slot, kind, a_to_b, amount_in, amount_out) in events {
-            last_event = id;
-            if kind == "swap" {
-                let _ = state.stream.tx.send(Arc::new(json!({"type": "swap", "chain": chain, "pool": pool, "tx": tx,
-                    "slot": slot, "a_to_b": a_to_b, "amount_in": amount_in, "amount_out": amount_out})));
+        for e in mirror::reads::events_after(&state.db, last_event).await.unwrap_or_default() {
+            last_event = e.id;
+            if e.kind == "swap" {
+                let _ =
+                    state.stream.tx.send(Arc::new(json!({"type": "swap", "chain": e.chain, "pool": e.pool_address,
+                    "tx": e.tx_id, "slot": e.slot, "a_to_b": e.a_to_b, "amount_in": e.amount_in,
+                    "amount_out": e.amount_out})));
             }
         }
         for t in trades.changes(&state.db).await {

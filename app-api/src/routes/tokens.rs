@@ -6,7 +6,7 @@ use axum::{
     Json, Router,
 };
 use serde::Serialize;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
+
 use utoipa::ToSchema;
 
 use super::{check_chain, normalize_address, Page};
@@ -16,17 +16,8 @@ use crate::{
     AppState,
 };
 
-#[derive(Debug, Serialize, ToSchema, FromRow)]
-pub struct Token {
-    pub chain: String,
-    pub address: String,
-    pub symbol: Option<String>,
-    pub name: Option<String>,
-    pub decimals: Option<i64>,
-    /// Base units, exact decimal string.
-    pub total_supply: Option<String>,
-    pub first_seen_at_ms: i64,
-}
+/// A token as the mirror holds it.
+pub use mirror::reads::TokenRow as Token;
 
 /// One check's result, as the keeper's risk engine wrote it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -74,25 +65,19 @@ pub struct TokenDetail {
 pub async fn tokens(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Token>>> {
     params.only(&["chain", "limit", "cursor"])?;
     let limit = params.limit(50, 200)?;
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT chain, address, symbol, name, decimals, total_supply, first_seen_at_ms FROM tokens WHERE 1 = 1",
-    );
-    if let Some(chain) = params.str("chain") {
+    let chain = params.str("chain");
+    if let Some(chain) = chain {
         check_chain("chain", chain)?;
-        q.push(" AND chain = ").push_bind(chain.to_string());
     }
-    if let Some(c) = params.cursor("tokens", 3)? {
-        let seen: i64 = c[0].parse().map_err(|_| ApiError::invalid("cursor", "malformed"))?;
-        q.push(" AND (first_seen_at_ms, chain, address) < (")
-            .push_bind(seen)
-            .push(", ")
-            .push_bind(c[1].clone())
-            .push(", ")
-            .push_bind(c[2].clone())
-            .push(")");
-    }
-    q.push(" ORDER BY first_seen_at_ms DESC, chain DESC, address DESC LIMIT ").push_bind(limit + 1);
-    let rows: Vec<Token> = q.build_query_as().fetch_all(&state.db).await?;
+    let after = params.cursor("tokens", 3)?;
+    let after = match &after {
+        Some(c) => {
+            let seen: i64 = c[0].parse().map_err(|_| ApiError::invalid("cursor", "malformed"))?;
+            Some((seen, c[1].as_str(), c[2].as_str()))
+        }
+        None => None,
+    };
+    let rows = mirror::reads::tokens_page(&state.db, chain, after, limit + 1).await?;
     Ok(Json(Page::from_rows(rows, limit, |t| {
         cursor("tokens", &[t.first_seen_at_ms.to_string(), t.chain.clone(), t.address.clone()])
     })))
@@ -110,30 +95,21 @@ pub async fn token(
     params.only(&[])?;
     check_chain("chain", &chain)?;
     let address = normalize_address("address", &address)?;
-    let token: Token = sqlx::query_as(
-        "SELECT chain, address, symbol, name, decimals, total_supply, first_seen_at_ms FROM tokens WHERE chain = ? AND address = ?",
-    )
-    .bind(&chain)
-    .bind(&address)
-    .fetch_optional(&state.db)
-    .await?
-    .ok_or_else(|| ApiError::NotFound("token".into()))?;
-    type Row = (i64, String, i64, String, bool, String, String, Option<i64>, i64);
-    let latest: Option<Row> = sqlx::query_as(
-        "SELECT id, pool_address, score, verdict, tradeable, summary, findings, measured_slot, created_at_ms
-         FROM risk_reports WHERE chain = ? AND token = ? ORDER BY id DESC LIMIT 1",
-    )
-    .bind(&chain)
-    .bind(&address)
-    .fetch_optional(&state.db)
-    .await?;
-    let reports: i64 = sqlx::query_scalar("SELECT count(*) FROM risk_reports WHERE chain = ? AND token = ?")
-        .bind(&chain)
-        .bind(&address)
-        .fetch_one(&state.db)
-        .await?;
-    let risk =
-        latest.map(|(id, pool_address, score, verdict, tradeable, summary, findings, measured_slot, created_at_ms)| {
+    let token =
+        mirror::reads::token(&state.db, &chain, &address).await?.ok_or_else(|| ApiError::NotFound("token".into()))?;
+    let (latest, reports) = mirror::reads::latest_report(&state.db, &chain, &address).await?;
+    let risk = latest.map(
+        |mirror::reads::LatestReport {
+             id,
+             pool_address,
+             score,
+             verdict,
+             tradeable,
+             summary,
+             findings,
+             measured_slot,
+             created_at_ms,
+         }| {
             let findings: Vec<serde_json::Value> = serde_json::from_str(&findings).unwrap_or_default();
             let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
             RiskReport {
@@ -155,7 +131,8 @@ pub async fn token(
                 measured_slot,
                 created_at_ms,
             }
-        });
+        },
+    );
     Ok(Json(TokenDetail { token, risk, reports }))
 }
 

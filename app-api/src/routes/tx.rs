@@ -99,19 +99,10 @@ pub async fn swap(
         Some(h) => Some(h.parse::<Hash>().map_err(|_| ApiError::invalid("recent_blockhash", "must be a base58 hash"))?),
         None => None,
     };
-    type Row = (String, String, String, String, Option<i64>, Option<String>);
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT p.token_a, p.token_b, p.reserve_a, p.reserve_b, p.fee_bps,
-            (SELECT json_extract(e.data, '$.config') FROM pool_events e
-             WHERE e.chain = p.chain AND e.pool_address = p.address AND e.kind = 'pool_created' LIMIT 1)
-         FROM pools p WHERE p.chain = ? AND p.address = ? AND p.venue = 'amm'",
-    )
-    .bind(&state.solana_chain)
-    .bind(pool_key.to_string())
-    .fetch_optional(&state.db)
-    .await?;
-    let (token_a, token_b, reserve_a, reserve_b, fee_bps, config) =
-        row.ok_or_else(|| ApiError::NotFound("AMM pool".into()))?;
+    let mirror::reads::AmmPool { token_a, token_b, reserve_a, reserve_b, fee_bps, config, .. } =
+        mirror::reads::amm_pool(&state.db, &state.solana_chain, &pool_key.to_string())
+            .await?
+            .ok_or_else(|| ApiError::NotFound("AMM pool".into()))?;
     let unprocessable = |m: &str| ApiError::Unprocessable(m.to_string());
     let config: Pubkey =
         config.and_then(|c| c.parse().ok()).ok_or_else(|| unprocessable("the pool's creation is not indexed yet"))?;

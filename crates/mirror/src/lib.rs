@@ -16,6 +16,7 @@
 pub mod api;
 pub mod decisions;
 pub mod markets;
+pub mod reads;
 pub mod risk;
 pub mod tasks;
 pub mod trading;

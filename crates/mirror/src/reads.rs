@@ -1,0 +1,226 @@
+//! Reads app-api serves, each one statement (the hot list reads of pools and discoveries are
+//! in app-api's direct reader; see the known gaps).
+
+use serde::Serialize;
+use sqlx::SqlitePool;
+
+use crate::Result;
+
+/// The newest ids of pools, pool events and trades: where a follower starts.
+pub async fn newest_ids(db: &SqlitePool) -> Result<(i64, i64, i64)> {
+    let r = sqlx::query!(
+        r#"SELECT (SELECT COALESCE(max(id), 0) FROM pools) AS "pools!: i64",
+                  (SELECT COALESCE(max(id), 0) FROM pool_events) AS "events!: i64",
+                  (SELECT COALESCE(max(id), 0) FROM trades) AS "trades!: i64""#
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((r.pools, r.events, r.trades))
+}
+
+/// A pool as the stream announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPool {
+    pub id: i64,
+    pub chain: String,
+    pub venue: String,
+    pub address: String,
+    pub token_a: String,
+    pub token_b: String,
+    pub first_seen_at_ms: i64,
+}
+
+pub async fn pools_after(db: &SqlitePool, after_id: i64) -> Result<Vec<StreamPool>> {
+    Ok(sqlx::query_as!(
+        StreamPool,
+        r#"SELECT id AS "id!", chain, venue, address, token_a, token_b, first_seen_at_ms FROM pools
+           WHERE id > ? ORDER BY id LIMIT 500"#,
+        after_id
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// A pool event as the stream announces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEvent {
+    pub id: i64,
+    pub chain: String,
+    pub pool_address: Option<String>,
+    pub tx_id: String,
+    pub slot: i64,
+    pub kind: String,
+    pub a_to_b: Option<bool>,
+    pub amount_in: Option<String>,
+    pub amount_out: Option<String>,
+}
+
+pub async fn events_after(db: &SqlitePool, after_id: i64) -> Result<Vec<StreamEvent>> {
+    Ok(sqlx::query_as!(
+        StreamEvent,
+        r#"SELECT id AS "id!", chain, pool_address, tx_id, slot, kind, a_to_b AS "a_to_b: bool", amount_in, amount_out
+           FROM pool_events WHERE id > ? ORDER BY id LIMIT 500"#,
+        after_id
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// A trade as the stream sends it: each status it reaches once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StreamTrade {
+    pub id: i64,
+    pub chain: String,
+    pub mode: String,
+    pub side: String,
+    pub reason: String,
+    pub status: String,
+    pub token: String,
+    pub position_id: i64,
+    pub amount_in: String,
+    pub min_out: String,
+    pub amount_out: Option<String>,
+    pub tx_id: Option<String>,
+    pub block: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// Trades in flight (intent or sent): (id, status).
+pub async fn trades_in_flight(db: &SqlitePool) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query!(r#"SELECT id AS "id!", status FROM trades WHERE status IN ('intent', 'sent')"#)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.status)).collect())
+}
+
+/// Trades after `after_id`, and those of `ids` (a JSON array) whatever their id.
+pub async fn trades_after_or_in(db: &SqlitePool, after_id: i64, ids_json: &str) -> Result<Vec<StreamTrade>> {
+    Ok(sqlx::query_as!(
+        StreamTrade,
+        r#"SELECT id AS "id!", chain, mode, side, reason, status, token, position_id, amount_in, min_out, amount_out,
+                  tx_id, block, error
+           FROM trades WHERE id > ? OR id IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT 500"#,
+        after_id,
+        ids_json
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// An AMM pool's tokens, reserves, fee, the slot its reserves are from, and its config account
+/// (from its indexed creation event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AmmPool {
+    pub token_a: String,
+    pub token_b: String,
+    pub reserve_a: String,
+    pub reserve_b: String,
+    pub fee_bps: Option<i64>,
+    pub reserves_slot: i64,
+    pub config: Option<String>,
+}
+
+pub async fn amm_pool(db: &SqlitePool, chain: &str, address: &str) -> Result<Option<AmmPool>> {
+    Ok(sqlx::query_as!(
+        AmmPool,
+        r#"SELECT p.token_a, p.token_b, p.reserve_a, p.reserve_b, p.fee_bps, p.reserves_slot,
+              (SELECT json_extract(e.data, '$.config') FROM pool_events e
+               WHERE e.chain = p.chain AND e.pool_address = p.address AND e.kind = 'pool_created' LIMIT 1)
+                  AS "config: String"
+           FROM pools p WHERE p.chain = ? AND p.address = ? AND p.venue = 'amm'"#,
+        chain,
+        address
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// A token as the API serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenRow {
+    pub chain: String,
+    pub address: String,
+    pub symbol: Option<String>,
+    pub name: Option<String>,
+    pub decimals: Option<i64>,
+    /// Base units, exact decimal string.
+    pub total_supply: Option<String>,
+    pub first_seen_at_ms: i64,
+}
+
+pub async fn token(db: &SqlitePool, chain: &str, address: &str) -> Result<Option<TokenRow>> {
+    Ok(sqlx::query_as!(
+        TokenRow,
+        "SELECT chain, address, symbol, name, decimals, total_supply, first_seen_at_ms FROM tokens
+         WHERE chain = ? AND address = ?",
+        chain,
+        address
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Tokens newest first, optionally of one chain, after the cursor `(first_seen_at_ms, chain,
+/// address)`; at most `limit`.
+pub async fn tokens_page(
+    db: &SqlitePool,
+    chain: Option<&str>,
+    after: Option<(i64, &str, &str)>,
+    limit: i64,
+) -> Result<Vec<TokenRow>> {
+    let (seen, after_chain, after_address) = match after {
+        Some((s, c, a)) => (Some(s), Some(c), Some(a)),
+        None => (None, None, None),
+    };
+    Ok(sqlx::query_as!(
+        TokenRow,
+        "SELECT chain, address, symbol, name, decimals, total_supply, first_seen_at_ms FROM tokens
+         WHERE (?1 IS NULL OR chain = ?1)
+           AND (?2 IS NULL OR (first_seen_at_ms, chain, address) < (?2, ?3, ?4))
+         ORDER BY first_seen_at_ms DESC, chain DESC, address DESC LIMIT ?5",
+        chain,
+        seen,
+        after_chain,
+        after_address,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// A token's latest risk report, and how many it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestReport {
+    pub id: i64,
+    pub pool_address: String,
+    pub score: i64,
+    pub verdict: String,
+    pub tradeable: bool,
+    pub summary: String,
+    /// JSON array of findings.
+    pub findings: String,
+    pub measured_slot: Option<i64>,
+    pub created_at_ms: i64,
+}
+
+pub async fn latest_report(db: &SqlitePool, chain: &str, token: &str) -> Result<(Option<LatestReport>, i64)> {
+    let latest = sqlx::query_as!(
+        LatestReport,
+        r#"SELECT id AS "id!", pool_address, score, verdict, tradeable AS "tradeable: bool", summary, findings,
+                  measured_slot, created_at_ms
+           FROM risk_reports WHERE chain = ? AND token = ? ORDER BY id DESC LIMIT 1"#,
+        chain,
+        token
+    )
+    .fetch_optional(db)
+    .await?;
+    let count = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "n!: i64" FROM risk_reports WHERE chain = ? AND token = ?"#,
+        chain,
+        token
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((latest, count))
+}
