@@ -224,3 +224,143 @@ pub async fn latest_report(db: &SqlitePool, chain: &str, token: &str) -> Result<
     .await?;
     Ok((latest, count))
 }
+
+/// A trade as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TradeListRow {
+    pub id: i64,
+    pub position_id: i64,
+    pub chain: String,
+    pub mode: String,
+    pub side: String,
+    pub reason: String,
+    pub status: String,
+    pub token: String,
+    pub amount_in: String,
+    pub quoted_out: String,
+    pub min_out: String,
+    pub amount_out: Option<String>,
+    pub tx_id: Option<String>,
+    pub block: Option<i64>,
+    pub fee_paid: Option<String>,
+    pub error: Option<String>,
+    pub attempts: i64,
+    pub created_at_ms: i64,
+    pub settled_at_ms: Option<i64>,
+}
+
+/// Filters of the trade and position lists (`None`: any).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TradeFilter<'a> {
+    pub chain: Option<&'a str>,
+    pub mode: Option<&'a str>,
+    /// Trades only.
+    pub side: Option<&'a str>,
+    pub status: Option<&'a str>,
+    /// Only ids below this (the cursor).
+    pub before_id: Option<i64>,
+}
+
+/// Trades newest first.
+pub async fn trades_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) -> Result<Vec<TradeListRow>> {
+    Ok(sqlx::query_as!(
+        TradeListRow,
+        r#"SELECT id AS "id!", position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
+                  amount_out, tx_id, block, fee_paid, error, attempts, created_at_ms, settled_at_ms
+           FROM trades
+           WHERE (?1 IS NULL OR chain = ?1) AND (?2 IS NULL OR mode = ?2) AND (?3 IS NULL OR side = ?3)
+             AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id < ?5)
+           ORDER BY id DESC LIMIT ?6"#,
+        f.chain,
+        f.mode,
+        f.side,
+        f.status,
+        f.before_id,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// An aggregator's quote for one of our buys, as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AggregatorQuoteRow {
+    #[serde(skip)]
+    pub trade_id: i64,
+    pub service: String,
+    pub their_out: Option<String>,
+    pub diff_bps: Option<i64>,
+    pub error: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// The aggregator quotes of trades `first..=last` by id.
+pub async fn aggregator_quotes(db: &SqlitePool, first: i64, last: i64) -> Result<Vec<AggregatorQuoteRow>> {
+    Ok(sqlx::query_as!(
+        AggregatorQuoteRow,
+        "SELECT trade_id, service, their_out, diff_bps, error, created_at_ms FROM aggregator_quotes
+         WHERE trade_id BETWEEN ? AND ? ORDER BY trade_id, service",
+        first,
+        last
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// A position as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PositionListRow {
+    pub id: i64,
+    pub chain: String,
+    pub mode: String,
+    /// opening, open, closing, closed or failed.
+    pub status: String,
+    pub pool_address: String,
+    /// Where it trades: amm (ours), a V2 venue, or a Solana venue reached through Jupiter.
+    pub venue: String,
+    pub token: String,
+    pub quote_token: String,
+    /// Tokens held, quote paid, quote received from sells (base units).
+    pub size: String,
+    pub cost: String,
+    pub proceeds: String,
+    /// What the whole size would sell for at the last valuation, after the sell tax.
+    pub last_value: Option<String>,
+    pub peak_value: Option<String>,
+    pub exit_reason: Option<String>,
+    pub opened_at_ms: i64,
+    pub closed_at_ms: Option<i64>,
+    /// USD (exact decimal strings, from CoinGecko prices of the quote token; none until priced):
+    /// the quote token's price now, cost at the entry price, proceeds at the exit price, the
+    /// open size's value now, and PnL (realized once closed, unrealized while open).
+    pub quote_usd: Option<String>,
+    pub cost_usd: Option<String>,
+    pub proceeds_usd: Option<String>,
+    pub value_usd: Option<String>,
+    pub pnl_usd: Option<String>,
+    pub usd_at_ms: Option<i64>,
+}
+
+/// Positions newest first (`side` is ignored).
+pub async fn positions_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) -> Result<Vec<PositionListRow>> {
+    Ok(sqlx::query_as!(
+        PositionListRow,
+        r#"SELECT id AS "id!", chain, mode, status, pool_address, venue, token, quote_token, size, cost, proceeds,
+                  last_value, peak_value, exit_reason, opened_at_ms, closed_at_ms, quote_usd, cost_usd, proceeds_usd,
+                  value_usd, pnl_usd, usd_at_ms
+           FROM positions
+           WHERE (?1 IS NULL OR chain = ?1) AND (?2 IS NULL OR mode = ?2) AND (?3 IS NULL OR status = ?3)
+             AND (?4 IS NULL OR id < ?4)
+           ORDER BY id DESC LIMIT ?5"#,
+        f.chain,
+        f.mode,
+        f.status,
+        f.before_id,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}
