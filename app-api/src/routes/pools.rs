@@ -7,7 +7,6 @@ use axum::{
     Json, Router,
 };
 use serde::Serialize;
-use sqlx::{FromRow, QueryBuilder, Sqlite};
 use utoipa::ToSchema;
 
 use super::{check_chain, normalize_address, Page};
@@ -278,14 +277,7 @@ pub async fn discoveries(State(state): State<AppState>, params: Params) -> ApiRe
     list(&state, &params, &["chain", "limit", "cursor"], &["age"]).await
 }
 
-#[derive(Debug, Serialize, ToSchema, FromRow)]
-pub struct ReservePoint {
-    pub slot: i64,
-    pub block_time: Option<i64>,
-    pub kind: String,
-    pub reserve_a: String,
-    pub reserve_b: String,
-}
+pub use mirror::reads::ReservePoint;
 
 /// A pool (the fields of [`Pool`]) with its reserve history.
 #[derive(Debug, Serialize, ToSchema)]
@@ -328,41 +320,13 @@ pub async fn pool(
 ) -> ApiResult<Json<serde_json::Map<String, serde_json::Value>>> {
     params.only(&[])?;
     let (mut pool, chain, address) = find_pool(&state, &chain, &address).await?;
-    let mut history: Vec<ReservePoint> = sqlx::query_as(
-        "SELECT slot, block_time, kind, reserve_a_after AS reserve_a, reserve_b_after AS reserve_b FROM pool_events
-         WHERE chain = ? AND pool_address = ? AND reserve_a_after IS NOT NULL AND reserve_b_after IS NOT NULL
-         ORDER BY slot DESC, id DESC LIMIT 500",
-    )
-    .bind(&chain)
-    .bind(&address)
-    .fetch_all(&state.db)
-    .await?;
-    history.reverse();
+    let history = mirror::reads::reserve_history(&state.db, &chain, &address).await?;
     let history = serde_json::to_value(history).map_err(|e| ApiError::Internal(e.to_string()))?;
     pool.insert("reserve_history".into(), history);
     Ok(Json(pool))
 }
 
-#[derive(Debug, Serialize, ToSchema, FromRow)]
-pub struct PoolEvent {
-    pub id: i64,
-    pub chain: String,
-    pub pool_address: Option<String>,
-    pub tx_id: String,
-    pub slot: i64,
-    pub block_time: Option<i64>,
-    /// pool_created, liquidity_added, liquidity_removed, swap, status_changed, fees_collected...
-    pub kind: String,
-    pub actor: Option<String>,
-    pub a_to_b: Option<bool>,
-    pub amount_in: Option<String>,
-    pub amount_out: Option<String>,
-    pub amount_a: Option<String>,
-    pub amount_b: Option<String>,
-    pub lp_amount: Option<String>,
-    pub reserve_a_after: Option<String>,
-    pub reserve_b_after: Option<String>,
-}
+pub use mirror::reads::PoolEventListRow as PoolEvent;
 
 /// A pool's events, newest first.
 #[utoipa::path(get, path = "/api/v1/pools/{chain}/{address}/events", tag = "pools",
@@ -379,26 +343,20 @@ pub async fn events(
     params.only(&["kind", "limit", "cursor"])?;
     let limit = params.limit(50, 200)?;
     let (_, chain, address) = find_pool(&state, &chain, &address).await?;
-    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "SELECT id, chain, pool_address, tx_id, slot, block_time, kind, actor, a_to_b, amount_in, amount_out, amount_a,
-            amount_b, lp_amount, reserve_a_after, reserve_b_after FROM pool_events WHERE chain = ",
-    );
-    q.push_bind(chain).push(" AND pool_address = ").push_bind(address);
-    if let Some(kind) = params.str("kind") {
-        let kinds =
-            ["pool_created", "liquidity_added", "liquidity_removed", "swap", "status_changed", "fees_collected"];
-        let kind = kinds
-            .iter()
-            .find(|k| **k == kind)
-            .ok_or_else(|| ApiError::invalid("kind", format!("must be one of {}", kinds.join(", "))))?;
-        q.push(" AND kind = ").push_bind(*kind);
-    }
-    if let Some(c) = params.cursor("events", 1)? {
-        let id: i64 = c[0].parse().map_err(|_| ApiError::invalid("cursor", "malformed"))?;
-        q.push(" AND id < ").push_bind(id);
-    }
-    q.push(" ORDER BY id DESC LIMIT ").push_bind(limit + 1);
-    let rows: Vec<PoolEvent> = q.build_query_as().fetch_all(&state.db).await?;
+    let kind = match params.str("kind") {
+        Some(kind) => {
+            let kinds =
+                ["pool_created", "liquidity_added", "liquidity_removed", "swap", "status_changed", "fees_collected"];
+            let known = kinds.iter().find(|k| **k == kind).copied();
+            Some(known.ok_or_else(|| ApiError::invalid("kind", format!("must be one of {}", kinds.join(", "))))?)
+        }
+        None => None,
+    };
+    let before_id = match params.cursor("events", 1)? {
+        Some(c) => Some(c[0].parse::<i64>().map_err(|_| ApiError::invalid("cursor", "malformed"))?),
+        None => None,
+    };
+    let rows = mirror::reads::pool_events_page(&state.db, &chain, &address, kind, before_id, limit + 1).await?;
     Ok(Json(Page::from_rows(rows, limit, |e| cursor("events", &[e.id.to_string()]))))
 }
 

@@ -364,3 +364,80 @@ pub async fn positions_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) ->
     .fetch_all(db)
     .await?)
 }
+
+/// A pool's reserves after one event that changed them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReservePoint {
+    pub slot: i64,
+    pub block_time: Option<i64>,
+    pub kind: String,
+    pub reserve_a: String,
+    pub reserve_b: String,
+}
+
+/// The latest 500 reserve changes of a pool, oldest first.
+pub async fn reserve_history(db: &SqlitePool, chain: &str, pool: &str) -> Result<Vec<ReservePoint>> {
+    let mut points = sqlx::query_as!(
+        ReservePoint,
+        r#"SELECT slot, block_time, kind, reserve_a_after AS "reserve_a!", reserve_b_after AS "reserve_b!"
+           FROM pool_events
+           WHERE chain = ? AND pool_address = ? AND reserve_a_after IS NOT NULL AND reserve_b_after IS NOT NULL
+           ORDER BY slot DESC, id DESC LIMIT 500"#,
+        chain,
+        pool
+    )
+    .fetch_all(db)
+    .await?;
+    points.reverse();
+    Ok(points)
+}
+
+/// A pool event as the API lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PoolEventListRow {
+    pub id: i64,
+    pub chain: String,
+    pub pool_address: Option<String>,
+    pub tx_id: String,
+    pub slot: i64,
+    pub block_time: Option<i64>,
+    /// pool_created, liquidity_added, liquidity_removed, swap, status_changed, fees_collected...
+    pub kind: String,
+    pub actor: Option<String>,
+    pub a_to_b: Option<bool>,
+    pub amount_in: Option<String>,
+    pub amount_out: Option<String>,
+    pub amount_a: Option<String>,
+    pub amount_b: Option<String>,
+    pub lp_amount: Option<String>,
+    pub reserve_a_after: Option<String>,
+    pub reserve_b_after: Option<String>,
+}
+
+/// A pool's events newest first, optionally of one kind, below the cursor id.
+pub async fn pool_events_page(
+    db: &SqlitePool,
+    chain: &str,
+    pool: &str,
+    kind: Option<&str>,
+    before_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<PoolEventListRow>> {
+    Ok(sqlx::query_as!(
+        PoolEventListRow,
+        r#"SELECT id AS "id!", chain, pool_address, tx_id, slot, block_time, kind, actor, a_to_b AS "a_to_b: bool",
+                  amount_in, amount_out, amount_a, amount_b, lp_amount, reserve_a_after, reserve_b_after
+           FROM pool_events
+           WHERE chain = ?1 AND pool_address = ?2 AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR id < ?4)
+           ORDER BY id DESC LIMIT ?5"#,
+        chain,
+        pool,
+        kind,
+        before_id,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}
