@@ -195,12 +195,14 @@ impl EvmDiscovery {
                 Some(h) if h.number == to => h.hash,
                 _ => self.block_hash(to).await?,
             };
+            // Pools this range finds first (before their live log) are seen now.
+            let now = Instant::now();
             let mut rows = Vec::new();
             let mut keep = Vec::new();
             for log in &logs {
                 let Some(parsed) = self.parse(log) else { continue };
                 keep.push(addr(parsed.pool));
-                rows.extend(self.pool_rows(&parsed, None));
+                rows.extend(self.pool_rows(&parsed, Some(now)));
             }
             found += keep.len();
             // Pools the fast path stored in this range from blocks that are no longer canonical.
