@@ -94,7 +94,12 @@ async fn main() -> anyhow::Result<()> {
     // own latency is the baseline).
     let cancel = CancellationToken::new();
     let config = Config { trading, ..config };
-    let recovery = Recovery { recovery_every: Duration::from_secs(60), ..Recovery::default() };
+    // As the earlier figures were taken: the worker's sweeps once a minute.
+    let recovery = Recovery {
+        recovery_every: Duration::from_secs(60),
+        rescore_every: Duration::from_secs(60),
+        ..Recovery::default()
+    };
     let secrets = Secrets { evm: Some(EvmKey(key)), solana: None };
     let app = App::builder(&config, secrets).database(db.clone()).recovery(recovery).build().await?;
     let mut done_rx = app.reports();
