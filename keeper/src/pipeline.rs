@@ -45,9 +45,3 @@ pub struct Decision {
     pub trade_id: Option<i64>,
     pub decided_at_ms: i64,
 }
-
-impl Decision {
-    pub fn is_buy(&self) -> bool {
-        self.action == mirror::Action::Buy
-    }
-}

@@ -128,7 +128,7 @@ impl Trader {
             trade_id,
             decided_at_ms: now_ms(),
         };
-        row.id = mirror::decisions::insert(&self.db, &row).await.map_err(mirror_error)?;
+        row.id = mirror::decisions::insert(&self.db, &row).await?;
         let decision = Decision {
             report_id: row.report_id,
             pool_id: row.pool_id,
@@ -486,12 +486,5 @@ impl Trader {
         }
         tasks.abort_all();
         Ok(())
-    }
-}
-
-fn mirror_error(e: mirror::MirrorError) -> TradeError {
-    match e {
-        mirror::MirrorError::Database(e) => TradeError::Database(e),
-        other => TradeError::Invalid(other.to_string()),
     }
 }
