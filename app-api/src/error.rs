@@ -77,6 +77,10 @@ impl IntoResponse for ApiError {
                     ErrorBody { code: "internal", message: "internal error".into(), field: None },
                 )
             }
+            ApiError::Mirror(mirror::MirrorError::Busy) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorBody { code: "unavailable", message: "the database is busy; retry".into(), field: None },
+            ),
             ApiError::Mirror(e) => {
                 tracing::error!(error = %e, "mirror error");
                 (

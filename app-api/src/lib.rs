@@ -6,7 +6,6 @@
 
 pub mod auth;
 pub mod cache;
-pub mod direct;
 pub mod error;
 pub mod json;
 pub mod metrics;
@@ -49,8 +48,8 @@ pub struct AppState {
     pub solana_chain: String,
     pub solana_rpc: Option<String>,
     pub cache: std::sync::Arc<cache::ResponseCache>,
-    /// Read-only connections for the hot list reads, outside sqlx (see [`direct`]).
-    pub direct: std::sync::Arc<direct::DirectReader>,
+    /// Read-only connections for the hot list reads, outside sqlx (see [`mirror::direct`]).
+    pub direct: std::sync::Arc<mirror::direct::DirectReader>,
     /// Password hashing, on blocking threads with bounded concurrency.
     pub hasher: std::sync::Arc<auth::Hasher>,
 }
@@ -169,7 +168,7 @@ pub async fn open(path: &std::path::Path, connections: u32) -> Result<AppState, 
         solana_chain: "solana".into(),
         solana_rpc: None,
         cache: std::sync::Arc::new(cache::ResponseCache::new(Duration::ZERO)),
-        direct: std::sync::Arc::new(direct::DirectReader::new(path, usize::try_from(connections).unwrap_or(8))),
+        direct: std::sync::Arc::new(mirror::direct::DirectReader::new(path, usize::try_from(connections).unwrap_or(8))),
         hasher: Default::default(),
     })
 }

@@ -18,10 +18,8 @@ use keeper::{
     pipeline::RiskReport,
     risk::worker::Recovery,
 };
-use tests::{
-    bench::{ms, percentile},
-    evm::TokenKind,
-};
+use localnet::evm::TokenKind;
+use test_utils::bench::{ms, percentile};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 

@@ -28,10 +28,8 @@ use keeper::{
     risk::worker::Recovery,
     trade::{keys::EvmKey, ChainBudget, TradingConfig},
 };
-use tests::{
-    bench::{percentile, summary},
-    evm::{e18, TokenKind},
-};
+use localnet::evm::{e18, TokenKind};
+use test_utils::bench::{percentile, summary};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
@@ -82,10 +80,10 @@ async fn main() -> anyhow::Result<()> {
     trading.chains.insert(
         "local".into(),
         ChainBudget {
-            buy_amount: (e18(1) / U256::from(10u8)).to_string(),
-            max_buy: e18(1).to_string(),
-            daily_budget: e18(1_000_000).to_string(),
-            min_liquidity: e18(1).to_string(),
+            buy_amount: e18(1) / U256::from(10u8),
+            max_buy: e18(1),
+            daily_budget: e18(1_000_000),
+            min_liquidity: e18(1),
             quote_tokens: vec![],
         },
     );

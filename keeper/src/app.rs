@@ -295,7 +295,7 @@ impl App {
                 config.log.format == LogFormat::Human && std::io::IsTerminal::is_terminal(&std::io::stderr());
             tracing::info!(rpc = %sol.rpc_url, program = %sol.program_id, "solana indexer starting");
             tasks.spawn(stage, "solana-indexer", false, move |cancel| {
-                let program_id = sol.program_id.parse().unwrap_or(amm::ID); // validated at load
+                let program_id = sol.program_id;
                 let mut indexer = SolanaIndexer::new(
                     &sol.rpc_url,
                     program_id,
@@ -355,7 +355,7 @@ fn risk_engines(config: &Config) -> anyhow::Result<(Engines, Vec<String>)> {
     }
     let sol = &config.solana;
     if sol.enabled {
-        let quotes = sol.quote_mints.iter().filter_map(|q| Some((q.mint.parse().ok()?, q.min_reserve))).collect();
+        let quotes = sol.quote_mints.iter().map(|q| (q.mint, q.min_reserve)).collect();
         let engine = SolanaRiskEngine::new(&sol.rpc_url, commitment(sol.commitment), quotes, config.risk.clone());
         engines.insert(sol.chain.clone(), Arc::new(engine));
     }
@@ -390,7 +390,7 @@ fn build_trader(
         if t.live {
             tracing::info!(chain = %name, wallet = %exec.address, "live trading");
         }
-        trader.add_venue(name, Arc::new(exec), vec![chain.wrapped_native.clone()]);
+        trader.add_venue(name, Arc::new(exec), vec![format!("{:#x}", chain.wrapped_native)]);
     }
     let sol = &config.solana;
     if sol.enabled && t.chains.contains_key(&sol.chain) {
@@ -403,9 +403,7 @@ fn build_trader(
         if ext.jupiter.enabled {
             let client = Jupiter::new(&ext.jupiter, key(&ext.jupiter)).context("external.jupiter")?;
             let mut allowed_programs = default_allowed_programs();
-            allowed_programs.extend(
-                ext.jupiter_extra_programs.iter().filter_map(|p| p.parse::<anchor_lang::prelude::Pubkey>().ok()),
-            );
+            allowed_programs.extend(ext.jupiter_extra_programs.iter().map(|k| k.0));
             exec = exec.with_jupiter(JupiterRoute {
                 client,
                 allowed_programs,
@@ -416,7 +414,7 @@ fn build_trader(
         if t.live {
             tracing::info!(chain = %sol.chain, wallet = %exec.owner, "live trading");
         }
-        let quotes = sol.quote_mints.iter().map(|q| q.mint.clone()).collect();
+        let quotes = sol.quote_mints.iter().map(|q| q.mint.to_string()).collect();
         trader.add_venue(&sol.chain, Arc::new(exec), quotes);
     }
     if ext.coingecko.enabled {
@@ -467,7 +465,7 @@ fn build_markets(
             sol.rpc_url.clone(),
             commitment(sol.commitment),
         ),
-        quote_mints: sol.quote_mints.iter().filter_map(|q| q.mint.parse().ok()).collect(),
+        quote_mints: sol.quote_mints.iter().map(|q| q.mint).collect(),
     });
     tracing::info!(discovery = discovery.is_some(), "dexscreener enrichment on");
     Ok(Some(Markets {

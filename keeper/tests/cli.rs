@@ -124,7 +124,7 @@ fn sigterm_stops_the_daemon_cleanly_within_five_seconds() {
 /// `keeper status` shows it; SIGTERM stops it cleanly.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_discovers_and_scores_launches_on_anvil() {
-    use tests::evm::{EvmEnv, Launch, TokenKind};
+    use localnet::evm::{EvmEnv, Launch, TokenKind};
     let env = EvmEnv::start().await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("keeper.toml");
@@ -139,12 +139,12 @@ async fn run_discovers_and_scores_launches_on_anvil() {
         keeper().arg("--config").arg(&config).arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     keeper_run::process_running(&db, "evm-discovery-local").await;
     let reader = mirror::open_reader(&db, Duration::from_secs(5), 1).await.unwrap();
-    tests::evm::wait_for("discovery to follow anvil", || async {
+    test_utils::wait_for("discovery to follow anvil", || async {
         mirror::checkpoint(&reader, "evm:local").await.unwrap().map(|_| ())
     })
     .await;
     let honey = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
-    let verdict: String = tests::evm::wait_for("the honeypot's report", || async {
+    let verdict: String = test_utils::wait_for("the honeypot's report", || async {
         sqlx::query_scalar("SELECT verdict FROM risk_reports WHERE pool_address = ?")
             .bind(format!("{:#x}", honey.pair))
             .fetch_optional(&reader)

@@ -17,8 +17,9 @@ use keeper::{
     risk::worker::Recovery,
 };
 use keeper_run::Running;
+use localnet::evm::{EvmEnv, Launch, TokenKind};
 use sqlx::SqlitePool;
-use tests::evm::{wait_for, EvmEnv, Launch, RangeLimitedRpc, TokenKind};
+use test_utils::{wait_for, RangeLimitedRpc};
 
 /// Discovery on `http_url` (a proxy, or anvil itself) with the risk stage, no trading.
 fn config(env: &EvmEnv, http_url: &str, dir: &std::path::Path) -> Config {
@@ -194,7 +195,7 @@ async fn a_pair_created_empty_is_scored_again_once_funded() {
     let cfg = config(&env, &env.http_url(), dir.path());
     let keeper = start(&cfg, &db, Duration::from_millis(300)).await;
 
-    let token = env.deploy_token(TokenKind::Standard, "late", tests::evm::e18(1_000_000)).await;
+    let token = env.deploy_token(TokenKind::Standard, "late", localnet::evm::e18(1_000_000)).await;
     env.create_pair(token, env.weth).await;
     let pair = format!("{:#x}", env.pair_for(token));
     let first: (bool, String) = wait_for("the empty pair's report", || async {

@@ -7,7 +7,7 @@ use keeper::{
     config::{Config, EvmChainConfig},
     risk::Verdict,
 };
-use tests::evm::{e18, EvmEnv, Launch, TokenKind};
+use localnet::evm::{e18, EvmEnv, Launch, TokenKind};
 
 fn chain_config(env: &EvmEnv) -> EvmChainConfig {
     let dir = tempfile::tempdir().unwrap();

@@ -20,16 +20,16 @@ use keeper::{
     },
     trade::jupiter::{default_allowed_programs, JupiterSwapError, JupiterSwapper},
 };
+use localnet::{
+    serve,
+    sim::{Launcher, SolLaunch},
+    Chain, Localnet,
+};
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_sdk::{
     pubkey::Pubkey,
     signature::{Keypair, Signer},
-};
-use tests::localnet::{
-    serve,
-    sim::{Launcher, SolLaunch},
-    Chain, Localnet,
 };
 
 struct World {

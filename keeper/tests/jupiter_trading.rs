@@ -32,16 +32,14 @@ use fake_api::{FakeApi, Reply};
 use fake_jupiter::{FakeJupiter, Market, Route};
 use keeper::external::{ExternalConfig, ServiceConfig, Usd};
 use keeper_run::Running;
+use localnet::{sim::SolLaunch, Localnet};
 use solana_sdk::{
     pubkey::Pubkey,
     signature::{Signature, Signer},
 };
 use solana_world::{SolWorld, MIN_QUOTE};
 use sqlx::SqlitePool;
-use tests::{
-    evm::wait_for,
-    localnet::{sim::SolLaunch, Localnet},
-};
+use test_utils::wait_for;
 
 /// CoinGecko's price of the quote token in the fake.
 const QUOTE_USD: &str = "150.25";
@@ -161,13 +159,13 @@ impl World {
             dexscreener_chains: BTreeMap::from([("solana".to_string(), "solana".to_string())]),
             coingecko_platforms: BTreeMap::from([("solana".to_string(), "solana".to_string())]),
             // The venue the fake routes through.
-            jupiter_extra_programs: vec![amm::ID.to_string()],
+            jupiter_extra_programs: vec![keeper::config::values::Key(amm::ID)],
             jupiter_max_lamports: 10_000_000,
             ..ExternalConfig::default()
         };
         let builder = builder.configure(|c| {
             c.external = ext;
-            c.solana.program_id = Pubkey::new_unique().to_string();
+            c.solana.program_id = Pubkey::new_unique();
         });
         keeper_run::start(builder.usd_every(Duration::from_millis(200)).market_refresh(Duration::from_millis(300)))
             .await

@@ -16,6 +16,7 @@ use amm::client::{self, PoolAddresses, UserAccounts};
 use anchor_lang::solana_program::{instruction::Instruction, program_pack::Pack, system_instruction};
 use anchor_spl::{associated_token, token::spl_token};
 use keeper::sources::solana_indexer::SolanaIndexer;
+use localnet::{serve, Chain, Localnet};
 use mirror::WriterConfig;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use solana_commitment_config::CommitmentConfig;
@@ -24,10 +25,7 @@ use solana_sdk::{
     signature::{Keypair, Signature, Signer},
     transaction::Transaction,
 };
-use tests::{
-    evm::wait_for,
-    localnet::{serve, Chain, Localnet},
-};
+use test_utils::wait_for;
 use tokio_util::sync::CancellationToken;
 
 /// A localnet with one config (no protocol fee, so vaults hold exactly the reserves), `pools`

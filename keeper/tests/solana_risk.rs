@@ -25,20 +25,18 @@ use keeper::{
     pipeline::PoolRecord,
     risk::{rules::solana::assess, worker::Recovery, RiskPolicy},
 };
+use localnet::{
+    serve,
+    sim::{Launcher, SolLaunch},
+    Chain, Localnet,
+};
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
     pubkey::Pubkey,
     signature::{Keypair, Signer},
     transaction::Transaction,
 };
-use tests::{
-    evm::wait_for,
-    localnet::{
-        serve,
-        sim::{Launcher, SolLaunch},
-        Chain, Localnet,
-    },
-};
+use test_utils::wait_for;
 
 const MIN_QUOTE: u64 = 1_000_000;
 
@@ -233,7 +231,7 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
     config.evm.clear();
     let sol = &mut config.solana;
     (sol.rpc_url, sol.ws_url, sol.commitment) = (n.net.url.clone(), n.net.ws_url.clone(), Commitment::Confirmed);
-    sol.quote_mints = vec![QuoteMint { mint: quote_mint.to_string(), min_reserve: MIN_QUOTE }];
+    sol.quote_mints = vec![QuoteMint { mint: quote_mint, min_reserve: MIN_QUOTE }];
     let builder = App::builder(&config, Secrets::default()).recovery(Recovery::default());
     let k = keeper_run::start(builder).await;
     let db = k.db.clone();

@@ -29,8 +29,9 @@ use keeper::{
     },
 };
 use keeper_run::Running;
+use localnet::evm::{e18, EvmEnv, Launch, TokenKind};
 use sqlx::SqlitePool;
-use tests::evm::{e18, wait_for, EvmEnv, Launch, RangeLimitedRpc, SendFault, TokenKind};
+use test_utils::{wait_for, RangeLimitedRpc, SendFault};
 
 struct Net {
     env: EvmEnv,
@@ -101,13 +102,7 @@ impl Net {
 }
 
 fn budget(buy: U256, max_buy: U256, daily: U256) -> ChainBudget {
-    ChainBudget {
-        buy_amount: buy.to_string(),
-        max_buy: max_buy.to_string(),
-        daily_budget: daily.to_string(),
-        min_liquidity: e18(1).to_string(),
-        quote_tokens: vec![],
-    }
+    ChainBudget { buy_amount: buy, max_buy, daily_budget: daily, min_liquidity: e18(1), quote_tokens: vec![] }
 }
 
 fn trading(live: bool) -> TradingConfig {

@@ -13,13 +13,11 @@ use std::{ops::Deref, time::Duration};
 use amm::client::{self, PoolAddresses};
 use anchor_spl::associated_token::get_associated_token_address;
 use keeper_run::Running;
+use localnet::sim::SolLaunch;
 use solana_sdk::{pubkey::Pubkey, signature::Signer};
 use solana_world::{SolWorld, MIN_QUOTE};
 use sqlx::SqlitePool;
-use tests::{
-    evm::{wait_for, RangeLimitedRpc, SendFault},
-    localnet::sim::SolLaunch,
-};
+use test_utils::{wait_for, RangeLimitedRpc, SendFault};
 
 /// The shared world, with the keeper's RPC behind a proxy that can swallow a transaction.
 struct Net {

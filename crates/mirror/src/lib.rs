@@ -6,7 +6,8 @@
 //! - row types ([`writer`]) and the enums stored as text ([`types`]);
 //! - the `keeper_controls` JSON type ([`types::Limits`]), once;
 //! - every SQL statement, compile-time checked with `sqlx::query!` against `.sqlx/`, grouped by
-//!   the table that owns it ([`pools`], [`risk`], [`trading`], ...).
+//!   the table that owns it ([`risk`], [`trading`], ...); the API's hot reads ([`direct`]) run
+//!   outside sqlx and are checked by the build script against the migrated schema.
 //!
 //! Each table has one write path: the [`writer`] task for what the chain sources produce
 //! (tokens, pools, pool events, EVM blocks, checkpoints); the risk stage for reports; the trader
@@ -15,6 +16,7 @@
 
 pub mod api;
 pub mod decisions;
+pub mod direct;
 pub mod markets;
 pub mod reads;
 pub mod risk;
@@ -48,6 +50,11 @@ pub enum MirrorError {
     WriterStopped,
     #[error("the writer could not commit the batch: {0}")]
     Rejected(String),
+    /// A direct read would have waited for a lock (see [`direct`]); retry.
+    #[error("the database is busy; retry")]
+    Busy,
+    #[error("direct read: {0}")]
+    Direct(String),
 }
 
 pub type Result<T, E = MirrorError> = std::result::Result<T, E>;

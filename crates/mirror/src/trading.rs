@@ -180,7 +180,7 @@ impl TradeRow {
     }
 }
 
-pub async fn trade(db: &SqlitePool, id: i64) -> Result<TradeRow> {
+pub async fn trade<'e>(db: impl sqlx::SqliteExecutor<'e>, id: i64) -> Result<TradeRow> {
     Ok(sqlx::query_as!(
         TradeRow,
         r#"SELECT t.id AS "id!", t.position_id, t.chain, t.mode AS "mode: Mode", t.side AS "side: Side",
@@ -379,17 +379,22 @@ pub async fn open_positions(db: &SqlitePool, mode: Mode) -> Result<Vec<PositionR
 }
 
 /// Records a valuation and the peak so far.
-pub async fn record_value(db: &SqlitePool, position_id: i64, value: &str, peak: &str) -> Result<()> {
+/// Records a round of valuations, `(position, value, peak)`, in one transaction.
+pub async fn record_values(db: &SqlitePool, values: &[(i64, String, String)]) -> Result<()> {
     let now = now_ms();
-    sqlx::query!(
-        "UPDATE positions SET last_value = ?, peak_value = ?, valued_at_ms = ? WHERE id = ?",
-        value,
-        peak,
-        now,
-        position_id
-    )
-    .execute(db)
-    .await?;
+    let mut tx = crate::begin_write(db).await?;
+    for (position_id, value, peak) in values {
+        sqlx::query!(
+            "UPDATE positions SET last_value = ?, peak_value = ?, valued_at_ms = ? WHERE id = ?",
+            value,
+            peak,
+            now,
+            position_id
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 

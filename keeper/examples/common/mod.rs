@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use keeper::config::Config;
+use localnet::evm::EvmEnv;
 use sqlx::SqlitePool;
-use tests::evm::EvmEnv;
 
 pub struct Bench {
     pub env: EvmEnv,

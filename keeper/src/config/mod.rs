@@ -5,7 +5,8 @@
 
 use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
-use alloy::primitives::{Address, U256};
+use alloy::primitives::{address, Address, U256};
+use anchor_lang::prelude::Pubkey;
 use figment::{
     providers::{Format, Serialized, Toml},
     Figment,
@@ -13,6 +14,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 pub mod trading;
+pub mod values;
 
 pub use trading::TradingConfig;
 
@@ -365,7 +367,8 @@ pub struct SolanaConfig {
     pub chain: String,
     pub rpc_url: String,
     pub ws_url: String,
-    pub program_id: String,
+    #[serde(with = "values::pubkey")]
+    pub program_id: Pubkey,
     pub commitment: Commitment,
     pub backfill_page_size: usize,
     pub backfill_concurrency: usize,
@@ -376,7 +379,8 @@ pub struct SolanaConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct QuoteMint {
-    pub mint: String,
+    #[serde(with = "values::pubkey")]
+    pub mint: Pubkey,
     pub min_reserve: u64,
 }
 
@@ -393,9 +397,10 @@ pub struct FactoryConfig {
     /// Venue name in the mirror, e.g. uniswap_v2.
     pub name: String,
     pub kind: FactoryKind,
-    pub address: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub router: Option<String>,
+    #[serde(with = "values::address")]
+    pub address: Address,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "values::opt_address")]
+    pub router: Option<Address>,
 }
 
 /// `[evm.<chain>]`: one EVM chain.
@@ -406,21 +411,18 @@ pub struct EvmChainConfig {
     pub chain_id: u64,
     pub http_url: String,
     pub ws_url: String,
-    pub wrapped_native: String,
+    #[serde(with = "values::address")]
+    pub wrapped_native: Address,
     pub confirmations: u64,
     pub start_block: u64,
     pub max_log_range: u64,
-    pub probe_small_wei: String,
-    pub probe_large_wei: String,
-    pub min_liquidity_wei: String,
+    #[serde(with = "values::amount")]
+    pub probe_small_wei: U256,
+    #[serde(with = "values::amount")]
+    pub probe_large_wei: U256,
+    #[serde(with = "values::amount")]
+    pub min_liquidity_wei: U256,
     pub factories: Vec<FactoryConfig>,
-}
-
-impl EvmChainConfig {
-    /// A wei amount field, already validated.
-    pub fn wei(value: &str) -> U256 {
-        U256::from_str_radix(value, 10).unwrap_or_default()
-    }
 }
 
 impl Default for Config {
@@ -446,18 +448,18 @@ impl Default for Config {
                 chain: "solana".into(),
                 rpc_url: "http://127.0.0.1:8899".into(),
                 ws_url: "ws://127.0.0.1:8900".into(),
-                program_id: amm::ID.to_string(),
+                program_id: amm::ID,
                 commitment: Commitment::Confirmed,
                 backfill_page_size: 1_000,
                 backfill_concurrency: 16,
                 poll_interval_ms: 5_000,
                 quote_mints: vec![
                     QuoteMint {
-                        mint: "So11111111111111111111111111111111111111112".into(),
+                        mint: anchor_lang::pubkey!("So11111111111111111111111111111111111111112"),
                         min_reserve: 5_000_000_000,
                     },
                     QuoteMint {
-                        mint: "EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v".into(),
+                        mint: anchor_lang::pubkey!("EPjFWdd5AufqSSqeM2qN1xzybapC8G4wEGGkZwyTDt1v"),
                         min_reserve: 1_000_000_000,
                     },
                 ],
@@ -470,71 +472,81 @@ impl Default for Config {
     }
 }
 
-fn v2(name: &str, address: &str, router: &str) -> FactoryConfig {
-    FactoryConfig { name: name.into(), kind: FactoryKind::V2, address: address.into(), router: Some(router.into()) }
+fn v2(name: &str, address: Address, router: Address) -> FactoryConfig {
+    FactoryConfig { name: name.into(), kind: FactoryKind::V2, address, router: Some(router) }
 }
 
-fn v3(name: &str, address: &str) -> FactoryConfig {
-    FactoryConfig { name: name.into(), kind: FactoryKind::V3, address: address.into(), router: None }
+fn v3(name: &str, address: Address) -> FactoryConfig {
+    FactoryConfig { name: name.into(), kind: FactoryKind::V3, address, router: None }
 }
 
 /// Ethereum, BSC, Polygon and a local anvil, all disabled until switched on.
 fn default_evm_chains() -> BTreeMap<String, EvmChainConfig> {
-    let chain = |chain_id: u64, rpc: &str, weth: &str, confirmations: u64, probe: (&str, &str, &str)| EvmChainConfig {
-        enabled: false,
-        chain_id,
-        http_url: format!("http{rpc}"),
-        ws_url: format!("ws{rpc}"),
-        wrapped_native: weth.into(),
-        confirmations,
-        start_block: 0,
-        max_log_range: 2_000,
-        probe_small_wei: probe.0.into(),
-        probe_large_wei: probe.1.into(),
-        min_liquidity_wei: probe.2.into(),
-        factories: vec![],
-    };
+    let wei = |v: &str| values::amount::parse(v).unwrap_or_default();
+    let chain =
+        |chain_id: u64, rpc: &str, weth: Address, confirmations: u64, probe: (&str, &str, &str)| EvmChainConfig {
+            enabled: false,
+            chain_id,
+            http_url: format!("http{rpc}"),
+            ws_url: format!("ws{rpc}"),
+            wrapped_native: weth,
+            confirmations,
+            start_block: 0,
+            max_log_range: 2_000,
+            probe_small_wei: wei(probe.0),
+            probe_large_wei: wei(probe.1),
+            min_liquidity_wei: wei(probe.2),
+            factories: vec![],
+        };
     let mut ethereum = chain(
         1,
         "s://ethereum-rpc.publicnode.com",
-        "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2",
+        address!("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"),
         12,
         ("10000000000000000", "1000000000000000000", "5000000000000000000"),
     );
     ethereum.factories = vec![
-        v2("uniswap_v2", "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f", "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"),
-        v3("uniswap_v3", "0x1F98431c8aD98523631AE4a59f267346ea31F984"),
+        v2(
+            "uniswap_v2",
+            address!("0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f"),
+            address!("0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D"),
+        ),
+        v3("uniswap_v3", address!("0x1F98431c8aD98523631AE4a59f267346ea31F984")),
     ];
     let mut bsc = chain(
         56,
         "s://bsc-rpc.publicnode.com",
-        "0xbb4CdB9CBd36B01bD1cBaEBF2De08d9173bc095c",
+        address!("0xbb4CdB9CBd36B01bD1cBaEBF2De08d9173bc095c"),
         15,
         ("50000000000000000", "5000000000000000000", "20000000000000000000"),
     );
     bsc.factories = vec![
         v2(
             "pancakeswap_v2",
-            "0xcA143Ce32Fe78f1f7019d7d551a6402fC5350c73",
-            "0x10ED43C718714eb63d5aA57B78B54704E256024E",
+            address!("0xcA143Ce32Fe78f1f7019d7d551a6402fC5350c73"),
+            address!("0x10ED43C718714eb63d5aA57B78B54704E256024E"),
         ),
-        v3("pancakeswap_v3", "0x0BFbCF9fa4f9C56B0F40a671Ad40E0805A091865"),
+        v3("pancakeswap_v3", address!("0x0BFbCF9fa4f9C56B0F40a671Ad40E0805A091865")),
     ];
     let mut polygon = chain(
         137,
         "s://polygon-bor-rpc.publicnode.com",
-        "0x0d500B1d8E8eF31E21C99d1Db9A6444d3ADf1270",
+        address!("0x0d500B1d8E8eF31E21C99d1Db9A6444d3ADf1270"),
         64,
         ("50000000000000000000", "5000000000000000000000", "20000000000000000000000"),
     );
     polygon.factories = vec![
-        v2("quickswap_v2", "0x5757371414417b8C6CAad45bAeF941aBc7d3Ab32", "0xa5E0829CaCEd8fFDD4De3c43696c57F7D7A678ff"),
-        v3("uniswap_v3", "0x1F98431c8aD98523631AE4a59f267346ea31F984"),
+        v2(
+            "quickswap_v2",
+            address!("0x5757371414417b8C6CAad45bAeF941aBc7d3Ab32"),
+            address!("0xa5E0829CaCEd8fFDD4De3c43696c57F7D7A678ff"),
+        ),
+        v3("uniswap_v3", address!("0x1F98431c8aD98523631AE4a59f267346ea31F984")),
     ];
     let local = chain(
         31337,
         "://127.0.0.1:8545",
-        "0x0000000000000000000000000000000000000000",
+        address!("0x0000000000000000000000000000000000000000"),
         12,
         ("10000000000000000", "1000000000000000000", "1000000000000000000"),
     );
@@ -586,7 +598,18 @@ impl Config {
             figment = figment.merge(Serialized::default(&path, parsed));
         }
         let config: Config = figment.extract().map_err(|e| {
-            let field = e.path.join(".");
+            // `a.b.0.c` is written `a.b[0].c`, as the validation names list items.
+            let mut field = String::new();
+            for part in &e.path {
+                if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+                    field.push_str(&format!("[{part}]"));
+                } else {
+                    if !field.is_empty() {
+                        field.push('.');
+                    }
+                    field.push_str(part);
+                }
+            }
             let reason = e.kind.to_string();
             invalid(if field.is_empty() { "<root>" } else { &field }, reason)
         })?;
@@ -644,9 +667,6 @@ impl Config {
             }
             check_url("solana.rpc_url", &sol.rpc_url, &["http", "https"])?;
             check_url("solana.ws_url", &sol.ws_url, &["ws", "wss"])?;
-            sol.program_id
-                .parse::<anchor_lang::prelude::Pubkey>()
-                .map_err(|_| invalid("solana.program_id", "must be a base58 public key"))?;
             if sol.backfill_page_size == 0 || sol.backfill_page_size > 1_000 {
                 return Err(invalid("solana.backfill_page_size", "must be between 1 and 1000 (the RPC limit)"));
             }
@@ -655,11 +675,6 @@ impl Config {
             }
             if sol.poll_interval_ms == 0 || sol.poll_interval_ms > 60_000 {
                 return Err(invalid("solana.poll_interval_ms", "must be between 1 and 60000"));
-            }
-            for (i, q) in sol.quote_mints.iter().enumerate() {
-                q.mint
-                    .parse::<anchor_lang::prelude::Pubkey>()
-                    .map_err(|_| invalid(&format!("solana.quote_mints[{i}].mint"), "must be a base58 public key"))?;
             }
         }
         if let Some((field, reason)) = self.external.invalid_field() {
@@ -684,27 +699,16 @@ impl Config {
             }
             check_url(&field("http_url"), &c.http_url, &["http", "https"])?;
             check_url(&field("ws_url"), &c.ws_url, &["ws", "wss"])?;
-            check_address(&field("wrapped_native"), &c.wrapped_native)?;
             if c.confirmations == 0 || c.confirmations > 1_000 {
                 return Err(invalid(&field("confirmations"), "must be between 1 and 1000"));
             }
             if c.max_log_range == 0 || c.max_log_range > 100_000 {
                 return Err(invalid(&field("max_log_range"), "must be between 1 and 100000"));
             }
-            for f in ["probe_small_wei", "probe_large_wei", "min_liquidity_wei"] {
-                let v = match f {
-                    "probe_small_wei" => &c.probe_small_wei,
-                    "probe_large_wei" => &c.probe_large_wei,
-                    _ => &c.min_liquidity_wei,
-                };
-                if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) || U256::from_str_radix(v, 10).is_err() {
-                    return Err(invalid(&field(f), "must be a whole number of wei, as a decimal string"));
-                }
-            }
-            if EvmChainConfig::wei(&c.probe_small_wei).is_zero() {
+            if c.probe_small_wei.is_zero() {
                 return Err(invalid(&field("probe_small_wei"), "must be more than 0"));
             }
-            if EvmChainConfig::wei(&c.probe_large_wei) <= EvmChainConfig::wei(&c.probe_small_wei) {
+            if c.probe_large_wei <= c.probe_small_wei {
                 return Err(invalid(&field("probe_large_wei"), "must be more than probe_small_wei"));
             }
             if c.factories.is_empty() {
@@ -715,11 +719,8 @@ impl Config {
                 if !valid_chain_name(&f.name) {
                     return Err(invalid(&ff("name"), "must be 1-32 characters of a-z, 0-9, '-' or '_'"));
                 }
-                check_address(&ff("address"), &f.address)?;
-                match (&f.kind, &f.router) {
-                    (FactoryKind::V2, None) => return Err(invalid(&ff("router"), "a v2 factory needs its router")),
-                    (_, Some(r)) => check_address(&ff("router"), r)?,
-                    (FactoryKind::V3, None) => {}
+                if f.kind == FactoryKind::V2 && f.router.is_none() {
+                    return Err(invalid(&ff("router"), "a v2 factory needs its router"));
                 }
             }
         }
@@ -739,10 +740,6 @@ pub fn valid_chain_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 32
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-}
-
-fn check_address(field: &str, value: &str) -> Result<(), ConfigError> {
-    value.parse::<Address>().map(|_| ()).map_err(|_| invalid(field, "must be a 0x-prefixed 20-byte hex address"))
 }
 
 fn check_url(field: &str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
@@ -773,6 +770,25 @@ mod tests {
     fn the_commented_default_file_is_the_default_config() {
         assert_eq!(load_toml(DEFAULT_CONFIG).unwrap(), Config::default());
         assert_eq!(Config::load(None, Vec::new()).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn values_are_parsed_into_their_types_at_load() {
+        let c = load_toml(
+            "[evm.local]\nwrapped_native = \"0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2\"\nprobe_small_wei = 7\n\
+             [trading.evm]\npriority_fee_wei = \"2000000000\"",
+        )
+        .unwrap();
+        let local = &c.evm["local"];
+        assert_eq!(local.wrapped_native, address!("0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"));
+        assert_eq!(local.probe_small_wei, U256::from(7u8), "a TOML integer is an amount too");
+        assert_eq!(c.trading.evm.priority_fee_wei, U256::from(2_000_000_000u64));
+        assert_eq!(c.solana.program_id, amm::ID);
+        // Written back as text (the defaults reach figment this way, and are read again).
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["evm"]["local"]["probe_small_wei"], "7");
+        assert_eq!(json["evm"]["local"]["wrapped_native"], "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2");
+        assert_eq!(json["solana"]["program_id"], amm::ID.to_string());
     }
 
     #[test]
@@ -848,6 +864,15 @@ mod tests {
             ("[trading.chains.solana]\nbuy_amount = \"0\"\nmax_buy = \"1\"\ndaily_budget = \"1\"\nmin_liquidity = \"0\"", "trading.chains.solana.buy_amount"),
             ("[trading.evm]\nfee_bump_bps = 500", "trading.evm.fee_bump_bps"),
             ("[trading.evm]\nmax_fee_wei = \"1\"", "trading.evm.max_fee_wei"),
+            ("[trading.evm]\npriority_fee_wei = \"-1\"", "trading.evm.priority_fee_wei"),
+            (
+                "[evm.bsc]\nfactories = [{ name = \"p\", kind = \"v2\", address = \"0x12\", router = \"0x10ED43C718714eb63d5aA57B78B54704E256024E\" }]",
+                "evm.bsc.factories[0].address",
+            ),
+            (
+                "[evm.bsc]\nfactories = [{ name = \"p\", kind = \"v2\", address = \"0x10ED43C718714eb63d5aA57B78B54704E256024E\", router = \"10ED43C718714eb63d5aA57B78B54704E256024E\" }]",
+                "evm.bsc.factories[0].router",
+            ),
             ("[trading.solana]\ncompute_unit_limit = 1", "trading.solana.compute_unit_limit"),
             ("[external.jupiter]\nenabled = true\nbase_url = \"ftp://x\"", "external.jupiter.base_url"),
             ("[external.coingecko]\nenabled = true\ntimeout_ms = 0", "external.coingecko.timeout_ms"),

@@ -53,13 +53,17 @@ pub struct TradingConfig {
 #[serde(deny_unknown_fields)]
 pub struct ChainBudget {
     /// Spend this much quote token per buy...
-    pub buy_amount: String,
+    #[serde(with = "super::values::amount")]
+    pub buy_amount: U256,
     /// ...never more than this in one trade...
-    pub max_buy: String,
+    #[serde(with = "super::values::amount")]
+    pub max_buy: U256,
     /// ...and never more than this per UTC day.
-    pub daily_budget: String,
+    #[serde(with = "super::values::amount")]
+    pub daily_budget: U256,
     /// Skip pools with less quote token than this.
-    pub min_liquidity: String,
+    #[serde(with = "super::values::amount")]
+    pub min_liquidity: U256,
     /// Quote tokens buys may pay with; empty: the chain's wrapped native (EVM) or any configured
     /// quote mint (Solana).
     #[serde(default)]
@@ -70,8 +74,10 @@ pub struct ChainBudget {
 #[serde(deny_unknown_fields)]
 pub struct EvmExecConfig {
     /// Priority fee (tip) per gas, and the cap on the total fee per gas, in wei.
-    pub priority_fee_wei: String,
-    pub max_fee_wei: String,
+    #[serde(with = "super::values::amount")]
+    pub priority_fee_wei: U256,
+    #[serde(with = "super::values::amount")]
+    pub max_fee_wei: U256,
     /// A transaction without a receipt after this long is replaced at the same nonce with fees
     /// raised by `fee_bump_bps` (at least 10% for nodes to accept it), up to the cap.
     pub replace_after_ms: u64,
@@ -117,8 +123,8 @@ impl Default for TradingConfig {
             exit_poll_ms: 1_000,
             chains: BTreeMap::new(),
             evm: EvmExecConfig {
-                priority_fee_wei: "1500000000".into(),
-                max_fee_wei: "200000000000".into(),
+                priority_fee_wei: U256::from(1_500_000_000u64),
+                max_fee_wei: U256::from(200_000_000_000u64),
                 replace_after_ms: 6_000,
                 fee_bump_bps: 1_250,
                 deadline_secs: 120,
@@ -144,15 +150,6 @@ fn default_never_buy() -> Vec<String> {
     ]
     .map(String::from)
     .to_vec()
-}
-
-/// A decimal amount field, already validated.
-pub fn amount(value: &str) -> U256 {
-    U256::from_str_radix(value, 10).unwrap_or_default()
-}
-
-fn is_amount(v: &str) -> bool {
-    !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) && U256::from_str_radix(v, 10).is_ok()
 }
 
 impl TradingConfig {
@@ -206,30 +203,12 @@ impl TradingConfig {
             if !chain_names.contains(name) {
                 return bad(&format!("chains.{name}"), "names no configured chain (evm.<name> or solana.chain)");
             }
-            for (f, v) in [
-                ("buy_amount", &b.buy_amount),
-                ("max_buy", &b.max_buy),
-                ("daily_budget", &b.daily_budget),
-                ("min_liquidity", &b.min_liquidity),
-            ] {
-                if !is_amount(v) {
-                    return bad(
-                        &format!("chains.{name}.{f}"),
-                        "must be a whole number of base units, as a decimal string",
-                    );
-                }
-            }
-            if amount(&b.buy_amount).is_zero() {
+            if b.buy_amount.is_zero() {
                 return bad(&format!("chains.{name}.buy_amount"), "must be more than 0");
             }
         }
         let e = &self.evm;
-        for (f, v) in [("priority_fee_wei", &e.priority_fee_wei), ("max_fee_wei", &e.max_fee_wei)] {
-            if !is_amount(v) {
-                return bad(&format!("evm.{f}"), "must be a whole number of wei, as a decimal string");
-            }
-        }
-        if amount(&e.max_fee_wei) < amount(&e.priority_fee_wei) {
+        if e.max_fee_wei < e.priority_fee_wei {
             return bad("evm.max_fee_wei", "must be at least priority_fee_wei");
         }
         if e.fee_bump_bps < 1_000 {

@@ -42,7 +42,7 @@ pub struct ExternalConfig {
     /// Programs a Jupiter swap transaction may invoke beyond the runtime's, the token programs
     /// and Jupiter's own (a transaction invoking any other is refused unsigned).
     #[serde(default)]
-    pub jupiter_extra_programs: Vec<String>,
+    pub jupiter_extra_programs: Vec<crate::config::values::Key>,
     /// Lamports a Jupiter swap may cost the wallet beyond its input (fees, new token accounts).
     #[serde(default = "default_jupiter_max_lamports")]
     pub jupiter_max_lamports: u64,
@@ -102,11 +102,6 @@ impl ExternalConfig {
         for (name, s) in self.services() {
             if let Some(bad) = s.invalid_field(name) {
                 return Some(bad);
-            }
-        }
-        for (i, p) in self.jupiter_extra_programs.iter().enumerate() {
-            if p.parse::<solana_sdk::pubkey::Pubkey>().is_err() {
-                return Some((format!("external.jupiter_extra_programs[{i}]"), "must be a base58 program id".into()));
             }
         }
         if self.dexscreener_discovery && !self.dexscreener.enabled {

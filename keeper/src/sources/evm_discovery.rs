@@ -77,10 +77,9 @@ impl EvmDiscovery {
         db: SqlitePool,
         writer: WriterHandle,
     ) -> Result<Self, DiscoveryError> {
-        let parse = |s: &str| s.parse::<Address>().map_err(|e| DiscoveryError::Config(format!("{s}: {e}")));
         let mut factories = BTreeMap::new();
         for f in &cfg.factories {
-            factories.insert(parse(&f.address)?, Factory { name: f.name.clone(), kind: f.kind });
+            factories.insert(f.address, Factory { name: f.name.clone(), kind: f.kind });
         }
         Ok(Self {
             chain: chain.to_string(),
@@ -89,7 +88,7 @@ impl EvmDiscovery {
             db,
             writer,
             factories,
-            wrapped_native: parse(&cfg.wrapped_native)?,
+            wrapped_native: cfg.wrapped_native,
             confirmations: cfg.confirmations,
             start_block: cfg.start_block,
             max_range: cfg.max_log_range,

@@ -79,14 +79,14 @@ impl EvmTrader {
             .factories
             .iter()
             .filter(|f| f.kind == FactoryKind::V2)
-            .filter_map(|f| Some((f.name.clone(), f.router.as_deref()?.parse().ok()?)))
+            .filter_map(|f| Some((f.name.clone(), f.router?)))
             .collect();
         let address = key.as_ref().map(|k| k.address()).unwrap_or_default();
         Self {
             chain: chain.to_string(),
             http,
             chain_id: c.chain_id,
-            weth: c.wrapped_native.parse().unwrap_or_default(),
+            weth: c.wrapped_native,
             routers,
             wallet: key.map(EthereumWallet::from),
             address,
@@ -208,8 +208,8 @@ impl EvmTrader {
     async fn fees(&self, level: u32) -> Result<(u128, u128), TradeError> {
         let block = self.http.get_block_by_number(BlockNumberOrTag::Latest).await.map_err(rpc)?;
         let base = u128::from(block.and_then(|b| b.header.base_fee_per_gas).unwrap_or(1_000_000_000));
-        let cap = u128::try_from(amount(&self.cfg.max_fee_wei)).unwrap_or(u128::MAX);
-        let mut tip = u128::try_from(amount(&self.cfg.priority_fee_wei)).unwrap_or(0);
+        let cap = u128::try_from(self.cfg.max_fee_wei).unwrap_or(u128::MAX);
+        let mut tip = u128::try_from(self.cfg.priority_fee_wei).unwrap_or(u128::MAX);
         let mut max = base.saturating_mul(2).saturating_add(tip);
         for _ in 0..level {
             tip = tip.saturating_mul(10_000 + u128::from(self.cfg.fee_bump_bps)) / 10_000 + 1;

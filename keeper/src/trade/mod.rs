@@ -18,7 +18,12 @@ pub mod trader;
 use alloy::primitives::U256;
 
 /// `[trading]` lives in the config (`config/trading.rs`), parsed and validated at load.
-pub use crate::config::trading::{amount, ChainBudget, EvmExecConfig, SolanaExecConfig, TradingConfig};
+pub use crate::config::trading::{ChainBudget, EvmExecConfig, SolanaExecConfig, TradingConfig};
+
+/// An amount the mirror stores as a decimal string (written by this crate from a `U256`).
+pub fn amount(value: &str) -> U256 {
+    U256::from_str_radix(value, 10).unwrap_or_default()
+}
 
 /// Dry-run (paper fills, nothing sent) or live; why a position is sold.
 pub use mirror::{ExitReason, Mode};

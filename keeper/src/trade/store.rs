@@ -38,18 +38,19 @@ pub fn limits(
 ) -> Option<Limits> {
     let b = cfg.chains.get(chain)?;
     let ob = o.budgets.get(chain);
-    let pick = |over: Option<&Option<String>>, base: &str| {
-        over.and_then(|v| v.as_deref()).filter(|v| U256::from_str_radix(v, 10).is_ok()).map_or(amount(base), amount)
+    // Operators' overrides are decimal strings, checked by the API; one that is not is ignored.
+    let pick = |over: Option<&Option<String>>, base: U256| {
+        over.and_then(|v| v.as_deref()).and_then(|v| U256::from_str_radix(v, 10).ok()).unwrap_or(base)
     };
     Some(Limits {
         paused,
         max_risk_score: o.max_risk_score.unwrap_or(cfg.max_risk_score).min(100),
         max_open_positions: o.max_open_positions.unwrap_or(cfg.max_open_positions),
         slippage_bps: o.max_slippage_bps.unwrap_or(cfg.slippage_bps).clamp(1, 9_999),
-        buy_amount: amount(&b.buy_amount),
-        max_buy: pick(ob.map(|b| &b.max_buy), &b.max_buy),
-        daily_budget: pick(ob.map(|b| &b.daily_budget), &b.daily_budget),
-        min_liquidity: amount(&b.min_liquidity),
+        buy_amount: b.buy_amount,
+        max_buy: pick(ob.map(|b| &b.max_buy), b.max_buy),
+        daily_budget: pick(ob.map(|b| &b.daily_budget), b.daily_budget),
+        min_liquidity: b.min_liquidity,
         quote_tokens: if b.quote_tokens.is_empty() { default_quotes.to_vec() } else { b.quote_tokens.clone() },
     })
 }
@@ -82,7 +83,7 @@ pub async fn open_buy(
     b: &NewBuy,
     limits: &Limits,
     cfg: &TradingConfig,
-) -> Result<Result<(i64, i64), Refused>, mirror::MirrorError> {
+) -> Result<Result<(i64, TradeRow), Refused>, mirror::MirrorError> {
     let now = now_ms();
     let mut tx = mirror::begin_write(db).await?;
     let state = trading::guard_state(&mut tx, &b.chain, b.mode, &b.token, guards::day_start_ms(now)).await?;
@@ -114,8 +115,9 @@ pub async fn open_buy(
         min_out: &min_out,
     };
     let trade_id = trading::insert_trade(&mut tx, &trade, now).await?;
+    let trade = trading::trade(&mut *tx, trade_id).await?;
     tx.commit().await?;
-    Ok(Ok((position_id, trade_id)))
+    Ok(Ok((position_id, trade)))
 }
 
 pub use trading::{trade, unsettled, PositionRow, Signed, TradeRow};
@@ -185,11 +187,16 @@ pub async fn open_positions(db: &SqlitePool, mode: Mode) -> mirror::Result<Vec<P
     trading::open_positions(db, mode).await
 }
 
-/// Records a valuation; returns the new peak.
-pub async fn record_value(db: &SqlitePool, p: &PositionRow, value: U256) -> mirror::Result<U256> {
-    let peak = p.peak_value.as_deref().map(amount).unwrap_or_default().max(value);
-    trading::record_value(db, p.id, &value.to_string(), &peak.to_string()).await?;
-    Ok(peak)
+/// A position's peak value once valued at `value`.
+pub fn peak(p: &PositionRow, value: U256) -> U256 {
+    p.peak_value.as_deref().map(amount).unwrap_or_default().max(value)
+}
+
+/// Records a round of valuations, `(position, value, peak)`, in one transaction.
+pub async fn record_values(db: &SqlitePool, values: &[(i64, U256, U256)]) -> mirror::Result<()> {
+    let rows: Vec<(i64, String, String)> =
+        values.iter().map(|(id, v, p)| (*id, v.to_string(), p.to_string())).collect();
+    trading::record_values(db, &rows).await
 }
 
 /// Moves an open position to `closing` and records the sell intent; `None` if it is not open.

@@ -34,6 +34,9 @@ use crate::{
     risk::Assessment,
 };
 
+/// Quotes of one exit round in flight at once (each is one RPC call).
+const EXIT_QUOTES_IN_FLIGHT: usize = 8;
+
 /// What the trader chose for one report (published as a [`Decision`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Choice {
@@ -238,11 +241,11 @@ impl Trader {
             buy_tax_bps: candidate.buy_tax_bps,
             sell_tax_bps: candidate.sell_tax_bps,
         };
-        let (position_id, trade_id) = match store::open_buy(&self.db, &buy, &limits, &self.cfg).await? {
-            Ok(ids) => ids,
+        let (position_id, trade) = match store::open_buy(&self.db, &buy, &limits, &self.cfg).await? {
+            Ok(opened) => opened,
             Err(r) => return Ok(self.refused(&pool.chain, &done.token, r)),
         };
-        let trade = store::trade(&self.db, trade_id).await?;
+        let trade_id = trade.id;
         if let (Some(chain_id), Some(agg)) = (venue.evm_chain_id(), &self.aggregators) {
             // Off the hot path: the comparison runs beside the buy and never delays it.
             let (agg, db, chain) = (Arc::clone(agg), self.db.clone(), pool.chain.clone());
@@ -362,26 +365,48 @@ impl Trader {
         Ok(n)
     }
 
-    /// Values every open position and sells those whose exit rule fires. Returns the sells started.
+    /// Values every open position and sells those whose exit rule fires. Returns the sells
+    /// started. The quotes of a round run concurrently and its valuations are written in one
+    /// transaction: a round costs a buy one short wait on the mirror, not one per position.
     pub async fn check_exits(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Result<usize, TradeError> {
+        use futures::stream::{self, StreamExt};
+
         let now = now_ms();
-        let mut started = 0;
-        for p in store::open_positions(&self.db, self.mode).await? {
-            if p.next_exit_at_ms > now || self.selling.lock().map(|s| s.contains(&p.id)).unwrap_or(true) {
-                continue;
-            }
-            let Some(venue) = self.venues.get(&p.chain) else { continue };
-            let size = amount(&p.size);
-            let sell_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
-            let raw = match venue.quote_sell(&p, size).await {
-                Ok(v) => v,
-                Err(e) => {
-                    tracing::warn!(chain = %p.chain, token = %p.token, error = %e, "cannot value a position");
-                    continue;
+        let due: Vec<PositionRow> = store::open_positions(&self.db, self.mode)
+            .await?
+            .into_iter()
+            .filter(|p| p.next_exit_at_ms <= now && !self.selling.lock().map(|s| s.contains(&p.id)).unwrap_or(true))
+            .filter(|p| self.venues.contains_key(&p.chain))
+            .collect();
+        let quoted: Vec<(PositionRow, U256)> = stream::iter(due)
+            .map(|p| async move {
+                let venue = self.venues.get(&p.chain)?;
+                match venue.quote_sell(&p, amount(&p.size)).await {
+                    Ok(raw) => Some((p, raw)),
+                    Err(e) => {
+                        tracing::warn!(chain = %p.chain, token = %p.token, error = %e, "cannot value a position");
+                        None
+                    }
                 }
-            };
+            })
+            .buffered(EXIT_QUOTES_IN_FLIGHT)
+            .filter_map(|q| async move { q })
+            .collect()
+            .await;
+        let mut valued = Vec::with_capacity(quoted.len());
+        for (p, raw) in quoted {
+            let sell_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
             let value = strategy::less_bps(raw, sell_tax);
-            let peak = store::record_value(&self.db, &p, value).await?;
+            let peak = store::peak(&p, value);
+            valued.push((p, raw, sell_tax, value, peak));
+        }
+        if valued.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<(i64, U256, U256)> = valued.iter().map(|(p, _, _, value, peak)| (p.id, *value, *peak)).collect();
+        store::record_values(&self.db, &rows).await?;
+        let mut started = 0;
+        for (p, raw, sell_tax, value, peak) in valued {
             let held = now.saturating_sub(p.entry_at_ms.unwrap_or(p.opened_at_ms));
             let Some(reason) = strategy::exit_reason(&self.cfg, amount(&p.cost), value, peak, held) else { continue };
             // Pausing stops buys, never exits; only the slippage override applies here.
@@ -426,8 +451,10 @@ impl Trader {
         self.settle(&trade, &outcome).await
     }
 
-    /// Runs until cancelled: reconciles, then decides on every report and checks exits every
-    /// `exit_poll_ms`. Trades in flight at shutdown are resumed by the next start.
+    /// Runs until cancelled: reconciles, then decides on every report, and beside that checks
+    /// exits every `exit_poll_ms`. The two are separate loops: a valuation round (one quote and
+    /// one write per open position) never delays a buy. Trades in flight at shutdown are resumed
+    /// by the next start.
     pub async fn run(
         self: Arc<Self>,
         reports: &mut mpsc::UnboundedReceiver<RiskReport>,
@@ -439,13 +466,14 @@ impl Trader {
             Ok(n) => tracing::info!(trades = n, "reconciled unsettled trades"),
             Err(e) => tracing::error!(error = %e, "reconciliation failed; unsettled trades stay as they are"),
         }
+        tokio::join!(Arc::clone(&self).buy_loop(reports, cancel.clone()), self.exit_loop(cancel));
+        Ok(())
+    }
+
+    /// Decides on every report, each in its own task. The risk stage stops before the trader:
+    /// without new reports, this loop only waits for the decisions in flight to end.
+    async fn buy_loop(self: Arc<Self>, reports: &mut mpsc::UnboundedReceiver<RiskReport>, cancel: CancellationToken) {
         let mut tasks = JoinSet::new();
-        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.exit_poll_ms));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut usd_tick = tokio::time::interval(self.usd.as_ref().map_or(Duration::MAX, |u| u.every));
-        usd_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The risk stage stops before the trader: without new reports, open positions are still
-        // watched and sold until the trader itself is stopped.
         let mut listening = true;
         loop {
             tokio::select! {
@@ -464,13 +492,30 @@ impl Trader {
                     }
                     None => listening = false,
                 },
+            }
+        }
+        tasks.abort_all();
+    }
+
+    /// Values open positions and sells on their exit rules every `exit_poll_ms`; values them in
+    /// USD beside that (a slow price service never delays an exit; one round at a time). Open
+    /// positions are watched and sold until the trader itself is stopped.
+    async fn exit_loop(self: Arc<Self>, cancel: CancellationToken) {
+        let mut tasks = JoinSet::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.exit_poll_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut usd_tick = tokio::time::interval(self.usd.as_ref().map_or(Duration::MAX, |u| u.every));
+        usd_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = cancel.cancelled() => break,
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 _ = tick.tick() => {
                     if let Err(e) = self.check_exits(&mut tasks).await {
                         tracing::warn!(error = %e, "exit check failed");
                     }
                 }
-                // Beside the loop: a slow price service never delays a buy or an exit. One
-                // round at a time.
                 _ = usd_tick.tick(), if self.usd.is_some() => {
                     if !self.pricing.swap(true, Ordering::AcqRel) {
                         let me = Arc::clone(&self);
@@ -485,6 +530,5 @@ impl Trader {
             }
         }
         tasks.abort_all();
-        Ok(())
     }
 }

@@ -11,16 +11,16 @@ use std::sync::{Arc, Mutex};
 
 use amm::client::PoolAddresses;
 use anchor_spl::{associated_token, token::spl_token};
+use localnet::{
+    sim::{quote_out, swap_instructions},
+    Chain, Localnet,
+};
 use solana_sdk::{
     instruction::Instruction,
     message::{v0, VersionedMessage},
     pubkey::Pubkey,
     signature::Signature,
     transaction::VersionedTransaction,
-};
-use tests::localnet::{
-    sim::{quote_out, swap_instructions},
-    Chain, Localnet,
 };
 
 use super::fake_api::{FakeApi, Reply};

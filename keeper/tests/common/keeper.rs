@@ -61,7 +61,7 @@ impl Running {
 /// Waits for the trader's first decision on `token` (recorded in the mirror).
 pub async fn decision(db: &SqlitePool, chain: &str, token: &str) -> Decision {
     let token = token.to_string();
-    tests::evm::wait_for(&format!("a decision on {token}"), || async {
+    test_utils::wait_for(&format!("a decision on {token}"), || async {
         let rows = mirror::decisions::for_token(db, chain, &token).await.unwrap();
         rows.into_iter().next().map(|d| Decision {
             report_id: d.report_id,
@@ -81,7 +81,7 @@ pub async fn decision(db: &SqlitePool, chain: &str, token: &str) -> Decision {
 
 /// Waits until the source's checkpoint exists: it has started following its chain.
 pub async fn following(db: &SqlitePool, source: &str) {
-    tests::evm::wait_for(&format!("{source} to start"), || async {
+    test_utils::wait_for(&format!("{source} to start"), || async {
         mirror::checkpoint(db, source).await.unwrap().map(|_| ())
     })
     .await;
@@ -90,7 +90,7 @@ pub async fn following(db: &SqlitePool, source: &str) {
 /// Waits until a `keeper run` process on the mirror at `db` has its task `task` running (its
 /// signal handlers are registered before any task starts).
 pub async fn process_running(db: &std::path::Path, task: &str) {
-    tests::evm::wait_for(&format!("the keeper's {task} task to run"), || async {
+    test_utils::wait_for(&format!("the keeper's {task} task to run"), || async {
         if !db.exists() {
             return None;
         }

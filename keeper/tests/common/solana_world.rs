@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use alloy::primitives::U256;
 use amm::client::PoolAddresses;
 use keeper::{
     app::{App, AppBuilder, Secrets},
@@ -11,16 +12,16 @@ use keeper::{
     risk::worker::Recovery,
     trade::{keys::SolanaKey, ChainBudget, TradingConfig},
 };
+use localnet::{
+    serve,
+    sim::{Launcher, SolLaunch},
+    Chain, Localnet,
+};
 use solana_sdk::{
     pubkey::Pubkey,
     signature::{Keypair, Signer},
 };
 use sqlx::SqlitePool;
-use tests::localnet::{
-    serve,
-    sim::{Launcher, SolLaunch},
-    Chain, Localnet,
-};
 
 /// Base units of the quote mint: the buy size and the least liquidity traded.
 pub const MIN_QUOTE: u64 = 1_000_000_000;
@@ -78,7 +79,7 @@ impl SolWorld {
         sol.ws_url = self.net.ws_url.clone();
         sol.commitment = Commitment::Confirmed;
         sol.poll_interval_ms = 100;
-        sol.quote_mints = vec![QuoteMint { mint: self.quote_mint.to_string(), min_reserve: MIN_QUOTE }];
+        sol.quote_mints = vec![QuoteMint { mint: self.quote_mint, min_reserve: MIN_QUOTE }];
         config.evm.clear();
         config.risk.concurrency = 2;
         config.trading = t;
@@ -96,10 +97,10 @@ impl SolWorld {
         t.chains.insert(
             "solana".into(),
             ChainBudget {
-                buy_amount: MIN_QUOTE.to_string(),
-                max_buy: (10 * MIN_QUOTE).to_string(),
-                daily_budget: (100 * MIN_QUOTE).to_string(),
-                min_liquidity: MIN_QUOTE.to_string(),
+                buy_amount: U256::from(MIN_QUOTE),
+                max_buy: U256::from(10 * MIN_QUOTE),
+                daily_budget: U256::from(100 * MIN_QUOTE),
+                min_liquidity: U256::from(MIN_QUOTE),
                 quote_tokens: vec![],
             },
         );

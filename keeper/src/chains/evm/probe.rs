@@ -165,14 +165,14 @@ pub struct EvmRiskEngine {
 
 impl EvmRiskEngine {
     pub fn new(http: DynProvider, cfg: &EvmChainConfig, policy: RiskPolicy) -> Self {
-        let router = cfg.factories.iter().find_map(|f| f.router.as_deref()).and_then(|r| r.parse().ok());
+        let router = cfg.factories.iter().find_map(|f| f.router);
         Self {
             http,
             router,
-            wrapped_native: cfg.wrapped_native.parse().unwrap_or_default(),
-            probe_small: EvmChainConfig::wei(&cfg.probe_small_wei),
-            probe_large: EvmChainConfig::wei(&cfg.probe_large_wei),
-            min_liquidity: EvmChainConfig::wei(&cfg.min_liquidity_wei),
+            wrapped_native: cfg.wrapped_native,
+            probe_small: cfg.probe_small_wei,
+            probe_large: cfg.probe_large_wei,
+            min_liquidity: cfg.min_liquidity_wei,
             lookback: cfg.max_log_range,
             policy,
             // An address nobody has a key for; the probe's code and balance are injected there.

@@ -1,38 +1,21 @@
+//! The AMM program under solana-program-test, next to the real SPL Token, Token-2022 and
+//! Associated Token programs (SBF binaries shipped with solana-program-test), with helpers for
+//! tokens, users, transactions and events.
+
 use amm::client::{self, AmmEvent, PoolAddresses, UserAccounts};
 use anchor_lang::{
-    prelude::{AccountInfo, Clock, Pubkey},
-    solana_program::{
-        bpf_loader_upgradeable, entrypoint::ProgramResult, instruction::Instruction, program_pack::Pack,
-        system_instruction,
-    },
+    prelude::{Clock, Pubkey},
+    solana_program::{bpf_loader_upgradeable, instruction::Instruction, program_pack::Pack, system_instruction},
     AccountDeserialize,
 };
 use anchor_spl::{associated_token, token::spl_token, token_2022::spl_token_2022};
+use localnet::native::{amm_processor, program_data_bytes};
 use solana_program_test::{processor, BanksClientError, ProgramTest, ProgramTestContext};
 use solana_sdk::{
     account::{Account, AccountSharedData},
     signature::{Keypair, Signer},
     transaction::{Transaction, TransactionError},
 };
-
-/// `processor!` wants a function whose reference lifetimes are independent, while Anchor's
-/// generated `entry<'info>` wants one `'info` for all of them (`AccountInfo` is invariant).
-#[allow(unsafe_code)]
-pub(crate) fn amm_processor(program_id: &Pubkey, accounts: &[AccountInfo], data: &[u8]) -> ProgramResult {
-    // SAFETY: every reference lives for the whole call; this only unifies their lifetimes.
-    let accounts: &[AccountInfo] = unsafe { core::mem::transmute(accounts) };
-    amm::entry(program_id, accounts, data)
-}
-
-/// Bincode layout of `UpgradeableLoaderState::ProgramData { slot: 0, upgrade_authority_address }`.
-pub(crate) fn program_data_bytes(upgrade_authority: &Pubkey) -> Vec<u8> {
-    let mut data = Vec::with_capacity(45);
-    data.extend_from_slice(&3u32.to_le_bytes()); // variant ProgramData
-    data.extend_from_slice(&0u64.to_le_bytes()); // slot
-    data.push(1); // Some(
-    data.extend_from_slice(upgrade_authority.as_ref()); // authority)
-    data
-}
 
 /// `ComputeBudgetInstruction::SetComputeUnitLimit(units)`.
 fn compute_unit_limit(units: u32) -> Instruction {

@@ -32,18 +32,16 @@ use alloy::{
 };
 use amm::client::{self, PoolAddresses};
 use anyhow::Context;
+use localnet::{
+    evm::{e18, Contracts, EvmEnv, Launch, TokenKind},
+    serve,
+    sim::{Launcher, SolLaunch},
+    Chain,
+};
 use rand::{rngs::StdRng, seq::SliceRandom, Rng, SeedableRng};
 use solana_sdk::{
     pubkey::Pubkey,
     signature::{Keypair, Signer},
-};
-use tests::{
-    evm::{e18, Contracts, EvmEnv, Launch, TokenKind},
-    localnet::{
-        serve,
-        sim::{Launcher, SolLaunch},
-        Chain,
-    },
 };
 
 const QUOTE_MIN_RESERVE: u64 = 1_000_000_000;
@@ -158,7 +156,7 @@ struct Saved {
 const KEPT: [&str; 4] = ["localnet.json", "solana-accounts.bin", "solana-ledger.log", "anvil-state.json"];
 
 /// Saves the Solana chain, then the simulator's state (which only names what the chains hold).
-fn save(dir: &std::path::Path, net: &tests::localnet::Localnet, saved: &Saved) -> anyhow::Result<()> {
+fn save(dir: &std::path::Path, net: &localnet::Localnet, saved: &Saved) -> anyhow::Result<()> {
     net.chain().save().context("saving the Solana chain")?;
     write_secret(&dir.join("localnet.json"), &serde_json::to_string_pretty(saved)?)
 }

@@ -14,7 +14,7 @@ use solana_sdk::{
     pubkey::Pubkey,
     signature::{Keypair, Signer},
 };
-use tests::*;
+use test_utils::*;
 
 /// Runs a transaction that must fail with `expected`, and checks that none of `watched` changed.
 async fn refused(env: &mut TestEnv, watched: &[Pubkey], ixs: &[Instruction], signers: &[&Keypair], expected: u32) {

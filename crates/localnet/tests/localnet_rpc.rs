@@ -6,6 +6,7 @@ use std::time::Duration;
 use amm::client::{self, AmmEvent, PoolAddresses};
 use anchor_lang::{solana_program::program_pack::Pack, AccountDeserialize};
 use anchor_spl::{associated_token, token::spl_token};
+use localnet::{serve, Chain};
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::{nonblocking::rpc_client::RpcClient, rpc_client::GetConfirmedSignaturesForAddress2Config};
 use solana_rpc_client_api::{
@@ -22,7 +23,6 @@ use solana_sdk::{
 use solana_transaction_status_client_types::{
     option_serializer::OptionSerializer, UiInstruction, UiTransactionEncoding,
 };
-use tests::localnet::{serve, Chain};
 
 struct Client {
     rpc: RpcClient,
@@ -44,7 +44,7 @@ impl Client {
     }
 }
 
-async fn start() -> (tests::localnet::Localnet, Client) {
+async fn start() -> (localnet::Localnet, Client) {
     let payer = Keypair::new();
     let net = serve(Chain::new(&payer.pubkey()).await, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let rpc = RpcClient::new_with_commitment(net.url.clone(), CommitmentConfig::confirmed());
@@ -261,7 +261,9 @@ async fn simulation_preflight_and_statuses() {
         sim.err.map(solana_sdk::transaction::TransactionError::from),
         Some(solana_sdk::transaction::TransactionError::InstructionError(
             0,
-            solana_sdk::instruction::InstructionError::Custom(tests::amm_error_code(amm::AmmError::SlippageExceeded))
+            solana_sdk::instruction::InstructionError::Custom(test_utils::amm_error_code(
+                amm::AmmError::SlippageExceeded
+            ))
         ))
     );
     let err = c.rpc.send_transaction(&bad).await.unwrap_err();
@@ -272,7 +274,7 @@ async fn simulation_preflight_and_statuses() {
             ..
         }) => {
             assert_eq!(*code, -32002);
-            let expected = tests::amm_error_code(amm::AmmError::SlippageExceeded);
+            let expected = test_utils::amm_error_code(amm::AmmError::SlippageExceeded);
             assert_eq!(
                 r.err.clone().map(solana_sdk::transaction::TransactionError::from),
                 Some(solana_sdk::transaction::TransactionError::InstructionError(
@@ -358,7 +360,7 @@ async fn websocket_subscriptions() {
 /// crash) is gone from accounts and ledger alike, and a ledger file cut short is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kept_localnet_resumes_from_its_last_save() {
-    use tests::localnet::sim::{Launcher, SolLaunch};
+    use localnet::sim::{Launcher, SolLaunch};
     let dir = tempfile::tempdir().unwrap();
     let payer = Keypair::new();
     let (mut chain, resumed) = Chain::open(dir.path(), &payer.pubkey()).await.unwrap();

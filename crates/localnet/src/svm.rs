@@ -6,7 +6,7 @@ use litesvm::LiteSVM;
 use solana_program_runtime::invoke_context::BuiltinFunctionWithContext;
 use solana_sdk::account::Account;
 
-use crate::harness::{amm_processor, program_data_bytes};
+use crate::native::{amm_processor, program_data_bytes};
 
 /// Installs solana-program-test's syscall stubs once. Native programs reach CPIs and sysvars
 /// through them; a LiteSVM on the same agave line uses them unchanged.

@@ -1,4 +1,4 @@
-//! A Solana localnet for tests and `scripts/localnet.sh`: an HTTP JSON-RPC server on 127.0.0.1
+//! The local chains for `scripts/localnet.sh` and the tests. A Solana localnet: an HTTP JSON-RPC server on 127.0.0.1
 //! over an in-process LiteSVM that hosts the AMM natively and the real SPL programs.
 //!
 //! Every response is built from Solana's own client types (`solana-rpc-client-api`,
@@ -8,9 +8,17 @@
 //! transactions (with logs and inner instructions) indexed by signature and by account, and
 //! websocket subscriptions on a second port.
 
+//!
+//! Also here: the local EVM ([`evm`]: anvil with the real Uniswap V2 and the project's test
+//! tokens), the AMM's native host ([`native`], [`svm`]) and the `localnet` binary
+//! (`src/main.rs`) that `scripts/localnet.sh` runs.
+
 mod chain;
+pub mod evm;
+pub mod native;
 mod rpc;
 pub mod sim;
+pub mod svm;
 mod ws;
 
 pub use chain::{unpack_mint, unpack_token_account, Chain, TxRecord, TOKEN_2022};

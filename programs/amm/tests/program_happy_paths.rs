@@ -10,7 +10,7 @@ use amm::{
 use anchor_lang::solana_program::program_pack::Pack;
 use anchor_spl::token::spl_token;
 use solana_sdk::signature::Signer;
-use tests::*;
+use test_utils::*;
 
 #[tokio::test]
 async fn config_is_created_by_the_upgrade_authority_and_updated_by_its_admin() {

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use alloy::primitives::keccak256;
-use tests::evm::{bytecode, root, MAINNET_INIT_CODE_HASH};
+use localnet::evm::{bytecode, root, MAINNET_INIT_CODE_HASH};
 
 #[test]
 fn the_committed_risk_probe_is_fresh() {
@@ -20,7 +20,7 @@ fn the_committed_risk_probe_is_fresh() {
     let committed = std::fs::read_to_string(root().join("keeper/src/chains/evm/RiskProbe.json")).unwrap();
     assert!(
         fresh == committed,
-        "keeper/src/chains/evm/RiskProbe.json is stale: run `node scripts/evm/compile.mjs` and copy tests/evm/build/RiskProbe.json there"
+        "keeper/src/chains/evm/RiskProbe.json is stale: run `node scripts/evm/compile.mjs` and copy crates/localnet/evm/build/RiskProbe.json there"
     );
 }
 

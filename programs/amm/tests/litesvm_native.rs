@@ -13,7 +13,7 @@ use solana_sdk::{
 #[tokio::test]
 async fn amm_runs_natively_in_litesvm_with_real_spl_token() {
     let admin = Keypair::new();
-    let mut svm = tests::svm::new_svm(&admin.pubkey()).await;
+    let mut svm = localnet::svm::new_svm(&admin.pubkey()).await;
     svm.airdrop(&admin.pubkey(), 100_000_000_000).unwrap();
     let send = |svm: &mut litesvm::LiteSVM,
                 ixs: &[anchor_lang::solana_program::instruction::Instruction],

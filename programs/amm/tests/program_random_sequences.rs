@@ -6,7 +6,7 @@
 use amm::{client, math::MINIMUM_LIQUIDITY};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use solana_sdk::{pubkey::Pubkey, signature::Signer};
-use tests::*;
+use test_utils::*;
 
 const USERS: usize = 4;
 const OPERATIONS: usize = 400;
