@@ -235,10 +235,14 @@ impl App {
             async move {
                 // The writer owns the channel: it cannot be restarted without losing batches.
                 let rx = rx.lock().await.take().ok_or("the writer stopped and cannot be restarted")?;
-                let stats = mirror::run_writer(db, rx, writer_config, Some(announce), cancel)
+                let stats = mirror::run_writer(db, rx, writer_config, Some(announce), cancel.clone())
                     .await
                     .map_err(|e| e.to_string())?;
                 tracing::info!(events = stats.events_inserted, "writer stopped cleanly");
+                // It also ends when every sender is gone, which happens during the stop, just
+                // before its own stage is cancelled: that is the end it was waiting for, not a
+                // failure to restart from.
+                cancel.cancelled().await;
                 Ok::<(), String>(())
             }
         });
