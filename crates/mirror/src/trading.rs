@@ -378,7 +378,6 @@ pub async fn open_positions(db: &SqlitePool, mode: Mode) -> Result<Vec<PositionR
     .await?)
 }
 
-/// Records a valuation and the peak so far.
 /// Records a round of valuations, `(position, value, peak)`, in one transaction.
 pub async fn record_values(db: &SqlitePool, values: &[(i64, String, String)]) -> Result<()> {
     let now = now_ms();

@@ -209,7 +209,7 @@ impl EvmTrader {
         let block = self.http.get_block_by_number(BlockNumberOrTag::Latest).await.map_err(rpc)?;
         let base = u128::from(block.and_then(|b| b.header.base_fee_per_gas).unwrap_or(1_000_000_000));
         let cap = u128::try_from(self.cfg.max_fee_wei).unwrap_or(u128::MAX);
-        let mut tip = u128::try_from(self.cfg.priority_fee_wei).unwrap_or(u128::MAX);
+        let mut tip = u128::try_from(self.cfg.priority_fee_wei).unwrap_or(0);
         let mut max = base.saturating_mul(2).saturating_add(tip);
         for _ in 0..level {
             tip = tip.saturating_mul(10_000 + u128::from(self.cfg.fee_bump_bps)) / 10_000 + 1;

@@ -376,30 +376,27 @@ impl Trader {
             .await?
             .into_iter()
             .filter(|p| p.next_exit_at_ms <= now && !self.selling.lock().map(|s| s.contains(&p.id)).unwrap_or(true))
-            .filter(|p| self.venues.contains_key(&p.chain))
             .collect();
-        let quoted: Vec<(PositionRow, U256)> = stream::iter(due)
+        // (position, raw quote, sell tax, value after tax, peak value)
+        let valued: Vec<(PositionRow, U256, u32, U256, U256)> = stream::iter(due)
             .map(|p| async move {
                 let venue = self.venues.get(&p.chain)?;
-                match venue.quote_sell(&p, amount(&p.size)).await {
-                    Ok(raw) => Some((p, raw)),
+                let raw = match venue.quote_sell(&p, amount(&p.size)).await {
+                    Ok(raw) => raw,
                     Err(e) => {
                         tracing::warn!(chain = %p.chain, token = %p.token, error = %e, "cannot value a position");
-                        None
+                        return None;
                     }
-                }
+                };
+                let sell_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
+                let value = strategy::less_bps(raw, sell_tax);
+                let peak = store::peak(&p, value);
+                Some((p, raw, sell_tax, value, peak))
             })
             .buffered(EXIT_QUOTES_IN_FLIGHT)
-            .filter_map(|q| async move { q })
+            .filter_map(|v| async move { v })
             .collect()
             .await;
-        let mut valued = Vec::with_capacity(quoted.len());
-        for (p, raw) in quoted {
-            let sell_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
-            let value = strategy::less_bps(raw, sell_tax);
-            let peak = store::peak(&p, value);
-            valued.push((p, raw, sell_tax, value, peak));
-        }
         if valued.is_empty() {
             return Ok(0);
         }
@@ -452,9 +449,8 @@ impl Trader {
     }
 
     /// Runs until cancelled: reconciles, then decides on every report, and beside that checks
-    /// exits every `exit_poll_ms`. The two are separate loops: a valuation round (one quote and
-    /// one write per open position) never delays a buy. Trades in flight at shutdown are resumed
-    /// by the next start.
+    /// exits every `exit_poll_ms`. The two are separate loops: a valuation round never delays a
+    /// buy. Trades in flight at shutdown are resumed by the next start.
     pub async fn run(
         self: Arc<Self>,
         reports: &mut mpsc::UnboundedReceiver<RiskReport>,
