@@ -19,6 +19,7 @@ pub mod config;
 pub mod external;
 pub mod pipeline;
 pub mod risk;
+pub mod sandbox;
 pub mod sources;
 pub mod tasks;
 pub mod trade;

@@ -1,8 +1,6 @@
 // Compiles the project's Solidity with solc-js (pinned in package.json) into
 // {abi, bytecode, deployedBytecode} JSON artifacts.
 //   node scripts/evm/compile.mjs [OUT_DIR]     (default: crates/localnet/evm/build)
-// The keeper's RiskProbe runtime code is also committed as keeper/src/chains/evm/RiskProbe.json, so building
-// the keeper never needs node; the `risk_probe_is_fresh` test compares the two.
 import fs from "fs";
 import path from "path";
 import solc from "solc";
@@ -10,7 +8,7 @@ import { fileURLToPath } from "url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const out = path.resolve(process.argv[2] || path.join(root, "crates/localnet/evm/build"));
-const dirs = ["keeper/contracts", "crates/localnet/evm/contracts"];
+const dirs = ["crates/localnet/evm/contracts"];
 const sources = {};
 for (const dir of dirs)
   for (const f of fs.readdirSync(path.join(root, dir)).filter((f) => f.endsWith(".sol")).sort())

@@ -29,6 +29,8 @@ sol! {
     interface ITestRouter {
         function addLiquidityETH(address token, uint amountTokenDesired, uint amountTokenMin, uint amountETHMin, address to, uint deadline)
             external payable returns (uint amountToken, uint amountETH, uint liquidity);
+        function addLiquidity(address tokenA, address tokenB, uint amountADesired, uint amountBDesired, uint amountAMin, uint amountBMin, address to, uint deadline)
+            external returns (uint amountA, uint amountB, uint liquidity);
         function swapExactETHForTokensSupportingFeeOnTransferTokens(uint amountOutMin, address[] calldata path, address to, uint deadline) external payable;
         function swapExactTokensForETHSupportingFeeOnTransferTokens(uint amountIn, uint amountOutMin, address[] calldata path, address to, uint deadline) external;
     }
@@ -111,7 +113,10 @@ pub struct Contracts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenKind {
     Standard,
-    Tax { buy_bps: u64, sell_bps: u64 },
+    Tax {
+        buy_bps: u64,
+        sell_bps: u64,
+    },
     Honeypot,
     TinySell,
     MaxTx,
@@ -119,6 +124,9 @@ pub enum TokenKind {
     Mintable,
     Pausable,
     Proxy,
+    /// A contract of `Latent.sol` by name: a latent scam or a legitimate control, constructed
+    /// with the same arguments as the standard token.
+    Zoo(&'static str),
 }
 
 /// How a token is launched.
@@ -289,6 +297,7 @@ impl EvmEnv {
             TokenKind::Blacklist => self.deploy("BlacklistToken", base.abi_encode_params().into()).await,
             TokenKind::Mintable => self.deploy("MintableToken", base.abi_encode_params().into()).await,
             TokenKind::Pausable => self.deploy("PausableToken", base.abi_encode_params().into()).await,
+            TokenKind::Zoo(contract) => self.deploy(contract, base.abi_encode_params().into()).await,
             TokenKind::Proxy => {
                 let implementation = self.deploy("UpgradeableToken", Bytes::new()).await;
                 let init =
@@ -363,6 +372,28 @@ impl EvmEnv {
         if l.renounce {
             self.call(token, ITestToken::renounceOwnershipCall {}.abi_encode(), U256::ZERO).await;
         }
+        Launched { token, pair, block: receipt.block_number.expect("block number"), tx: receipt.transaction_hash }
+    }
+
+    /// Pairs `token` with another ERC-20 `quote` (a stablecoin) through the router's
+    /// `addLiquidity`, which creates the pair; the deployer holds both and keeps the LP.
+    pub async fn pair_with(&self, token: Address, quote: Address, token_amount: U256, quote_amount: U256) -> Launched {
+        for t in [token, quote] {
+            self.call(t, ITestToken::approveCall { spender: self.router, value: U256::MAX }.abi_encode(), U256::ZERO)
+                .await;
+        }
+        let add = ITestRouter::addLiquidityCall {
+            tokenA: token,
+            tokenB: quote,
+            amountADesired: token_amount,
+            amountBDesired: quote_amount,
+            amountAMin: U256::ZERO,
+            amountBMin: U256::ZERO,
+            to: self.deployer,
+            deadline: U256::from(u64::MAX),
+        };
+        let receipt = self.call(self.router, add.abi_encode(), U256::ZERO).await;
+        let pair = ITestFactory::new(self.factory, &self.provider).getPair(token, quote).call().await.expect("getPair");
         Launched { token, pair, block: receipt.block_number.expect("block number"), tx: receipt.transaction_hash }
     }
 

@@ -36,6 +36,10 @@ pub struct RiskPolicy {
     pub lp_creator_high_bps: u32,
     /// Risk evaluations running at once.
     pub concurrency: usize,
+    /// The EVM privilege search stops after this many sandbox simulations...
+    pub sandbox_max_simulations: u64,
+    /// ...or after this many milliseconds (a report then says the search was cut short).
+    pub sandbox_budget_ms: u64,
 }
 
 impl Default for RiskPolicy {
@@ -49,6 +53,8 @@ impl Default for RiskPolicy {
             top_holders_count: 10,
             lp_creator_high_bps: 5_000,
             concurrency: 8,
+            sandbox_max_simulations: 4_000,
+            sandbox_budget_ms: 40,
         }
     }
 }
@@ -97,6 +103,12 @@ impl RiskPolicy {
         }
         if self.top_holders_count == 0 || self.top_holders_count > 20 {
             return Some(("risk.top_holders_count", "must be between 1 and 20 (the Solana RPC returns 20)"));
+        }
+        if self.sandbox_max_simulations == 0 || self.sandbox_budget_ms == 0 {
+            return Some((
+                "risk.sandbox_max_simulations",
+                "the sandbox budget (simulations and milliseconds) must be positive",
+            ));
         }
         if self.lp_creator_high_bps > 10_000 {
             return Some(("risk.lp_creator_high_bps", "must be at most 10000"));

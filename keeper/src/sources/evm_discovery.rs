@@ -60,7 +60,8 @@ pub struct EvmDiscovery {
     db: SqlitePool,
     writer: WriterHandle,
     factories: BTreeMap<Address, Factory>,
-    wrapped_native: Address,
+    /// The wrapped native token and the configured quote tokens: a pair's other side is scored.
+    quotes: Vec<Address>,
     confirmations: u64,
     start_block: u64,
     max_range: u64,
@@ -88,7 +89,7 @@ impl EvmDiscovery {
             db,
             writer,
             factories,
-            wrapped_native: cfg.wrapped_native,
+            quotes: std::iter::once(cfg.wrapped_native).chain(cfg.quote_tokens.iter().copied()).collect(),
             confirmations: cfg.confirmations,
             start_block: cfg.start_block,
             max_range: cfg.max_log_range,
@@ -317,7 +318,7 @@ impl EvmDiscovery {
     /// The mirror rows of one creation log: the pool (the side that is not the wrapped native
     /// token is the one evaluated) and both tokens.
     fn pool_rows(&self, p: &ParsedLog, seen_at: Option<Instant>) -> Vec<Row> {
-        let base = if p.token0 == self.wrapped_native { p.token1 } else { p.token0 };
+        let base = base_token(&self.quotes, p.token0, p.token1);
         let pool = PoolRow {
             chain: self.chain.clone(),
             venue: p.venue.clone(),
@@ -338,6 +339,16 @@ impl EvmDiscovery {
         let token =
             |t: Address| Row::Token(TokenRow { chain: self.chain.clone(), address: addr(t), ..Default::default() });
         vec![Row::Pool(pool), token(p.token0), token(p.token1)]
+    }
+}
+
+/// The side of a pair that is scored and traded: the one that is not a quote token (token0 when
+/// neither or both are).
+pub fn base_token(quotes: &[Address], token0: Address, token1: Address) -> Address {
+    if quotes.contains(&token0) && !quotes.contains(&token1) {
+        token1
+    } else {
+        token0
     }
 }
 

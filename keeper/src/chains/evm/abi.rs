@@ -59,11 +59,3 @@ sol! {
         function owner() external view returns (address);
     }
 }
-
-// The probe's ABI and runtime code, compiled from keeper/contracts/RiskProbe.sol by
-// scripts/evm/compile.mjs (solc-js, pinned) and committed so building never needs node.
-sol!(
-    #[sol(rpc)]
-    RiskProbe,
-    "src/chains/evm/RiskProbe.json"
-);

@@ -2,6 +2,7 @@
 //! measures a token by `eth_call` simulation with state overrides.
 
 pub mod abi;
+pub mod behaviour;
 pub mod logs;
 pub mod probe;
 

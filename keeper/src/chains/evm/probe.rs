@@ -1,7 +1,6 @@
-//! Measures an EVM token for the risk scorer: the RiskProbe buy/transfer/sell simulation (an
-//! `eth_call` with state overrides, so nothing is mined and it works on real nodes), and static
-//! checks (owner, privileged functions by selector, EIP-1967 proxy, liquidity, LP and holders).
-//! Every RPC runs concurrently; a report takes a few round trips.
+//! Measures an EVM token for the risk scorer: reads the chain (owner, reserves, LP and holder
+//! logs, metadata) concurrently, then runs the token in the sandbox (`super::behaviour`: EOA
+//! round trips through the pool's router and the privilege search) on a blocking thread.
 
 use std::{collections::HashMap, time::Instant};
 
@@ -9,10 +8,7 @@ use alloy::{
     eips::BlockId,
     primitives::{keccak256, Address, Bytes, B256, U256},
     providers::{DynProvider, Provider},
-    rpc::types::{
-        state::{AccountOverride, StateOverride},
-        Filter, Log,
-    },
+    rpc::types::{Filter, Log},
     sol_types::SolEvent,
 };
 
@@ -20,8 +16,9 @@ use futures::{future::BoxFuture, FutureExt};
 use mirror::Row;
 
 use super::{
-    abi::{IUniswapV2Pair, RiskProbe, IERC20},
+    abi::{IUniswapV2Pair, IERC20},
     addr,
+    behaviour::{self, Budget, SearchCache, Venue, Wallets},
     logs::get_logs_adaptive,
 };
 use crate::{
@@ -29,9 +26,10 @@ use crate::{
     pipeline::PoolRecord,
     risk::{
         engine::{Evaluation, RiskEngine, RiskError},
-        rules::evm::{assess, is_burn_address, Capabilities, EvmFacts, TradeProbe},
+        rules::evm::{assess, is_burn_address, Capabilities, EvmFacts},
         Assessment, RiskPolicy,
     },
+    sandbox::{CodeCache, RpcState, Sandbox},
 };
 
 /// `bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)`.
@@ -160,7 +158,9 @@ pub struct EvmRiskEngine {
     min_liquidity: U256,
     lookback: u64,
     policy: RiskPolicy,
-    probe_address: Address,
+    chain_id: u64,
+    codes: CodeCache,
+    searches: SearchCache,
 }
 
 impl EvmRiskEngine {
@@ -175,8 +175,9 @@ impl EvmRiskEngine {
             min_liquidity: cfg.min_liquidity_wei,
             lookback: cfg.max_log_range,
             policy,
-            // An address nobody has a key for; the probe's code and balance are injected there.
-            probe_address: Address::from_word(keccak256(b"amm-sniper risk probe v1")),
+            chain_id: cfg.chain_id,
+            codes: CodeCache::default(),
+            searches: SearchCache::default(),
         }
     }
 
@@ -212,14 +213,13 @@ impl EvmRiskEngine {
             let from = p.created_block.saturating_sub(self.lookback);
             async move { get_logs_adaptive(http, &filter, from, block, self.lookback.max(1)).await }
         };
-        let (small, large, code, slot, owner, reserves, token0, lp_total, lp_logs, holder_logs, sender, supply) = tokio::join!(
-            self.probe(p.base_token, self.probe_small, at),
-            self.probe(p.base_token, self.probe_large, at),
+        let (code, slot, owner, reserves, token0, token1, lp_total, lp_logs, holder_logs, sender, supply, header) = tokio::join!(
             http.get_code_at(p.base_token).block_id(at),
             http.get_storage_at(p.base_token, EIP1967_IMPLEMENTATION_SLOT.into()).block_id(at),
             async { token.owner().block(at).call().await.ok() },
             async { pair.getReserves().block(at).call().await.ok() },
             async { pair.token0().block(at).call().await.ok() },
+            async { pair.token1().block(at).call().await.ok() },
             async { pair.totalSupply().block(at).call().await.ok() },
             transfer_logs(p.pool),
             transfer_logs(p.base_token),
@@ -230,6 +230,7 @@ impl EvmRiskEngine {
                 }
             },
             async { token.totalSupply().block(at).call().await.ok() },
+            http.get_block_by_number(block.into()),
         );
         let (name, symbol, decimals, initial) = tokio::join!(
             async { token.name().call().await.ok() },
@@ -238,6 +239,7 @@ impl EvmRiskEngine {
             async { pair.getReserves().block(BlockId::number(p.created_block)).call().await.ok() },
         );
         let code = code?;
+        let timestamp = header?.map(|b| b.header.timestamp).unwrap_or_default();
         let implementation = Address::from_word(B256::from(slot?));
         let proxy_implementation = (implementation != Address::ZERO).then_some(implementation);
         let impl_code: Bytes = match proxy_implementation {
@@ -247,14 +249,32 @@ impl EvmRiskEngine {
         let capabilities = capabilities(&[&code, &impl_code]);
 
         let current = reserves.as_ref().map(|r| (U256::from(r.reserve0), U256::from(r.reserve1)));
-        let native_reserve = match (reserves, token0) {
-            (Some(r), Some(t0)) => U256::from(if t0 == self.wrapped_native { r.reserve0 } else { r.reserve1 }),
+        // The quote is the pair's other side; its reserve sizes the probes.
+        let quote = match (token0, token1) {
+            (Some(t0), Some(t1)) => Some(if t0 == p.base_token { t1 } else { t0 }),
+            _ => None,
+        };
+        let quote_reserve = match (current, token0) {
+            (Some((r0, r1)), Some(t0)) => {
+                if t0 == p.base_token {
+                    r1
+                } else {
+                    r0
+                }
+            }
             _ => U256::ZERO,
         };
-        let lp_balances = balances_from_transfers(&lp_logs?);
+        let native_reserve = if quote == Some(self.wrapped_native) { quote_reserve } else { U256::ZERO };
+        let lp_logs = lp_logs?;
+        let lp_balances = balances_from_transfers(&lp_logs);
         let lp_burned = lp_balances.iter().filter(|(a, _)| is_burn_address(**a)).map(|(_, b)| *b).sum();
         let lp_creator = sender.and_then(|s| lp_balances.get(&s).copied()).unwrap_or_default();
-        let mut holders: Vec<(Address, U256)> = balances_from_transfers(&holder_logs?)
+        let holder_logs = holder_logs?;
+        let first_mint = holder_logs.iter().find_map(|l| {
+            let t = l.log_decode::<IERC20::Transfer>().ok()?.inner.data;
+            (t.from == Address::ZERO).then_some(t.to)
+        });
+        let mut holders: Vec<(Address, U256)> = balances_from_transfers(&holder_logs)
             .into_iter()
             .filter(|(a, b)| !b.is_zero() && !is_burn_address(*a) && *a != p.pool)
             .collect();
@@ -262,17 +282,55 @@ impl EvmRiskEngine {
         holders.truncate(self.policy.top_holders_count);
         let total_supply = supply.unwrap_or_default();
 
-        let (small, probe_error) = match small {
-            Ok(t) => (Some(t), None),
-            Err(e) => (None, Some(e)),
+        let behaviour = match (self.router, quote) {
+            (Some(router), Some(quote)) => {
+                let venue =
+                    Venue { router, pair: p.pool, token: p.base_token, quote, wrapped_native: self.wrapped_native };
+                let (small_in, large_in) = if quote == self.wrapped_native {
+                    (self.probe_small, self.probe_large)
+                } else {
+                    (quote_reserve / U256::from(200u16), quote_reserve / U256::from(20u16))
+                };
+                let probe = behaviour::Probe {
+                    venue,
+                    wallets: Wallets::default(),
+                    small_in,
+                    large_in,
+                    owner,
+                    deployer: first_mint,
+                    liquidity_adder: sender,
+                    budget: Budget {
+                        max_simulations: self.policy.sandbox_max_simulations,
+                        time: std::time::Duration::from_millis(self.policy.sandbox_budget_ms),
+                    },
+                    cache: self.searches.clone(),
+                };
+                let state = RpcState::new(http.clone(), block, self.codes.clone());
+                let sandbox = Sandbox::new(state, self.chain_id, timestamp);
+                tokio::task::spawn_blocking(move || behaviour::measure(&sandbox, &probe)).await.unwrap_or_else(|e| {
+                    behaviour::Behaviour { probe_error: Some(format!("sandbox panicked: {e}")), ..Default::default() }
+                })
+            }
+            (None, _) => behaviour::Behaviour {
+                probe_error: Some("no v2 router configured for this chain".into()),
+                ..Default::default()
+            },
+            (_, None) => behaviour::Behaviour {
+                probe_error: Some("the pair's tokens could not be read".into()),
+                ..Default::default()
+            },
         };
         let facts = EvmFacts {
-            small,
-            large: large.ok(),
-            probe_error,
+            small: behaviour.small.clone(),
+            large: behaviour.large.clone(),
+            probe_error: behaviour.probe_error.clone(),
+            behaviour,
             owner,
             capabilities,
             proxy_implementation,
+            quote: quote.unwrap_or_default(),
+            quote_is_native: quote == Some(self.wrapped_native),
+            quote_reserve,
             native_reserve,
             min_native_reserve: self.min_liquidity,
             lp_total: lp_total.unwrap_or_default(),
@@ -293,42 +351,6 @@ impl EvmRiskEngine {
         };
         metrics::histogram!("keeper_risk_measure_seconds", "kind" => "evm").record(started.elapsed().as_secs_f64());
         Ok((facts, block, meta))
-    }
-
-    /// One simulated round trip. `Err` carries why the simulation itself could not run.
-    async fn probe(&self, token: Address, eth_in: U256, at: BlockId) -> Result<TradeProbe, String> {
-        let router = self.router.ok_or_else(|| "no v2 router configured for this chain".to_string())?;
-        let overrides = StateOverride::from_iter([(
-            self.probe_address,
-            AccountOverride::default()
-                .with_code(RiskProbe::DEPLOYED_BYTECODE.clone())
-                .with_balance(self.probe_large.saturating_mul(U256::from(4u8))),
-        )]);
-        let probe = RiskProbe::new(self.probe_address, &self.http);
-        let t = probe
-            .probe(router, token, eth_in)
-            .from(self.probe_address)
-            .block(at)
-            .state(overrides)
-            .call()
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(TradeProbe {
-            eth_in: t.ethIn,
-            buy_ok: t.buyOk,
-            buy_quote: t.buyQuote,
-            bought: t.bought,
-            transfer_ok: t.transferOk,
-            transfer_sent: t.transferSent,
-            transfer_received: t.transferReceived,
-            sell_ok: t.sellOk,
-            sold: t.sold,
-            sell_quote: t.sellQuote,
-            eth_back: t.ethBack,
-            tiny_sell_ok: t.tinySellOk,
-            buy_error: (!t.buyOk).then(|| revert_reason(&t.buyError)),
-            sell_error: (!t.sellOk).then(|| revert_reason(&t.sellError)),
-        })
     }
 }
 

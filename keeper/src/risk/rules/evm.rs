@@ -4,9 +4,13 @@ use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::risk::{pct, share_bps, shortfall_bps, Assessment, Finding, RiskPolicy, Severity};
+use crate::{
+    chains::evm::behaviour::{Behaviour, Effect, PrivilegedCall, Role},
+    risk::{pct, share_bps, shortfall_bps, Assessment, Finding, RiskPolicy, Severity},
+};
 
-/// One buy -> wallet transfer -> sell round trip, simulated by the RiskProbe in an `eth_call`.
+/// One buy -> wallet transfer -> sell round trip from an EOA through the pool's router, run in the
+/// sandbox. Amounts of the quote are in its smallest unit (wei for the wrapped native token).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TradeProbe {
     pub eth_in: U256,
@@ -37,7 +41,8 @@ impl TradeProbe {
     }
 }
 
-/// Privileged functions found in the token's runtime code (by selector), by kind.
+/// Well-known privileged functions found in the token's runtime code (by selector), by kind.
+/// Reported for information only: names prove nothing, the privilege search measures effects.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
     pub mint: Vec<String>,
@@ -54,6 +59,12 @@ pub struct EvmFacts {
     pub small: Option<TradeProbe>,
     pub large: Option<TradeProbe>,
     pub probe_error: Option<String>,
+    /// What the sandbox saw the token do (paths, privileged calls).
+    pub behaviour: Behaviour,
+    /// The pair's other side, whether it is the wrapped native token, and its reserve.
+    pub quote: Address,
+    pub quote_is_native: bool,
+    pub quote_reserve: U256,
     /// `owner()` if the token has one.
     pub owner: Option<Address>,
     pub capabilities: Capabilities,
@@ -81,6 +92,7 @@ fn dec(v: U256) -> String {
 pub fn assess(facts: &EvmFacts, policy: &RiskPolicy) -> Assessment {
     let mut out = Vec::new();
     trade_findings(facts, policy, &mut out);
+    behaviour_findings(facts, policy, &mut out);
     static_findings(facts, policy, &mut out);
     Assessment::from_findings(out)
 }
@@ -188,6 +200,184 @@ fn trade_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Finding>)
     }
 }
 
+/// What the sandbox saw: the transfer path, and every privileged call with an effect.
+///
+/// Semantics (documented in `docs/risk.md`):
+/// - a privileged call that makes our sell or transfer fail while its holder can still sell, takes
+///   our balance, mints at least the whole supply again, or swaps the code so that our sell fails,
+///   is **critical**;
+/// - a freeze that stops everyone alike (a pause that binds its holder too), or a targeted freeze
+///   the contract announces with an event naming us (as regulated issuers do), is **high**;
+/// - a fee switch is scored by the tax it reaches ([`RiskPolicy::tax_severity`]): a fee capped by
+///   the code at 10% is medium, one that reaches the critical tax is critical;
+/// - a mint is scored by the share of supply it can create now: under 5% low, under 20% medium,
+///   under 100% high, at least 100% critical. A mint the simulation cannot execute now (a
+///   time lock) produces no effect, so no finding.
+fn behaviour_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Finding>) {
+    let b = &facts.behaviour;
+    let path = &b.path;
+    if path.origin_read {
+        out.push(Finding::new(
+            "origin_check",
+            Severity::High,
+            "The token reads tx.origin while it moves tokens: it can treat wallets differently from contracts, or let one wallet bypass its rules.",
+            json!({}),
+        ));
+    }
+    if !path.external_calls.is_empty() {
+        out.push(Finding::new(
+            "external_calls",
+            Severity::High,
+            format!(
+                "Moving the token calls other contracts ({}), whose answers can change at any time.",
+                path.external_calls.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            json!({ "contracts": path.external_calls.iter().map(|a| a.to_string()).collect::<Vec<_>>() }),
+        ));
+    }
+    let custom: Vec<&Address> = path.delegates.iter().filter(|d| Some(**d) != path.eip1967_implementation).collect();
+    if !custom.is_empty() {
+        out.push(Finding::new(
+            "custom_proxy",
+            Severity::High,
+            format!(
+                "The token runs its logic by DELEGATECALL into {}, an address kept outside the EIP-1967 slot: its code can be swapped without the usual upgrade event.",
+                custom.iter().map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+            json!({ "delegates": custom.iter().map(|a| a.to_string()).collect::<Vec<_>>() }),
+        ));
+    }
+    if path.selfdestructed {
+        out.push(Finding::new(
+            "selfdestruct",
+            Severity::Critical,
+            "A transfer destroys a contract (SELFDESTRUCT).",
+            json!({}),
+        ));
+    }
+    if !path.inflation.is_zero() {
+        out.push(Finding::new(
+            "balance_inflation",
+            Severity::Critical,
+            format!(
+                "A plain wallet-to-wallet transfer created {} tokens out of nothing: the fee math credits more than it debits, so some holder's balance grows on every trade.",
+                path.inflation
+            ),
+            json!({ "created": dec(path.inflation) }),
+        ));
+    }
+    for call in &b.privileged {
+        for effect in &call.effects {
+            out.push(privileged_finding(call, effect, policy));
+        }
+    }
+    let renounced = facts.owner.is_none_or(is_burn_address);
+    let hidden: Vec<&PrivilegedCall> = b.privileged.iter().filter(|c| c.role != Role::Owner && renounced).collect();
+    if !hidden.is_empty() {
+        out.push(Finding::new(
+            "hidden_roles",
+            Severity::High,
+            format!(
+                "The token has no owner (or renounced it), yet {} can still change how it behaves.",
+                hidden
+                    .iter()
+                    .map(|c| c.caller.to_string())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            json!({ "callers": hidden.iter().map(|c| c.caller.to_string()).collect::<Vec<_>>() }),
+        ));
+    }
+    out.push(Finding::new(
+        "privilege_search",
+        Severity::Info,
+        format!(
+            "Privilege search: {} functions x {} candidate callers, {} simulations in {} us{}.",
+            b.search.selectors,
+            b.search.callers,
+            b.search.simulations,
+            b.search.micros,
+            if b.search.exhausted { ", cut short by its budget" } else { "" }
+        ),
+        json!({
+            "selectors": b.search.selectors, "callers": b.callers.iter().map(|(r, a)| json!([r, a.to_string()])).collect::<Vec<_>>(),
+            "simulations": b.search.simulations, "micros": b.search.micros, "exhausted": b.search.exhausted,
+            "cached": b.search.cached, "state_reads": b.state_reads,
+        }),
+    ));
+}
+
+fn short(a: &Address) -> String {
+    let s = a.to_string();
+    format!("{}…{}", &s[..6], &s[s.len() - 4..])
+}
+
+/// One finding for one effect of one privileged call.
+fn privileged_finding(call: &PrivilegedCall, effect: &Effect, policy: &RiskPolicy) -> Finding {
+    let who = format!("`{}` called by {} ({})", call.selector, short(&call.caller), role_name(call.role));
+    let measured = json!({ "selector": call.selector, "caller": call.caller.to_string(), "role": call.role, "args": call.args, "effect": effect });
+    let code_swapped = call.effects.iter().any(|e| matches!(e, Effect::CodeChanged { .. }));
+    let freeze = |what: &str, caller_can_sell: bool, announced: bool| {
+        if code_swapped {
+            (Severity::Critical, format!("{who} swaps the token's code, after which {what}."))
+        } else if caller_can_sell && !announced {
+            (Severity::Critical, format!("{who} makes {what}, while the caller can still sell its own tokens."))
+        } else if announced {
+            (Severity::High, format!("{who} makes {what}; the contract announces it with an event naming the wallet, as regulated issuers do."))
+        } else {
+            (Severity::High, format!("{who} makes {what} for everyone, the caller included (a pause)."))
+        }
+    };
+    let (check, (severity, text)) = match effect {
+        Effect::SellReverts { caller_can_sell, announced, .. } => {
+            ("privileged_sell_block", freeze("your sell revert", *caller_can_sell, *announced))
+        }
+        Effect::TransfersBlocked { caller_can_sell, announced } => {
+            ("privileged_transfer_block", freeze("your transfers revert", *caller_can_sell, *announced))
+        }
+        Effect::SellTax { bps, baseline_bps } => (
+            "privileged_fee_switch",
+            (
+                policy.tax_severity(*bps),
+                format!("{who} raises your sell tax from {} to {}.", pct(*baseline_bps), pct(*bps)),
+            ),
+        ),
+        Effect::BalanceTaken { before, after } => (
+            "privileged_balance_taken",
+            (Severity::Critical, format!("{who} takes your tokens: your balance falls from {before} to {after}.")),
+        ),
+        Effect::Minted { amount, share_bps, .. } => {
+            let severity = match *share_bps {
+                10_000.. => Severity::Critical,
+                2_000.. => Severity::High,
+                500.. => Severity::Medium,
+                _ => Severity::Low,
+            };
+            (
+                "privileged_mint",
+                (severity, format!("{who} creates {amount} new tokens ({} of the supply).", pct(*share_bps))),
+            )
+        }
+        Effect::CodeChanged { after, .. } => (
+            "privileged_code_change",
+            (Severity::High, format!("{who} changes the code your sell runs through (now {}).", after.join(", "))),
+        ),
+    };
+    Finding::new(check, severity, text, measured)
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Owner => "the owner",
+        Role::Deployer => "the deployer",
+        Role::LiquidityAdder => "the liquidity adder",
+        Role::HardCoded => "an address hard-coded in the bytecode",
+        Role::StorageSlot => "an address kept in the token's storage",
+    }
+}
+
 fn static_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Finding>) {
     if let Some(owner) = facts.owner {
         if !is_burn_address(owner) {
@@ -200,21 +390,21 @@ fn static_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Finding>
         }
     }
     let caps = &facts.capabilities;
-    let capability = |check: &str, severity: Severity, what: &str, found: &Vec<String>, out: &mut Vec<Finding>| {
-        if !found.is_empty() {
-            out.push(Finding::new(
-                check,
-                severity,
-                format!("The contract has {what} ({}).", found.join(", ")),
-                json!({ "functions": found }),
-            ));
-        }
-    };
-    capability("mint_function", Severity::High, "a function to mint new supply", &caps.mint, out);
-    capability("blacklist_function", Severity::High, "a function to blacklist holders", &caps.blacklist, out);
-    capability("pause_function", Severity::High, "a function to pause transfers", &caps.pause, out);
-    capability("fee_setter", Severity::Medium, "a function to change its taxes", &caps.fee_setter, out);
-    capability("limit_setter", Severity::Low, "a function to change transaction limits", &caps.limit_setter, out);
+    let names: Vec<&String> = [&caps.mint, &caps.blacklist, &caps.pause, &caps.fee_setter, &caps.limit_setter]
+        .into_iter()
+        .flatten()
+        .collect();
+    if !names.is_empty() {
+        out.push(Finding::new(
+            "declared_functions",
+            Severity::Info,
+            format!(
+                "The code declares well-known privileged functions ({}); what they can do is measured by the privilege search.",
+                names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            json!({ "mint": caps.mint, "blacklist": caps.blacklist, "pause": caps.pause, "fee_setter": caps.fee_setter, "limit_setter": caps.limit_setter }),
+        ));
+    }
     if let Some(imp) = facts.proxy_implementation {
         out.push(Finding::new(
             "upgradeable_proxy",
@@ -223,16 +413,25 @@ fn static_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Finding>
             json!({ "implementation": imp.to_string() }),
         ));
     }
-    let thin = facts.native_reserve < facts.min_native_reserve;
-    out.push(Finding::new(
-        "thin_liquidity",
-        if thin { Severity::High } else { Severity::Info },
-        format!(
-            "The pool holds {} wei of the wrapped native token (minimum wanted {}).",
-            facts.native_reserve, facts.min_native_reserve
-        ),
-        json!({ "native_reserve": dec(facts.native_reserve), "minimum": dec(facts.min_native_reserve) }),
-    ));
+    if facts.quote_is_native {
+        let thin = facts.native_reserve < facts.min_native_reserve;
+        out.push(Finding::new(
+            "thin_liquidity",
+            if thin { Severity::High } else { Severity::Info },
+            format!(
+                "The pool holds {} wei of the wrapped native token (minimum wanted {}).",
+                facts.native_reserve, facts.min_native_reserve
+            ),
+            json!({ "native_reserve": dec(facts.native_reserve), "minimum": dec(facts.min_native_reserve) }),
+        ));
+    } else {
+        out.push(Finding::new(
+            "quote_reserve",
+            Severity::Info,
+            format!("The pool is quoted in {}, of which it holds {} base units.", facts.quote, facts.quote_reserve),
+            json!({ "quote": facts.quote.to_string(), "reserve": dec(facts.quote_reserve) }),
+        ));
+    }
     if !facts.lp_total.is_zero() {
         let burned = share_bps(facts.lp_burned, facts.lp_total);
         let creator = share_bps(facts.lp_creator, facts.lp_total);
@@ -306,6 +505,7 @@ mod tests {
             small: Some(clean_trade(e18(1) / U256::from(100u8))),
             large: Some(clean_trade(e18(1))),
             owner: Some(Address::ZERO),
+            quote_is_native: true,
             native_reserve: e18(10),
             min_native_reserve: e18(1),
             lp_total: e18(1000),
@@ -367,9 +567,12 @@ mod tests {
         let mut f = clean();
         f.owner = Some(Address::with_last_byte(7));
         assert_eq!(assess(&f, &p).tripped(), vec!["owner_not_renounced"]);
+        // A name proves nothing: reported for information, never scored.
         let mut f = clean();
         f.capabilities.mint = vec!["mint(address,uint256)".into()];
-        assert_eq!(assess(&f, &p).tripped(), vec!["mint_function"]);
+        let a = assess(&f, &p);
+        assert_eq!(a.tripped(), Vec::<&str>::new());
+        assert!(a.findings.iter().any(|f| f.check == "declared_functions" && f.severity == Severity::Info));
         let mut f = clean();
         f.proxy_implementation = Some(Address::with_last_byte(9));
         assert_eq!(assess(&f, &p).tripped(), vec!["upgradeable_proxy"]);
@@ -383,5 +586,54 @@ mod tests {
         let mut f = clean();
         f.top_holders = vec![(Address::with_last_byte(1), e18(500_000))];
         assert_eq!(assess(&f, &p).tripped(), vec!["holder_concentration"]);
+    }
+
+    fn privileged(effect: Effect) -> EvmFacts {
+        let mut f = clean();
+        f.owner = Some(Address::with_last_byte(7));
+        f.behaviour.privileged = vec![PrivilegedCall {
+            contract: Address::with_last_byte(9),
+            selector: "0x8a8c523c".into(),
+            caller: Address::with_last_byte(7),
+            role: Role::Owner,
+            args: vec![],
+            effects: vec![effect],
+        }];
+        f
+    }
+
+    fn severity_of(f: &EvmFacts, check: &str) -> Severity {
+        let a = assess(f, &RiskPolicy::default());
+        a.findings.iter().find(|x| x.check == check).unwrap_or_else(|| panic!("{check}: {a:#?}")).severity
+    }
+
+    #[test]
+    fn privileged_effects_mean_what_they_say() {
+        let block = |caller_can_sell, announced| Effect::SellReverts { error: "x".into(), caller_can_sell, announced };
+        // A trap that spares its holder is critical, and never tradeable.
+        let f = privileged(block(true, false));
+        assert_eq!(severity_of(&f, "privileged_sell_block"), Severity::Critical);
+        let a = assess(&f, &RiskPolicy::default());
+        assert!(!a.tradeable && a.verdict == crate::risk::Verdict::Critical);
+        assert!(a.findings[0].explanation.contains("0x8a8c523c"), "names the selector: {}", a.findings[0].explanation);
+        // A pause that binds everyone, or an announced targeted freeze, is high.
+        assert_eq!(severity_of(&privileged(block(false, false)), "privileged_sell_block"), Severity::High);
+        assert_eq!(severity_of(&privileged(block(true, true)), "privileged_sell_block"), Severity::High);
+        // Fee switches by the tax they reach.
+        let fee = |bps| privileged(Effect::SellTax { bps, baseline_bps: 0 });
+        assert_eq!(severity_of(&fee(9_900), "privileged_fee_switch"), Severity::Critical);
+        assert_eq!(severity_of(&fee(500), "privileged_fee_switch"), Severity::Medium);
+        // Mints by the share of supply they create.
+        let mint = |share_bps| privileged(Effect::Minted { amount: "1".into(), supply: "1".into(), share_bps });
+        assert_eq!(severity_of(&mint(10_000), "privileged_mint"), Severity::Critical);
+        assert_eq!(severity_of(&mint(3_000), "privileged_mint"), Severity::High);
+        assert_eq!(severity_of(&mint(200), "privileged_mint"), Severity::Low);
+        assert_eq!(
+            severity_of(
+                &privileged(Effect::BalanceTaken { before: "2".into(), after: "1".into() }),
+                "privileged_balance_taken"
+            ),
+            Severity::Critical
+        );
     }
 }
