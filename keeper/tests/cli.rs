@@ -95,6 +95,7 @@ fn metrics_are_served_on_the_configured_port() {
 fn sigterm_stops_the_daemon_cleanly_within_five_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("mirror.db");
+    let spawned = std::time::SystemTime::now();
     let mut child = keeper()
         .args(["run", "--log-format", "json"])
         .env("KEEPER_DATABASE__PATH", &db)
@@ -103,7 +104,7 @@ fn sigterm_stops_the_daemon_cleanly_within_five_seconds() {
         .spawn()
         .unwrap();
     // Wait until the daemon runs its tasks (its signal handlers are registered by then).
-    tokio::runtime::Runtime::new().unwrap().block_on(keeper_run::process_running(&db, "writer"));
+    tokio::runtime::Runtime::new().unwrap().block_on(keeper_run::process_running(&db, "writer", spawned));
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let stopped = Instant::now();
@@ -135,9 +136,10 @@ async fn run_discovers_and_scores_launches_on_anvil() {
         env.keeper_toml("local")
     );
     std::fs::write(&config, toml).unwrap();
+    let spawned = std::time::SystemTime::now();
     let child =
         keeper().arg("--config").arg(&config).arg("run").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
-    keeper_run::process_running(&db, "evm-discovery-local").await;
+    keeper_run::process_running(&db, "evm-discovery-local", spawned).await;
     let reader = mirror::open_reader(&db, Duration::from_secs(5), 1).await.unwrap();
     test_utils::wait_for("discovery to follow anvil", || async {
         mirror::checkpoint(&reader, "evm:local").await.unwrap().map(|_| ())

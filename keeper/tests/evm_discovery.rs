@@ -56,6 +56,17 @@ async fn start(config: &Config, db: &SqlitePool, rescore_empty_after: Duration) 
     k
 }
 
+/// A fresh anvil and a keeper on it that re-scores pairs not tradeable yet every 300 ms.
+async fn rescoring_keeper() -> (EvmEnv, tempfile::TempDir, SqlitePool, Running) {
+    let env = EvmEnv::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+    mirror::migrate(&db).await.unwrap();
+    let cfg = config(&env, &env.http_url(), dir.path());
+    let keeper = start(&cfg, &db, Duration::from_millis(300)).await;
+    (env, dir, db, keeper)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn backfill_live_restart_and_reorg() {
     let env = EvmEnv::start().await;
@@ -188,12 +199,7 @@ async fn backfill_live_restart_and_reorg() {
 /// The first report (nothing to buy) is not the last word: the pool is scored again once funded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pair_created_empty_is_scored_again_once_funded() {
-    let env = EvmEnv::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
-    mirror::migrate(&db).await.unwrap();
-    let cfg = config(&env, &env.http_url(), dir.path());
-    let keeper = start(&cfg, &db, Duration::from_millis(300)).await;
+    let (env, _dir, db, keeper) = rescoring_keeper().await;
 
     let token = env.deploy_token(TokenKind::Standard, "late", localnet::evm::e18(1_000_000)).await;
     env.create_pair(token, env.weth).await;
@@ -230,5 +236,41 @@ async fn a_pair_created_empty_is_scored_again_once_funded() {
     // has it, however long it waits.
     let due = mirror::risk::empty_and_due(&db, "local", 0, 3_600_000, 1_000).await.unwrap();
     assert!(due.iter().all(|p| p.address != pair), "a funded pair is not scored again");
+    keeper.stop().await;
+}
+
+alloy::sol! {
+    interface IGated {
+        function enableTrading() external;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_opens_trading_after_its_liquidity_is_scored_again_when_it_opens() {
+    use alloy::sol_types::SolCall;
+
+    let (env, _dir, db, keeper) = rescoring_keeper().await;
+
+    let l = env.launch("gated", &Launch::clean(TokenKind::Zoo("GatedToken"))).await;
+    let token = format!("{:#x}", l.token);
+    let has = |r: &keeper::pipeline::RiskReport, check: &str| r.assessment.findings.iter().any(|f| f.check == check);
+    wait_for("a first report: liquidity is in, but buying reverts", || async {
+        keeper.reports.lock().unwrap().iter().any(|r| r.token == token && has(r, "buy_reverts")).then_some(())
+    })
+    .await;
+    assert!(!keeper.report(&token).unwrap().assessment.tradeable);
+
+    // The owner opens trading a few blocks later.
+    env.provider.anvil_mine(Some(3), None).await.unwrap();
+    env.call(l.token, IGated::enableTradingCall {}.abi_encode(), alloy::primitives::U256::ZERO).await;
+    let opened = wait_for("a new report once trading is open", || async {
+        keeper.reports.lock().unwrap().iter().rev().find(|r| r.token == token && !has(r, "buy_reverts")).cloned()
+    })
+    .await;
+    assert!(opened.assessment.tradeable, "{}", opened.assessment.summary);
+    assert!(has(&opened, "sell_tax"), "the round trip ran: {}", opened.assessment.summary);
+    // Every report is kept in the history.
+    let kept = count(&db, "SELECT count(*) FROM risk_reports").await;
+    assert!(kept >= 2, "{kept} reports");
     keeper.stop().await;
 }

@@ -253,10 +253,11 @@ async fn cursor(db: &std::path::Path) -> Option<String> {
 
 /// Runs the keeper until its checkpoint reaches `newest`, then stops it with SIGTERM.
 async fn run_to_completion(db: &std::path::Path, url: &str, newest: &str) {
+    let spawned = std::time::SystemTime::now();
     let mut child = keeper(db, url).env("KEEPER_LOG__FILTER", "info").stderr(Stdio::piped()).spawn().unwrap();
     let start = Instant::now();
     // Started (signal handlers registered) even if there is nothing left to do.
-    keeper_run::process_running(db, "solana-indexer").await;
+    keeper_run::process_running(db, "solana-indexer", spawned).await;
     while cursor(db).await.as_deref() != Some(newest) {
         assert!(start.elapsed() < Duration::from_secs(120), "the keeper did not catch up");
         assert!(child.try_wait().unwrap().is_none(), "the keeper exited early");

@@ -64,10 +64,11 @@ pub async fn unscored(db: &SqlitePool, chain: &str, limit: i64) -> Result<Vec<Po
     .await?)
 }
 
-/// Pools on `chain` still empty in the mirror, discovered less than `max_age_ms` ago, whose
-/// latest report is older than `after_ms` or a quarter of the pool's age, whichever is longer
-/// (so a pair that never gets funded costs a few dozen evaluations, not one every round): pairs
-/// created first and funded later.
+/// Pools on `chain` not tradeable yet, discovered less than `max_age_ms` ago, whose latest report
+/// is older than `after_ms` or a quarter of the pool's age, whichever is longer (so a pair that
+/// never opens costs a few dozen evaluations, not one every round). Not tradeable yet: still
+/// empty in the mirror (created first, funded later), or its latest report says buying reverts
+/// (`buy_reverts`: trading opened later by an owner call).
 pub async fn empty_and_due(
     db: &SqlitePool,
     chain: &str,
@@ -81,7 +82,11 @@ pub async fn empty_and_due(
         PoolRecord,
         r#"SELECT id AS "id!", chain, venue, address, token_a, token_b, base_token, created_slot, created_tx,
                 created_block_time, first_seen_at_ms
-         FROM pools p WHERE chain = ?1 AND reserve_a = '0' AND reserve_b = '0' AND first_seen_at_ms > ?2
+         FROM pools p WHERE chain = ?1 AND first_seen_at_ms > ?2
+           AND ((reserve_a = '0' AND reserve_b = '0')
+                OR EXISTS (SELECT 1 FROM json_each((SELECT findings FROM risk_reports r WHERE r.pool_id = p.id
+                                                    ORDER BY r.id DESC LIMIT 1))
+                           WHERE json_extract(value, '$.check') = 'buy_reverts'))
            AND (SELECT max(created_at_ms) FROM risk_reports r WHERE r.pool_id = p.id)
                < ?3 - max(?4, (?3 - first_seen_at_ms) / 4)
          ORDER BY id LIMIT ?5"#,

@@ -3,8 +3,9 @@
 //! concurrently up to `concurrency`; a failed one is retried by the recovery sweep.
 //!
 //! The mirror is read only for recovery: at start (pools a previous run left unscored) and every
-//! `recovery_every` (evaluations that failed), and for re-scoring EVM pairs created empty
-//! (liquidity added in a later transaction, a common launch pattern) while they stay empty.
+//! `recovery_every` (evaluations that failed), and for re-scoring EVM pairs that are not
+//! tradeable yet: created empty (liquidity added in a later transaction, a common launch
+//! pattern), or funded but not buyable (trading opened by a later owner call), until they are.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -28,7 +29,8 @@ use crate::pipeline::{NewPool, PoolRecord, RiskReport};
 pub struct Recovery {
     /// Pools without a report (failed evaluations; at start, a previous run's leftovers).
     pub recovery_every: Duration,
-    /// Empty EVM pairs due for another look are checked this often...
+    /// EVM pairs not tradeable yet (empty, or buys revert) due for another look are checked this
+    /// often...
     pub rescore_every: Duration,
     /// ...scored again this long after their last report...
     pub rescore_empty_after: Duration,

@@ -89,7 +89,11 @@ pub async fn following(db: &SqlitePool, source: &str) {
 
 /// Waits until a `keeper run` process on the mirror at `db` has its task `task` running (its
 /// signal handlers are registered before any task starts).
-pub async fn process_running(db: &std::path::Path, task: &str) {
+pub async fn process_running(db: &std::path::Path, task: &str, since: std::time::SystemTime) {
+    // A row left "running" by an earlier (killed) process of the same mirror does not count: the
+    // state must have been written by a process started at `since` or later.
+    let since_ms =
+        since.duration_since(std::time::UNIX_EPOCH).ok().and_then(|d| i64::try_from(d.as_millis()).ok()).unwrap_or(0);
     test_utils::wait_for(&format!("the keeper's {task} task to run"), || async {
         if !db.exists() {
             return None;
@@ -97,7 +101,7 @@ pub async fn process_running(db: &std::path::Path, task: &str) {
         let reader = mirror::open_reader(db, Duration::from_secs(1), 1).await.ok()?;
         let tasks = mirror::tasks::all(&reader).await.ok()?;
         reader.close().await;
-        tasks.iter().any(|t| t.name == task && t.state == "running").then_some(())
+        tasks.iter().any(|t| t.name == task && t.state == "running" && t.updated_at_ms >= since_ms).then_some(())
     })
     .await;
 }

@@ -508,6 +508,24 @@ contract DividendToken is BaseToken {
 
 // ---- legitimate controls ---------------------------------------------------------------------
 
+/// Trading opens when the owner calls `enableTrading()`, some blocks after the liquidity is
+/// added; until then every buy reverts. Not a scam: it must be scored again once it opens.
+contract GatedToken is BaseToken {
+    bool public tradingOpen;
+
+    constructor(string memory n, string memory s, uint256 supply, address factory, address weth)
+        BaseToken(n, s, supply, factory, weth) {}
+
+    function enableTrading() external onlyOwner {
+        tradingOpen = true;
+    }
+
+    function _transfer(address from, address to, uint256 value) internal override {
+        require(tradingOpen || _exempt(from, to), "trading not open");
+        _move(from, to, value);
+    }
+}
+
 /// A mint that opens a year after deployment and is capped at 2% of the supply per year.
 contract CappedMintToken is BaseToken {
     uint256 public immutable opensAt;

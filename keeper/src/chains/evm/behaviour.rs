@@ -23,9 +23,9 @@ use alloy::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::probe::{pushed_selectors, revert_reason, EIP1967_IMPLEMENTATION_SLOT};
+use super::bytecode::{pushed_addresses, pushed_selectors, revert_reason, DEAD, EIP1967_IMPLEMENTATION_SLOT};
 use crate::{
-    risk::rules::evm::TradeProbe,
+    risk::shortfall_bps,
     sandbox::{CallKind, Outcome, Sandbox, SandboxError, Trace},
 };
 
@@ -41,6 +41,38 @@ sol! {
         function totalSupply() external view returns (uint256);
         function transfer(address to, uint256 value) external returns (bool);
         function approve(address spender, uint256 value) external returns (bool);
+    }
+}
+
+/// One buy -> wallet transfer -> sell round trip from an EOA through the pool's router, run in the
+/// sandbox. Amounts of the quote are in its smallest unit (wei for the wrapped native token).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TradeProbe {
+    pub eth_in: U256,
+    pub buy_ok: bool,
+    pub buy_quote: U256,
+    pub bought: U256,
+    pub transfer_ok: bool,
+    pub transfer_sent: U256,
+    pub transfer_received: U256,
+    pub sell_ok: bool,
+    pub sold: U256,
+    pub sell_quote: U256,
+    pub eth_back: U256,
+    pub tiny_sell_ok: bool,
+    pub buy_error: Option<String>,
+    pub sell_error: Option<String>,
+}
+
+impl TradeProbe {
+    pub fn buy_tax_bps(&self) -> u32 {
+        shortfall_bps(self.buy_quote, self.bought)
+    }
+    pub fn sell_tax_bps(&self) -> u32 {
+        shortfall_bps(self.sell_quote, self.eth_back)
+    }
+    pub fn transfer_tax_bps(&self) -> u32 {
+        shortfall_bps(self.transfer_sent, self.transfer_received)
     }
 }
 
@@ -411,28 +443,6 @@ fn reached(traces: &[Trace]) -> BTreeSet<(CallKind, Address)> {
     traces.iter().flat_map(|t| t.calls.iter().map(|c| (c.kind, c.code))).collect()
 }
 
-/// The PUSH20 constants of `code` (addresses hard-coded in the bytecode).
-pub fn pushed_addresses(code: &[u8]) -> Vec<Address> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < code.len() {
-        let op = code[i];
-        if (0x60..=0x7f).contains(&op) {
-            let n = usize::from(op - 0x5f);
-            if op == 0x73 && i + 20 < code.len() {
-                let a = Address::from_slice(&code[i + 1..i + 21]);
-                // Masks (0xff…ff) and small constants are not addresses.
-                if a != Address::repeat_byte(0xff) && a.0[..4] != [0u8; 4] && !out.contains(&a) {
-                    out.push(a);
-                }
-            }
-            i += n;
-        }
-        i += 1;
-    }
-    out
-}
-
 /// An address-looking value in a storage word: the low 20 bytes, when the bytes above them (save
 /// a packed flag byte) are zero and it is not a small number.
 fn slot_address(word: U256) -> Option<Address> {
@@ -641,7 +651,7 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
     let mut callers: Vec<(Role, Address)> = Vec::new();
     let add = |role: Role, a: Option<Address>, callers: &mut Vec<(Role, Address)>| {
         if let Some(a) = a {
-            let useless = a == Address::ZERO || a == crate::risk::rules::evm::DEAD;
+            let useless = a == Address::ZERO || a == DEAD;
             let ours = [w.buyer, w.friend, v.pair, v.router, v.token, v.quote, v.wrapped_native].contains(&a);
             if !useless && !ours && !callers.iter().any(|(_, b)| *b == a) {
                 callers.push((role, a));
@@ -677,7 +687,7 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
         // Nothing to compare with: the round trip's findings already say the sell fails.
         return;
     }
-    let base_tax = crate::risk::shortfall_bps(base_quote, base_got);
+    let base_tax = shortfall_bps(base_quote, base_got);
     let base_path = reached(&[base_trace]);
     let base_transfer_ok = {
         let mut f = held.clone();
@@ -831,7 +841,7 @@ fn effects_after(f: &Sandbox, v: &Venue, w: &Wallets, b: Baseline) -> (Vec<Effec
     used += 3;
     match sold {
         Ok((true, quote, got, _, trace)) => {
-            let tax = crate::risk::shortfall_bps(quote, got);
+            let tax = shortfall_bps(quote, got);
             if tax > b.tax.saturating_add(100) {
                 effects.push(Effect::SellTax { bps: tax, baseline_bps: b.tax });
             }
@@ -870,22 +880,6 @@ fn code_changed(before: &BTreeSet<(CallKind, Address)>, after: &BTreeSet<(CallKi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hard_coded_addresses_skip_masks_and_push_data() {
-        let a = Address::repeat_byte(0x42);
-        let mut code = vec![0x73];
-        code.extend_from_slice(a.as_slice());
-        code.push(0x73);
-        code.extend_from_slice(Address::repeat_byte(0xff).as_slice());
-        code.push(0x7f);
-        let mut data = [0u8; 32];
-        data[0] = 0x73;
-        data[1..21].copy_from_slice(Address::repeat_byte(0x17).as_slice());
-        code.extend_from_slice(&data);
-        code.push(0x00);
-        assert_eq!(pushed_addresses(&code), vec![a]);
-    }
 
     #[test]
     fn addresses_in_storage_words() {

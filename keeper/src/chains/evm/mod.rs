@@ -3,6 +3,7 @@
 
 pub mod abi;
 pub mod behaviour;
+pub mod bytecode;
 pub mod logs;
 pub mod probe;
 

@@ -15,10 +15,12 @@ use alloy::{
 use futures::{future::BoxFuture, FutureExt};
 use mirror::Row;
 
+pub use super::bytecode::{pushed_selectors, revert_reason, EIP1967_IMPLEMENTATION_SLOT};
 use super::{
     abi::{IUniswapV2Pair, IERC20},
     addr,
     behaviour::{self, Budget, SearchCache, Venue, Wallets},
+    bytecode::is_burn_address,
     logs::get_logs_adaptive,
 };
 use crate::{
@@ -26,15 +28,11 @@ use crate::{
     pipeline::PoolRecord,
     risk::{
         engine::{Evaluation, RiskEngine, RiskError},
-        rules::evm::{assess, is_burn_address, Capabilities, EvmFacts},
+        rules::evm::{assess, Capabilities, EvmFacts},
         Assessment, RiskPolicy,
     },
     sandbox::{CodeCache, RpcState, Sandbox},
 };
-
-/// `bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)`.
-pub const EIP1967_IMPLEMENTATION_SLOT: B256 =
-    alloy::primitives::b256!("0x360894a13ba1a3210667c828492db98dca3e2076cc3735a920a3ca505d382bbc");
 
 /// Privileged functions looked for in a token's code, by kind.
 const MINT: &[&str] = &["mint(address,uint256)", "mint(uint256)", "mintTo(address,uint256)", "issue(uint256)"];
@@ -64,25 +62,6 @@ const FEE_SETTER: &[&str] = &[
 ];
 const LIMIT_SETTER: &[&str] =
     &["setMaxTxAmount(uint256)", "setMaxTx(uint256)", "setMaxWalletSize(uint256)", "setMaxWallet(uint256)"];
-
-/// The 4-byte selectors pushed by `PUSH4` in runtime code (the dispatcher's table), skipping
-/// push data so constants are not misread as opcodes.
-pub fn pushed_selectors(code: &[u8]) -> std::collections::HashSet<[u8; 4]> {
-    let mut out = std::collections::HashSet::new();
-    let mut i = 0;
-    while i < code.len() {
-        let op = code[i];
-        if (0x60..=0x7f).contains(&op) {
-            let n = usize::from(op - 0x5f);
-            if op == 0x63 && i + 4 < code.len() {
-                out.insert([code[i + 1], code[i + 2], code[i + 3], code[i + 4]]);
-            }
-            i += n;
-        }
-        i += 1;
-    }
-    out
-}
 
 /// Which privileged functions a contract's code exposes.
 pub fn capabilities(codes: &[&[u8]]) -> Capabilities {
@@ -354,18 +333,6 @@ impl EvmRiskEngine {
     }
 }
 
-/// A readable revert reason from ABI-encoded `Error(string)` data, else hex.
-pub fn revert_reason(data: &[u8]) -> String {
-    if let Ok(r) = <alloy::sol_types::Revert as alloy::sol_types::SolError>::abi_decode(data) {
-        return r.reason;
-    }
-    if data.is_empty() {
-        "reverted without a reason".into()
-    } else {
-        format!("0x{}", alloy::primitives::hex::encode(data))
-    }
-}
-
 /// What a measurement learnt for the mirror: token metadata, the pool's creator, and its first
 /// funded reserves (a pair created empty gets the reserves seen when it is first measured
 /// funded, which takes it out of the re-scoring set).
@@ -426,13 +393,5 @@ mod tests {
         let caps = capabilities(&[&code]);
         assert_eq!(caps.mint, vec!["mint(address,uint256)".to_string()]);
         assert!(caps.pause.is_empty(), "push data is not code");
-    }
-
-    #[test]
-    fn revert_reasons_decode() {
-        let data = alloy::sol_types::SolError::abi_encode(&alloy::sol_types::Revert::from("TRANSFER_FORBIDDEN"));
-        assert_eq!(revert_reason(&data), "TRANSFER_FORBIDDEN");
-        assert_eq!(revert_reason(&[]), "reverted without a reason");
-        assert_eq!(revert_reason(&[0xde, 0xad]), "0xdead");
     }
 }

@@ -4,42 +4,14 @@ use alloy::primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub use crate::chains::evm::behaviour::TradeProbe;
 use crate::{
-    chains::evm::behaviour::{Behaviour, Effect, PrivilegedCall, Role},
-    risk::{pct, share_bps, shortfall_bps, Assessment, Finding, RiskPolicy, Severity},
+    chains::evm::{
+        behaviour::{Behaviour, Effect, PrivilegedCall, Role},
+        bytecode::is_burn_address,
+    },
+    risk::{pct, share_bps, Assessment, Finding, RiskPolicy, Severity},
 };
-
-/// One buy -> wallet transfer -> sell round trip from an EOA through the pool's router, run in the
-/// sandbox. Amounts of the quote are in its smallest unit (wei for the wrapped native token).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TradeProbe {
-    pub eth_in: U256,
-    pub buy_ok: bool,
-    pub buy_quote: U256,
-    pub bought: U256,
-    pub transfer_ok: bool,
-    pub transfer_sent: U256,
-    pub transfer_received: U256,
-    pub sell_ok: bool,
-    pub sold: U256,
-    pub sell_quote: U256,
-    pub eth_back: U256,
-    pub tiny_sell_ok: bool,
-    pub buy_error: Option<String>,
-    pub sell_error: Option<String>,
-}
-
-impl TradeProbe {
-    pub fn buy_tax_bps(&self) -> u32 {
-        shortfall_bps(self.buy_quote, self.bought)
-    }
-    pub fn sell_tax_bps(&self) -> u32 {
-        shortfall_bps(self.sell_quote, self.eth_back)
-    }
-    pub fn transfer_tax_bps(&self) -> u32 {
-        shortfall_bps(self.transfer_sent, self.transfer_received)
-    }
-}
 
 /// Well-known privileged functions found in the token's runtime code (by selector), by kind.
 /// Reported for information only: names prove nothing, the privilege search measures effects.
@@ -467,13 +439,6 @@ fn static_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Finding>
         }),
     ));
 }
-
-/// Addresses nobody controls: the zero address and the conventional `0x…dEaD`.
-pub fn is_burn_address(a: Address) -> bool {
-    a == Address::ZERO || a == DEAD
-}
-
-pub const DEAD: Address = alloy::primitives::address!("0x000000000000000000000000000000000000dEaD");
 
 #[cfg(test)]
 mod tests {
