@@ -8,6 +8,11 @@
 pub mod inspector;
 pub mod state;
 
+use std::sync::{
+    atomic::{AtomicU64, Ordering},
+    Arc,
+};
+
 use alloy::primitives::{Address, Bytes, U256};
 use revm::{
     context::TxEnv,
@@ -56,8 +61,9 @@ pub struct Sandbox {
     chain_id: u64,
     number: u64,
     timestamp: u64,
-    /// Transactions executed (committed or not), for budgets and the report.
-    pub executed: u64,
+    /// Transactions executed (committed or not) by this sandbox and every fork of it: one
+    /// counter shared by the forks, for budgets and the report.
+    executed: Arc<AtomicU64>,
     /// The contract whose behaviour the inspector records (default: each transaction's target).
     watched: Option<Address>,
 }
@@ -66,11 +72,16 @@ impl Sandbox {
     /// The state at `state.block()`, whose timestamp is `timestamp`.
     pub fn new(state: RpcState, chain_id: u64, timestamp: u64) -> Self {
         let number = state.block();
-        Self { db: CacheDB::new(state), chain_id, number, timestamp, executed: 0, watched: None }
+        Self { db: CacheDB::new(state), chain_id, number, timestamp, executed: Arc::default(), watched: None }
     }
 
     pub fn block(&self) -> u64 {
         self.number
+    }
+
+    /// Transactions executed so far by this sandbox and all its forks.
+    pub fn executed(&self) -> u64 {
+        self.executed.load(Ordering::Relaxed)
     }
 
     /// JSON-RPC reads made by this state so far.
@@ -148,7 +159,7 @@ impl Sandbox {
         value: U256,
         commit: bool,
     ) -> Result<Outcome, SandboxError> {
-        self.executed += 1;
+        self.executed.fetch_add(1, Ordering::Relaxed);
         let (chain_id, number, timestamp) = (self.chain_id, self.number, self.timestamp);
         let watched = self.watched.unwrap_or(to);
         let ctx = Context::mainnet()

@@ -23,7 +23,7 @@ use alloy::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::bytecode::{pushed_addresses, pushed_selectors, revert_reason, DEAD, EIP1967_IMPLEMENTATION_SLOT};
+use super::bytecode::{pushed_addresses, pushed_selectors, revert_reason, selector, DEAD, EIP1967_IMPLEMENTATION_SLOT};
 use crate::{
     risk::shortfall_bps,
     sandbox::{CallKind, Outcome, Sandbox, SandboxError, Trace},
@@ -240,11 +240,6 @@ const STANDARD: &[&str] = &[
     "transferFrom(address,address,uint256)",
     "owner()",
 ];
-
-fn sel(sig: &str) -> [u8; 4] {
-    let h = keccak256(sig.as_bytes());
-    [h[0], h[1], h[2], h[3]]
-}
 
 const DEADLINE: U256 = U256::MAX;
 
@@ -628,7 +623,7 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
             codes.push(c);
         }
     }
-    let standard: Vec<[u8; 4]> = STANDARD.iter().map(|s| sel(s)).collect();
+    let standard: Vec<[u8; 4]> = STANDARD.iter().map(|s| selector(s)).collect();
     let own = |codes: &[Bytes]| -> Vec<[u8; 4]> {
         let mut v: Vec<[u8; 4]> =
             codes.iter().flat_map(|c| pushed_selectors(c)).filter(|s| !standard.contains(s)).collect();
@@ -719,11 +714,12 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
     let deadline = Instant::now() + p.budget.time;
     let mut hits = Vec::new();
     let mut critical_selectors: BTreeSet<(usize, [u8; 4])> = BTreeSet::new();
-    let mut sims = 0u64;
+    let started_at = held.executed();
+    let sims = |sb: &Sandbox| sb.executed() - started_at;
     let mut caller_balances: HashMap<Address, U256> = HashMap::new();
     for (ti, selector, role, nth, t) in plan {
         let Some(&(target, _)) = targets.get(ti) else { continue };
-        if sims >= p.budget.max_simulations || Instant::now() >= deadline {
+        if sims(held) >= p.budget.max_simulations || Instant::now() >= deadline {
             out.search.exhausted = true;
             break;
         }
@@ -737,7 +733,6 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
             data.extend_from_slice(&word.to_be_bytes::<32>());
         }
         let mut f = held.clone();
-        sims += 1;
         let Ok(o) = f.send(caller, target, Bytes::from(data), U256::ZERO) else { continue };
         if !o.success || !o.changed_state {
             continue;
@@ -750,7 +745,7 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
         });
         let caller_balance =
             *caller_balances.entry(caller).or_insert_with(|| balance(held, v.token, caller).unwrap_or_default());
-        let (effects, used) = effects_after(
+        let effects = effects_after(
             &f,
             &v,
             &w,
@@ -766,7 +761,6 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
                 caller_credited_by_transfer,
             },
         );
-        sims += used;
         if effects.is_empty() {
             continue;
         }
@@ -794,7 +788,7 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
             });
         }
     }
-    out.search.simulations = sims;
+    out.search.simulations = sims(held);
     if !out.search.exhausted && cached.is_none() {
         p.cache.put(code_hash, hits);
     }
@@ -812,16 +806,13 @@ struct Baseline<'a> {
     caller_credited_by_transfer: bool,
 }
 
-/// Measures what a privileged call changed, on the state right after it. Returns the effects
-/// and the number of simulations used.
-fn effects_after(f: &Sandbox, v: &Venue, w: &Wallets, b: Baseline) -> (Vec<Effect>, u64) {
+/// Measures what a privileged call changed, on the state right after it.
+fn effects_after(f: &Sandbox, v: &Venue, w: &Wallets, b: Baseline) -> Vec<Effect> {
     let mut effects = Vec::new();
     let mut f = f.clone();
-    let mut used = 0u64;
     let supply_now = supply(&mut f, v.token).unwrap_or(b.supply);
     let ours = balance(&mut f, v.token, w.buyer).unwrap_or(b.balance);
     let caller_now = balance(&mut f, v.token, b.caller).unwrap_or(b.caller_balance);
-    used += 3;
     if ours < b.balance {
         effects.push(Effect::BalanceTaken { before: b.balance.to_string(), after: ours.to_string() });
     }
@@ -838,7 +829,6 @@ fn effects_after(f: &Sandbox, v: &Venue, w: &Wallets, b: Baseline) -> (Vec<Effec
     let caller_can_sell =
         || -> bool { sell_all(&f, v, b.caller).map(|(ok, _, got, _, _)| ok && !got.is_zero()).unwrap_or(false) };
     let sold = sell_all(&f, v, w.buyer);
-    used += 3;
     match sold {
         Ok((true, quote, got, _, trace)) => {
             let tax = shortfall_bps(quote, got);
@@ -855,21 +845,18 @@ fn effects_after(f: &Sandbox, v: &Venue, w: &Wallets, b: Baseline) -> (Vec<Effec
             if &path != b.path {
                 effects.push(code_changed(b.path, &path));
             }
-            used += 3;
             effects.push(Effect::SellReverts { error, caller_can_sell: caller_can_sell(), announced: b.announced });
         }
         Err(_) => {}
     }
     if b.transfer_ok {
         let mut t = f.clone();
-        used += 1;
         let ok = transfer(&mut t, v.token, w.buyer, w.friend, U256::from(1u8)).map(|o| o.success).unwrap_or(true);
         if !ok && !effects.iter().any(|e| matches!(e, Effect::SellReverts { .. })) {
-            used += 3;
             effects.push(Effect::TransfersBlocked { caller_can_sell: caller_can_sell(), announced: b.announced });
         }
     }
-    (effects, used)
+    effects
 }
 
 fn code_changed(before: &BTreeSet<(CallKind, Address)>, after: &BTreeSet<(CallKind, Address)>) -> Effect {

@@ -1,7 +1,13 @@
 //! What raw EVM bytes say: the selectors and addresses a contract's code pushes, revert data,
 //! and the well-known slots and addresses the risk engine recognises.
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::{keccak256, Address, B256};
+
+/// The 4-byte selector of a function signature, e.g. `transfer(address,uint256)`.
+pub fn selector(signature: &str) -> [u8; 4] {
+    let h = keccak256(signature.as_bytes());
+    [h[0], h[1], h[2], h[3]]
+}
 
 /// `bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)`.
 pub const EIP1967_IMPLEMENTATION_SLOT: B256 =

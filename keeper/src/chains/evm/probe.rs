@@ -6,7 +6,7 @@ use std::{collections::HashMap, time::Instant};
 
 use alloy::{
     eips::BlockId,
-    primitives::{keccak256, Address, Bytes, B256, U256},
+    primitives::{Address, Bytes, B256, U256},
     providers::{DynProvider, Provider},
     rpc::types::{Filter, Log},
     sol_types::SolEvent,
@@ -15,7 +15,7 @@ use alloy::{
 use futures::{future::BoxFuture, FutureExt};
 use mirror::Row;
 
-pub use super::bytecode::{pushed_selectors, revert_reason, EIP1967_IMPLEMENTATION_SLOT};
+use super::bytecode::{pushed_selectors, selector, EIP1967_IMPLEMENTATION_SLOT};
 use super::{
     abi::{IUniswapV2Pair, IERC20},
     addr,
@@ -70,13 +70,7 @@ pub fn capabilities(codes: &[&[u8]]) -> Capabilities {
         selectors.extend(pushed_selectors(code));
     }
     let found = |sigs: &[&str]| -> Vec<String> {
-        sigs.iter()
-            .filter(|s| {
-                let h = keccak256(s.as_bytes());
-                selectors.contains(&[h[0], h[1], h[2], h[3]])
-            })
-            .map(|s| s.to_string())
-            .collect()
+        sigs.iter().filter(|s| selectors.contains(&selector(s))).map(|s| s.to_string()).collect()
     };
     Capabilities {
         mint: found(MINT),
@@ -377,6 +371,7 @@ impl RiskEngine for EvmRiskEngine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::primitives::keccak256;
 
     #[test]
     fn selectors_skip_push_data() {
