@@ -746,6 +746,47 @@ async fn trades_and_positions_with_pnl() {
     assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("side")));
 }
 
+/// A trapped position (its simulated sale reverts) is listed with when and why, its PnL is the
+/// loss at the simulated value, and its health history is served with each finding.
+#[tokio::test]
+async fn trapped_positions_show_the_loss_and_their_health_history() {
+    let f = fixture().await;
+    let w = &f.state.writer;
+    sqlx::query(
+        "INSERT INTO positions (id, chain, mode, status, pool_id, pool_address, venue, token, quote_token, size, cost,
+            last_value, opened_at_ms, trapped_at_ms, trapped_reason)
+         VALUES (4, 'local', 'live', 'trapped', 1, '0xpool', 'uniswap_v2', '0xtoken4', '0xweth', '5000', '1000', '0', 1, 2,
+            'selling it reverts (<b>no</b>)')",
+    )
+    .execute(w)
+    .await
+    .unwrap();
+    let finding = r#"{"check":"trapped","severity":"critical","explanation":"Trapped: selling it reverts.","measured":{"block":7}}"#;
+    sqlx::query(
+        "INSERT INTO position_events (position_id, kind, block, finding, created_at_ms) VALUES (4, 'trapped', 7, ?, 2)",
+    )
+    .bind(finding)
+    .execute(w)
+    .await
+    .unwrap();
+    let (status, body, _) = get(&f.app, "/api/v1/positions?status=trapped").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let item = &body["items"][0];
+    assert_eq!((item["id"].as_i64(), item["status"].as_str()), (Some(4), Some("trapped")));
+    assert_eq!(item["unrealized_pnl"], "-1000", "valued at what the simulated sale returns: nothing");
+    assert_eq!(item["trapped_reason"], "selling it reverts (<b>no</b>)", "chain text is data, returned as JSON text");
+    assert_eq!(item["trapped_at_ms"], 2);
+    let (status, events, _) = get(&f.app, "/api/v1/positions/4/events").await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    assert_eq!(events[0]["kind"], "trapped");
+    assert_eq!(events[0]["block"], 7);
+    assert_eq!(events[0]["finding"]["severity"], "critical");
+    let (status, body, _) = get(&f.app, "/api/v1/positions/99/events").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, body, _) = get(&f.app, "/api/v1/positions/abc/events").await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("id")));
+}
+
 /// What the keeper's external services add: DexScreener's market on pools, USD values on
 /// positions, 0x / 1inch comparisons on trades (each empty until the keeper wrote it).
 #[tokio::test]

@@ -15,21 +15,11 @@ use alloy::{
 };
 use keeper::{
     app::{App, Secrets},
-    pipeline::RiskReport,
     risk::worker::Recovery,
 };
 use localnet::evm::TokenKind;
 use test_utils::bench::{ms, percentile};
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
-
-async fn next(done: &mut broadcast::Receiver<RiskReport>) -> RiskReport {
-    tokio::time::timeout(Duration::from_secs(30), done.recv())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .expect("a report within 30 s")
-}
 
 mod common;
 
@@ -61,14 +51,14 @@ async fn main() -> anyhow::Result<()> {
     let mut it = tokens.into_iter();
     for _ in 0..5 {
         env.send(env.add_liquidity_tx(it.next().unwrap())).await;
-        next(&mut done).await;
+        common::next_report(&mut done).await;
     }
 
     // 1) One launch at a time.
     let mut lat = Vec::with_capacity(launches);
     for _ in 0..launches {
         env.send(env.add_liquidity_tx(it.next().unwrap())).await;
-        let r = next(&mut done).await;
+        let r = common::next_report(&mut done).await;
         lat.push(r.latency.expect("live discovery has a latency"));
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

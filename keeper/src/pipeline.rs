@@ -26,6 +26,9 @@ pub struct RiskReport {
     pub latency: Option<Duration>,
     /// When the creation reached the keeper (live discoveries).
     pub seen_at: Option<Instant>,
+    /// A later report of a pool scored before (it was not tradeable yet, or what its report
+    /// rested on changed): the trader never buys a token on it again once it traded it.
+    pub rescored: bool,
 }
 
 /// What the trader did with one report: published to every subscriber and recorded in the

@@ -44,9 +44,11 @@ async fn count(db: &SqlitePool, sql: &str) -> i64 {
 const ONE_HOUR: Duration = Duration::from_secs(3600);
 
 /// Discovery + risk worker, as `keeper run` builds them; empty pairs are scored again
-/// `rescore_empty_after` after their last report (long where a test counts reports).
-async fn start(config: &Config, db: &SqlitePool, rescore_empty_after: Duration) -> Running {
-    let recovery = Recovery { rescore_empty_after, rescore_every: Duration::from_millis(200), ..Recovery::default() };
+/// `rescore_empty_after` after their last report, and reports' watches are checked every
+/// `watch_every` (both long where a test counts reports).
+async fn start(config: &Config, db: &SqlitePool, rescore_empty_after: Duration, watch_every: Duration) -> Running {
+    let recovery =
+        Recovery { rescore_empty_after, rescore_every: Duration::from_millis(200), watch_every, ..Recovery::default() };
     let builder = App::builder(config, Secrets::default())
         .database(db.clone())
         .evm_poll_interval(Duration::from_millis(200))
@@ -63,7 +65,7 @@ async fn rescoring_keeper() -> (EvmEnv, tempfile::TempDir, SqlitePool, Running) 
     let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
     mirror::migrate(&db).await.unwrap();
     let cfg = config(&env, &env.http_url(), dir.path());
-    let keeper = start(&cfg, &db, Duration::from_millis(300)).await;
+    let keeper = start(&cfg, &db, Duration::from_millis(300), Duration::from_millis(300)).await;
     (env, dir, db, keeper)
 }
 
@@ -83,7 +85,7 @@ async fn backfill_live_restart_and_reorg() {
     // The provider refuses eth_getLogs over more than 5 blocks; the keeper asks for 64 at first.
     let proxy = RangeLimitedRpc::start(env.http_url(), 5).await;
     let cfg = config(&env, &proxy.url, dir.path());
-    let keeper = start(&cfg, &db, ONE_HOUR).await;
+    let keeper = start(&cfg, &db, ONE_HOUR, ONE_HOUR).await;
 
     wait_for("the backfilled pools and their reports", || async {
         (count(&db, "SELECT count(*) FROM pools p JOIN risk_reports r ON r.pool_id = p.id").await == 4).then_some(())
@@ -141,7 +143,7 @@ async fn backfill_live_restart_and_reorg() {
     // Restart: pairs created while the keeper is down are backfilled; nothing is doubled.
     keeper.stop().await;
     env.create_pair(fresh(7), fresh(8)).await;
-    let keeper = start(&cfg, &db, ONE_HOUR).await;
+    let keeper = start(&cfg, &db, ONE_HOUR, ONE_HOUR).await;
     wait_for("the pair created while down, and its report", || async {
         (count(&db, "SELECT count(DISTINCT pool_id) FROM risk_reports").await == 6).then_some(())
     })
@@ -272,5 +274,36 @@ async fn a_token_that_opens_trading_after_its_liquidity_is_scored_again_when_it_
     // Every report is kept in the history.
     let kept = count(&db, "SELECT count(*) FROM risk_reports").await;
     assert!(kept >= 2, "{kept} reports");
+    keeper.stop().await;
+}
+
+/// A funded, tradeable token whose report rests on state that changes is scored again when it
+/// changes: here its deployer adds liquidity some blocks after the launch. The new report is
+/// kept beside the earlier ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_is_scored_again_when_liquidity_is_added_later() {
+    let (env, _dir, db, keeper) = rescoring_keeper().await;
+    let l = env.launch("later", &Launch { distribute: false, ..Launch::clean(TokenKind::Standard) }).await;
+    let token = format!("{:#x}", l.token);
+    let latest_measured = |sql: &'static str| {
+        let (db, token) = (db.clone(), token.clone());
+        async move { sqlx::query_scalar::<_, Option<i64>>(sql).bind(token).fetch_one(&db).await.unwrap().unwrap_or(-1) }
+    };
+    const MEASURED: &str = "SELECT max(measured_slot) FROM risk_reports WHERE token = ?";
+    // A report of the state after the whole launch (its LP burn and renunciation are later
+    // transactions of the deployer, which make earlier reports due again).
+    let launched = i64::try_from(env.provider.get_block_number().await.unwrap()).unwrap();
+    wait_for("a report of the launched state", || async {
+        (latest_measured(MEASURED).await >= launched).then_some(())
+    })
+    .await;
+    let added = env.send(env.add_liquidity_tx(l.token)).await;
+    let added = i64::try_from(added.block_number.unwrap()).unwrap();
+    wait_for("a report of the state after the liquidity was added", || async {
+        (latest_measured(MEASURED).await >= added).then_some(())
+    })
+    .await;
+    let kept = count(&db, &format!("SELECT count(*) FROM risk_reports WHERE token = '{token}'")).await;
+    assert!(kept >= 2, "every report is kept: {kept}");
     keeper.stop().await;
 }

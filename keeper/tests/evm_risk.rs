@@ -267,14 +267,90 @@ async fn a_stablecoin_quoted_pair_is_scored_and_traded_on_the_token_side() {
                 "{}",
                 a.summary
             );
-            // Only the launch's shape is flagged (the deployer kept the LP, the rest of the supply
-            // and the ownership): no tax, no failed sell, no privileged effect.
-            assert_eq!(
-                a.tripped(),
-                vec!["holder_concentration", "lp_not_burned", "owner_not_renounced"],
-                "{}",
-                a.summary
-            );
         }
     }
+}
+
+/// LP tokens are judged by who holds them, from the pair's `Transfer` logs, not by whether the
+/// pool's creator still does: moved to a vault of the deployer's own (a contract that stores the
+/// deployer) they can still be pulled; in a configured locker they cannot; with a wallet we cannot
+/// link to the deployer, they are a medium risk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lp_tokens_are_judged_by_who_holds_them() {
+    use alloy::sol_types::SolCall;
+
+    let env = EvmEnv::start().await;
+    let vault = env.deploy("LpVault", Default::default()).await;
+    let locker = env.deploy("LpLocker", Default::default()).await;
+    let mut cfg = chain_config(&env);
+    cfg.lp_lockers = vec![locker];
+    let policy = keeper::risk::RiskPolicy { sandbox_budget_ms: 600_000, ..Default::default() };
+    let engine = EvmRiskEngine::new(keeper::chains::evm::http_provider(&env.http_url()).unwrap(), &cfg, policy);
+    let stranger = alloy::primitives::Address::repeat_byte(0x5a);
+    for (name, to, class, severity, unlinked) in [
+        ("vaulted", vault, "deployer_contract", Severity::High, false),
+        ("locked", locker, "locked", Severity::Info, false),
+        ("handed", stranger, "other", Severity::Info, true),
+    ] {
+        let l = env.launch(name, &Launch { burn_lp: false, ..Launch::clean(TokenKind::Standard) }).await;
+        let lp = ILp::new(l.pair, &env.provider).balanceOf(env.deployer).call().await.unwrap();
+        env.call(l.pair, ILp::transferCall { to, value: lp }.abi_encode(), U256::ZERO).await;
+        let pool = PoolRef { pool: l.pair, base_token: l.token, created_block: l.block, created_tx: Some(l.tx) };
+        let (facts, _, _) = engine.measure(&pool).await.expect("measure");
+        let a = keeper::risk::rules::evm::assess(&facts, &Default::default());
+        let f = a.findings.iter().find(|f| f.check == "lp_not_burned").expect("an LP finding");
+        assert_eq!(f.severity, severity, "{name}: {}", a.summary);
+        let holders = f.measured["holders"].as_array().unwrap();
+        assert_eq!(holders.len(), 1, "{name}: {holders:?}");
+        assert_eq!(holders[0]["address"], to.to_string());
+        assert_eq!(holders[0]["class"], class, "{name}");
+        assert_eq!(a.tripped().contains(&"lp_unlinked_holders"), unlinked, "{name}: {}", a.summary);
+    }
+}
+
+alloy::sol! {
+    #[sol(rpc)]
+    interface ILp {
+        function balanceOf(address who) external view returns (uint256);
+        function transfer(address to, uint256 value) external returns (bool);
+        function approve(address spender, uint256 value) external returns (bool);
+    }
+}
+
+/// A report's watch (what it rests on) tells when the token must be scored again: nothing
+/// changed; the deployer sent a transaction; liquidity was added; LP tokens moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reports_watch_sees_the_deployers_transactions_added_liquidity_and_moved_lp() {
+    use alloy::sol_types::SolCall;
+
+    let env = EvmEnv::start().await;
+    let engine = engine(&env);
+    let l = env
+        .launch("watched", &Launch { burn_lp: false, distribute: false, ..Launch::clean(TokenKind::Standard) })
+        .await;
+    let pool = PoolRef { pool: l.pair, base_token: l.token, created_block: l.block, created_tx: Some(l.tx) };
+    let watch = || async { engine.measure(&pool).await.expect("measure").2.watch };
+    let changed = |w: keeper::chains::evm::probe::Watch| {
+        let engine = &engine;
+        async move { engine.changed_since(l.pair, &w).await.expect("read the watch") }
+    };
+
+    let w = watch().await;
+    assert!(w.nonces.iter().any(|(a, _)| *a == env.deployer), "the deployer is watched: {w:?}");
+    assert_eq!(changed(w.clone()).await, None, "nothing changed");
+    env.call(l.token, ILp::approveCall { spender: env.router, value: U256::MAX }.abi_encode(), U256::ZERO).await;
+    let what = changed(w).await.expect("the deployer's transaction");
+    assert!(what.contains("sent a transaction"), "{what}");
+
+    let w = watch().await;
+    env.send(env.add_liquidity_tx(l.token)).await;
+    let what = changed(w).await.expect("liquidity added");
+    assert!(what.contains("liquidity was added"), "{what}");
+
+    let w = watch().await;
+    let lp = ILp::new(l.pair, &env.provider).balanceOf(env.deployer).call().await.unwrap();
+    let stranger = alloy::primitives::Address::repeat_byte(0x5b);
+    env.call(l.pair, ILp::transferCall { to: stranger, value: lp / U256::from(2u8) }.abi_encode(), U256::ZERO).await;
+    let what = changed(w).await.expect("LP moved");
+    assert!(what.contains("LP tokens moved"), "{what}");
 }

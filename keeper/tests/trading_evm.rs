@@ -44,7 +44,14 @@ struct Net {
 }
 
 impl Net {
+    /// The network and a keeper config whose privilege search always runs to the end (a search
+    /// cut short by the machine's load is a high finding, which would change what is bought).
     async fn start() -> Self {
+        Self::start_with("sandbox_budget_ms = 600000\n").await
+    }
+
+    /// The same, with `risk` as the config's `[risk]` table.
+    async fn start_with(risk: &str) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
@@ -54,7 +61,7 @@ impl Net {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keeper.toml");
         let toml = format!(
-            "[database]\npath = \"{}\"\n[solana]\nenabled = false\n{}max_log_range = 64\n",
+            "[risk]\n{risk}[database]\npath = \"{}\"\n[solana]\nenabled = false\n{}max_log_range = 64\n",
             dir.path().join("keeper.db").display(),
             env.keeper_toml("local")
         );
@@ -75,7 +82,11 @@ impl Net {
             .database(self.db.clone())
             .trade_rpc("local", &self.proxy.url)
             .evm_poll_interval(Duration::from_millis(200))
-            .recovery(Recovery { rescore_empty_after: Duration::from_secs(3600), ..Recovery::default() })
+            .recovery(Recovery {
+                rescore_empty_after: Duration::from_secs(3600),
+                watch_every: Duration::from_secs(3600),
+                ..Recovery::default()
+            })
     }
 
     /// A trader built the same way, not running: for replaying a report.
@@ -564,5 +575,105 @@ async fn a_failed_sell_is_retried_with_backoff_until_the_exit_happens() {
             .unwrap();
     assert!(sells.len() >= 3 && sells.last().map(String::as_str) == Some("confirmed"), "{sells:?}");
     assert!(sells[..sells.len() - 1].iter().all(|s| s == "failed"), "{sells:?}");
+    k.stop().await;
+}
+
+alloy::sol! {
+    interface ILatent {
+        function updateRewards(uint256 bps) external;
+        function claim(address who) external;
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Event {
+    kind: String,
+    block: Option<i64>,
+    finding: String,
+}
+
+async fn events(db: &SqlitePool, position_id: i64) -> Vec<Event> {
+    sqlx::query_as("SELECT kind, block, finding FROM position_events WHERE position_id = ? ORDER BY id")
+        .bind(position_id)
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+/// The watchdog. Two latent scams get past the risk engine (its privilege search is given a
+/// single simulation, so it is cut short, and the score limit lets that high finding through),
+/// and are bought. Then each owner arms its token: a 99% sell fee, and a blacklist of our wallet.
+/// Positions are valued by simulating the sale of all of them from our wallet, so each one is
+/// marked trapped at the very block its owner's transaction landed in, with a finding in its
+/// history, and an exit is attempted: the taxed one is sold for what it still returns, and the
+/// blacklisted one, which no size can sell, stays trapped valued at nothing: its PnL is the loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_is_trapped_at_the_block_its_owner_arms_the_token_and_an_exit_is_attempted() {
+    use alloy::sol_types::SolCall;
+
+    let net = Net::start_with("sandbox_max_simulations = 1\n").await;
+    let k = start(&net, TradingConfig { max_risk_score: 80, ..trading(true) }).await;
+    let env = &net.env;
+
+    // A post-launch fee switch.
+    let fee = env.launch("rewards", &Launch::clean(TokenKind::Zoo("RewardsToken"))).await;
+    let open = wait_status(&net.db, fee.token, "open").await;
+    let report = k.report(&hex(fee.token)).expect("report");
+    assert!(
+        report.assessment.findings.iter().any(|f| f.check == "privilege_search_incomplete"),
+        "the search was cut short, and the report says so: {}",
+        report.assessment.summary
+    );
+    let armed =
+        env.call(fee.token, ILatent::updateRewardsCall { bps: U256::from(9_900u32) }.abi_encode(), U256::ZERO).await;
+    let armed_at = i64::try_from(armed.block_number.unwrap()).unwrap();
+    let trapped = wait_for("the fee switch traps the position", || async {
+        events(&net.db, open.id).await.into_iter().find(|e| e.kind == "trapped")
+    })
+    .await;
+    assert_eq!(trapped.block, Some(armed_at), "trapped at the block the owner's call landed in");
+    let finding: serde_json::Value = serde_json::from_str(&trapped.finding).unwrap();
+    assert_eq!(finding["severity"], "critical");
+    let why = finding["explanation"].as_str().unwrap();
+    assert!(why.contains("sell tax") && (why.contains("9899 bps") || why.contains("9900 bps")), "{why}");
+    // The exit: all of it sells, for about 1% of its value.
+    let closed = wait_status(&net.db, fee.token, "closed").await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("trapped"));
+    assert_eq!(env.balance_of(fee.token, net.wallet()).await, U256::ZERO, "everything sold");
+    let (cost, proceeds) = (u(&closed.cost), u(&closed.proceeds));
+    assert!(!proceeds.is_zero() && proceeds < cost / U256::from(50u8), "sold at the 99% fee: {closed:?}");
+    let sell = trades(&net.db, closed.id).await.pop().unwrap();
+    assert_eq!(sell.status, "confirmed");
+
+    // A blacklist of our wallet.
+    let black = env.launch("claim", &Launch::clean(TokenKind::Zoo("ClaimToken"))).await;
+    let skipped = wait_decided(&net.db, black.token).await;
+    assert_eq!(skipped, None, "bought: {:?}", k.report(&hex(black.token)).map(|r| r.assessment.summary));
+    let open = wait_status(&net.db, black.token, "open").await;
+    let armed = env.call(black.token, ILatent::claimCall { who: net.wallet() }.abi_encode(), U256::ZERO).await;
+    let armed_at = i64::try_from(armed.block_number.unwrap()).unwrap();
+    let blocked = wait_for("the blacklist traps the position and no size sells", || async {
+        let e = events(&net.db, open.id).await;
+        e.iter().any(|e| e.kind == "exit_blocked").then_some(e)
+    })
+    .await;
+    assert_eq!(blocked[0].kind, "trapped");
+    assert_eq!(blocked[0].block, Some(armed_at), "trapped at the block the owner's call landed in");
+    assert!(blocked[0].finding.contains("reverts"), "{}", blocked[0].finding);
+    let held = wait_status(&net.db, black.token, "trapped").await;
+    assert_eq!(held.size, open.size, "nothing could be sold");
+    // Valued by the simulated sale: nothing, so the unrealized PnL is the whole cost.
+    let value: Option<String> = sqlx::query_scalar("SELECT last_value FROM positions WHERE id = ?")
+        .bind(held.id)
+        .fetch_one(&net.db)
+        .await
+        .unwrap();
+    assert_eq!(value.as_deref(), Some("0"));
+    let sells: i64 = sqlx::query_scalar("SELECT count(*) FROM trades WHERE position_id = ? AND side = 'sell'")
+        .bind(held.id)
+        .fetch_one(&net.db)
+        .await
+        .unwrap();
+    assert_eq!(sells, 0, "no transaction is sent that the simulation says reverts");
     k.stop().await;
 }

@@ -22,6 +22,7 @@ use crate::AppState;
         super::tokens::token,
         super::trades::trades,
         super::trades::positions,
+        super::trades::position_events,
         super::quote::quote,
         super::auth::register,
         super::auth::login,

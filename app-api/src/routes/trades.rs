@@ -1,7 +1,11 @@
 //! The keeper's trades (with aggregator comparisons) and positions (with PnL in the quote token
-//! and in USD).
+//! and in USD, and each position's health history).
 
-use axum::{extract::State, routing::get, Json, Router};
+use axum::{
+    extract::{Path, State},
+    routing::get,
+    Json, Router,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -23,7 +27,8 @@ pub struct Trade {
 pub use mirror::reads::AggregatorQuoteRow as AggregatorQuote;
 
 /// A position, with its PnL in the quote token's base units (signed decimal): realized once
-/// closed, unrealized (at `last_value`) while open.
+/// closed, unrealized (at `last_value`, what a simulated sale of all of it returns now: 0 while
+/// it cannot be sold) while open or trapped.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Position {
     #[serde(flatten)]
@@ -117,14 +122,14 @@ pub async fn trades(State(state): State<AppState>, params: Params) -> ApiResult<
 #[utoipa::path(get, path = "/api/v1/positions", tag = "trading",
     params(("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"),
         ("mode" = Option<String>, Query, pattern = "^(dry_run|live)$", description = "dry_run or live"),
-        ("status" = Option<String>, Query, pattern = "^(opening|open|closing|closed|failed)$", description = "position status"),
+        ("status" = Option<String>, Query, pattern = "^(opening|open|trapped|closing|closed|failed)$", description = "position status"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page")),
     responses((status = 200, body = Page<Position>), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn positions(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Position>>> {
     params.only(&["chain", "mode", "status", "limit", "cursor"])?;
     let limit = params.limit(50, 200)?;
-    let status = one_of(&params, "status", &["opening", "open", "closing", "closed", "failed"])?;
+    let status = one_of(&params, "status", &["opening", "open", "trapped", "closing", "closed", "failed"])?;
     let filter = mirror::reads::TradeFilter { status, ..common(&params, "positions")? };
     let rows = mirror::reads::positions_page(&state.db, &filter, limit + 1).await?;
     let rows: Vec<Position> = rows
@@ -132,7 +137,7 @@ pub async fn positions(State(state): State<AppState>, params: Params) -> ApiResu
         .map(|p| {
             let (realized_pnl, unrealized_pnl) = match p.status.as_str() {
                 "closed" => (Some(signed_diff(&p.proceeds, &p.cost)), None),
-                "open" | "closing" => (None, p.last_value.as_deref().map(|v| signed_diff(v, &p.cost))),
+                "open" | "trapped" | "closing" => (None, p.last_value.as_deref().map(|v| signed_diff(v, &p.cost))),
                 _ => (None, None),
             };
             Position { position: p, realized_pnl, unrealized_pnl }
@@ -141,8 +146,34 @@ pub async fn positions(State(state): State<AppState>, params: Params) -> ApiResu
     Ok(Json(Page::from_rows(rows, limit, |p| cursor("positions", &[p.position.id.to_string()]))))
 }
 
+pub use mirror::reads::PositionEventRow as PositionEvent;
+
+/// A position's health history, oldest first: when it became trapped and why, when it recovered,
+/// and the exits that found no size to sell.
+#[utoipa::path(get, path = "/api/v1/positions/{id}/events", tag = "trading",
+    params(("id" = i64, Path, minimum = 1, description = "position id")),
+    responses((status = 200, body = Vec<PositionEvent>), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn position_events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult<Json<Vec<PositionEvent>>> {
+    params.only(&[])?;
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| ApiError::invalid("id", "must be a positive integer"))?;
+    let events =
+        mirror::reads::position_events(&state.db, id).await?.ok_or_else(|| ApiError::NotFound("position".into()))?;
+    Ok(Json(events))
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/trades", get(trades)).route("/positions", get(positions))
+    Router::new()
+        .route("/trades", get(trades))
+        .route("/positions", get(positions))
+        .route("/positions/{id}/events", get(position_events))
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ sol! {
     }
 }
 
+/// Gas for another trader's swap through the router (well above what one costs).
+const TRADER_GAS: u64 = 1_000_000;
+
 /// The workspace root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -409,7 +412,13 @@ impl EvmEnv {
             to: self.deployer,
             deadline: U256::from(u64::MAX),
         };
-        let tx = TransactionRequest::default().with_to(self.router).with_input(call.abi_encode()).with_value(eth);
+        // A fixed gas limit: an estimate taken a block earlier can fall short of the swap's cost
+        // once another transaction has changed the pair in between.
+        let tx = TransactionRequest::default()
+            .with_to(self.router)
+            .with_input(call.abi_encode())
+            .with_value(eth)
+            .with_gas_limit(TRADER_GAS);
         self.try_send(tx).await
     }
 
@@ -428,7 +437,10 @@ impl EvmEnv {
             to: self.deployer,
             deadline: U256::from(u64::MAX),
         };
-        self.try_send(TransactionRequest::default().with_to(self.router).with_input(call.abi_encode())).await
+        self.try_send(
+            TransactionRequest::default().with_to(self.router).with_input(call.abi_encode()).with_gas_limit(TRADER_GAS),
+        )
+        .await
     }
 
     /// `owner`'s balance of `token`.

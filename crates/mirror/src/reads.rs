@@ -316,7 +316,7 @@ pub struct PositionListRow {
     pub id: i64,
     pub chain: String,
     pub mode: String,
-    /// opening, open, closing, closed or failed.
+    /// opening, open, trapped, closing, closed or failed.
     pub status: String,
     pub pool_address: String,
     /// Where it trades: amm (ours), a V2 venue, or a Solana venue reached through Jupiter.
@@ -342,6 +342,9 @@ pub struct PositionListRow {
     pub value_usd: Option<String>,
     pub pnl_usd: Option<String>,
     pub usd_at_ms: Option<i64>,
+    /// Since when, and why, the position is trapped (while it is).
+    pub trapped_at_ms: Option<i64>,
+    pub trapped_reason: Option<String>,
 }
 
 /// Positions newest first (`side` is ignored).
@@ -350,7 +353,7 @@ pub async fn positions_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) ->
         PositionListRow,
         r#"SELECT id AS "id!", chain, mode, status, pool_address, venue, token, quote_token, size, cost, proceeds,
                   last_value, peak_value, exit_reason, opened_at_ms, closed_at_ms, quote_usd, cost_usd, proceeds_usd,
-                  value_usd, pnl_usd, usd_at_ms
+                  value_usd, pnl_usd, usd_at_ms, trapped_at_ms, trapped_reason
            FROM positions
            WHERE (?1 IS NULL OR chain = ?1) AND (?2 IS NULL OR mode = ?2) AND (?3 IS NULL OR status = ?3)
              AND (?4 IS NULL OR id < ?4)
@@ -363,6 +366,48 @@ pub async fn positions_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) ->
     )
     .fetch_all(db)
     .await?)
+}
+
+/// One event of a position's health history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PositionEventRow {
+    pub id: i64,
+    pub position_id: i64,
+    /// trapped, recovered or exit_blocked.
+    pub kind: String,
+    pub block: Option<i64>,
+    /// The finding, shaped as in risk reports: check, severity, explanation, measured.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub finding: serde_json::Value,
+    pub created_at_ms: i64,
+}
+
+/// A position's health history, oldest first (`None` when there is no such position).
+pub async fn position_events(db: &SqlitePool, position_id: i64) -> Result<Option<Vec<PositionEventRow>>> {
+    let exists = sqlx::query_scalar!("SELECT id FROM positions WHERE id = ?", position_id).fetch_optional(db).await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let rows = sqlx::query!(
+        r#"SELECT id AS "id!", position_id, kind, block, finding, created_at_ms FROM position_events
+           WHERE position_id = ? ORDER BY id"#,
+        position_id
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(Some(
+        rows.into_iter()
+            .map(|r| PositionEventRow {
+                id: r.id,
+                position_id: r.position_id,
+                kind: r.kind,
+                block: r.block,
+                finding: serde_json::from_str(&r.finding).unwrap_or(serde_json::Value::Null),
+                created_at_ms: r.created_at_ms,
+            })
+            .collect(),
+    ))
 }
 
 /// A pool's reserves after one event that changed them.

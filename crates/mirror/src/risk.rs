@@ -17,6 +17,8 @@ pub struct NewReport<'a> {
     pub findings: &'a str,
     pub measured_slot: Option<u64>,
     pub elapsed_us: u64,
+    /// What the report rests on (the engine's JSON), to tell when it is due again.
+    pub watch: Option<&'a str>,
 }
 
 /// Appends a report and returns its id. Fails (foreign key) if a reorg removed the pool meanwhile.
@@ -28,8 +30,8 @@ pub async fn insert(db: &SqlitePool, r: &NewReport<'_>) -> Result<i64> {
     let elapsed = i64_of(r.elapsed_us);
     Ok(sqlx::query_scalar!(
         "INSERT INTO risk_reports (pool_id, chain, pool_address, token, score, verdict, tradeable, summary, findings,
-            measured_slot, discovered_at_ms, created_at_ms, elapsed_us)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS \"id!\"",
+            measured_slot, discovered_at_ms, created_at_ms, elapsed_us, watch)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id AS \"id!\"",
         r.pool.id,
         r.pool.chain,
         r.pool.address,
@@ -42,7 +44,8 @@ pub async fn insert(db: &SqlitePool, r: &NewReport<'_>) -> Result<i64> {
         measured,
         r.pool.first_seen_at_ms,
         now,
-        elapsed
+        elapsed,
+        r.watch
     )
     .fetch_one(db)
     .await?)
@@ -98,6 +101,43 @@ pub async fn empty_and_due(
     )
     .fetch_all(db)
     .await?)
+}
+
+/// Pools on `chain` discovered less than `max_age_ms` ago whose latest report has a watch, with
+/// it: the risk stage reads each watch again and scores the pool again when it changed.
+pub async fn watched(db: &SqlitePool, chain: &str, max_age_ms: i64, limit: i64) -> Result<Vec<(PoolRecord, String)>> {
+    let min_seen = now_ms().saturating_sub(max_age_ms);
+    let rows = sqlx::query!(
+        r#"SELECT p.id AS "id!", p.chain, p.venue, p.address, p.token_a, p.token_b, p.base_token, p.created_slot,
+                p.created_tx, p.created_block_time, p.first_seen_at_ms, r.watch AS "watch!"
+         FROM pools p JOIN risk_reports r ON r.id = (SELECT max(id) FROM risk_reports x WHERE x.pool_id = p.id)
+         WHERE p.chain = ?1 AND p.first_seen_at_ms > ?2 AND r.watch IS NOT NULL
+         ORDER BY p.id DESC LIMIT ?3"#,
+        chain,
+        min_seen,
+        limit
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let pool = PoolRecord {
+                id: r.id,
+                chain: r.chain,
+                venue: r.venue,
+                address: r.address,
+                token_a: r.token_a,
+                token_b: r.token_b,
+                base_token: r.base_token,
+                created_slot: r.created_slot,
+                created_tx: r.created_tx,
+                created_block_time: r.created_block_time,
+                first_seen_at_ms: r.first_seen_at_ms,
+            };
+            (pool, r.watch)
+        })
+        .collect())
 }
 
 /// Reports per verdict, for `keeper status`.

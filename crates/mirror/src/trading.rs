@@ -1,5 +1,5 @@
-//! `positions`, `trades`, `trading_state` and the trader's read of `keeper_controls`: written by
-//! the trader only. Amounts are decimal strings of base units; the keeper parses them.
+//! `positions`, `position_events`, `trades`, `trading_state` and the trader's read of
+//! `keeper_controls`: written by the trader only. Amounts are decimal strings of base units; the keeper parses them.
 
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
@@ -42,7 +42,7 @@ pub async fn guard_state(
     .await?
     .map(|r| (r.consecutive_failures, r.breaker_open_until_ms));
     let open_positions = sqlx::query_scalar!(
-        r#"SELECT count(*) AS "n!: i64" FROM positions WHERE mode = ? AND status IN ('opening', 'open', 'closing')"#,
+        r#"SELECT count(*) AS "n!: i64" FROM positions WHERE mode = ? AND status IN ('opening', 'open', 'trapped', 'closing')"#,
         mode
     )
     .fetch_one(&mut **tx)
@@ -364,14 +364,17 @@ pub struct PositionRow {
     pub entry_at_ms: Option<i64>,
     pub opened_at_ms: i64,
     pub next_exit_at_ms: i64,
+    /// Set while the position is trapped.
+    pub trapped_at_ms: Option<i64>,
 }
 
+/// Open and trapped positions (both are watched and sold on their exit rules).
 pub async fn open_positions(db: &SqlitePool, mode: Mode) -> Result<Vec<PositionRow>> {
     Ok(sqlx::query_as!(
         PositionRow,
         r#"SELECT id AS "id!", chain, pool_address, venue, token, quote_token, size, cost, peak_value, sell_tax_bps,
-                  entry_at_ms, opened_at_ms, next_exit_at_ms
-           FROM positions WHERE mode = ? AND status = 'open' ORDER BY id"#,
+                  entry_at_ms, opened_at_ms, next_exit_at_ms, trapped_at_ms
+           FROM positions WHERE mode = ? AND status IN ('open', 'trapped') ORDER BY id"#,
         mode
     )
     .fetch_all(db)
@@ -397,19 +400,21 @@ pub async fn record_values(db: &SqlitePool, values: &[(i64, String, String)]) ->
     Ok(())
 }
 
-/// Moves an open position to `closing` and records the sell intent; `None` if it is not open.
+/// Moves an open or trapped position to `closing` and records the intent to sell `amount` of
+/// it (all of it, or less when only a smaller size sells); `None` if it is neither.
 pub async fn open_sell(
     db: &SqlitePool,
     p: &PositionRow,
     mode: Mode,
     reason: &str,
+    amount: &str,
     quoted_out: &str,
     min_out: &str,
 ) -> Result<Option<i64>> {
     let now = now_ms();
     let mut tx = begin_write(db).await?;
     let moved = sqlx::query!(
-        "UPDATE positions SET status = 'closing', exit_reason = ? WHERE id = ? AND status = 'open'",
+        "UPDATE positions SET status = 'closing', exit_reason = ? WHERE id = ? AND status IN ('open', 'trapped')",
         reason,
         p.id
     )
@@ -426,7 +431,7 @@ pub async fn open_sell(
         side: Side::Sell,
         reason,
         token: &p.token,
-        amount_in: &p.size,
+        amount_in: amount,
         quoted_out,
         min_out,
     };
@@ -435,20 +440,40 @@ pub async fn open_sell(
     Ok(Some(id))
 }
 
-/// Records a sell's result: the position closes with its proceeds, or goes back to open and is
-/// retried after a backoff (an exit is never given up).
-pub async fn settle_sell(db: &SqlitePool, trade: &TradeRow, s: &Settlement<'_>) -> Result<()> {
+/// Records a sell's result. Confirmed: `left` (the size not sold, decimal) stays in the position
+/// and `proceeds` (all sells' proceeds so far) is recorded; with nothing left it closes, otherwise
+/// it goes back to open or trapped. Failed: it goes back to open or trapped and is retried after a
+/// backoff (an exit is never given up).
+pub async fn settle_sell(
+    db: &SqlitePool,
+    trade: &TradeRow,
+    s: &Settlement<'_>,
+    left: &str,
+    proceeds: &str,
+) -> Result<()> {
     let now = now_ms();
     let mut tx = begin_write(db).await?;
     settle_trade(&mut tx, trade.id, s, now).await?;
     match *s {
-        Settlement::Confirmed { amount_out, .. } => {
+        Settlement::Confirmed { .. } if left == "0" => {
             sqlx::query!(
                 "UPDATE positions SET status = 'closed', proceeds = ?, last_value = ?, closed_at_ms = ?
                  WHERE id = ? AND status = 'closing'",
-                amount_out,
-                amount_out,
+                proceeds,
+                proceeds,
                 now,
+                trade.position_id
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        Settlement::Confirmed { .. } => {
+            sqlx::query!(
+                "UPDATE positions SET status = CASE WHEN trapped_at_ms IS NULL THEN 'open' ELSE 'trapped' END,
+                    size = ?, proceeds = ?, exit_reason = NULL
+                 WHERE id = ? AND status = 'closing'",
+                left,
+                proceeds,
                 trade.position_id
             )
             .execute(&mut *tx)
@@ -456,7 +481,8 @@ pub async fn settle_sell(db: &SqlitePool, trade: &TradeRow, s: &Settlement<'_>) 
         }
         Settlement::Failed { error, .. } => {
             sqlx::query!(
-                "UPDATE positions SET status = 'open', exit_reason = NULL, exit_attempts = exit_attempts + 1,
+                "UPDATE positions SET status = CASE WHEN trapped_at_ms IS NULL THEN 'open' ELSE 'trapped' END,
+                    exit_reason = NULL, exit_attempts = exit_attempts + 1,
                     next_exit_at_ms = ? + min(60000, 1000 * (1 << min(exit_attempts, 6))), error = ?
                  WHERE id = ? AND status = 'closing'",
                 now,
@@ -469,6 +495,92 @@ pub async fn settle_sell(db: &SqlitePool, trade: &TradeRow, s: &Settlement<'_>) 
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// What happened to a position's health (`position_events.kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthEvent {
+    /// The simulated sale reverts, or its tax is past the limit: the position becomes trapped.
+    Trapped,
+    /// It sells normally again: back to open.
+    Recovered,
+    /// An exit was attempted and no size could be sold.
+    ExitBlocked,
+}
+
+impl HealthEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthEvent::Trapped => "trapped",
+            HealthEvent::Recovered => "recovered",
+            HealthEvent::ExitBlocked => "exit_blocked",
+        }
+    }
+}
+
+/// Records a health event with its finding (JSON) and moves the position accordingly: trapped
+/// (from open, with `reason`), open again (from trapped), or one more exit attempt. Returns
+/// false, recording nothing, when the position was not in the state the event starts from.
+pub async fn record_health(
+    db: &SqlitePool,
+    position_id: i64,
+    event: HealthEvent,
+    reason: &str,
+    block: Option<i64>,
+    finding: &str,
+) -> Result<bool> {
+    let now = now_ms();
+    let mut tx = begin_write(db).await?;
+    let moved = match event {
+        HealthEvent::Trapped => sqlx::query!(
+            "UPDATE positions SET status = 'trapped', trapped_at_ms = ?, trapped_reason = ?
+             WHERE id = ? AND status = 'open'",
+            now,
+            reason,
+            position_id
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        HealthEvent::Recovered => sqlx::query!(
+            "UPDATE positions SET status = 'open', trapped_at_ms = NULL, trapped_reason = NULL
+             WHERE id = ? AND status = 'trapped'",
+            position_id
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        HealthEvent::ExitBlocked => sqlx::query!(
+            "UPDATE positions SET exit_attempts = exit_attempts + 1, error = ? WHERE id = ? AND status = 'trapped'",
+            reason,
+            position_id
+        )
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+    };
+    if moved == 0 {
+        return Ok(false);
+    }
+    let kind = event.as_str();
+    sqlx::query!(
+        "INSERT INTO position_events (position_id, kind, block, finding, created_at_ms) VALUES (?, ?, ?, ?, ?)",
+        position_id,
+        kind,
+        block,
+        finding,
+        now
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// A position's proceeds so far and its size, as decimal strings.
+pub async fn size_and_proceeds(db: &SqlitePool, position_id: i64) -> Result<(String, String)> {
+    let r = sqlx::query!("SELECT size, proceeds FROM positions WHERE id = ?", position_id).fetch_one(db).await?;
+    Ok((r.size, r.proceeds))
 }
 
 /// A position's (cost, proceeds).
@@ -488,7 +600,7 @@ pub async fn quote_reserve(db: &SqlitePool, pool_id: i64, quote_token: &str) -> 
     .await?)
 }
 
-/// A position to value in USD: open or closing, or closed in the last day without an exit price.
+/// A position to value in USD: open, trapped or closing, or closed in the last day without an exit price.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsdPending {
     pub id: i64,
@@ -507,7 +619,7 @@ pub async fn usd_pending(db: &SqlitePool, mode: Mode, closed_since_ms: i64) -> R
         UsdPending,
         r#"SELECT id AS "id!", chain, status AS "status: PositionStatus", quote_token, cost, proceeds, last_value,
                   entry_quote_usd, exit_quote_usd
-           FROM positions WHERE mode = ? AND (status IN ('open', 'closing')
+           FROM positions WHERE mode = ? AND (status IN ('open', 'trapped', 'closing')
                OR (status = 'closed' AND exit_quote_usd IS NULL AND closed_at_ms > ?))"#,
         mode,
         closed_since_ms

@@ -120,6 +120,9 @@ text_enum!(
     PositionStatus {
         Opening = "opening",
         Open = "open",
+        /// Our simulated sale of it reverts, or its tax jumped past the limit: still watched,
+        /// sold as soon as any size sells.
+        Trapped = "trapped",
         Closing = "closing",
         Closed = "closed",
         Failed = "failed",
@@ -133,6 +136,8 @@ text_enum!(
         StopLoss = "stop_loss",
         TrailingStop = "trailing_stop",
         MaxHold = "max_hold",
+        /// Sold because it was trapped (whatever size could still be sold).
+        Trapped = "trapped",
     }
 );
 

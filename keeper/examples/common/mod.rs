@@ -44,3 +44,15 @@ pub async fn following(db: &SqlitePool) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// The next risk report the keeper publishes (a minute at most).
+#[allow(dead_code, reason = "each benchmark binary compiles this module; bench_trading waits on decisions instead")]
+pub async fn next_report(
+    done: &mut tokio::sync::broadcast::Receiver<keeper::pipeline::RiskReport>,
+) -> keeper::pipeline::RiskReport {
+    tokio::time::timeout(Duration::from_secs(60), done.recv())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .expect("a report within 60 s")
+}

@@ -99,9 +99,10 @@ lp_creator_high_bps = 5000
 # Concurrent risk evaluations.
 concurrency = 8
 # The EVM privilege search (every function of the token called by every candidate privileged
-# caller, then our sell re-tried) stops after this many sandbox simulations or milliseconds.
+# caller, then our sell re-tried) stops after this many sandbox simulations or milliseconds; a
+# search cut short is a high finding (the powers it did not try are unknown).
 sandbox_max_simulations = 4000
-sandbox_budget_ms = 40
+sandbox_budget_ms = 250
 
 # EVM chains, one table each; set enabled = true and your own RPC URLs to use one. Amounts are wei
 # as decimal strings. Factories: kind "v2" (PairCreated; needs the router used to simulate trades)
@@ -115,6 +116,9 @@ wrapped_native = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 # The quote side of a pair besides wrapped_native (the other side is the token scored and
 # traded): USDC, USDT, DAI.
 quote_tokens = ["0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", "0xdAC17F958D2ee523a2206206994597C13D831ec7", "0x6B175474E89094C44Da98b954EedeAC495271d0F"]
+# Contracts that lock LP tokens (lockers): LP held there cannot be pulled. None is shipped:
+# add only lockers whose code you have verified.
+lp_lockers = []
 # Blocks after which a discovery is final; reorgs up to this deep are unwound.
 confirmations = 12
 # Backfill from this block when there is no checkpoint; 0 starts at the current head.
@@ -139,6 +143,7 @@ ws_url = "wss://bsc-rpc.publicnode.com"
 wrapped_native = "0xbb4CdB9CBd36B01bD1cBaEBF2De08d9173bc095c"
 # USDT, USDC, BUSD.
 quote_tokens = ["0x55d398326f99059fF775485246999027B3197955", "0x8AC76a51cc950d9822D68b83fE1Ad97B32Cd580d", "0xe9e7CEA3DedcA5984780Bafc599bD69ADd087D56"]
+lp_lockers = []
 confirmations = 15
 start_block = 0
 max_log_range = 2000
@@ -158,6 +163,7 @@ ws_url = "wss://polygon-bor-rpc.publicnode.com"
 wrapped_native = "0x0d500B1d8E8eF31E21C99d1Db9A6444d3ADf1270"
 # USDC, USDC.e, USDT, DAI.
 quote_tokens = ["0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359", "0x2791Bca1f2de4661ED88A30C99A7a9449Aa84174", "0xc2132D05D31c914a87C6611C10748AEb04B58e8F", "0x8f3Cf7ad23Cd3CaDbD9735AFf958023239c6A063"]
+lp_lockers = []
 confirmations = 64
 start_block = 0
 max_log_range = 2000
@@ -299,6 +305,7 @@ http_url = "http://127.0.0.1:8545"
 ws_url = "ws://127.0.0.1:8545"
 wrapped_native = "0x0000000000000000000000000000000000000000"
 quote_tokens = []
+lp_lockers = []
 confirmations = 12
 start_block = 0
 max_log_range = 2000
@@ -428,6 +435,9 @@ pub struct EvmChainConfig {
     /// Tokens that are the quote side of a pair besides the wrapped native one (the major
     /// stablecoins): the other side is the token scored and traded.
     pub quote_tokens: Vec<Address>,
+    /// LP lockers: contracts whose LP holdings cannot be withdrawn by the deployer.
+    #[serde(default)]
+    pub lp_lockers: Vec<Address>,
     pub confirmations: u64,
     pub start_block: u64,
     pub max_log_range: u64,
@@ -506,6 +516,7 @@ fn default_evm_chains() -> BTreeMap<String, EvmChainConfig> {
             ws_url: format!("ws{rpc}"),
             wrapped_native: weth,
             quote_tokens: vec![],
+            lp_lockers: vec![],
             confirmations,
             start_block: 0,
             max_log_range: 2_000,

@@ -29,6 +29,9 @@ pub struct Evaluation {
     /// What the measurement learnt for the mirror (token metadata, the pool's creator, first
     /// reserves): committed by the writer before the report is stored.
     pub rows: Vec<Row>,
+    /// What the report rests on, in the engine's own terms (JSON), kept with the report: the
+    /// worker hands it back to [`RiskEngine::changed`] to tell when the pool is due again.
+    pub watch: Option<String>,
 }
 
 /// Every chain's engine, by chain name.
@@ -37,4 +40,14 @@ pub type Engines = std::collections::HashMap<String, std::sync::Arc<dyn RiskEngi
 /// A chain's measuring and scoring engine.
 pub trait RiskEngine: Send + Sync {
     fn evaluate<'a>(&'a self, pool: &'a PoolRecord) -> BoxFuture<'a, Result<Evaluation, RiskError>>;
+
+    /// What changed since a report's [`Evaluation::watch`] was taken, in plain words, if it
+    /// matters to the report (`None`: nothing; the default for engines that watch nothing).
+    fn changed<'a>(
+        &'a self,
+        _pool: &'a PoolRecord,
+        _watch: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, RiskError>> {
+        Box::pin(async { Ok(None) })
+    }
 }

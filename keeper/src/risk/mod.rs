@@ -38,7 +38,8 @@ pub struct RiskPolicy {
     pub concurrency: usize,
     /// The EVM privilege search stops after this many sandbox simulations...
     pub sandbox_max_simulations: u64,
-    /// ...or after this many milliseconds (a report then says the search was cut short).
+    /// ...or after this many milliseconds. A search cut short is a high finding: powers it did
+    /// not try are unknown.
     pub sandbox_budget_ms: u64,
 }
 
@@ -54,7 +55,7 @@ impl Default for RiskPolicy {
             lp_creator_high_bps: 5_000,
             concurrency: 8,
             sandbox_max_simulations: 4_000,
-            sandbox_budget_ms: 40,
+            sandbox_budget_ms: 250,
         }
     }
 }

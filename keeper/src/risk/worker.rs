@@ -6,6 +6,9 @@
 //! `recovery_every` (evaluations that failed), and for re-scoring EVM pairs that are not
 //! tradeable yet: created empty (liquidity added in a later transaction, a common launch
 //! pattern), or funded but not buyable (trading opened by a later owner call), until they are.
+//! Every `watch_every`, young pools whose latest report carries a watch (what it rests on) are
+//! checked by their engine, and scored again when that changed: liquidity added or removed, a
+//! privileged caller's transaction, LP tokens moved.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -36,6 +39,10 @@ pub struct Recovery {
     pub rescore_empty_after: Duration,
     /// ...for up to this long after discovery.
     pub rescore_empty_for: Duration,
+    /// Pools whose report rests on state that can change are checked this often...
+    pub watch_every: Duration,
+    /// ...for up to this long after discovery.
+    pub watch_for: Duration,
 }
 
 impl Default for Recovery {
@@ -45,6 +52,8 @@ impl Default for Recovery {
             rescore_every: Duration::from_secs(2),
             rescore_empty_after: Duration::from_secs(10),
             rescore_empty_for: Duration::from_secs(6 * 3600),
+            watch_every: Duration::from_secs(12),
+            watch_for: Duration::from_secs(3600),
         }
     }
 }
@@ -54,6 +63,8 @@ impl Default for Recovery {
 struct Job {
     pool: PoolRecord,
     seen_at: Option<Instant>,
+    /// Scored before: a re-scoring sweep or a watch queued it.
+    rescore: bool,
 }
 
 pub struct RiskWorker {
@@ -123,6 +134,7 @@ impl RiskWorker {
                 findings: &findings,
                 measured_slot: Some(e.measured_slot),
                 elapsed_us: u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                watch: e.watch.as_deref(),
             },
         )
         .await?;
@@ -141,6 +153,7 @@ impl RiskWorker {
             assessment: e.assessment,
             latency,
             seen_at: job.seen_at,
+            rescored: job.rescore,
         };
         if let Some(tx) = &self.to_trader {
             let _ = tx.send(report.clone());
@@ -172,17 +185,42 @@ impl RiskWorker {
         Ok(out)
     }
 
+    /// Young pools whose report's watch changed, each with what changed; checked 8 at a time.
+    async fn changed(&self) -> mirror::Result<Vec<(PoolRecord, String)>> {
+        use futures::stream::{self, StreamExt};
+        let max_age = i64::try_from(self.recovery.watch_for.as_millis()).unwrap_or(i64::MAX);
+        let mut watched = Vec::new();
+        for chain in &self.rescore_chains {
+            watched.extend(mirror::risk::watched(&self.db, chain, max_age, 512).await?);
+        }
+        Ok(stream::iter(watched)
+            .map(|(pool, watch)| async move {
+                let engine = self.engines.get(&pool.chain)?;
+                match engine.changed(&pool, &watch).await {
+                    Ok(Some(what)) => Some((pool, what)),
+                    Ok(None) => None,
+                    Err(e) => {
+                        tracing::debug!(pool = %pool.address, error = %e, "watch check failed; retried next round");
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(8)
+            .filter_map(|c| async move { c })
+            .collect()
+            .await)
+    }
+
     /// Queues pools read from the mirror, leaving out those already queued or being scored.
     /// `busy` must be taken before the mirror was read: an evaluation finishing meanwhile has
     /// written its report, and must not be queued again from the older view.
-    fn enqueue(queue: &mut VecDeque<Job>, busy: &HashSet<i64>, pools: Vec<PoolRecord>) {
+    fn enqueue(queue: &mut VecDeque<Job>, busy: &HashSet<i64>, pools: Vec<PoolRecord>, rescore: bool) {
         let queued: HashSet<i64> = queue.iter().map(|j| j.pool.id).collect();
-        queue.extend(
-            pools
-                .into_iter()
-                .filter(|p| !busy.contains(&p.id) && !queued.contains(&p.id))
-                .map(|pool| Job { pool, seen_at: None }),
-        );
+        queue.extend(pools.into_iter().filter(|p| !busy.contains(&p.id) && !queued.contains(&p.id)).map(|pool| Job {
+            pool,
+            seen_at: None,
+            rescore,
+        }));
     }
 
     fn busy(&self) -> HashSet<i64> {
@@ -200,6 +238,16 @@ impl RiskWorker {
         recover.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut rescore = tokio::time::interval(self.recovery.rescore_every);
         rescore.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // The first watch round one period after the start (the start itself scores what was left).
+        let mut watch = tokio::time::interval_at(
+            tokio::time::Instant::now() + self.recovery.watch_every,
+            self.recovery.watch_every,
+        );
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // One watch round at a time, off the loop (it reads the chain): its findings come back here.
+        let (changed_tx, mut changed_rx) = mpsc::unbounded_channel::<Vec<(PoolRecord, String)>>();
+        let watching = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut sweeps = JoinSet::new();
         let mut queue: VecDeque<Job> = VecDeque::new();
         loop {
             while tasks.len() < self.concurrency {
@@ -222,27 +270,50 @@ impl RiskWorker {
                 biased;
                 () = cancel.cancelled() => break,
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                Some(_) = sweeps.join_next(), if !sweeps.is_empty() => {}
                 p = new_pools.recv(), if queue.len() < self.concurrency * 4 => match p {
-                    Some(p) => queue.push_back(Job { pool: p.pool, seen_at: p.seen_at }),
+                    Some(p) => queue.push_back(Job { pool: p.pool, seen_at: p.seen_at, rescore: false }),
                     None => break,
                 },
                 // The first tick fires at once: a restart scores what the last run left.
                 _ = recover.tick() => {
                     let busy = self.busy();
                     match self.unscored().await {
-                        Ok(pools) => Self::enqueue(&mut queue, &busy, pools),
+                        Ok(pools) => Self::enqueue(&mut queue, &busy, pools, false),
                         Err(e) => tracing::warn!(error = %e, "risk recovery sweep failed"),
                     }
+                }
+                _ = watch.tick(), if !self.rescore_chains.is_empty() => {
+                    if !watching.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                        let (me, tx, watching) = (Arc::clone(&self), changed_tx.clone(), Arc::clone(&watching));
+                        sweeps.spawn(async move {
+                            match me.changed().await {
+                                Ok(c) => { let _ = tx.send(c); }
+                                Err(e) => tracing::warn!(error = %e, "watch sweep failed"),
+                            }
+                            watching.store(false, std::sync::atomic::Ordering::Release);
+                        });
+                    }
+                }
+                Some(changed) = changed_rx.recv() => {
+                    let busy = self.busy();
+                    for (pool, what) in &changed {
+                        tracing::info!(chain = %pool.chain, pool = %pool.address, "scoring again: {what}");
+                        metrics::counter!("keeper_risk_rescores_total", "chain" => pool.chain.clone(), "cause" => "watch")
+                            .increment(1);
+                    }
+                    Self::enqueue(&mut queue, &busy, changed.into_iter().map(|(p, _)| p).collect(), true);
                 }
                 _ = rescore.tick(), if !self.rescore_chains.is_empty() => {
                     let busy = self.busy();
                     match self.empty_and_due().await {
-                        Ok(pools) => Self::enqueue(&mut queue, &busy, pools),
+                        Ok(pools) => Self::enqueue(&mut queue, &busy, pools, true),
                         Err(e) => tracing::warn!(error = %e, "re-scoring sweep failed"),
                     }
                 }
             }
         }
+        sweeps.abort_all();
         // Let evaluations in progress finish their database write (bounded by the caller's
         // shutdown timeout).
         while tasks.join_next().await.is_some() {}

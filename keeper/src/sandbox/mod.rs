@@ -51,6 +51,7 @@ pub struct Outcome {
     pub output: Bytes,
     /// Whether the storage of any contract changed.
     pub changed_state: bool,
+    pub gas_used: u64,
     pub trace: Trace,
 }
 
@@ -202,11 +203,12 @@ impl Sandbox {
             ExecutionResult::Revert { output, .. } => (false, output.clone()),
             ExecutionResult::Halt { .. } => (false, Bytes::new()),
         };
+        let gas_used = r.result.tx_gas_used();
         let changed_state =
             success && r.state.iter().any(|(a, acc)| *a != from && acc.changed_storage_slots().next().is_some());
         if commit && success {
             self.db.commit(r.state);
         }
-        Ok(Outcome { success, output, changed_state, trace })
+        Ok(Outcome { success, output, changed_state, gas_used, trace })
     }
 }

@@ -24,12 +24,17 @@ use tokio::sync::Mutex;
 
 use super::{
     amount,
-    store::{self, Signed, TradeRow},
-    EvmExecConfig, Outcome, TradeError,
+    executor::{SellCheck, Simulated},
+    store::{self, PositionRow, Signed, TradeRow},
+    EvmExecConfig, Mode, Outcome, TradeError,
 };
 use crate::{
-    chains::evm::abi::{IERC20Approve, IUniswapV2Pair, IUniswapV2Router, IERC20, IWETH},
+    chains::evm::{
+        abi::{IERC20Approve, IUniswapV2Pair, IUniswapV2Router, IERC20, IWETH},
+        behaviour::{fund_token, simulate_sale, token_balance, Sale, Venue, Wallets},
+    },
     config::{EvmChainConfig, FactoryKind},
+    sandbox::{CodeCache, RpcState, Sandbox},
 };
 
 /// A call to sign (again): persisted with the trade so replacements and restarts rebuild it.
@@ -65,6 +70,10 @@ pub struct EvmTrader {
     nonce: Mutex<Option<u64>>,
     /// Pair fee in basis points (Uniswap V2: 30).
     pub fee_bps: u32,
+    /// The watchdog's view of the chain: the newest block it simulated sales at, and that
+    /// block's lazily read state, shared by every position and size checked at that block.
+    watch: std::sync::Mutex<Option<(u64, u64, RpcState)>>,
+    codes: CodeCache,
 }
 
 impl EvmTrader {
@@ -92,6 +101,8 @@ impl EvmTrader {
             address,
             cfg,
             nonce: Mutex::new(None),
+            watch: std::sync::Mutex::new(None),
+            codes: CodeCache::default(),
             fee_bps: if c.factories.iter().any(|f| f.name.starts_with("pancakeswap")) { 25 } else { 30 },
         }
     }
@@ -129,6 +140,77 @@ impl EvmTrader {
     pub async fn quote_sell(&self, pool: &str, token: &str, size: U256) -> Result<U256, TradeError> {
         let (rq, rt) = self.reserves(parse_addr(pool)?, parse_addr(token)?).await?;
         Ok(super::strategy::v2_amount_out(size, rt, rq, self.fee_bps))
+    }
+
+    /// The latest block's number, timestamp and base fee, and its state for the sandbox (one
+    /// state per block, shared by all the checks at that block).
+    async fn watch_state(&self) -> Result<(u64, u64, u128, RpcState), TradeError> {
+        let header = self
+            .http
+            .get_block_by_number(BlockNumberOrTag::Latest)
+            .await
+            .map_err(rpc)?
+            .ok_or_else(|| TradeError::Rpc("no latest block".into()))?
+            .header;
+        let (number, timestamp) = (header.number, header.timestamp);
+        let base_fee = u128::from(header.base_fee_per_gas.unwrap_or(0));
+        let mut w = self.watch.lock().unwrap_or_else(|e| e.into_inner());
+        match &*w {
+            Some((n, t, state)) if *n == number => Ok((number, *t, base_fee, state.clone())),
+            _ => {
+                let state = RpcState::new(self.http.clone(), number, self.codes.clone());
+                *w = Some((number, timestamp, state.clone()));
+                Ok((number, timestamp, base_fee, state))
+            }
+        }
+    }
+
+    /// Quotes selling `size` of a position and simulates the sale from our wallet at the latest
+    /// block through the position's router: live, from what the wallet really holds; in dry-run,
+    /// from the wallet given the position's tokens in the simulation (the token's balance slot;
+    /// when it cannot be found, the quote alone values the position).
+    pub async fn check_sell(&self, p: &PositionRow, size: U256, mode: Mode) -> Result<SellCheck, TradeError> {
+        let quoted = self.quote_sell(&p.pool_address, &p.token, size).await?;
+        let Some(router) = self.router(&p.venue) else { return Ok(SellCheck { quoted, block: None, simulated: None }) };
+        let venue = Venue {
+            router,
+            pair: parse_addr(&p.pool_address)?,
+            token: parse_addr(&p.token)?,
+            quote: parse_addr(&p.quote_token)?,
+            wrapped_native: self.weth,
+        };
+        let (block, timestamp, base_fee, state) = self.watch_state().await?;
+        let who = if self.address == Address::ZERO { Wallets::default().buyer } else { self.address };
+        let (chain_id, native) = (self.chain_id, venue.quote == self.weth);
+        let sim = tokio::task::spawn_blocking(move || -> Result<Option<Simulated>, String> {
+            let mut sb = Sandbox::new(state, chain_id, timestamp);
+            let held = token_balance(&mut sb, &venue, who).map_err(|e| e.to_string())?;
+            let amount = match mode {
+                Mode::Live => held.min(size),
+                Mode::DryRun => {
+                    if fund_token(&mut sb, venue.token, who, size).is_err() {
+                        return Ok(None);
+                    }
+                    size
+                }
+            };
+            if amount.is_zero() {
+                return Ok(Some(Simulated::Short { held, received: U256::ZERO }));
+            }
+            let sale = simulate_sale(&sb, &venue, who, amount).map_err(|e| e.to_string())?;
+            let fee = if native { U256::from(sale.gas_used) * U256::from(base_fee) } else { U256::ZERO };
+            Ok(Some(match sale {
+                Sale { ok: false, error, .. } => Simulated::Reverts { reason: error.unwrap_or_default() },
+                Sale { received, .. } if amount < size => Simulated::Short { held, received },
+                Sale { received, .. } => Simulated::Sold { received, fee },
+            }))
+        })
+        .await
+        .map_err(|e| TradeError::Rpc(format!("sale simulation panicked: {e}")))?;
+        match sim {
+            Ok(simulated) => Ok(SellCheck { quoted, block: Some(block), simulated }),
+            Err(e) => Err(TradeError::Rpc(format!("sale simulation: {e}"))),
+        }
     }
 
     fn deadline(&self) -> U256 {
@@ -451,7 +533,6 @@ impl EvmTrader {
 
 use futures::{future::BoxFuture, FutureExt};
 
-use super::store::PositionRow;
 use crate::pipeline::PoolRecord;
 
 impl super::executor::Executor for EvmTrader {
@@ -465,8 +546,13 @@ impl super::executor::Executor for EvmTrader {
         async move { self.quote_buy(&pool.address, token, amount_in).await.map(|(out, r)| (out, Some(r))) }.boxed()
     }
 
-    fn quote_sell<'a>(&'a self, p: &'a PositionRow, size: U256) -> BoxFuture<'a, Result<U256, TradeError>> {
-        self.quote_sell(&p.pool_address, &p.token, size).boxed()
+    fn check_sell<'a>(
+        &'a self,
+        p: &'a PositionRow,
+        size: U256,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<SellCheck, TradeError>> {
+        self.check_sell(p, size, mode).boxed()
     }
 
     fn decimals<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<u8, TradeError>> {

@@ -1,5 +1,6 @@
-//! What the trader needs of a chain: exact quotes, token decimals, and executing or resuming a
-//! recorded trade. One implementation per chain kind (`evm::EvmTrader`, `solana::SolanaTrader`).
+//! What the trader needs of a chain: exact quotes, a simulated sale of a held position, token
+//! decimals, and executing or resuming a recorded trade. One implementation per chain kind
+//! (`evm::EvmTrader`, `solana::SolanaTrader`).
 
 use std::time::Instant;
 
@@ -7,15 +8,40 @@ use alloy::primitives::U256;
 use futures::future::BoxFuture;
 use sqlx::SqlitePool;
 
-use super::{
-    store::{PositionRow, TradeRow},
-    Outcome, TradeError,
-};
+use mirror::trading::{PositionRow, TradeRow};
+
+use super::{Mode, Outcome, TradeError};
 use crate::pipeline::PoolRecord;
 
 /// What `amount_in` of the quote token buys, and the pool's quote reserve when the venue tells
 /// it (Jupiter-routed pools do not).
 pub type Quoted = Result<(U256, Option<U256>), TradeError>;
+
+/// What selling part or all of a position would do now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellCheck {
+    /// The venue's quote for the size, before the token's taxes (the sell's minimum output is
+    /// computed from it).
+    pub quoted: U256,
+    /// The block or slot the check read, when known.
+    pub block: Option<u64>,
+    /// The sale simulated from our wallet, where the chain can simulate it.
+    pub simulated: Option<Simulated>,
+}
+
+/// A sale simulated from our wallet on the chain's current state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Simulated {
+    /// It succeeds: the wallet receives `received` of the quote token, after the token's taxes;
+    /// `fee` is what the transaction itself would cost, in the quote token when it is the
+    /// chain's native token (0 otherwise).
+    Sold { received: U256, fee: U256 },
+    /// It reverts.
+    Reverts { reason: String },
+    /// Our wallet holds less of the token than the position's size: something took it.
+    /// `received` is what selling what is left would return.
+    Short { held: U256, received: U256 },
+}
 
 pub trait Executor: Send + Sync {
     /// An exact quote of buying `token` with `amount_in` of `quote_token` in `pool`.
@@ -27,8 +53,15 @@ pub trait Executor: Send + Sync {
         amount_in: U256,
     ) -> BoxFuture<'a, Quoted>;
 
-    /// What selling `size` of the position's token would return, in its quote token.
-    fn quote_sell<'a>(&'a self, p: &'a PositionRow, size: U256) -> BoxFuture<'a, Result<U256, TradeError>>;
+    /// What selling `size` of the position's token would do now: the venue's quote, and the sale
+    /// simulated from our wallet (in `Mode::DryRun`, from a wallet given the position's tokens in
+    /// the simulation).
+    fn check_sell<'a>(
+        &'a self,
+        p: &'a PositionRow,
+        size: U256,
+        mode: Mode,
+    ) -> BoxFuture<'a, Result<SellCheck, TradeError>>;
 
     fn decimals<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<u8, TradeError>>;
 

@@ -22,6 +22,8 @@ pub enum Refused {
     Cooldown,
     #[error("a position in this token is already open")]
     AlreadyHeld,
+    #[error("this token was traded before; a later report of it never buys it again")]
+    AlreadyTraded,
 }
 
 impl Refused {
@@ -34,6 +36,7 @@ impl Refused {
             Refused::DailyBudget { .. } => "daily_budget",
             Refused::Cooldown => "cooldown",
             Refused::AlreadyHeld => "already_held",
+            Refused::AlreadyTraded => "already_traded",
         }
     }
 }
@@ -68,9 +71,16 @@ pub fn day_start_ms(now: i64) -> i64 {
     now - now.rem_euclid(86_400_000)
 }
 
-/// Checks every guard, in order: paused, breaker, open positions, already held / cooldown, daily
-/// budget.
-pub fn check(s: &Snapshot, amount_in: U256, limits: &Limits, cooldown_secs: u64, now: i64) -> Result<(), Refused> {
+/// Checks every guard, in order: paused, breaker, open positions, already held / already traded
+/// (for a `rescored` report) / cooldown, daily budget.
+pub fn check(
+    s: &Snapshot,
+    amount_in: U256,
+    limits: &Limits,
+    cooldown_secs: u64,
+    now: i64,
+    rescored: bool,
+) -> Result<(), Refused> {
     // An operator's pause read in the transaction wins over a decision made a moment earlier.
     if s.paused || limits.paused {
         return Err(Refused::Paused);
@@ -86,6 +96,9 @@ pub fn check(s: &Snapshot, amount_in: U256, limits: &Limits, cooldown_secs: u64,
     if let Some((status, opened)) = s.last_in_token {
         if status != PositionStatus::Closed {
             return Err(Refused::AlreadyHeld);
+        }
+        if rescored {
+            return Err(Refused::AlreadyTraded);
         }
         if now - opened < i64::try_from(cooldown_secs.saturating_mul(1_000)).unwrap_or(i64::MAX) {
             return Err(Refused::Cooldown);
@@ -118,7 +131,7 @@ mod tests {
     }
 
     fn ok(s: &Snapshot) -> Result<(), Refused> {
-        check(s, U256::from(10u8), &limits(), 3_600, NOW)
+        check(s, U256::from(10u8), &limits(), 3_600, NOW, false)
     }
 
     #[test]
@@ -130,7 +143,10 @@ mod tests {
     fn each_guard_refuses_with_its_reason() {
         assert_eq!(ok(&Snapshot { paused: true, ..Default::default() }), Err(Refused::Paused));
         let paused_by_limits = Limits { paused: true, ..limits() };
-        assert_eq!(check(&Snapshot::default(), U256::from(1u8), &paused_by_limits, 0, NOW), Err(Refused::Paused));
+        assert_eq!(
+            check(&Snapshot::default(), U256::from(1u8), &paused_by_limits, 0, NOW, false),
+            Err(Refused::Paused)
+        );
         let breaker = Snapshot { breaker: Some((3, NOW + 1)), ..Default::default() };
         assert_eq!(ok(&breaker), Err(Refused::BreakerOpen { failures: 3, until_ms: NOW + 1 }));
         let cooled = Snapshot { breaker: Some((3, NOW)), ..Default::default() };
@@ -145,6 +161,10 @@ mod tests {
         assert_eq!(ok(&recent), Err(Refused::Cooldown));
         let old = Snapshot { last_in_token: Some((PositionStatus::Closed, NOW - 3_600_000)), ..Default::default() };
         assert_eq!(ok(&old), Ok(()), "the cooldown is over after exactly cooldown_secs");
+        let again = check(&old, U256::from(10u8), &limits(), 3_600, NOW, true);
+        assert_eq!(again, Err(Refused::AlreadyTraded), "a re-score never buys a token traded before");
+        let never = check(&Snapshot::default(), U256::from(10u8), &limits(), 3_600, NOW, true);
+        assert_eq!(never, Ok(()), "a re-score may buy a token never traded (it opened trading later)");
         let spent = Snapshot { spent_today: U256::from(91u8), ..Default::default() };
         assert_eq!(
             ok(&spent),

@@ -41,8 +41,9 @@ use sqlx::SqlitePool;
 
 use super::{
     amount,
+    executor::{SellCheck, Simulated},
     jupiter::{JupiterSwapError, JupiterSwapper, PreparedSwap},
-    store::{self, Signed, TradeRow},
+    store::{self, PositionRow, Signed, TradeRow},
     Outcome, SolanaExecConfig, TradeError,
 };
 use crate::{
@@ -194,18 +195,33 @@ impl SolanaTrader {
 
     /// The instructions of a trade row: budget, the output account (created if missing), swap.
     async fn instructions(&self, t: &TradeRow) -> Result<Vec<Instruction>, TradeError> {
-        let pool = key(&t.pool_address)?;
-        let (p, _) = self.pool(&pool).await?;
-        let addresses = PoolAddresses::from_pool(pool, &p);
-        let token = key(&t.token)?;
-        let quote = key(&t.quote_token)?;
-        let (mint_in, mint_out) = if t.is_buy() { (quote, token) } else { (token, quote) };
-        let a_to_b = p.mint_a == mint_in;
-        let user_in = associated_token::get_associated_token_address(&self.owner, &mint_in);
-        let user_out = associated_token::get_associated_token_address(&self.owner, &mint_out);
         let amount_in =
             u64::try_from(amount(&t.amount_in)).map_err(|_| TradeError::Invalid("amount above u64".into()))?;
         let min_out = u64::try_from(amount(&t.min_out)).map_err(|_| TradeError::Invalid("amount above u64".into()))?;
+        let (ixs, _) =
+            self.swap_instructions(&t.pool_address, &t.token, &t.quote_token, t.is_buy(), amount_in, min_out).await?;
+        Ok(ixs)
+    }
+
+    /// Budget, the output account (created if missing) and the swap on our AMM; also the
+    /// wallet's output token account.
+    async fn swap_instructions(
+        &self,
+        pool: &str,
+        token: &str,
+        quote: &str,
+        buy: bool,
+        amount_in: u64,
+        min_out: u64,
+    ) -> Result<(Vec<Instruction>, Pubkey), TradeError> {
+        let pool = key(pool)?;
+        let (p, _) = self.pool(&pool).await?;
+        let addresses = PoolAddresses::from_pool(pool, &p);
+        let (token, quote) = (key(token)?, key(quote)?);
+        let (mint_in, mint_out) = if buy { (quote, token) } else { (token, quote) };
+        let a_to_b = p.mint_a == mint_in;
+        let user_in = associated_token::get_associated_token_address(&self.owner, &mint_in);
+        let user_out = associated_token::get_associated_token_address(&self.owner, &mint_out);
         let mut ixs = compute_budget(self.cfg.compute_unit_limit, self.cfg.priority_micro_lamports).to_vec();
         ixs.push(
             associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
@@ -216,7 +232,91 @@ impl SolanaTrader {
             ),
         );
         ixs.push(client::swap_exact_in(&addresses, self.owner, a_to_b, user_in, user_out, amount_in, min_out));
-        Ok(ixs)
+        Ok((ixs, user_out))
+    }
+
+    /// Quotes selling `size` of a position and, live on our AMM, simulates our real sell
+    /// (`simulateTransaction` of the signed-to-be transaction from our wallet, no minimum):
+    /// what the wallet's quote account would receive, or why it fails. Dry-run and Jupiter
+    /// positions are valued by the quote alone (our wallet holds no paper tokens to sell).
+    pub async fn check_sell(&self, p: &PositionRow, size: U256, mode: super::Mode) -> Result<SellCheck, TradeError> {
+        use solana_account_decoder_client_types::UiAccountEncoding;
+        use solana_rpc_client_api::config::{RpcSimulateTransactionAccountsConfig, RpcSimulateTransactionConfig};
+
+        let (quoted, _) = self.quote(&p.venue, &p.pool_address, &p.token, &p.quote_token, size, false).await?;
+        if mode == super::Mode::DryRun || p.venue != AMM_VENUE || self.key.is_none() {
+            return Ok(SellCheck { quoted, block: None, simulated: None });
+        }
+        let held =
+            self.token_balance(&associated_token::get_associated_token_address(&self.owner, &key(&p.token)?)).await?;
+        let amount_in = u64::try_from(size.min(U256::from(held))).unwrap_or(u64::MAX);
+        if amount_in == 0 {
+            return Ok(SellCheck {
+                quoted,
+                block: None,
+                simulated: Some(Simulated::Short { held: U256::from(held), received: U256::ZERO }),
+            });
+        }
+        let (ixs, user_out) =
+            self.swap_instructions(&p.pool_address, &p.token, &p.quote_token, false, amount_in, 0).await?;
+        let before = self.token_balance(&user_out).await?;
+        let tx = VersionedTransaction::from(Transaction::new_unsigned(solana_sdk::message::Message::new(
+            &ixs,
+            Some(&self.owner),
+        )));
+        let config = RpcSimulateTransactionConfig {
+            sig_verify: false,
+            replace_recent_blockhash: true,
+            commitment: Some(self.commitment),
+            accounts: Some(RpcSimulateTransactionAccountsConfig {
+                encoding: Some(UiAccountEncoding::Base64),
+                addresses: vec![user_out.to_string()],
+            }),
+            ..Default::default()
+        };
+        let r = self.rpc.simulate_transaction_with_config(&tx, config).await.map_err(rpc)?;
+        let slot = r.context.slot;
+        let r = r.value;
+        let simulated = match r.err {
+            Some(err) => {
+                let last = r.logs.as_ref().and_then(|l| l.iter().rev().find(|l| l.contains("Error")).cloned());
+                let reason = format!("{err}{}", last.map(|l| format!(": {l}")).unwrap_or_default());
+                Simulated::Reverts { reason: reason.chars().take(200).flat_map(char::escape_debug).collect() }
+            }
+            None => {
+                let after = r
+                    .accounts
+                    .and_then(|a| a.into_iter().next().flatten())
+                    .and_then(|a| a.data.decode())
+                    .and_then(|d| d.get(64..72).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())))
+                    .unwrap_or(before);
+                let received = U256::from(after.saturating_sub(before));
+                // The transaction's own cost, in lamports: counted when the quote is wrapped SOL.
+                let fee = if key(&p.quote_token)? == spl_token::native_mint::ID {
+                    let units = u128::from(r.units_consumed.unwrap_or(0));
+                    let priority = units * u128::from(self.cfg.priority_micro_lamports) / 1_000_000;
+                    U256::from(r.fee.unwrap_or(5_000)) + U256::from(priority)
+                } else {
+                    U256::ZERO
+                };
+                if U256::from(amount_in) < size {
+                    Simulated::Short { held: U256::from(held), received }
+                } else {
+                    Simulated::Sold { received, fee }
+                }
+            }
+        };
+        Ok(SellCheck { quoted, block: Some(slot), simulated: Some(simulated) })
+    }
+
+    /// A token account's balance (0 when it does not exist).
+    async fn token_balance(&self, account: &Pubkey) -> Result<u64, TradeError> {
+        match self.rpc.get_account_with_commitment(account, self.commitment).await.map_err(rpc)?.value {
+            Some(a) => {
+                Ok(a.data.get(64..72).map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default())).unwrap_or(0))
+            }
+            None => Ok(0),
+        }
     }
 
     /// Executes a fresh trade (or resumes one: `resume` waits out the last blockhash first).
@@ -444,7 +544,6 @@ impl SolanaTrader {
 
 use futures::{future::BoxFuture, FutureExt};
 
-use super::store::PositionRow;
 use crate::pipeline::PoolRecord;
 
 impl super::executor::Executor for SolanaTrader {
@@ -458,9 +557,13 @@ impl super::executor::Executor for SolanaTrader {
         self.quote(&pool.venue, &pool.address, token, quote_token, amount_in, true).boxed()
     }
 
-    fn quote_sell<'a>(&'a self, p: &'a PositionRow, size: U256) -> BoxFuture<'a, Result<U256, TradeError>> {
-        async move { self.quote(&p.venue, &p.pool_address, &p.token, &p.quote_token, size, false).await.map(|(o, _)| o) }
-            .boxed()
+    fn check_sell<'a>(
+        &'a self,
+        p: &'a PositionRow,
+        size: U256,
+        mode: super::Mode,
+    ) -> BoxFuture<'a, Result<SellCheck, TradeError>> {
+        self.check_sell(p, size, mode).boxed()
     }
 
     fn decimals<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<u8, TradeError>> {

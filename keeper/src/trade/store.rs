@@ -74,6 +74,8 @@ pub struct NewBuy {
     pub min_out: U256,
     pub buy_tax_bps: u32,
     pub sell_tax_bps: u32,
+    /// The report is a re-score (see `RiskReport::rescored`).
+    pub rescored: bool,
 }
 
 /// Checks every guard and records the position and the buy intent, atomically: the guards see
@@ -87,7 +89,8 @@ pub async fn open_buy(
     let now = now_ms();
     let mut tx = mirror::begin_write(db).await?;
     let state = trading::guard_state(&mut tx, &b.chain, b.mode, &b.token, guards::day_start_ms(now)).await?;
-    if let Err(refused) = guards::check(&Snapshot::from(state), b.amount_in, limits, cfg.cooldown_secs, now) {
+    if let Err(refused) = guards::check(&Snapshot::from(state), b.amount_in, limits, cfg.cooldown_secs, now, b.rescored)
+    {
         return Ok(Err(refused));
     }
     let position = trading::NewPosition {
@@ -176,11 +179,31 @@ pub async fn settle_buy(
     trading::settle_buy(db, trade, &settlement(outcome, &amounts), max, until).await
 }
 
-/// Records a sell's result: the position closes with its proceeds, or goes back to open and is
-/// retried after a backoff (an exit is never given up).
+/// Records a sell's result: the proceeds add up and the size sold leaves the position, which
+/// closes once nothing is left; a failed sell goes back to be retried after a backoff (an exit
+/// is never given up).
 pub async fn settle_sell(db: &SqlitePool, trade: &TradeRow, outcome: &Outcome) -> mirror::Result<()> {
     let amounts = amounts(outcome);
-    trading::settle_sell(db, trade, &settlement(outcome, &amounts)).await
+    let (size, proceeds) = trading::size_and_proceeds(db, trade.position_id).await?;
+    let (left, proceeds) = match outcome {
+        Outcome::Confirmed { amount_out, .. } => {
+            (amount(&size).saturating_sub(amount(&trade.amount_in)), amount(&proceeds).saturating_add(*amount_out))
+        }
+        Outcome::Failed { .. } => (amount(&size), amount(&proceeds)),
+    };
+    trading::settle_sell(db, trade, &settlement(outcome, &amounts), &left.to_string(), &proceeds.to_string()).await
+}
+
+/// Records a position's health event (see [`trading::record_health`]) with its finding.
+pub async fn record_health(
+    db: &SqlitePool,
+    position_id: i64,
+    event: trading::HealthEvent,
+    block: Option<u64>,
+    finding: &crate::risk::Finding,
+) -> mirror::Result<bool> {
+    let json = serde_json::to_string(finding).unwrap_or_else(|_| "{}".into());
+    trading::record_health(db, position_id, event, &finding.explanation, block.map(mirror::i64_of), &json).await
 }
 
 pub async fn open_positions(db: &SqlitePool, mode: Mode) -> mirror::Result<Vec<PositionRow>> {
@@ -199,14 +222,16 @@ pub async fn record_values(db: &SqlitePool, values: &[(i64, U256, U256)]) -> mir
     trading::record_values(db, &rows).await
 }
 
-/// Moves an open position to `closing` and records the sell intent; `None` if it is not open.
+/// Moves an open or trapped position to `closing` and records the intent to sell `size` of it;
+/// `None` if it is neither.
 pub async fn open_sell(
     db: &SqlitePool,
     p: &PositionRow,
     mode: Mode,
     reason: &str,
+    size: U256,
     quoted_out: U256,
     min_out: U256,
 ) -> mirror::Result<Option<i64>> {
-    trading::open_sell(db, p, mode, reason, &quoted_out.to_string(), &min_out.to_string()).await
+    trading::open_sell(db, p, mode, reason, &size.to_string(), &quoted_out.to_string(), &min_out.to_string()).await
 }

@@ -3,7 +3,10 @@
 
 use alloy::primitives::U256;
 
-use super::{ExitReason, TradingConfig};
+use super::{
+    executor::{SellCheck, Simulated},
+    ExitReason, TradingConfig,
+};
 
 const BPS: u64 = 10_000;
 
@@ -170,6 +173,50 @@ pub fn exit_reason(cfg: &TradingConfig, cost: U256, value: U256, peak: U256, hel
     None
 }
 
+/// What a sale check says about a held position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// What selling all of it returns now, after the token's taxes and the transaction's fee: the
+    /// simulated proceeds (0 while the sale reverts), or the quote less the tax measured at entry
+    /// where no simulation runs.
+    pub value: U256,
+    /// The sell tax the simulation measured (the entry's where none ran).
+    pub sell_tax_bps: u32,
+    /// Why the position is trapped, in plain words; `None` when it sells normally.
+    pub trapped: Option<String>,
+}
+
+/// Judges a position of `size` tokens from a sale check: trapped when the sale reverts, when the
+/// wallet holds less than the position, or when the measured sell tax is above `max_tax_bps`.
+pub fn health(check: &SellCheck, size: U256, entry_tax_bps: u32, max_tax_bps: u32) -> Health {
+    match &check.simulated {
+        None => Health { value: less_bps(check.quoted, entry_tax_bps), sell_tax_bps: entry_tax_bps, trapped: None },
+        Some(Simulated::Sold { received, fee }) => {
+            let tax = crate::risk::shortfall_bps(check.quoted, *received);
+            let trapped = (tax > max_tax_bps).then(|| {
+                format!("selling it now loses {tax} bps to the token's sell tax, above the {max_tax_bps} bps limit")
+            });
+            Health { value: received.saturating_sub(*fee), sell_tax_bps: tax, trapped }
+        }
+        Some(Simulated::Reverts { reason }) => Health {
+            value: U256::ZERO,
+            sell_tax_bps: entry_tax_bps,
+            trapped: Some(format!("selling it reverts ({reason})")),
+        },
+        Some(Simulated::Short { held, received }) => Health {
+            value: *received,
+            sell_tax_bps: entry_tax_bps,
+            trapped: Some(format!("our wallet holds {held} of the {size} tokens of this position")),
+        },
+    }
+}
+
+/// The smaller sizes a trapped position's exit tries when selling all of it fails: halves, then
+/// a quarter, a tenth and a hundredth.
+pub fn smaller_sizes(size: U256) -> Vec<U256> {
+    [2u8, 4, 10, 100].iter().map(|d| size / U256::from(*d)).filter(|s| !s.is_zero()).collect()
+}
+
 /// Profit or loss in the quote token: `gain - cost` as a signed decimal string.
 pub fn pnl(gain: U256, cost: U256) -> String {
     if gain >= cost {
@@ -193,6 +240,38 @@ pub fn v2_amount_out(amount_in: U256, reserve_in: U256, reserve_out: U256, fee_b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sale_that_reverts_or_is_taxed_past_the_limit_is_trapped() {
+        let q = U256::from(1_000_000u64);
+        let size = U256::from(500u64);
+        let check = |simulated| SellCheck { quoted: q, block: Some(7), simulated };
+        let ok = health(
+            &check(Some(Simulated::Sold { received: U256::from(950_000u64), fee: U256::from(1_000u64) })),
+            size,
+            0,
+            1_000,
+        );
+        assert_eq!(ok, Health { value: U256::from(949_000u64), sell_tax_bps: 500, trapped: None }, "fee included");
+        let taxed =
+            health(&check(Some(Simulated::Sold { received: U256::from(10_000u64), fee: U256::ZERO })), size, 0, 1_000);
+        assert_eq!(taxed.sell_tax_bps, 9_900);
+        assert!(taxed.trapped.unwrap().contains("9900 bps"));
+        let reverts = health(&check(Some(Simulated::Reverts { reason: "blocked".into() })), size, 300, 1_000);
+        assert_eq!(reverts.value, U256::ZERO, "a position that cannot be sold is worth nothing now");
+        assert!(reverts.trapped.unwrap().contains("blocked"));
+        let short =
+            health(&check(Some(Simulated::Short { held: U256::from(5u8), received: U256::from(9u8) })), size, 0, 1_000);
+        assert_eq!(short.value, U256::from(9u8));
+        assert!(short.trapped.unwrap().contains("holds 5 of the 500"));
+        let quoted_only = health(&check(None), size, 1_000, 1_000);
+        assert_eq!(quoted_only, Health { value: U256::from(900_000u64), sell_tax_bps: 1_000, trapped: None });
+        assert_eq!(
+            smaller_sizes(U256::from(100u8)),
+            vec![U256::from(50u8), U256::from(25u8), U256::from(10u8), U256::from(1u8)]
+        );
+        assert_eq!(smaller_sizes(U256::from(3u8)), vec![U256::from(1u8)]);
+    }
 
     fn limits() -> Limits {
         Limits {

@@ -23,16 +23,17 @@ use tokio_util::sync::CancellationToken;
 use super::{
     amount,
     enrich::{Aggregators, UsdPricer},
-    executor::Executor,
+    executor::{Executor, SellCheck, Simulated},
     guards::Refused,
     store::{self, NewBuy, PositionRow, TradeRow},
-    strategy::{self, Candidate, Skip},
-    Mode, Outcome, TradeError, TradingConfig,
+    strategy::{self, Candidate, Health, Skip},
+    ExitReason, Mode, Outcome, TradeError, TradingConfig,
 };
 use crate::{
     pipeline::{Decision, RiskReport},
-    risk::Assessment,
+    risk::{Assessment, Finding, Severity},
 };
+use mirror::trading::HealthEvent;
 
 /// Quotes of one exit round in flight at once (each is one RPC call).
 const EXIT_QUOTES_IN_FLIGHT: usize = 8;
@@ -66,6 +67,8 @@ pub struct Trader {
     aggregators: Option<Arc<Aggregators>>,
     /// Every decision, for whoever listens (tests, benchmarks).
     decisions: broadcast::Sender<Decision>,
+    /// The block at which each trapped position last found no size to sell (one event per block).
+    blocked: Mutex<HashMap<i64, Option<u64>>>,
 }
 
 fn bps_of(a: &Assessment, check: &str) -> Option<u32> {
@@ -91,6 +94,7 @@ impl Trader {
             pricing: AtomicBool::new(false),
             aggregators: None,
             decisions: broadcast::channel(1_024).0,
+            blocked: Mutex::new(HashMap::new()),
         }
     }
 
@@ -240,6 +244,7 @@ impl Trader {
             min_out,
             buy_tax_bps: candidate.buy_tax_bps,
             sell_tax_bps: candidate.sell_tax_bps,
+            rescored: done.rescored,
         };
         let (position_id, trade) = match store::open_buy(&self.db, &buy, &limits, &self.cfg).await? {
             Ok(opened) => opened,
@@ -365,9 +370,12 @@ impl Trader {
         Ok(n)
     }
 
-    /// Values every open position and sells those whose exit rule fires. Returns the sells
-    /// started. The quotes of a round run concurrently and its valuations are written in one
-    /// transaction: a round costs a buy one short wait on the mirror, not one per position.
+    /// Values every open or trapped position by simulating the sale of all of it from our wallet,
+    /// marks the ones that cannot be sold (or only at a tax past the limit) trapped, and sells
+    /// those whose exit rule fires; a trapped position is sold at whatever size still sells.
+    /// Returns the sells started. The checks of a round run concurrently and its valuations are
+    /// written in one transaction: a round costs a buy one short wait on the mirror, not one per
+    /// position.
     pub async fn check_exits(self: &Arc<Self>, tasks: &mut JoinSet<()>) -> Result<usize, TradeError> {
         use futures::stream::{self, StreamExt};
 
@@ -377,21 +385,22 @@ impl Trader {
             .into_iter()
             .filter(|p| p.next_exit_at_ms <= now && !self.selling.lock().map(|s| s.contains(&p.id)).unwrap_or(true))
             .collect();
-        // (position, raw quote, sell tax, value after tax, peak value)
-        let valued: Vec<(PositionRow, U256, u32, U256, U256)> = stream::iter(due)
+        let valued: Vec<(PositionRow, SellCheck, Health, U256)> = stream::iter(due)
             .map(|p| async move {
                 let venue = self.venues.get(&p.chain)?;
-                let raw = match venue.quote_sell(&p, amount(&p.size)).await {
-                    Ok(raw) => raw,
+                let size = amount(&p.size);
+                let check = match venue.check_sell(&p, size, self.mode).await {
+                    Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(chain = %p.chain, token = %p.token, error = %e, "cannot value a position");
                         return None;
                     }
                 };
-                let sell_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
-                let value = strategy::less_bps(raw, sell_tax);
-                let peak = store::peak(&p, value);
-                Some((p, raw, sell_tax, value, peak))
+                let entry_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
+                let h = strategy::health(&check, size, entry_tax, self.cfg.max_sell_tax_bps);
+                // A trapped position's value never raises its peak (the trailing stop's anchor).
+                let peak = store::peak(&p, if h.trapped.is_some() { U256::ZERO } else { h.value });
+                Some((p, check, h, peak))
             })
             .buffered(EXIT_QUOTES_IN_FLIGHT)
             .filter_map(|v| async move { v })
@@ -400,28 +409,58 @@ impl Trader {
         if valued.is_empty() {
             return Ok(0);
         }
-        let rows: Vec<(i64, U256, U256)> = valued.iter().map(|(p, _, _, value, peak)| (p.id, *value, *peak)).collect();
+        let rows: Vec<(i64, U256, U256)> = valued.iter().map(|(p, _, h, peak)| (p.id, h.value, *peak)).collect();
         store::record_values(&self.db, &rows).await?;
+        let mut trapped_by_chain: HashMap<String, u32> = HashMap::new();
         let mut started = 0;
-        for (p, raw, sell_tax, value, peak) in valued {
-            let held = now.saturating_sub(p.entry_at_ms.unwrap_or(p.opened_at_ms));
-            let Some(reason) = strategy::exit_reason(&self.cfg, amount(&p.cost), value, peak, held) else { continue };
+        for (p, check, h, peak) in valued {
+            let was_trapped = p.trapped_at_ms.is_some();
+            *trapped_by_chain.entry(p.chain.clone()).or_default() += u32::from(h.trapped.is_some());
+            match (&h.trapped, was_trapped) {
+                (Some(why), false) => self.trapped(&p, &check, why).await?,
+                (None, true) => {
+                    let f = Finding::new(
+                        "trapped",
+                        Severity::Info,
+                        "The position sells normally again.",
+                        serde_json::json!({ "value": h.value.to_string(), "sell_tax_bps": h.sell_tax_bps }),
+                    );
+                    store::record_health(&self.db, p.id, HealthEvent::Recovered, check.block, &f).await?;
+                    tracing::info!(chain = %p.chain, token = %p.token, "position recovered: it sells normally again");
+                }
+                _ => {}
+            }
+            let (reason, size, quoted, tax) = match &h.trapped {
+                Some(_) => match self.trapped_exit(&p, &check, &h).await? {
+                    Some((size, quoted, tax)) => (ExitReason::Trapped, size, quoted, tax),
+                    None => continue,
+                },
+                None => {
+                    let held = now.saturating_sub(p.entry_at_ms.unwrap_or(p.opened_at_ms));
+                    match strategy::exit_reason(&self.cfg, amount(&p.cost), h.value, peak, held) {
+                        Some(reason) => (reason, amount(&p.size), check.quoted, h.sell_tax_bps),
+                        None => continue,
+                    }
+                }
+            };
             // Pausing stops buys, never exits; only the slippage override applies here.
             let (_, overrides) = store::controls(&self.db).await?;
             let slippage = overrides.max_slippage_bps.unwrap_or(self.cfg.slippage_bps).clamp(1, 9_999);
-            let min_out = strategy::min_out(raw, sell_tax, slippage);
-            let Some(trade_id) = store::open_sell(&self.db, &p, self.mode, reason.as_str(), value, min_out).await?
+            let min_out = strategy::min_out(quoted, tax, slippage);
+            let value = strategy::less_bps(quoted, tax);
+            let Some(trade_id) =
+                store::open_sell(&self.db, &p, self.mode, reason.as_str(), size, value, min_out).await?
             else {
                 continue;
             };
             if let Ok(mut s) = self.selling.lock() {
                 s.insert(p.id);
             }
-            tracing::info!(chain = %p.chain, token = %p.token, reason = reason.as_str(), cost = %p.cost, value = %value,
-                peak = %peak, "exit");
+            tracing::info!(chain = %p.chain, token = %p.token, reason = reason.as_str(), cost = %p.cost, %size,
+                value = %value, peak = %peak, "exit");
             let me = Arc::clone(self);
             tasks.spawn(async move {
-                if let Err(e) = me.sell(p.clone(), trade_id, raw, sell_tax).await {
+                if let Err(e) = me.sell(p.clone(), trade_id, quoted, tax).await {
                     tracing::warn!(position = p.id, error = %e, "sell failed; retried later");
                 }
                 if let Ok(mut s) = me.selling.lock() {
@@ -430,16 +469,95 @@ impl Trader {
             });
             started += 1;
         }
+        for (chain, n) in trapped_by_chain {
+            metrics::gauge!("keeper_positions_trapped", "chain" => chain, "mode" => self.mode.as_str())
+                .set(f64::from(n));
+        }
         Ok(started)
     }
 
-    async fn sell(&self, p: PositionRow, trade_id: i64, raw: U256, sell_tax: u32) -> Result<(), TradeError> {
+    /// Marks a position trapped: its status, a finding in its history, a metric and a warning.
+    async fn trapped(&self, p: &PositionRow, check: &SellCheck, why: &str) -> Result<(), TradeError> {
+        let f = Finding::new(
+            "trapped",
+            Severity::Critical,
+            format!("Trapped: {why}."),
+            serde_json::json!({ "quoted": check.quoted.to_string(), "size": p.size, "block": check.block }),
+        );
+        if store::record_health(&self.db, p.id, HealthEvent::Trapped, check.block, &f).await? {
+            metrics::counter!("keeper_positions_trapped_total", "chain" => p.chain.clone(), "mode" => self.mode.as_str())
+                .increment(1);
+            tracing::warn!(chain = %p.chain, token = %p.token, position = p.id, block = ?check.block, reason = %why,
+                "position trapped");
+        }
+        Ok(())
+    }
+
+    /// The sale a trapped position's exit makes: all of what is held when that sells at all
+    /// (whatever the tax: the position is compromised, and what it returns now is all it is
+    /// likely to return), else the largest smaller size that sells. `None`, with an
+    /// `exit_blocked` event once per block, when no size sells.
+    async fn trapped_exit(
+        &self,
+        p: &PositionRow,
+        check: &SellCheck,
+        h: &Health,
+    ) -> Result<Option<(U256, U256, u32)>, TradeError> {
+        let Some(venue) = self.venues.get(&p.chain) else { return Ok(None) };
+        let size = amount(&p.size);
+        match &check.simulated {
+            Some(Simulated::Sold { .. }) => return Ok(Some((size, check.quoted, h.sell_tax_bps))),
+            Some(Simulated::Short { held, received }) if !received.is_zero() => {
+                let c = venue.check_sell(p, *held, self.mode).await?;
+                if let Some(Simulated::Sold { received, .. }) = &c.simulated {
+                    return Ok(Some((*held, c.quoted, crate::risk::shortfall_bps(c.quoted, *received))));
+                }
+            }
+            _ => {}
+        }
+        let mut tried = vec![size.to_string()];
+        for smaller in strategy::smaller_sizes(size) {
+            let c = venue.check_sell(p, smaller, self.mode).await?;
+            if let Some(Simulated::Sold { received, .. }) = &c.simulated {
+                return Ok(Some((smaller, c.quoted, crate::risk::shortfall_bps(c.quoted, *received))));
+            }
+            tried.push(smaller.to_string());
+        }
+        let first_at_block = {
+            let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+            blocked.insert(p.id, check.block) != Some(check.block)
+        };
+        if first_at_block {
+            let reason = match &check.simulated {
+                Some(Simulated::Reverts { reason }) => reason.clone(),
+                _ => h.trapped.clone().unwrap_or_default(),
+            };
+            let f = Finding::new(
+                "exit_blocked",
+                Severity::Critical,
+                format!(
+                    "No exit: selling {} or any smaller size ({}) fails ({reason}).",
+                    p.size,
+                    tried[1..].join(", ")
+                ),
+                serde_json::json!({ "sizes": tried, "block": check.block }),
+            );
+            store::record_health(&self.db, p.id, HealthEvent::ExitBlocked, check.block, &f).await?;
+            tracing::warn!(chain = %p.chain, token = %p.token, position = p.id, block = ?check.block,
+                "trapped position: no size sells");
+        }
+        Ok(None)
+    }
+
+    /// Sells a recorded exit: a paper fill at the quote less the measured tax and the assumed
+    /// slippage, or the real trade.
+    async fn sell(&self, p: PositionRow, trade_id: i64, quoted: U256, sell_tax: u32) -> Result<(), TradeError> {
         let trade = store::trade(&self.db, trade_id).await?;
         let outcome = match (self.mode, self.venues.get(&p.chain)) {
             (Mode::DryRun, _) => Outcome::Confirmed {
                 tx_id: String::new(),
                 block: 0,
-                amount_out: strategy::paper_fill(raw, sell_tax, self.cfg.paper_slippage_bps),
+                amount_out: strategy::paper_fill(quoted, sell_tax, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
             (Mode::Live, Some(v)) => self.live(v.as_ref(), &trade, None).await?,

@@ -283,14 +283,21 @@ fn quote_balance(sb: &mut Sandbox, v: &Venue, who: Address) -> Result<U256, Sand
     }
 }
 
-/// Gives `who` `amount` of the quote: native balance, or the quote token's balance slot found by
-/// trying the usual mapping layouts (Solidity and Vyper, slots 0..32) and checking `balanceOf`.
+/// Gives `who` `amount` of the quote: native balance, or the quote token's balance slot (see
+/// [`fund_token`]).
 pub fn fund_quote(sb: &mut Sandbox, v: &Venue, who: Address, amount: U256) -> Result<(), String> {
     let err = |e: SandboxError| e.to_string();
     if v.quote == v.wrapped_native {
         let have = sb.native_balance(who).map_err(err)?;
         return sb.set_balance(who, have.saturating_add(amount)).map_err(err);
     }
+    fund_token(sb, v.quote, who, amount)
+}
+
+/// Sets `who`'s balance of `token` to `amount` through its balance slot, found by trying the usual
+/// mapping layouts (Solidity and Vyper, slots 0..32) and checking `balanceOf`.
+pub fn fund_token(sb: &mut Sandbox, token: Address, who: Address, amount: U256) -> Result<(), String> {
+    let err = |e: SandboxError| e.to_string();
     for idx in 0u64..32 {
         let idx = U256::from(idx);
         for slot in [
@@ -298,15 +305,43 @@ pub fn fund_quote(sb: &mut Sandbox, v: &Venue, who: Address, amount: U256) -> Re
             keccak256([&idx.to_be_bytes::<32>()[..], who.into_word().as_slice()].concat()),
         ] {
             let slot = U256::from_be_bytes(slot.0);
-            let old = sb.storage(v.quote, slot).map_err(err)?;
-            sb.set_storage(v.quote, slot, amount).map_err(err)?;
-            if balance(sb, v.quote, who).map_err(err)? == amount {
+            let old = sb.storage(token, slot).map_err(err)?;
+            sb.set_storage(token, slot, amount).map_err(err)?;
+            if balance(sb, token, who).map_err(err)? == amount {
                 return Ok(());
             }
-            sb.set_storage(v.quote, slot, old).map_err(err)?;
+            sb.set_storage(token, slot, old).map_err(err)?;
         }
     }
-    Err(format!("cannot find the balance slot of quote token {}", v.quote))
+    Err(format!("cannot find the balance slot of token {token}"))
+}
+
+/// One simulated sale from a wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sale {
+    pub ok: bool,
+    /// The router's quote for the amount, before the token's taxes.
+    pub quote: U256,
+    /// What the wallet received, in the quote (native when the quote is the wrapped native).
+    pub received: U256,
+    pub error: Option<String>,
+    /// Gas the sale's transaction used.
+    pub gas_used: u64,
+}
+
+/// What `who` holds of the venue's token.
+pub fn token_balance(sb: &mut Sandbox, v: &Venue, who: Address) -> Result<U256, SandboxError> {
+    balance(sb, v.token, who)
+}
+
+/// Sells `amount` of the venue's token from `who` through the router, on a fork of `sb` (which is
+/// left as it was).
+pub fn simulate_sale(sb: &Sandbox, v: &Venue, who: Address, amount: U256) -> Result<Sale, SandboxError> {
+    let mut f = sb.clone();
+    f.watch(v.token);
+    f.advance(1);
+    let l = sell(&mut f, v, who, amount)?;
+    Ok(Sale { ok: l.ok, quote: l.quote, received: l.got, error: l.error, gas_used: l.gas_used })
 }
 
 struct Leg {
@@ -314,6 +349,7 @@ struct Leg {
     quote: U256,
     got: U256,
     error: Option<String>,
+    gas_used: u64,
     trace: Trace,
 }
 
@@ -346,7 +382,7 @@ fn buy(sb: &mut Sandbox, v: &Venue, who: Address, amount_in: U256) -> Result<Leg
         sb.send(who, v.router, call.abi_encode().into(), U256::ZERO)?
     };
     let got = if o.success { balance(sb, v.token, who)?.saturating_sub(before) } else { U256::ZERO };
-    Ok(Leg { ok: o.success, quote, got, error: (!o.success).then(|| reason(&o)), trace: o.trace })
+    Ok(Leg { ok: o.success, quote, got, error: (!o.success).then(|| reason(&o)), gas_used: o.gas_used, trace: o.trace })
 }
 
 fn sell(sb: &mut Sandbox, v: &Venue, who: Address, amount: U256) -> Result<Leg, SandboxError> {
@@ -376,7 +412,7 @@ fn sell(sb: &mut Sandbox, v: &Venue, who: Address, amount: U256) -> Result<Leg, 
     };
     let o = sb.send(who, v.router, data.into(), U256::ZERO)?;
     let got = if o.success { quote_balance(sb, v, who)?.saturating_sub(before) } else { U256::ZERO };
-    Ok(Leg { ok: o.success, quote, got, error: (!o.success).then(|| reason(&o)), trace: o.trace })
+    Ok(Leg { ok: o.success, quote, got, error: (!o.success).then(|| reason(&o)), gas_used: o.gas_used, trace: o.trace })
 }
 
 fn transfer(
@@ -614,6 +650,8 @@ fn sell_all(sb: &Sandbox, v: &Venue, who: Address) -> Result<(bool, U256, U256, 
 }
 
 fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour) {
+    // The simulation budget counts the whole search, its baseline measurements included.
+    let started_at = held.executed();
     let v = p.venue;
     let w = p.wallets;
     let Ok(code) = held.code(v.token) else { return };
@@ -714,7 +752,6 @@ fn search(held: &mut Sandbox, p: &Probe, small: &TradeProbe, out: &mut Behaviour
     let deadline = Instant::now() + p.budget.time;
     let mut hits = Vec::new();
     let mut critical_selectors: BTreeSet<(usize, [u8; 4])> = BTreeSet::new();
-    let started_at = held.executed();
     let sims = |sb: &Sandbox| sb.executed() - started_at;
     let mut caller_balances: HashMap<Address, U256> = HashMap::new();
     for (ti, selector, role, nth, t) in plan {

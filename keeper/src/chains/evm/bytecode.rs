@@ -57,7 +57,8 @@ pub fn pushed_addresses(code: &[u8]) -> Vec<Address> {
 /// A readable revert reason from ABI-encoded `Error(string)` data, else hex.
 pub fn revert_reason(data: &[u8]) -> String {
     if let Ok(r) = <alloy::sol_types::Revert as alloy::sol_types::SolError>::abi_decode(data) {
-        return r.reason;
+        // The token's own text: untrusted. Control characters escaped, length bounded.
+        return r.reason.chars().take(160).flat_map(char::escape_debug).collect();
     }
     if data.is_empty() {
         "reverted without a reason".into()
@@ -98,6 +99,8 @@ mod tests {
         let data = alloy::sol_types::SolError::abi_encode(&alloy::sol_types::Revert::from("TRANSFER_FORBIDDEN"));
         assert_eq!(revert_reason(&data), "TRANSFER_FORBIDDEN");
         assert_eq!(revert_reason(&[]), "reverted without a reason");
+        let hostile = alloy::sol_types::SolError::abi_encode(&alloy::sol_types::Revert::from("a\nb\u{1b}[31m"));
+        assert_eq!(revert_reason(&hostile), "a\\nb\\u{1b}[31m", "control characters are escaped");
         assert_eq!(revert_reason(&[0xde, 0xad]), "0xdead");
     }
 }

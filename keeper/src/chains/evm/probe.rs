@@ -15,7 +15,7 @@ use alloy::{
 use futures::{future::BoxFuture, FutureExt};
 use mirror::Row;
 
-use super::bytecode::{pushed_selectors, selector, EIP1967_IMPLEMENTATION_SLOT};
+use super::bytecode::{pushed_addresses, pushed_selectors, selector, EIP1967_IMPLEMENTATION_SLOT};
 use super::{
     abi::{IUniswapV2Pair, IERC20},
     addr,
@@ -28,7 +28,7 @@ use crate::{
     pipeline::PoolRecord,
     risk::{
         engine::{Evaluation, RiskEngine, RiskError},
-        rules::evm::{assess, Capabilities, EvmFacts},
+        rules::evm::{assess, Capabilities, EvmFacts, LpClass, LpHolder},
         Assessment, RiskPolicy,
     },
     sandbox::{CodeCache, RpcState, Sandbox},
@@ -119,6 +119,20 @@ pub struct TokenMeta {
     pub reserves: Option<(U256, U256)>,
     /// Who sent the transaction that created the pool.
     pub creator: Option<Address>,
+    /// What the report rests on, to tell when it is due again.
+    pub watch: Watch,
+}
+
+/// What a report's conclusions rest on, read again to tell when the token must be scored again:
+/// the LP supply (liquidity added or removed), the nonces of the callers known before the
+/// privilege search (the owner, the first receiver of the supply, the liquidity adder: any
+/// transaction they send, to the token or anything else), and the balances of the three largest
+/// LP holders (LP tokens moved).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Watch {
+    pub lp_total: U256,
+    pub nonces: Vec<(Address, u64)>,
+    pub lp: Vec<(Address, U256)>,
 }
 
 /// Measures and scores EVM tokens on one chain.
@@ -134,7 +148,11 @@ pub struct EvmRiskEngine {
     chain_id: u64,
     codes: CodeCache,
     searches: SearchCache,
+    lp_lockers: Vec<Address>,
 }
+
+/// LP holders classified at most (the largest; the rest hold little).
+const LP_HOLDERS: usize = 10;
 
 impl EvmRiskEngine {
     pub fn new(http: DynProvider, cfg: &EvmChainConfig, policy: RiskPolicy) -> Self {
@@ -151,7 +169,60 @@ impl EvmRiskEngine {
             chain_id: cfg.chain_id,
             codes: CodeCache::default(),
             searches: SearchCache::default(),
+            lp_lockers: cfg.lp_lockers.clone(),
         }
+    }
+
+    /// The pair's largest LP holders outside the burn addresses and the pair itself, classified:
+    /// a configured locker; the deployer (`linked`: the pool's creator, the owner, the first
+    /// receiver of the supply); a contract naming one of those in its code or its first four
+    /// storage slots; or someone we cannot link.
+    async fn lp_holders(
+        &self,
+        balances: &HashMap<Address, U256>,
+        pair: Address,
+        linked: &[Address],
+        at: BlockId,
+    ) -> Vec<LpHolder> {
+        let http = &self.http;
+        let mut held: Vec<(Address, U256)> = balances
+            .iter()
+            .filter(|(a, b)| !b.is_zero() && !is_burn_address(**a) && **a != pair)
+            .map(|(a, b)| (*a, *b))
+            .collect();
+        held.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        held.truncate(LP_HOLDERS);
+        let classify = |address: Address| async move {
+            if self.lp_lockers.contains(&address) {
+                return LpClass::Locked;
+            }
+            if linked.contains(&address) {
+                return LpClass::Deployer;
+            }
+            let code = http.get_code_at(address).block_id(at).await.unwrap_or_default();
+            if code.is_empty() {
+                return LpClass::Other;
+            }
+            if pushed_addresses(&code).iter().any(|a| linked.contains(a)) {
+                return LpClass::DeployerContract;
+            }
+            let slots = futures::future::join_all(
+                (0u8..4).map(|i| async move { http.get_storage_at(address, U256::from(i)).block_id(at).await.ok() }),
+            )
+            .await;
+            let names_deployer =
+                slots.into_iter().flatten().any(|w| linked.contains(&Address::from_word(B256::from(w))));
+            if names_deployer {
+                LpClass::DeployerContract
+            } else {
+                LpClass::OtherContract
+            }
+        };
+        futures::future::join_all(
+            held.into_iter()
+                .map(|(address, amount)| async move { LpHolder { address, amount, class: classify(address).await } }),
+        )
+        .await
     }
 
     /// Measures the token and scores it. Returns the assessment, the block measured and metadata.
@@ -241,12 +312,16 @@ impl EvmRiskEngine {
         let lp_logs = lp_logs?;
         let lp_balances = balances_from_transfers(&lp_logs);
         let lp_burned = lp_balances.iter().filter(|(a, _)| is_burn_address(**a)).map(|(_, b)| *b).sum();
-        let lp_creator = sender.and_then(|s| lp_balances.get(&s).copied()).unwrap_or_default();
         let holder_logs = holder_logs?;
         let first_mint = holder_logs.iter().find_map(|l| {
             let t = l.log_decode::<IERC20::Transfer>().ok()?.inner.data;
             (t.from == Address::ZERO).then_some(t.to)
         });
+        let mut linked: Vec<Address> =
+            [sender, owner, first_mint].into_iter().flatten().filter(|a| !is_burn_address(*a)).collect();
+        linked.sort();
+        linked.dedup();
+        let lp_holders = self.lp_holders(&lp_balances, p.pool, &linked, at).await;
         let mut holders: Vec<(Address, U256)> = balances_from_transfers(&holder_logs)
             .into_iter()
             .filter(|(a, b)| !b.is_zero() && !is_burn_address(*a) && *a != p.pool)
@@ -255,43 +330,63 @@ impl EvmRiskEngine {
         holders.truncate(self.policy.top_holders_count);
         let total_supply = supply.unwrap_or_default();
 
-        let behaviour = match (self.router, quote) {
-            (Some(router), Some(quote)) => {
-                let venue =
-                    Venue { router, pair: p.pool, token: p.base_token, quote, wrapped_native: self.wrapped_native };
-                let (small_in, large_in) = if quote == self.wrapped_native {
-                    (self.probe_small, self.probe_large)
-                } else {
-                    (quote_reserve / U256::from(200u16), quote_reserve / U256::from(20u16))
-                };
-                let probe = behaviour::Probe {
-                    venue,
-                    wallets: Wallets::default(),
-                    small_in,
-                    large_in,
-                    owner,
-                    deployer: first_mint,
-                    liquidity_adder: sender,
-                    budget: Budget {
-                        max_simulations: self.policy.sandbox_max_simulations,
-                        time: std::time::Duration::from_millis(self.policy.sandbox_budget_ms),
-                    },
-                    cache: self.searches.clone(),
-                };
-                let state = RpcState::new(http.clone(), block, self.codes.clone());
-                let sandbox = Sandbox::new(state, self.chain_id, timestamp);
-                tokio::task::spawn_blocking(move || behaviour::measure(&sandbox, &probe)).await.unwrap_or_else(|e| {
-                    behaviour::Behaviour { probe_error: Some(format!("sandbox panicked: {e}")), ..Default::default() }
-                })
+        let behaviour = async {
+            match (self.router, quote) {
+                (Some(router), Some(quote)) => {
+                    let venue =
+                        Venue { router, pair: p.pool, token: p.base_token, quote, wrapped_native: self.wrapped_native };
+                    let (small_in, large_in) = if quote == self.wrapped_native {
+                        (self.probe_small, self.probe_large)
+                    } else {
+                        (quote_reserve / U256::from(200u16), quote_reserve / U256::from(20u16))
+                    };
+                    let probe = behaviour::Probe {
+                        venue,
+                        wallets: Wallets::default(),
+                        small_in,
+                        large_in,
+                        owner,
+                        deployer: first_mint,
+                        liquidity_adder: sender,
+                        budget: Budget {
+                            max_simulations: self.policy.sandbox_max_simulations,
+                            time: std::time::Duration::from_millis(self.policy.sandbox_budget_ms),
+                        },
+                        cache: self.searches.clone(),
+                    };
+                    let state = RpcState::new(http.clone(), block, self.codes.clone());
+                    let sandbox = Sandbox::new(state, self.chain_id, timestamp);
+                    tokio::task::spawn_blocking(move || behaviour::measure(&sandbox, &probe)).await.unwrap_or_else(
+                        |e| behaviour::Behaviour {
+                            probe_error: Some(format!("sandbox panicked: {e}")),
+                            ..Default::default()
+                        },
+                    )
+                }
+                (None, _) => behaviour::Behaviour {
+                    probe_error: Some("no v2 router configured for this chain".into()),
+                    ..Default::default()
+                },
+                (_, None) => behaviour::Behaviour {
+                    probe_error: Some("the pair's tokens could not be read".into()),
+                    ..Default::default()
+                },
             }
-            (None, _) => behaviour::Behaviour {
-                probe_error: Some("no v2 router configured for this chain".into()),
-                ..Default::default()
-            },
-            (_, None) => behaviour::Behaviour {
-                probe_error: Some("the pair's tokens could not be read".into()),
-                ..Default::default()
-            },
+        };
+        // The nonces of the callers known before the search, read while the sandbox runs: any
+        // transaction they send later makes the report due again (see `Watch`).
+        let nonces = futures::future::join_all(
+            linked
+                .iter()
+                .map(|a| async move { http.get_transaction_count(*a).block_id(at).await.ok().map(|n| (*a, n)) }),
+        );
+        let (behaviour, nonces) = tokio::join!(behaviour, nonces);
+        let mut lp_largest: Vec<(Address, U256)> = lp_holders.iter().take(3).map(|h| (h.address, h.amount)).collect();
+        lp_largest.sort();
+        let watch = Watch {
+            lp_total: lp_total.unwrap_or_default(),
+            nonces: nonces.into_iter().flatten().collect(),
+            lp: lp_largest,
         };
         let facts = EvmFacts {
             small: behaviour.small.clone(),
@@ -308,7 +403,7 @@ impl EvmRiskEngine {
             min_native_reserve: self.min_liquidity,
             lp_total: lp_total.unwrap_or_default(),
             lp_burned,
-            lp_creator,
+            lp_holders,
             creator: sender,
             total_supply,
             top_holders: holders,
@@ -321,6 +416,7 @@ impl EvmRiskEngine {
             initial_reserves: initial.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
             reserves: current,
             creator: sender,
+            watch,
         };
         metrics::histogram!("keeper_risk_measure_seconds", "kind" => "evm").record(started.elapsed().as_secs_f64());
         Ok((facts, block, meta))
@@ -362,9 +458,58 @@ impl RiskEngine for EvmRiskEngine {
                 EvmRiskEngine::evaluate(self, &pool_ref).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
             let token = addr(pool_ref.base_token);
             let rows = meta_rows(p, &token, &meta);
-            Ok(Evaluation { token, assessment, measured_slot: block, rows })
+            let watch = serde_json::to_string(&meta.watch).ok();
+            Ok(Evaluation { token, assessment, measured_slot: block, rows, watch })
         }
         .boxed()
+    }
+
+    fn changed<'a>(&'a self, p: &'a PoolRecord, watch: &'a str) -> BoxFuture<'a, Result<Option<String>, RiskError>> {
+        async move {
+            let Ok(w) = serde_json::from_str::<Watch>(watch) else { return Ok(None) };
+            let pool = Self::pool_ref(p)?.pool;
+            self.changed_since(pool, &w).await.map_err(|e| RiskError::Rpc(e.to_string()))
+        }
+        .boxed()
+    }
+}
+
+impl EvmRiskEngine {
+    /// What changed since `w` was read, in plain words (`None`: nothing the report rests on).
+    pub async fn changed_since(&self, pool: Address, w: &Watch) -> Result<Option<String>, alloy::contract::Error> {
+        let http = &self.http;
+        let pair = IUniswapV2Pair::new(pool, http);
+        let lp = IERC20::new(pool, http);
+        let (total, nonces, balances) = tokio::join!(
+            async { pair.totalSupply().call().await },
+            futures::future::join_all(
+                w.nonces.iter().map(|(a, _)| async move { http.get_transaction_count(*a).await })
+            ),
+            futures::future::join_all(w.lp.iter().map(|(a, _)| {
+                let lp = &lp;
+                async move { lp.balanceOf(*a).call().await }
+            })),
+        );
+        let total = total?;
+        if total > w.lp_total {
+            return Ok(Some(format!("liquidity was added (LP supply {} -> {total})", w.lp_total)));
+        }
+        if total < w.lp_total {
+            return Ok(Some(format!("liquidity was removed (LP supply {} -> {total})", w.lp_total)));
+        }
+        for ((a, before), now) in w.lp.iter().zip(balances) {
+            let now = now?;
+            if now != *before {
+                return Ok(Some(format!("LP tokens moved ({a}: {before} -> {now})")));
+            }
+        }
+        for ((a, before), now) in w.nonces.iter().zip(nonces) {
+            let now = now.map_err(alloy::contract::Error::TransportError)?;
+            if now > *before {
+                return Ok(Some(format!("{a} sent a transaction")));
+            }
+        }
+        Ok(None)
     }
 }
 

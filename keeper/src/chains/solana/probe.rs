@@ -226,7 +226,7 @@ impl RiskEngine for SolanaRiskEngine {
         async move {
             let (token, assessment, slot) =
                 SolanaRiskEngine::evaluate(self, p).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
-            Ok(Evaluation { token, assessment, measured_slot: slot, rows: Vec::new() })
+            Ok(Evaluation { token, assessment, measured_slot: slot, rows: Vec::new(), watch: None })
         }
         .boxed()
     }

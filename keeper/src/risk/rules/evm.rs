@@ -45,15 +45,40 @@ pub struct EvmFacts {
     /// The pool's reserve of the wrapped native token, and the minimum the policy wants.
     pub native_reserve: U256,
     pub min_native_reserve: U256,
-    /// LP tokens: total supply, held by burn addresses (incl. Uniswap's locked minimum), held by
-    /// the address that created the pool.
+    /// LP tokens: total supply, held by burn addresses (incl. Uniswap's locked minimum), and
+    /// every other holder with its class (from the pair's `Transfer` logs).
     pub lp_total: U256,
     pub lp_burned: U256,
-    pub lp_creator: U256,
+    pub lp_holders: Vec<LpHolder>,
     pub creator: Option<Address>,
     /// Token supply and the balances of the largest holders outside pools and burn addresses.
     pub total_supply: U256,
     pub top_holders: Vec<(Address, U256)>,
+}
+
+/// Who holds LP tokens, and what that means for the liquidity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LpClass {
+    /// A configured locker contract (`evm.<chain>.lp_lockers`): cannot be pulled.
+    Locked,
+    /// The pool's creator, the token's owner or the first receiver of its supply.
+    Deployer,
+    /// A contract that names one of those in its code or its first storage slots (a vault or
+    /// "locker" of the deployer's own).
+    DeployerContract,
+    /// A wallet we cannot link to the deployer (which may still be one of its own).
+    Other,
+    /// A contract we cannot link to the deployer.
+    OtherContract,
+}
+
+/// One LP holder outside the burn addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LpHolder {
+    pub address: Address,
+    pub amount: U256,
+    pub class: LpClass,
 }
 
 fn dec(v: U256) -> String {
@@ -262,6 +287,19 @@ fn behaviour_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Findi
             json!({ "callers": hidden.iter().map(|c| c.caller.to_string()).collect::<Vec<_>>() }),
         ));
     }
+    if b.search.exhausted {
+        out.push(Finding::new(
+            "privilege_search_incomplete",
+            Severity::High,
+            format!(
+                "The search of the token's privileged functions was cut short by its budget after {} simulations: \
+                 powers it did not try are unknown, so this report cannot vouch for them.",
+                b.search.simulations
+            ),
+            json!({ "simulations": b.search.simulations, "micros": b.search.micros, "selectors": b.search.selectors,
+                    "callers": b.search.callers }),
+        ));
+    }
     out.push(Finding::new(
         "privilege_search",
         Severity::Info,
@@ -279,6 +317,53 @@ fn behaviour_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Findi
             "cached": b.search.cached, "state_reads": b.state_reads,
         }),
     ));
+}
+
+/// Who can pull the liquidity: the deployer and contracts linked to it (high above
+/// `lp_creator_high_bps`), and holders we cannot link (medium above it: they may be the
+/// deployer's own wallets). Burned and locked LP cannot be pulled.
+fn lp_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Finding>) {
+    let sum = |classes: &[LpClass]| -> U256 {
+        facts.lp_holders.iter().filter(|h| classes.contains(&h.class)).map(|h| h.amount).sum()
+    };
+    let total = facts.lp_total;
+    let burned = share_bps(facts.lp_burned, total);
+    let locked = share_bps(sum(&[LpClass::Locked]), total);
+    let deployer = share_bps(sum(&[LpClass::Deployer, LpClass::DeployerContract]), total);
+    let others = share_bps(sum(&[LpClass::Other, LpClass::OtherContract]), total);
+    let holders: Vec<serde_json::Value> = facts
+        .lp_holders
+        .iter()
+        .map(|h| json!({ "address": h.address.to_string(), "amount": dec(h.amount), "class": h.class }))
+        .collect();
+    out.push(Finding::new(
+        "lp_not_burned",
+        policy.lp_creator_severity(deployer),
+        format!(
+            "{} of the LP tokens are burned and {} locked; the deployer and contracts linked to it hold {} and can pull \
+             that much liquidity.",
+            pct(burned),
+            pct(locked),
+            pct(deployer)
+        ),
+        json!({
+            "lp_total": dec(total), "lp_burned": dec(facts.lp_burned), "burned_bps": burned, "locked_bps": locked,
+            "deployer_bps": deployer, "others_bps": others, "holders": holders,
+            "creator": facts.creator.map(|a| a.to_string()),
+        }),
+    ));
+    if others > policy.lp_creator_high_bps {
+        out.push(Finding::new(
+            "lp_unlinked_holders",
+            Severity::Medium,
+            format!(
+                "{} of the LP tokens are held by addresses we cannot link to the deployer, neither burned nor locked: \
+                 they can pull that much liquidity, and they may be the deployer's own.",
+                pct(others)
+            ),
+            json!({ "others_bps": others }),
+        ));
+    }
 }
 
 fn short(a: &Address) -> String {
@@ -405,22 +490,7 @@ fn static_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Finding>
         ));
     }
     if !facts.lp_total.is_zero() {
-        let burned = share_bps(facts.lp_burned, facts.lp_total);
-        let creator = share_bps(facts.lp_creator, facts.lp_total);
-        out.push(Finding::new(
-            "lp_not_burned",
-            policy.lp_creator_severity(creator),
-            format!(
-                "{} of the LP tokens are burned; the pool's creator holds {} and can pull that much liquidity.",
-                pct(burned),
-                pct(creator)
-            ),
-            json!({
-                "lp_total": dec(facts.lp_total), "lp_burned": dec(facts.lp_burned), "lp_creator": dec(facts.lp_creator),
-                "burned_bps": burned, "creator_bps": creator,
-                "creator": facts.creator.map(|a| a.to_string()),
-            }),
-        ));
+        lp_findings(facts, policy, out);
     }
     let top: U256 = facts.top_holders.iter().take(policy.top_holders_count).map(|(_, b)| *b).sum();
     let top_bps = share_bps(top, facts.total_supply);
@@ -546,8 +616,15 @@ mod tests {
         assert_eq!(assess(&f, &p).tripped(), vec!["thin_liquidity"]);
         let mut f = clean();
         f.lp_burned = U256::from(1000u64);
-        f.lp_creator = e18(999);
+        let holder = |class| vec![LpHolder { address: Address::with_last_byte(3), amount: e18(999), class }];
+        f.lp_holders = holder(LpClass::Deployer);
         assert_eq!(assess(&f, &p).tripped(), vec!["lp_not_burned"]);
+        f.lp_holders = holder(LpClass::DeployerContract);
+        assert_eq!(assess(&f, &p).tripped(), vec!["lp_not_burned"], "a vault of the deployer's own is no lock");
+        f.lp_holders = holder(LpClass::Locked);
+        assert_eq!(assess(&f, &p).tripped(), Vec::<&str>::new(), "locked LP cannot be pulled");
+        f.lp_holders = holder(LpClass::Other);
+        assert_eq!(assess(&f, &p).tripped(), vec!["lp_unlinked_holders"]);
         let mut f = clean();
         f.top_holders = vec![(Address::with_last_byte(1), e18(500_000))];
         assert_eq!(assess(&f, &p).tripped(), vec!["holder_concentration"]);
