@@ -383,6 +383,8 @@ impl Chain {
                 err: record.result.clone().err(),
                 logs: record.meta.logs.clone(),
                 accounts: keys.clone(),
+                // The keys' states after the transaction (a closed account as empty).
+                after: keys.iter().map(|k| (*k, self.svm.get_account(k).unwrap_or_default())).collect(),
             }));
         }
         self.journal(&record);
@@ -486,6 +488,29 @@ impl Chain {
             .take(limit)
             .map(|i| &self.ledger[i])
             .collect()
+    }
+
+    /// Every account but the programs', for the account-query methods.
+    pub fn accounts(&self) -> Vec<(Pubkey, Account)> {
+        self.svm
+            .accounts_db()
+            .inner
+            .iter()
+            .filter(|(_, a)| !a.executable())
+            .map(|(k, a)| (*k, Account::from(a.clone())))
+            .collect()
+    }
+
+    /// The unix time of `slot`: now for the current slot, else that of the latest transaction at
+    /// or before it (or now, when the ledger kept none); `None` for a slot not reached yet.
+    pub fn block_time_at(&self, slot: u64) -> Option<i64> {
+        if slot > self.slot {
+            return None;
+        }
+        if slot == self.slot {
+            return Some(self.block_time());
+        }
+        Some(self.ledger.iter().rev().find(|r| r.slot <= slot).map_or_else(|| self.block_time(), |r| r.block_time))
     }
 
     /// Token accounts of `mint` seen in any transaction, with their balances, largest first.

@@ -5,6 +5,7 @@ use std::{
 };
 
 use anchor_lang::prelude::Pubkey;
+use anchor_spl::token::spl_token;
 use axum::{body::Bytes, extract::State, routing::post, Json, Router};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
@@ -43,6 +44,7 @@ mod code {
     pub const INVALID_PARAMS: i64 = -32602;
     pub const SEND_TRANSACTION_PREFLIGHT_FAILURE: i64 = -32002;
     pub const TRANSACTION_SIGNATURE_VERIFICATION_FAILURE: i64 = -32003;
+    pub const BLOCK_NOT_AVAILABLE: i64 = -32004;
 }
 
 #[derive(Debug)]
@@ -212,7 +214,7 @@ fn with_context<T: Serialize>(chain: &Chain, value: T) -> RpcResult {
     to_value(Response { context: RpcResponseContext::new(chain.slot()), value })
 }
 
-fn ui_account(account: &Account, encoding: Option<UiAccountEncoding>) -> UiAccount {
+pub(crate) fn ui_account(account: &Account, encoding: Option<UiAccountEncoding>) -> UiAccount {
     let data = match encoding {
         Some(UiAccountEncoding::Base58) => {
             UiAccountData::Binary(bs58::encode(&account.data).into_string(), UiAccountEncoding::Base58)
@@ -306,7 +308,7 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
     let chain = &mut *chain;
     match method {
         "getHealth" => Ok(json!("ok")),
-        "getVersion" => to_value(RpcVersionInfo { solana_core: "3.1.12".into(), feature_set: None }),
+        "getVersion" => to_value(RpcVersionInfo { solana_core: "3.1.12".into(), feature_set: Some(FEATURE_SET) }),
         "getGenesisHash" => Ok(json!(solana_sdk::hash::Hash::default().to_string())),
         "getSlot" | "getBlockHeight" => Ok(json!(chain.slot())),
         "getLatestBlockhash" => with_context(
@@ -552,8 +554,319 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
                 .collect();
             with_context(chain, balances)
         }
+        "getEpochInfo" => {
+            let slot = chain.slot();
+            to_value(json!({
+                "absoluteSlot": slot,
+                "blockHeight": slot,
+                "epoch": slot / SLOTS_PER_EPOCH,
+                "slotIndex": slot % SLOTS_PER_EPOCH,
+                "slotsInEpoch": SLOTS_PER_EPOCH,
+                "transactionCount": chain.ledger().len(),
+            }))
+        }
+        "getEpochSchedule" => to_value(json!({
+            "slotsPerEpoch": SLOTS_PER_EPOCH,
+            "leaderScheduleSlotOffset": SLOTS_PER_EPOCH,
+            "warmup": false,
+            "firstNormalEpoch": 0,
+            "firstNormalSlot": 0,
+        })),
+        "getTokenAccountBalance" => {
+            let key = pubkey(&params, 0)?;
+            let account = chain.svm.get_account(&key).filter(|a| a.lamports > 0);
+            let token = account
+                .as_ref()
+                .and_then(|a| super::chain::unpack_token_account(&a.owner, &a.data))
+                .ok_or_else(|| invalid_params("Invalid param: could not find account"))?;
+            let decimals = mint_decimals(chain, &token.mint)?;
+            with_context(chain, token_amount(token.amount, decimals))
+        }
+        "getTokenSupply" => {
+            let mint = pubkey(&params, 0)?;
+            let account =
+                chain.svm.get_account(&mint).ok_or_else(|| invalid_params("Invalid param: could not find mint"))?;
+            let m = super::chain::unpack_mint(&account.owner, &account.data)
+                .ok_or_else(|| invalid_params("Invalid param: not a Token mint"))?;
+            with_context(chain, token_amount(m.supply, m.decimals))
+        }
+        "getTokenAccountsByOwner" | "getTokenAccountsByDelegate" => {
+            let who = pubkey(&params, 0)?;
+            let filter: TokenAccountsFilter = param(&params, 1, "filter")?;
+            let cfg: RpcAccountInfoConfig = config(&params, 2)?;
+            let by_delegate = method == "getTokenAccountsByDelegate";
+            let (mint, program) = match (&filter.mint, &filter.program_id) {
+                (Some(m), None) => (Some(parse_key(m)?), None),
+                (None, Some(p)) => {
+                    let p = parse_key(p)?;
+                    if p != spl_token::ID && p != super::chain::TOKEN_2022 {
+                        return Err(invalid_params("Invalid param: unrecognized Token program id"));
+                    }
+                    (None, Some(p))
+                }
+                _ => return Err(invalid_params("Invalid param: expected exactly one of mint or programId")),
+            };
+            let mut out = Vec::new();
+            for (key, account) in chain.accounts() {
+                if account.lamports == 0 || program.is_some_and(|p| p != account.owner) {
+                    continue;
+                }
+                let Some(token) = super::chain::unpack_token_account(&account.owner, &account.data) else { continue };
+                let matches_who =
+                    if by_delegate { Option::<Pubkey>::from(token.delegate) == Some(who) } else { token.owner == who };
+                if !matches_who || mint.is_some_and(|m| m != token.mint) {
+                    continue;
+                }
+                out.push(keyed(chain, key, &account, &cfg)?);
+            }
+            with_context(chain, out)
+        }
+        "getProgramAccounts" => {
+            let program = pubkey(&params, 0)?;
+            let cfg: ProgramAccountsConfig = config(&params, 1)?;
+            let filters = compile_filters(cfg.filters.unwrap_or_default())?;
+            let mut out = Vec::new();
+            for (key, account) in chain.accounts() {
+                if account.owner != program || account.lamports == 0 {
+                    continue;
+                }
+                if filters.iter().all(|f| f.matches(&account.data)) {
+                    out.push(keyed(chain, key, &account, &cfg.account)?);
+                }
+            }
+            if cfg.with_context.unwrap_or(false) {
+                with_context(chain, out)
+            } else {
+                to_value(out)
+            }
+        }
+        "getFeeForMessage" => {
+            let encoded: String = param(&params, 0, "message")?;
+            let bytes = B64.decode(encoded).map_err(|e| invalid_params(format!("invalid base64: {e}")))?;
+            let message: VersionedMessage =
+                bincode::deserialize(&bytes).map_err(|e| invalid_params(format!("invalid message: {e}")))?;
+            let known = match &message {
+                VersionedMessage::Legacy(m) => m.recent_blockhash,
+                VersionedMessage::V0(m) => m.recent_blockhash,
+            } == chain.svm.latest_blockhash();
+            // A validator answers null for a message whose blockhash it no longer knows.
+            let fee = known.then(|| {
+                LAMPORTS_PER_SIGNATURE * u64::from(message.header().num_required_signatures) + priority_fee(&message)
+            });
+            with_context(chain, fee)
+        }
+        "getRecentPrioritizationFees" => {
+            let keys: Vec<String> = match params.get(0) {
+                None | Some(Value::Null) => Vec::new(),
+                Some(_) => param(&params, 0, "addresses")?,
+            };
+            if keys.len() > 128 {
+                return Err(invalid_params("Too many inputs provided; max 128"));
+            }
+            let keys: Vec<Pubkey> = keys.iter().map(|k| parse_key(k)).collect::<Result<_, _>>()?;
+            // Per recent slot (the last 150), the lowest compute-unit price paid by a transaction
+            // locking any of the accounts (any transaction when none is given).
+            let from = chain.slot().saturating_sub(150);
+            let mut per_slot: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
+            for r in chain.ledger().iter().rev().take_while(|r| r.slot >= from) {
+                let m = &r.transaction.message;
+                if !keys.is_empty() && !m.static_account_keys().iter().any(|k| keys.contains(k)) {
+                    continue;
+                }
+                let (price, _) = compute_budget(m);
+                per_slot.entry(r.slot).and_modify(|p| *p = (*p).min(price)).or_insert(price);
+            }
+            let fees: Vec<Value> =
+                per_slot.into_iter().map(|(slot, fee)| json!({ "slot": slot, "prioritizationFee": fee })).collect();
+            to_value(fees)
+        }
+        "getBlockTime" => {
+            let slot: u64 = param(&params, 0, "slot")?;
+            match chain.block_time_at(slot) {
+                Some(t) => Ok(json!(t)),
+                None => Err(RpcError {
+                    code: code::BLOCK_NOT_AVAILABLE,
+                    message: format!("Block not available for slot {slot}"),
+                    data: None,
+                }),
+            }
+        }
         _ => Err(RpcError { code: code::METHOD_NOT_FOUND, message: format!("Method not found: {method}"), data: None }),
     }
+}
+
+/// Slots per epoch, as on mainnet (the localnet never leaves epoch 0 in practice).
+const SLOTS_PER_EPOCH: u64 = 432_000;
+/// What each signature of a transaction costs.
+const LAMPORTS_PER_SIGNATURE: u64 = 5_000;
+/// The feature-set id `getVersion` reports: clients (web3.js) require a number.
+const FEATURE_SET: u32 = 3_294_202_862;
+const COMPUTE_BUDGET: Pubkey = anchor_lang::pubkey!("ComputeBudget111111111111111111111111111111");
+
+/// `getTokenAccountsByOwner`'s second parameter: exactly one of the two.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct TokenAccountsFilter {
+    mint: Option<String>,
+    program_id: Option<String>,
+}
+
+/// `getProgramAccounts`'s configuration.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ProgramAccountsConfig {
+    filters: Option<Vec<AccountFilter>>,
+    with_context: Option<bool>,
+    #[serde(flatten)]
+    account: RpcAccountInfoConfig,
+}
+
+/// One `getProgramAccounts` filter, as the RPC spells it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+enum AccountFilter {
+    DataSize(u64),
+    Memcmp(Memcmp),
+}
+
+#[derive(Deserialize)]
+struct Memcmp {
+    offset: usize,
+    bytes: String,
+    #[serde(default)]
+    encoding: Option<String>,
+}
+
+/// A filter with its bytes decoded.
+enum Compiled {
+    DataSize(u64),
+    Memcmp(usize, Vec<u8>),
+}
+
+impl Compiled {
+    fn matches(&self, data: &[u8]) -> bool {
+        match self {
+            Compiled::DataSize(n) => data.len() as u64 == *n,
+            Compiled::Memcmp(offset, bytes) => {
+                data.get(*offset..).is_some_and(|d| d.len() >= bytes.len() && d[..bytes.len()] == bytes[..])
+            }
+        }
+    }
+}
+
+fn compile_filters(filters: Vec<AccountFilter>) -> Result<Vec<Compiled>, RpcError> {
+    if filters.len() > 4 {
+        return Err(invalid_params("Too many filters provided; max 4"));
+    }
+    filters
+        .into_iter()
+        .map(|f| match f {
+            AccountFilter::DataSize(n) => Ok(Compiled::DataSize(n)),
+            AccountFilter::Memcmp(m) => {
+                let bytes = match m.encoding.as_deref() {
+                    None | Some("base58") => bs58::decode(&m.bytes).into_vec().map_err(|e| e.to_string()),
+                    Some("base64") => B64.decode(&m.bytes).map_err(|e| e.to_string()),
+                    Some(other) => Err(format!("unsupported encoding {other}")),
+                }
+                .map_err(|e| invalid_params(format!("Invalid param: memcmp bytes: {e}")))?;
+                if bytes.len() > 128 {
+                    return Err(invalid_params("Invalid param: memcmp bytes longer than 128"));
+                }
+                Ok(Compiled::Memcmp(m.offset, bytes))
+            }
+        })
+        .collect()
+}
+
+fn parse_key(s: &str) -> Result<Pubkey, RpcError> {
+    Pubkey::from_str(s).map_err(|_| invalid_params("Invalid param: WrongSize"))
+}
+
+fn mint_decimals(chain: &Chain, mint: &Pubkey) -> Result<u8, RpcError> {
+    let account = chain.svm.get_account(mint).ok_or_else(|| invalid_params("Invalid param: could not find mint"))?;
+    Ok(super::chain::unpack_mint(&account.owner, &account.data)
+        .ok_or_else(|| invalid_params("Invalid param: not a Token mint"))?
+        .decimals)
+}
+
+/// The `jsonParsed` shape of an SPL Token (or Token-2022) account, as validators give it.
+fn parsed_token_account(chain: &Chain, account: &Account) -> Option<Value> {
+    let t = super::chain::unpack_token_account(&account.owner, &account.data)?;
+    let decimals = mint_decimals(chain, &t.mint).ok()?;
+    let state = match t.state {
+        spl_token::state::AccountState::Initialized => "initialized",
+        spl_token::state::AccountState::Frozen => "frozen",
+        spl_token::state::AccountState::Uninitialized => "uninitialized",
+    };
+    let mut info = json!({
+        "isNative": t.is_native.is_some(),
+        "mint": t.mint.to_string(),
+        "owner": t.owner.to_string(),
+        "state": state,
+        "tokenAmount": token_amount(t.amount, decimals),
+    });
+    if let Some(delegate) = Option::<Pubkey>::from(t.delegate) {
+        info["delegate"] = json!(delegate.to_string());
+        info["delegatedAmount"] = json!(token_amount(t.delegated_amount, decimals));
+    }
+    if let Some(reserve) = Option::<u64>::from(t.is_native) {
+        info["rentExemptReserve"] = json!(token_amount(reserve, decimals));
+    }
+    if let Some(close) = Option::<Pubkey>::from(t.close_authority) {
+        info["closeAuthority"] = json!(close.to_string());
+    }
+    let program = if account.owner == spl_token::ID { "spl-token" } else { "spl-token-2022" };
+    Some(json!({ "program": program, "parsed": { "info": info, "type": "account" }, "space": account.data.len() }))
+}
+
+/// `{pubkey, account}` with the configured encoding and data slice (`jsonParsed` for token
+/// accounts; binary otherwise, as validators fall back).
+fn keyed(chain: &Chain, key: Pubkey, account: &Account, cfg: &RpcAccountInfoConfig) -> RpcResult {
+    let parsed = match cfg.encoding {
+        Some(UiAccountEncoding::JsonParsed) => parsed_token_account(chain, account),
+        _ => None,
+    };
+    let mut ui = match &cfg.data_slice {
+        Some(s) => {
+            let mut sliced = account.clone();
+            sliced.data = account.data.iter().skip(s.offset).take(s.length).copied().collect();
+            ui_account(&sliced, cfg.encoding)
+        }
+        None => ui_account(account, cfg.encoding),
+    };
+    ui.space = Some(account.data.len() as u64);
+    let mut ui = to_value(ui)?;
+    if let Some(p) = parsed {
+        ui["data"] = p;
+    }
+    Ok(json!({ "pubkey": key.to_string(), "account": ui }))
+}
+
+/// A message's compute-unit price (micro-lamports) and limit, from its ComputeBudget
+/// instructions (the limit defaults to 200,000 per other instruction, at most 1.4M).
+fn compute_budget(message: &VersionedMessage) -> (u64, u64) {
+    let keys = message.static_account_keys();
+    let (mut price, mut limit, mut others) = (0u64, None, 0u64);
+    for ix in message.instructions() {
+        if keys.get(usize::from(ix.program_id_index)) != Some(&COMPUTE_BUDGET) {
+            others += 1;
+            continue;
+        }
+        match ix.data.first() {
+            Some(2) => {
+                limit = ix.data.get(1..5).and_then(|b| b.try_into().ok()).map(|b| u64::from(u32::from_le_bytes(b)))
+            }
+            Some(3) => price = ix.data.get(1..9).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0),
+            _ => {}
+        }
+    }
+    (price, limit.unwrap_or((others * 200_000).min(1_400_000)))
+}
+
+/// The prioritization fee a message pays, in lamports (price x limit, rounded up).
+fn priority_fee(message: &VersionedMessage) -> u64 {
+    let (price, limit) = compute_budget(message);
+    u64::try_from((u128::from(price) * u128::from(limit)).div_ceil(1_000_000)).unwrap_or(u64::MAX)
 }
 
 /// The `json` encoding of a transaction: its raw message with base58 instruction data.

@@ -1,5 +1,6 @@
 //! Websocket subscriptions of the localnet: `logsSubscribe` (all, or mentions of one address),
-//! `signatureSubscribe` (one-shot) and their unsubscribes, in the shape `solana-pubsub-client`
+//! `signatureSubscribe` (one-shot), `accountSubscribe` (the account after every transaction that
+//! touches it), `slotSubscribe`, and their unsubscribes, in the shape `solana-pubsub-client`
 //! expects. `drop_all` closes every open connection, to test clients' reconnect paths.
 
 use std::{collections::HashMap, sync::Arc};
@@ -27,6 +28,8 @@ pub struct Notice {
     pub err: Option<TransactionError>,
     pub logs: Vec<String>,
     pub accounts: Vec<Pubkey>,
+    /// Those accounts after the transaction.
+    pub after: Vec<(Pubkey, solana_sdk::account::Account)>,
 }
 
 #[derive(Clone)]
@@ -63,6 +66,8 @@ impl Drop for LogCount<'_> {
 enum Filter {
     Logs(Option<Pubkey>),
     Signature(Signature),
+    Account(Pubkey, Option<solana_account_decoder_client_types::UiAccountEncoding>),
+    Slot,
 }
 
 pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<WsState>) -> impl IntoResponse {
@@ -93,6 +98,15 @@ fn parse_filter(method: &str, params: &Value) -> Result<Filter, String> {
             let sig = params.get(0).and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or("invalid signature")?;
             Ok(Filter::Signature(sig))
         }
+        "accountSubscribe" => {
+            let key = params.get(0).and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or("invalid address")?;
+            let config: solana_rpc_client_api::config::RpcAccountInfoConfig = match params.get(1) {
+                None | Some(Value::Null) => Default::default(),
+                Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("invalid config: {e}"))?,
+            };
+            Ok(Filter::Account(key, config.encoding))
+        }
+        "slotSubscribe" => Ok(Filter::Slot),
         _ => Err(format!("Method not found: {method}")),
     }
 }
@@ -163,6 +177,15 @@ async fn session(mut socket: WebSocket, state: WsState) {
                                 err: notice.err.clone().map(Into::into),
                             });
                             ("signatureNotification", serde_json::to_value(Response { context, value }))
+                        }
+                        Filter::Account(key, encoding) => {
+                            let Some((_, account)) = notice.after.iter().find(|(k, _)| k == key) else { continue };
+                            let value = super::rpc::ui_account(account, *encoding);
+                            ("accountNotification", serde_json::to_value(Response { context, value }))
+                        }
+                        Filter::Slot => {
+                            let value = json!({ "parent": notice.slot.saturating_sub(1), "root": notice.slot, "slot": notice.slot });
+                            ("slotNotification", Ok(value))
                         }
                         _ => continue,
                     };

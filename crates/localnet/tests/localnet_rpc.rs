@@ -303,7 +303,8 @@ async fn simulation_preflight_and_statuses() {
     assert!(c.rpc.send_transaction(&stale).await.is_err());
 }
 
-/// `logsSubscribe` and `signatureSubscribe` through `solana-pubsub-client`.
+/// `logsSubscribe`, `signatureSubscribe`, `accountSubscribe` and `slotSubscribe` through
+/// `solana-pubsub-client`.
 #[tokio::test]
 async fn websocket_subscriptions() {
     use futures::StreamExt;
@@ -333,6 +334,13 @@ async fn websocket_subscriptions() {
     );
     let config = RpcSignatureSubscribeConfig { commitment: None, enable_received_notification: None };
     let (mut status, _unsub_sig) = pubsub.signature_subscribe(&tx.signatures[0], Some(config)).await.unwrap();
+    let account_config = solana_rpc_client_api::config::RpcAccountInfoConfig {
+        encoding: Some(solana_account_decoder_client_types::UiAccountEncoding::Base64),
+        ..Default::default()
+    };
+    let (mut account, _unsub_account) = pubsub.account_subscribe(&ata_b, Some(account_config)).await.unwrap();
+    let (mut slots, _unsub_slots) = pubsub.slot_subscribe().await.unwrap();
+    let before = c.token_balance(ata_b).await;
     // A transfer that does not mention the program is not notified to the logs subscription.
     let other = Transaction::new_signed_with_payer(
         &[anchor_lang::solana_program::system_instruction::transfer(&me, &Pubkey::new_unique(), 1_000_000)],
@@ -349,6 +357,14 @@ async fn websocket_subscriptions() {
     assert!(note.value.err.is_none());
     let done = tokio::time::timeout(wait, status.next()).await.expect("signature notification").unwrap();
     assert!(matches!(done.value, RpcSignatureResult::ProcessedSignature(ref r) if r.err.is_none()), "{done:?}");
+    // The output account, as it is after the swap (the transfer before it did not touch it).
+    let changed = tokio::time::timeout(wait, account.next()).await.expect("account notification").unwrap();
+    let data = changed.value.data.decode().expect("base64 account data");
+    let after = spl_token::state::Account::unpack(&data).unwrap().amount;
+    assert!(after > before, "{before} -> {after}");
+    assert_eq!(after, c.token_balance(ata_b).await);
+    let slot = tokio::time::timeout(wait, slots.next()).await.expect("slot notification").unwrap();
+    assert!(slot.slot > 0 && slot.parent + 1 == slot.slot, "{slot:?}");
 
     // Dropping the server's connections ends the client's streams.
     net.drop_websockets();
@@ -423,4 +439,131 @@ async fn a_kept_localnet_resumes_from_its_last_save() {
         Ok(_) => panic!("a cut ledger must be refused"),
         Err(e) => assert!(e.to_string().contains("solana-ledger.log ends after 3 of"), "{e}"),
     }
+}
+
+/// What wallets ask of a validator, answered in a validator's shapes: the version with a numeric
+/// feature set, epoch info and schedule, token balances and supply, token accounts by owner and
+/// by delegate (parsed, as wallets list them), program accounts filtered by size and memcmp with a
+/// data slice and a context, message fees, recent priority fees and block times.
+#[tokio::test]
+async fn wallet_methods_answer_like_a_validator() {
+    use solana_account_decoder_client_types::{UiAccountData, UiAccountEncoding, UiDataSliceConfig};
+    use solana_rpc_client_api::{
+        config::{RpcAccountInfoConfig, RpcProgramAccountsConfig},
+        filter::{Memcmp, RpcFilterType},
+        request::TokenAccountsFilter,
+    };
+
+    let (_net, c) = start().await;
+    let me = c.payer.pubkey();
+    assert!(c.rpc.get_version().await.unwrap().feature_set.is_some(), "a numeric feature set");
+    let slot = c.rpc.get_slot().await.unwrap();
+    let epoch = c.rpc.get_epoch_info().await.unwrap();
+    assert_eq!((epoch.epoch, epoch.absolute_slot, epoch.slots_in_epoch), (0, slot, 432_000));
+    assert_eq!(c.rpc.get_epoch_schedule().await.unwrap().slots_per_epoch, 432_000);
+
+    // A mint, our associated account with 1.5 tokens, and a delegate for a third of them.
+    let mint = create_mint(&c).await;
+    let ata = associated_token::get_associated_token_address(&me, &mint);
+    let delegate = Keypair::new();
+    c.send(
+        &[
+            associated_token::spl_associated_token_account::instruction::create_associated_token_account(
+                &me,
+                &me,
+                &mint,
+                &spl_token::ID,
+            ),
+            spl_token::instruction::mint_to(&spl_token::ID, &mint, &ata, &me, &[], 1_500_000).unwrap(),
+            spl_token::instruction::approve(&spl_token::ID, &ata, &delegate.pubkey(), &me, &[], 500_000).unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    let balance = c.rpc.get_token_account_balance(&ata).await.unwrap();
+    assert_eq!((balance.amount.as_str(), balance.ui_amount_string.as_str(), balance.decimals), ("1500000", "1.5", 6));
+    assert_eq!(c.rpc.get_token_supply(&mint).await.unwrap().amount, "1500000");
+
+    // Token accounts as wallets list them: parsed.
+    let mine = c.rpc.get_token_accounts_by_owner(&me, TokenAccountsFilter::Mint(mint)).await.unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].pubkey, ata.to_string());
+    let UiAccountData::Json(parsed) = &mine[0].account.data else { panic!("parsed: {:?}", mine[0].account.data) };
+    assert_eq!(parsed.program, "spl-token");
+    let info = &parsed.parsed["info"];
+    assert_eq!(
+        (info["mint"].as_str(), info["owner"].as_str()),
+        (Some(mint.to_string().as_str()), Some(me.to_string().as_str()))
+    );
+    assert_eq!(info["tokenAmount"]["uiAmountString"], "1.5");
+    assert_eq!(info["delegate"], delegate.pubkey().to_string());
+    assert_eq!(info["delegatedAmount"]["amount"], "500000");
+    assert_eq!(info["state"], "initialized");
+    let by_program =
+        c.rpc.get_token_accounts_by_owner(&me, TokenAccountsFilter::ProgramId(spl_token::ID)).await.unwrap();
+    assert_eq!(by_program.len(), 1);
+    // solana-rpc-client 3.1's get_token_accounts_by_delegate sends getTokenAccountsByOwner: ask
+    // for the method itself, as other clients do.
+    let delegated: solana_rpc_client_api::response::Response<Vec<solana_rpc_client_api::response::RpcKeyedAccount>> = c
+        .rpc
+        .send(
+            solana_rpc_client_api::request::RpcRequest::GetTokenAccountsByDelegate,
+            serde_json::json!([delegate.pubkey().to_string(), { "mint": mint.to_string() }, { "encoding": "jsonParsed" }]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(delegated.value.len(), 1);
+    assert_eq!(delegated.value[0].pubkey, ata.to_string());
+    let none = c.rpc.get_token_accounts_by_owner(&delegate.pubkey(), TokenAccountsFilter::Mint(mint)).await.unwrap();
+    assert!(none.is_empty());
+
+    // Program accounts: the mint's token accounts, by size and by the mint at offset 0, with only
+    // the amount (bytes 64..72) returned, with a context.
+    let config = |mint: Pubkey| RpcProgramAccountsConfig {
+        filters: Some(vec![
+            RpcFilterType::DataSize(165),
+            RpcFilterType::Memcmp(Memcmp::new_base58_encoded(0, mint.as_ref())),
+        ]),
+        account_config: RpcAccountInfoConfig {
+            encoding: Some(UiAccountEncoding::Base64),
+            data_slice: Some(UiDataSliceConfig { offset: 64, length: 8 }),
+            ..Default::default()
+        },
+        with_context: Some(true),
+        sort_results: None,
+    };
+    let found = c.rpc.get_program_ui_accounts_with_config(&spl_token::ID, config(mint)).await.unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].0, ata);
+    assert_eq!(found[0].1.data.decode(), Some(1_500_000u64.to_le_bytes().to_vec()), "the data slice");
+    assert_eq!(found[0].1.space, Some(165), "the account's whole size");
+    let other = c.rpc.get_program_ui_accounts_with_config(&spl_token::ID, config(Pubkey::new_unique())).await.unwrap();
+    assert!(other.is_empty(), "a memcmp on another mint matches nothing");
+
+    // Fees: 5,000 lamports a signature, plus the priority fee (price x limit, rounded up).
+    let blockhash = c.rpc.get_latest_blockhash().await.unwrap();
+    let transfer = anchor_lang::solana_program::system_instruction::transfer(&me, &delegate.pubkey(), 10_000_000);
+    let plain =
+        solana_sdk::message::Message::new_with_blockhash(std::slice::from_ref(&transfer), Some(&me), &blockhash);
+    assert_eq!(c.rpc.get_fee_for_message(&plain).await.unwrap(), 5_000);
+    let mut limit = vec![2u8];
+    limit.extend_from_slice(&100_000u32.to_le_bytes());
+    let mut price = vec![3u8];
+    price.extend_from_slice(&25_000u64.to_le_bytes());
+    let budget = anchor_lang::pubkey!("ComputeBudget111111111111111111111111111111");
+    let ixs = [
+        Instruction { program_id: budget, accounts: vec![], data: limit },
+        Instruction { program_id: budget, accounts: vec![], data: price },
+        transfer,
+    ];
+    let priced = solana_sdk::message::Message::new_with_blockhash(&ixs, Some(&me), &blockhash);
+    assert_eq!(c.rpc.get_fee_for_message(&priced).await.unwrap(), 5_000 + 2_500);
+    c.send(&ixs, &[]).await;
+    let fees = c.rpc.get_recent_prioritization_fees(&[me]).await.unwrap();
+    assert!(fees.iter().any(|f| f.prioritization_fee == 25_000), "{fees:?}");
+
+    let now = c.rpc.get_slot().await.unwrap();
+    assert!(c.rpc.get_block_time(now).await.unwrap() > 0);
+    assert!(c.rpc.get_block_time(slot).await.unwrap() > 0, "an earlier slot has a time too");
+    assert!(c.rpc.get_block_time(now + 1_000).await.is_err(), "no time for a slot not reached yet");
 }
