@@ -101,6 +101,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .merge(routes::quote::router())
         .merge(routes::stream::router())
         .merge(routes::tx::router())
+        .merge(routes::wallets::router())
         .merge(routes::auth::router())
         .merge(routes::keeper::router())
         .merge(routes::docs::router())

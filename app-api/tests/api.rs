@@ -947,3 +947,78 @@ async fn a_login_flood_leaves_reads_fast() {
     // on blocking threads 4.5 ms against 38 ms).
     assert!(p99 < per_login / 2, "p99 {p99:?} against {per_login:?} per login: reads wait for hashing");
 }
+
+/// A wallet's balances from the configured Solana RPC (a real localnet): SOL, and each token
+/// account with its mint's decimals, exact amounts as strings, and the symbol the mirror knows.
+/// Without an RPC the route answers 503; a bad address is a 400 naming it.
+#[tokio::test]
+async fn wallet_balances_come_from_the_chain_with_the_mirrors_symbols() {
+    use anchor_lang::solana_program::{program_pack::Pack, system_instruction};
+    use anchor_spl::{associated_token, token::spl_token};
+    use solana_sdk::{signature::Keypair, signer::Signer, transaction::Transaction};
+
+    let f = fixture().await;
+    let (status, body, _) = get(&f.app, "/api/v1/wallets/solana/11111111111111111111111111111111/balances").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("unavailable")), "{body}");
+
+    let payer = Keypair::new();
+    let net =
+        localnet::serve(localnet::Chain::new(&payer.pubkey()).await, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let wallet = Keypair::new();
+    let mint = Keypair::new();
+    let ata = associated_token::get_associated_token_address(&wallet.pubkey(), &mint.pubkey());
+    {
+        let mut chain = net.chain();
+        chain.svm.airdrop(&payer.pubkey(), 10_000_000_000).unwrap();
+        chain.svm.airdrop(&wallet.pubkey(), 1_500_000_000).unwrap();
+        let rent = chain.svm.minimum_balance_for_rent_exemption(spl_token::state::Mint::LEN);
+        let ixs = [
+            system_instruction::create_account(
+                &payer.pubkey(),
+                &mint.pubkey(),
+                rent,
+                spl_token::state::Mint::LEN as u64,
+                &spl_token::ID,
+            ),
+            spl_token::instruction::initialize_mint2(&spl_token::ID, &mint.pubkey(), &payer.pubkey(), None, 6).unwrap(),
+            associated_token::spl_associated_token_account::instruction::create_associated_token_account(
+                &payer.pubkey(),
+                &wallet.pubkey(),
+                &mint.pubkey(),
+                &spl_token::ID,
+            ),
+            spl_token::instruction::mint_to(&spl_token::ID, &mint.pubkey(), &ata, &payer.pubkey(), &[], 2_500_001)
+                .unwrap(),
+        ];
+        let hash = chain.svm.latest_blockhash();
+        let tx = Transaction::new_signed_with_payer(&ixs, Some(&payer.pubkey()), &[&payer, &mint], hash);
+        chain.execute(tx.into(), false).expect("mint and fund the wallet");
+    }
+    sqlx::query("INSERT INTO tokens (chain, address, symbol, name, decimals, first_seen_at_ms) VALUES ('solana', ?, '<b>PEN</b>', 'Pen', 6, 1)")
+        .bind(mint.pubkey().to_string())
+        .execute(&f.state.writer)
+        .await
+        .unwrap();
+    let mut state = f.state.clone();
+    state.solana_rpc = Some(net.url.clone());
+    let app = app_api::router(state, &Limits::default());
+    let (status, body, _) = get(&app, &format!("/api/v1/wallets/solana/{}/balances", wallet.pubkey())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["lamports"].as_str(), body["sol"].as_str()), (Some("1500000000"), Some("1.5")));
+    let tokens = body["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1, "{body}");
+    let t = &tokens[0];
+    assert_eq!(t["account"], ata.to_string());
+    assert_eq!(t["mint"], mint.pubkey().to_string());
+    assert_eq!(
+        (t["amount"].as_str(), t["ui_amount"].as_str(), t["decimals"].as_u64()),
+        (Some("2500001"), Some("2.500001"), Some(6))
+    );
+    assert_eq!(t["symbol"], "<b>PEN</b>", "chain text is returned as JSON text, for the client to render as text");
+    assert_eq!(t["state"], "initialized");
+
+    let (status, body, _) = get(&app, "/api/v1/wallets/solana/not-a-key/balances").await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("address")));
+    let (status, body, _) = get(&app, &format!("/api/v1/wallets/bsc/{}/balances", wallet.pubkey())).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("chain")));
+}

@@ -67,11 +67,15 @@ async fn schemathesis_finds_no_contract_violations() {
     let db = dir.path().join("keeper.db");
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
+    // A real Solana localnet behind the routes that read the chain (wallet balances, blockhashes).
+    let authority = solana_sdk::pubkey::Pubkey::new_unique();
+    let solana = localnet::serve(localnet::Chain::new(&authority).await, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let server = Server(
         Command::new(env!("CARGO_BIN_EXE_app-api"))
             .arg("--db")
             .arg(&db)
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--solana-rpc", &solana.url])
             .env("RUST_LOG", "error")
             .stdout(Stdio::null())
             .spawn()

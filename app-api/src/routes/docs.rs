@@ -35,10 +35,11 @@ use crate::AppState;
         crate::metrics::metrics,
         super::stream::stream,
         super::tx::swap,
+        super::wallets::balances,
     ),
     components(schemas(crate::error::ErrorBody)),
     modifiers(&BearerAuth),
-    tags((name = "health"), (name = "pools"), (name = "tokens"), (name = "trading"), (name = "quote"), (name = "auth"), (name = "keeper"))
+    tags((name = "health"), (name = "pools"), (name = "tokens"), (name = "trading"), (name = "quote"), (name = "wallets"), (name = "auth"), (name = "keeper"))
 )]
 pub struct ApiDoc;
 

@@ -10,6 +10,7 @@ pub mod stream;
 pub mod tokens;
 pub mod trades;
 pub mod tx;
+pub mod wallets;
 
 use serde::Serialize;
 use utoipa::ToSchema;
