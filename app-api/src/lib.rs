@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod params;
 pub mod ratelimit;
 pub mod routes;
+pub mod solana_rpc;
 
 use std::{str::FromStr, time::Duration};
 

@@ -209,6 +209,9 @@ async fn random_operations_are_mirrored_exactly_once_with_exact_reserves() {
 
     // A second indexer that starts from scratch (as after losing its checkpoint) replays the
     // whole history: every row already exists, nothing is added.
+    // The indexer hands its batches to the writer without waiting; a committed batch after them
+    // proves they are in (the writer commits in order), so the checkpoint deleted is the last.
+    m.handle.commit(mirror::Batch::of(Vec::new())).await.unwrap();
     sqlx::query("DELETE FROM checkpoints").execute(&db).await.unwrap();
     let mut replay = new_indexer(&w, &m, 50, 8);
     // (How many of the random operations succeed depends on the seed; the replay sees them all.)

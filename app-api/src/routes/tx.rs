@@ -172,20 +172,12 @@ pub async fn swap(
 
 /// `getLatestBlockhash` from the configured Solana JSON-RPC.
 async fn latest_blockhash(url: &str) -> ApiResult<Hash> {
-    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "getLatestBlockhash", "params": [{"commitment": "confirmed"}]});
-    let unavailable = |e: &dyn std::fmt::Display| ApiError::Unavailable(format!("solana rpc: {e}"));
-    let resp = reqwest::Client::new()
-        .post(url)
-        .timeout(std::time::Duration::from_secs(5))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let v: serde_json::Value = resp.json().await.map_err(|e| unavailable(&e))?;
-    v["result"]["value"]["blockhash"]
+    let r =
+        crate::solana_rpc::call(url, "getLatestBlockhash", serde_json::json!([{ "commitment": "confirmed" }])).await?;
+    r["value"]["blockhash"]
         .as_str()
         .and_then(|h| h.parse().ok())
-        .ok_or_else(|| unavailable(&"no blockhash in the response"))
+        .ok_or_else(|| ApiError::Unavailable("solana rpc: no blockhash in the response".into()))
 }
 
 pub fn router() -> Router<AppState> {

@@ -17,7 +17,7 @@ use super::check_chain;
 use crate::{
     error::{ApiError, ApiResult},
     params::Params,
-    AppState,
+    solana_rpc, AppState,
 };
 
 /// SPL Token and Token-2022.
@@ -72,23 +72,6 @@ pub fn ui_amount(amount: u64, decimals: u8) -> String {
     }
 }
 
-async fn rpc(url: &str, method: &str, params: Value) -> ApiResult<Value> {
-    let unavailable = |e: &dyn std::fmt::Display| ApiError::Unavailable(format!("solana rpc: {e}"));
-    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-    let resp = reqwest::Client::new()
-        .post(url)
-        .timeout(std::time::Duration::from_secs(5))
-        .json(&body)
-        .send()
-        .await
-        .map_err(|e| unavailable(&e))?;
-    let mut v: Value = resp.json().await.map_err(|e| unavailable(&e))?;
-    if let Some(e) = v.get("error") {
-        return Err(unavailable(&format!("{method}: {e}")));
-    }
-    Ok(v["result"].take())
-}
-
 /// A wallet's SOL and token accounts.
 #[utoipa::path(get, path = "/api/v1/wallets/{chain}/{address}/balances", tag = "wallets",
     params(("chain" = String, Path, pattern = "^[a-z0-9_-]{1,32}$", description = "the Solana chain's name"),
@@ -107,14 +90,19 @@ pub async fn balances(
     }
     let wallet: Pubkey = address.parse().map_err(|_| ApiError::invalid("address", "must be a base58 public key"))?;
     let url = state.solana_rpc.as_deref().ok_or_else(|| ApiError::Unavailable("no Solana RPC is configured".into()))?;
-    let balance = rpc(url, "getBalance", json!([wallet.to_string(), { "commitment": "confirmed" }])).await?;
+    let balance =
+        solana_rpc::call(url, "getBalance", json!([wallet.to_string(), { "commitment": "confirmed" }])).await?;
     let lamports = balance["value"].as_u64().ok_or_else(|| ApiError::Unavailable("solana rpc: no balance".into()))?;
     let slot = balance["context"]["slot"].as_u64().unwrap_or(0);
     let mut tokens = Vec::new();
     for program in TOKEN_PROGRAMS.map(|p| p.to_string()) {
         let config = json!({ "encoding": "jsonParsed", "commitment": "confirmed" });
-        let r =
-            rpc(url, "getTokenAccountsByOwner", json!([wallet.to_string(), { "programId": program }, config])).await?;
+        let r = solana_rpc::call(
+            url,
+            "getTokenAccountsByOwner",
+            json!([wallet.to_string(), { "programId": program }, config]),
+        )
+        .await?;
         for item in r["value"].as_array().into_iter().flatten() {
             let info = &item["account"]["data"]["parsed"]["info"];
             let text = |v: &Value| v.as_str().unwrap_or_default().to_string();

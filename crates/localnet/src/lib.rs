@@ -14,6 +14,7 @@
 //! (`src/main.rs`) that `scripts/localnet.sh` runs.
 
 mod chain;
+mod encoding;
 pub mod evm;
 pub mod native;
 mod rpc;

@@ -10,7 +10,7 @@ use axum::{body::Bytes, extract::State, routing::post, Json, Router};
 use base64::{engine::general_purpose::STANDARD as B64, Engine};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use serde_json::{json, Value};
-use solana_account_decoder_client_types::{token::UiTokenAmount, UiAccount, UiAccountData, UiAccountEncoding};
+use solana_account_decoder_client_types::{token::UiTokenAmount, UiAccountEncoding};
 use solana_rpc_client_api::{
     config::{
         RpcAccountInfoConfig, RpcEncodingConfigWrapper, RpcSendTransactionConfig, RpcSignaturesForAddressConfig,
@@ -35,7 +35,10 @@ use solana_transaction_status_client_types::{
     UiTransactionEncoding, UiTransactionStatusMeta,
 };
 
-use super::chain::{Chain, TxRecord};
+use super::{
+    chain::{Chain, TxRecord},
+    encoding::ui_account,
+};
 
 /// JSON-RPC error codes used by Solana validators.
 mod code {
@@ -212,25 +215,6 @@ fn to_value<T: Serialize>(v: T) -> RpcResult {
 
 fn with_context<T: Serialize>(chain: &Chain, value: T) -> RpcResult {
     to_value(Response { context: RpcResponseContext::new(chain.slot()), value })
-}
-
-pub(crate) fn ui_account(account: &Account, encoding: Option<UiAccountEncoding>) -> UiAccount {
-    let data = match encoding {
-        Some(UiAccountEncoding::Base58) => {
-            UiAccountData::Binary(bs58::encode(&account.data).into_string(), UiAccountEncoding::Base58)
-        }
-        // base64+zstd, jsonParsed and the default are all answered in plain base64, which every
-        // client decodes (the encoding is named in the response).
-        _ => UiAccountData::Binary(B64.encode(&account.data), UiAccountEncoding::Base64),
-    };
-    UiAccount {
-        lamports: account.lamports,
-        data,
-        owner: account.owner.to_string(),
-        executable: account.executable,
-        rent_epoch: account.rent_epoch,
-        space: Some(account.data.len() as u64),
-    }
 }
 
 fn decode_transaction(

@@ -180,7 +180,7 @@ async fn session(mut socket: WebSocket, state: WsState) {
                         }
                         Filter::Account(key, encoding) => {
                             let Some((_, account)) = notice.after.iter().find(|(k, _)| k == key) else { continue };
-                            let value = super::rpc::ui_account(account, *encoding);
+                            let value = super::encoding::ui_account(account, *encoding);
                             ("accountNotification", serde_json::to_value(Response { context, value }))
                         }
                         Filter::Slot => {
