@@ -16,6 +16,7 @@
 mod chain;
 mod encoding;
 pub mod evm;
+mod filters;
 pub mod native;
 mod rpc;
 pub mod sim;

@@ -13,8 +13,8 @@ use serde_json::{json, Value};
 use solana_account_decoder_client_types::{token::UiTokenAmount, UiAccountEncoding};
 use solana_rpc_client_api::{
     config::{
-        RpcAccountInfoConfig, RpcEncodingConfigWrapper, RpcSendTransactionConfig, RpcSignaturesForAddressConfig,
-        RpcSimulateTransactionConfig, RpcTransactionConfig,
+        RpcAccountInfoConfig, RpcBlockConfig, RpcEncodingConfigWrapper, RpcSendTransactionConfig,
+        RpcSignaturesForAddressConfig, RpcSimulateTransactionConfig, RpcTransactionConfig,
     },
     response::{
         Response, RpcBlockhash, RpcConfirmedTransactionStatusWithSignature, RpcResponseContext,
@@ -30,14 +30,15 @@ use solana_sdk::{
 };
 use solana_transaction_status_client_types::{
     EncodedConfirmedTransactionWithStatusMeta, EncodedTransaction, EncodedTransactionWithStatusMeta,
-    TransactionBinaryEncoding, TransactionConfirmationStatus, TransactionStatus, TransactionStatusMeta,
-    TransactionTokenBalance, UiAddressTableLookup, UiCompiledInstruction, UiMessage, UiRawMessage, UiTransaction,
-    UiTransactionEncoding, UiTransactionStatusMeta,
+    TransactionBinaryEncoding, TransactionConfirmationStatus, TransactionDetails, TransactionStatus,
+    TransactionStatusMeta, TransactionTokenBalance, UiAddressTableLookup, UiCompiledInstruction, UiConfirmedBlock,
+    UiMessage, UiRawMessage, UiTransaction, UiTransactionEncoding, UiTransactionStatusMeta,
 };
 
 use super::{
     chain::{Chain, TxRecord},
     encoding::ui_account,
+    filters::{compile_filters, ProgramAccountsConfig},
 };
 
 /// JSON-RPC error codes used by Solana validators.
@@ -481,44 +482,57 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
                 _ => config(&params, 1)?,
             };
             let Some(record) = chain.transaction(&sig) else { return Ok(Value::Null) };
-            let bytes = bincode::serialize(&record.transaction).map_err(|e| RpcError {
-                code: -32603,
-                message: e.to_string(),
-                data: None,
-            })?;
-            let transaction = match cfg.encoding.unwrap_or(UiTransactionEncoding::Json) {
-                UiTransactionEncoding::Base64 => {
-                    EncodedTransaction::Binary(B64.encode(&bytes), TransactionBinaryEncoding::Base64)
-                }
-                UiTransactionEncoding::Base58 => {
-                    EncodedTransaction::Binary(bs58::encode(&bytes).into_string(), TransactionBinaryEncoding::Base58)
-                }
-                UiTransactionEncoding::Binary => EncodedTransaction::LegacyBinary(bs58::encode(&bytes).into_string()),
-                // `jsonParsed` is answered with the raw JSON message too (UiMessage is untagged,
-                // so parsed-message readers accept it); the localnet parses no instructions.
-                UiTransactionEncoding::Json | UiTransactionEncoding::JsonParsed => {
-                    json_transaction(&record.transaction)
-                }
-            };
-            let version = match &record.transaction.message {
-                VersionedMessage::Legacy(_) => {
-                    cfg.max_supported_transaction_version.map(|_| solana_sdk::transaction::TransactionVersion::LEGACY)
-                }
-                VersionedMessage::V0(_) => {
-                    if cfg.max_supported_transaction_version.is_none() {
-                        return Err(RpcError {
-                            code: -32015,
-                            message: "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0".into(),
-                            data: None,
-                        });
-                    }
-                    Some(solana_sdk::transaction::TransactionVersion::Number(0))
-                }
-            };
             to_value(EncodedConfirmedTransactionWithStatusMeta {
                 slot: record.slot,
-                transaction: EncodedTransactionWithStatusMeta { transaction, meta: Some(status_meta(record)), version },
+                transaction: encoded_transaction(record, cfg.encoding, cfg.max_supported_transaction_version)?,
                 block_time: Some(record.block_time),
+            })
+        }
+        "getBlock" => {
+            let slot: u64 = param(&params, 0, "slot")?;
+            let cfg: RpcBlockConfig = match params.get(1) {
+                Some(Value::String(_)) => {
+                    let legacy: RpcEncodingConfigWrapper<RpcBlockConfig> = param(&params, 1, "config")?;
+                    legacy.convert_to_current()
+                }
+                _ => config(&params, 1)?,
+            };
+            let Some(block_time) = chain.block_time_at(slot) else {
+                return Err(RpcError {
+                    code: code::BLOCK_NOT_AVAILABLE,
+                    message: format!("Block not available for slot {slot}"),
+                    data: None,
+                });
+            };
+            let records: Vec<&TxRecord> = chain.ledger().iter().filter(|r| r.slot == slot).collect();
+            let (transactions, signatures) = match cfg.transaction_details.unwrap_or_default() {
+                TransactionDetails::Full => (
+                    Some(
+                        records
+                            .iter()
+                            .map(|r| encoded_transaction(r, cfg.encoding, cfg.max_supported_transaction_version))
+                            .collect::<Result<Vec<_>, _>>()?,
+                    ),
+                    None,
+                ),
+                TransactionDetails::Signatures => {
+                    (None, Some(records.iter().map(|r| r.signature.to_string()).collect()))
+                }
+                TransactionDetails::None => (None, None),
+                TransactionDetails::Accounts => {
+                    return Err(invalid_params("transactionDetails \"accounts\" is not served by the localnet"))
+                }
+            };
+            to_value(UiConfirmedBlock {
+                previous_blockhash: block_hash(chain, slot.saturating_sub(1)).to_string(),
+                blockhash: block_hash(chain, slot).to_string(),
+                parent_slot: slot.saturating_sub(1),
+                transactions,
+                signatures,
+                rewards: cfg.rewards.unwrap_or(true).then(Vec::new),
+                num_reward_partitions: None,
+                block_time: Some(block_time),
+                block_height: Some(slot),
             })
         }
         "getTokenLargestAccounts" => {
@@ -608,7 +622,7 @@ fn dispatch(shared: &Mutex<Chain>, method: &str, params: Value) -> RpcResult {
         "getProgramAccounts" => {
             let program = pubkey(&params, 0)?;
             let cfg: ProgramAccountsConfig = config(&params, 1)?;
-            let filters = compile_filters(cfg.filters.unwrap_or_default())?;
+            let filters = compile_filters(cfg.filters.unwrap_or_default()).map_err(invalid_params)?;
             let mut out = Vec::new();
             for (key, account) in chain.accounts() {
                 if account.owner != program || account.lamports == 0 {
@@ -695,71 +709,55 @@ struct TokenAccountsFilter {
     program_id: Option<String>,
 }
 
-/// `getProgramAccounts`'s configuration.
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ProgramAccountsConfig {
-    filters: Option<Vec<AccountFilter>>,
-    with_context: Option<bool>,
-    #[serde(flatten)]
-    account: RpcAccountInfoConfig,
-}
-
-/// One `getProgramAccounts` filter, as the RPC spells it.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-enum AccountFilter {
-    DataSize(u64),
-    Memcmp(Memcmp),
-}
-
-#[derive(Deserialize)]
-struct Memcmp {
-    offset: usize,
-    bytes: String,
-    #[serde(default)]
-    encoding: Option<String>,
-}
-
-/// A filter with its bytes decoded.
-enum Compiled {
-    DataSize(u64),
-    Memcmp(usize, Vec<u8>),
-}
-
-impl Compiled {
-    fn matches(&self, data: &[u8]) -> bool {
-        match self {
-            Compiled::DataSize(n) => data.len() as u64 == *n,
-            Compiled::Memcmp(offset, bytes) => {
-                data.get(*offset..).is_some_and(|d| d.len() >= bytes.len() && d[..bytes.len()] == bytes[..])
-            }
+/// A ledger transaction in the requested encoding, with its status meta and version.
+fn encoded_transaction(
+    record: &TxRecord,
+    encoding: Option<UiTransactionEncoding>,
+    max_supported_version: Option<u8>,
+) -> Result<EncodedTransactionWithStatusMeta, RpcError> {
+    let bytes = bincode::serialize(&record.transaction).map_err(|e| RpcError {
+        code: -32603,
+        message: e.to_string(),
+        data: None,
+    })?;
+    let transaction = match encoding.unwrap_or(UiTransactionEncoding::Json) {
+        UiTransactionEncoding::Base64 => {
+            EncodedTransaction::Binary(B64.encode(&bytes), TransactionBinaryEncoding::Base64)
         }
-    }
+        UiTransactionEncoding::Base58 => {
+            EncodedTransaction::Binary(bs58::encode(&bytes).into_string(), TransactionBinaryEncoding::Base58)
+        }
+        UiTransactionEncoding::Binary => EncodedTransaction::LegacyBinary(bs58::encode(&bytes).into_string()),
+        // `jsonParsed` is answered with the raw JSON message too (UiMessage is untagged, so
+        // parsed-message readers accept it); the localnet parses no instructions.
+        UiTransactionEncoding::Json | UiTransactionEncoding::JsonParsed => json_transaction(&record.transaction),
+    };
+    let version = match &record.transaction.message {
+        VersionedMessage::Legacy(_) => {
+            max_supported_version.map(|_| solana_sdk::transaction::TransactionVersion::LEGACY)
+        }
+        VersionedMessage::V0(_) => {
+            if max_supported_version.is_none() {
+                return Err(RpcError {
+                    code: -32015,
+                    message: "Transaction version (0) is not supported by the requesting client. Please try the request again with the following configuration parameter: \"maxSupportedTransactionVersion\": 0".into(),
+                    data: None,
+                });
+            }
+            Some(solana_sdk::transaction::TransactionVersion::Number(0))
+        }
+    };
+    Ok(EncodedTransactionWithStatusMeta { transaction, meta: Some(status_meta(record)), version })
 }
 
-fn compile_filters(filters: Vec<AccountFilter>) -> Result<Vec<Compiled>, RpcError> {
-    if filters.len() > 4 {
-        return Err(invalid_params("Too many filters provided; max 4"));
+/// The hash `getBlock` reports for `slot`: the live blockhash for the current slot, and a hash
+/// derived from the slot number for earlier ones (the localnet keeps no per-slot bank hashes).
+fn block_hash(chain: &Chain, slot: u64) -> solana_sdk::hash::Hash {
+    if slot == chain.slot() {
+        chain.svm.latest_blockhash()
+    } else {
+        solana_sdk::hash::hashv(&[b"localnet-block", &slot.to_le_bytes()])
     }
-    filters
-        .into_iter()
-        .map(|f| match f {
-            AccountFilter::DataSize(n) => Ok(Compiled::DataSize(n)),
-            AccountFilter::Memcmp(m) => {
-                let bytes = match m.encoding.as_deref() {
-                    None | Some("base58") => bs58::decode(&m.bytes).into_vec().map_err(|e| e.to_string()),
-                    Some("base64") => B64.decode(&m.bytes).map_err(|e| e.to_string()),
-                    Some(other) => Err(format!("unsupported encoding {other}")),
-                }
-                .map_err(|e| invalid_params(format!("Invalid param: memcmp bytes: {e}")))?;
-                if bytes.len() > 128 {
-                    return Err(invalid_params("Invalid param: memcmp bytes longer than 128"));
-                }
-                Ok(Compiled::Memcmp(m.offset, bytes))
-            }
-        })
-        .collect()
 }
 
 fn parse_key(s: &str) -> Result<Pubkey, RpcError> {

@@ -1,6 +1,7 @@
 //! Websocket subscriptions of the localnet: `logsSubscribe` (all, or mentions of one address),
 //! `signatureSubscribe` (one-shot), `accountSubscribe` (the account after every transaction that
-//! touches it), `slotSubscribe`, and their unsubscribes, in the shape `solana-pubsub-client`
+//! touches it), `programSubscribe` (each account of a program a transaction leaves behind, with
+//! `dataSize`/`memcmp` filters), `slotSubscribe`, and their unsubscribes, in the shape `solana-pubsub-client`
 //! expects. `drop_all` closes every open connection, to test clients' reconnect paths.
 
 use std::{collections::HashMap, sync::Arc};
@@ -67,6 +68,7 @@ enum Filter {
     Logs(Option<Pubkey>),
     Signature(Signature),
     Account(Pubkey, Option<solana_account_decoder_client_types::UiAccountEncoding>),
+    Program(Pubkey, Vec<super::filters::Compiled>, Option<solana_account_decoder_client_types::UiAccountEncoding>),
     Slot,
 }
 
@@ -105,6 +107,16 @@ fn parse_filter(method: &str, params: &Value) -> Result<Filter, String> {
                 Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("invalid config: {e}"))?,
             };
             Ok(Filter::Account(key, config.encoding))
+        }
+        "programSubscribe" => {
+            let program =
+                params.get(0).and_then(Value::as_str).and_then(|s| s.parse().ok()).ok_or("invalid program id")?;
+            let config: super::filters::ProgramAccountsConfig = match params.get(1) {
+                None | Some(Value::Null) => Default::default(),
+                Some(v) => serde_json::from_value(v.clone()).map_err(|e| format!("invalid config: {e}"))?,
+            };
+            let filters = super::filters::compile_filters(config.filters.unwrap_or_default())?;
+            Ok(Filter::Program(program, filters, config.account.encoding))
         }
         "slotSubscribe" => Ok(Filter::Slot),
         _ => Err(format!("Method not found: {method}")),
@@ -182,6 +194,23 @@ async fn session(mut socket: WebSocket, state: WsState) {
                             let Some((_, account)) = notice.after.iter().find(|(k, _)| k == key) else { continue };
                             let value = super::encoding::ui_account(account, *encoding);
                             ("accountNotification", serde_json::to_value(Response { context, value }))
+                        }
+                        Filter::Program(program, filters, encoding) => {
+                            // One notification per matching account the transaction left behind.
+                            for (key, account) in &notice.after {
+                                if account.owner != *program || !filters.iter().all(|f| f.matches(&account.data)) {
+                                    continue;
+                                }
+                                let value = json!({
+                                    "pubkey": key.to_string(),
+                                    "account": super::encoding::ui_account(account, *encoding),
+                                });
+                                let result = json!({ "context": context, "value": value });
+                                let text = json!({"jsonrpc": "2.0", "method": "programNotification",
+                                    "params": {"result": result, "subscription": sid}});
+                                if socket.send(Message::Text(text.to_string().into())).await.is_err() { return; }
+                            }
+                            continue;
                         }
                         Filter::Slot => {
                             let value = json!({ "parent": notice.slot.saturating_sub(1), "root": notice.slot, "slot": notice.slot });

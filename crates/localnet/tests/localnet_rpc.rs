@@ -303,7 +303,8 @@ async fn simulation_preflight_and_statuses() {
     assert!(c.rpc.send_transaction(&stale).await.is_err());
 }
 
-/// `logsSubscribe`, `signatureSubscribe`, `accountSubscribe` and `slotSubscribe` through
+/// `logsSubscribe`, `signatureSubscribe`, `accountSubscribe`, `programSubscribe` (filtered) and
+/// `slotSubscribe` through
 /// `solana-pubsub-client`.
 #[tokio::test]
 async fn websocket_subscriptions() {
@@ -338,8 +339,20 @@ async fn websocket_subscriptions() {
         encoding: Some(solana_account_decoder_client_types::UiAccountEncoding::Base64),
         ..Default::default()
     };
-    let (mut account, _unsub_account) = pubsub.account_subscribe(&ata_b, Some(account_config)).await.unwrap();
+    let (mut account, _unsub_account) = pubsub.account_subscribe(&ata_b, Some(account_config.clone())).await.unwrap();
     let (mut slots, _unsub_slots) = pubsub.slot_subscribe().await.unwrap();
+    // Token accounts of the output mint only (memcmp on the mint at offset 0), as wallets watch them.
+    let program_config = solana_rpc_client_api::config::RpcProgramAccountsConfig {
+        filters: Some(vec![
+            solana_rpc_client_api::filter::RpcFilterType::DataSize(spl_token::state::Account::LEN as u64),
+            solana_rpc_client_api::filter::RpcFilterType::Memcmp(
+                solana_rpc_client_api::filter::Memcmp::new_base58_encoded(0, p.mint_b.as_ref()),
+            ),
+        ]),
+        account_config: account_config.clone(),
+        ..Default::default()
+    };
+    let (mut program, _unsub_program) = pubsub.program_subscribe(&spl_token::ID, Some(program_config)).await.unwrap();
     let before = c.token_balance(ata_b).await;
     // A transfer that does not mention the program is not notified to the logs subscription.
     let other = Transaction::new_signed_with_payer(
@@ -363,6 +376,15 @@ async fn websocket_subscriptions() {
     let after = spl_token::state::Account::unpack(&data).unwrap().amount;
     assert!(after > before, "{before} -> {after}");
     assert_eq!(after, c.token_balance(ata_b).await);
+    // The swap moved mint B between our account and the vault: both are notified, nothing of mint A.
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 2 {
+        let n = tokio::time::timeout(wait, program.next()).await.expect("program notification").unwrap();
+        let data = n.value.account.data.decode().expect("base64 account data");
+        assert_eq!(spl_token::state::Account::unpack(&data).unwrap().mint, p.mint_b, "filtered by mint");
+        seen.insert(n.value.pubkey);
+    }
+    assert_eq!(seen, [ata_b.to_string(), p.vault_b.to_string()].into_iter().collect());
     let slot = tokio::time::timeout(wait, slots.next()).await.expect("slot notification").unwrap();
     assert!(slot.slot > 0 && slot.parent + 1 == slot.slot, "{slot:?}");
 
@@ -566,4 +588,40 @@ async fn wallet_methods_answer_like_a_validator() {
     assert!(c.rpc.get_block_time(now).await.unwrap() > 0);
     assert!(c.rpc.get_block_time(slot).await.unwrap() > 0, "an earlier slot has a time too");
     assert!(c.rpc.get_block_time(now + 1_000).await.is_err(), "no time for a slot not reached yet");
+    // getBlock: the transaction of a slot, in full (v0-capable) and as signatures.
+    let sig = c
+        .send(&[anchor_lang::solana_program::system_instruction::transfer(&me, &Pubkey::new_unique(), 5_000_000)], &[])
+        .await;
+    let at = c.rpc.get_signature_statuses(&[sig]).await.unwrap().value[0].clone().unwrap().slot;
+    let block = c
+        .rpc
+        .get_block_with_config(
+            at,
+            solana_rpc_client_api::config::RpcBlockConfig {
+                encoding: Some(solana_transaction_status_client_types::UiTransactionEncoding::Base64),
+                max_supported_transaction_version: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((block.parent_slot, block.block_height), (at - 1, Some(at)));
+    let txs = block.transactions.expect("full transaction details");
+    assert_eq!(txs.len(), 1);
+    assert_eq!(txs[0].transaction.decode().unwrap().signatures[0], sig);
+    assert!(txs[0].meta.as_ref().unwrap().err.is_none());
+    let signatures = c
+        .rpc
+        .get_block_with_config(
+            at,
+            solana_rpc_client_api::config::RpcBlockConfig {
+                transaction_details: Some(solana_transaction_status_client_types::TransactionDetails::Signatures),
+                max_supported_transaction_version: Some(0),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(signatures.signatures, Some(vec![sig.to_string()]));
+    assert!(c.rpc.get_block(at + 1_000).await.is_err(), "no block for a slot not reached yet");
 }
