@@ -45,6 +45,9 @@ pub enum ApiError {
     RateLimited(u64),
     #[error("internal: {0}")]
     Internal(String),
+    /// A transaction built for a wallet fails its simulation: the error and the program logs.
+    #[error("simulation failed: {message}")]
+    SimulationFailed { message: String, logs: Vec<String> },
     /// A websocket route called without a websocket handshake.
     #[error("upgrade required: {0}")]
     UpgradeRequired(String),
@@ -101,6 +104,14 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(message) => (StatusCode::CONFLICT, ErrorBody { code: "conflict", message, field: None }),
             ApiError::UpgradeRequired(message) => {
                 (StatusCode::UPGRADE_REQUIRED, ErrorBody { code: "upgrade_required", message, field: None })
+            }
+            ApiError::SimulationFailed { message, logs } => {
+                let body = serde_json::json!({
+                    "code": "simulation_failed",
+                    "message": format!("the transaction fails in simulation: {message}"),
+                    "logs": logs,
+                });
+                return (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response();
             }
             ApiError::RateLimited(secs) => {
                 let body = ErrorBody {

@@ -13,6 +13,7 @@ pub mod params;
 pub mod ratelimit;
 pub mod routes;
 pub mod solana_rpc;
+pub mod wallet_tx;
 
 use std::{str::FromStr, time::Duration};
 

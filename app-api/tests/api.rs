@@ -1022,3 +1022,132 @@ async fn wallet_balances_come_from_the_chain_with_the_mirrors_symbols() {
     let (status, body, _) = get(&app, &format!("/api/v1/wallets/bsc/{}/balances", wallet.pubkey())).await;
     assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("chain")));
 }
+
+/// A real localnet with a funded payer (100 SOL), and the API reading it as its Solana RPC.
+async fn on_localnet(f: &Fixture) -> (localnet::Localnet, solana_sdk::signature::Keypair, Router) {
+    use solana_sdk::signer::Signer;
+    let payer = solana_sdk::signature::Keypair::new();
+    let net =
+        localnet::serve(localnet::Chain::new(&payer.pubkey()).await, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    net.chain().svm.airdrop(&payer.pubkey(), 100_000_000_000).unwrap();
+    let mut state = f.state.clone();
+    state.solana_rpc = Some(net.url.clone());
+    let app = app_api::router(state, &Limits::default());
+    (net, payer, app)
+}
+
+/// A wallet's LP positions in our pools, read from a real localnet: its LP tokens, its share of
+/// the pool and what they redeem for now, each exact and in integers; a wallet without LP tokens
+/// has none.
+#[tokio::test]
+async fn wallet_liquidity_is_the_lp_share_of_each_pool_on_chain() {
+    use anchor_lang::{solana_program::program_pack::Pack, AccountDeserialize};
+    use anchor_spl::{associated_token, token::spl_token};
+    use solana_sdk::{signature::Keypair, signer::Signer};
+
+    let f = fixture().await;
+    let (net, payer, app) = on_localnet(&f).await;
+    let launcher = localnet::sim::Launcher { net: &net, payer: &payer };
+    launcher.ensure_config().unwrap();
+    let quote = launcher.mint(false).unwrap();
+    let quote_ata = launcher.mint_to(&quote, &payer.pubkey(), 1_000_000_000_000).unwrap();
+    let launch =
+        localnet::sim::SolLaunch { burn_lp: false, whale: true, ..localnet::sim::SolLaunch::clean(7_000_000_000) };
+    let (token, p) = launcher.launch(&quote, &quote_ata, launch).unwrap();
+    // Someone else trades, so the reserves are not the launch's round numbers.
+    launcher.swap(&p, &token, true, 123_456_789).unwrap();
+    let (pool, lp) = {
+        let chain = net.chain();
+        let pool = amm::Pool::try_deserialize(&mut chain.svm.get_account(&p.pool).unwrap().data.as_slice()).unwrap();
+        let lp_account = associated_token::get_associated_token_address(&payer.pubkey(), &p.lp_mint);
+        let lp = spl_token::state::Account::unpack(&chain.svm.get_account(&lp_account).unwrap().data).unwrap().amount;
+        (pool, lp)
+    };
+    let (status, body, _) = get(&app, &format!("/api/v1/wallets/solana/{}/liquidity", payer.pubkey())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let positions = body["positions"].as_array().unwrap();
+    assert_eq!(positions.len(), 1, "{body}");
+    let pos = &positions[0];
+    assert_eq!(
+        (pos["pool"].as_str(), pos["lp_mint"].as_str()),
+        (Some(p.pool.to_string().as_str()), Some(p.lp_mint.to_string().as_str()))
+    );
+    assert_eq!(
+        (pos["lp_amount"].as_str(), pos["lp_supply"].as_str()),
+        (Some(lp.to_string().as_str()), Some(pool.lp_supply.to_string().as_str()))
+    );
+    assert!(lp < pool.lp_supply, "the locked minimum liquidity is not the creator's");
+    let part = |reserve: u64| (u128::from(lp) * u128::from(reserve) / u128::from(pool.lp_supply)).to_string();
+    assert_eq!(pos["token_a"]["amount"], part(pool.reserve_a));
+    assert_eq!(pos["token_b"]["amount"], part(pool.reserve_b));
+    assert_eq!(pos["token_a"]["reserve"], pool.reserve_a.to_string());
+    let share = u128::from(lp) * 1_000_000_000 / u128::from(pool.lp_supply);
+    assert_eq!(pos["share"], format!("0.{share:09}").trim_end_matches('0'));
+    let a: u128 = part(pool.reserve_a).parse().unwrap();
+    let b: u128 = part(pool.reserve_b).parse().unwrap();
+    assert_eq!(pos["value_in_b"], (b + a * u128::from(pool.reserve_b) / u128::from(pool.reserve_a)).to_string());
+
+    let (status, body, _) = get(&app, &format!("/api/v1/wallets/solana/{}/liquidity", Keypair::new().pubkey())).await;
+    assert_eq!((status, body["positions"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{body}");
+    let (status, body, _) = get(&app, "/api/v1/wallets/solana/nope/liquidity").await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("address")));
+}
+
+/// `POST /tx/transfer` against a real localnet: the unsigned v0 transaction, signed by the
+/// wallet's key and sent, moves the tokens to the recipient's new associated account; the compute
+/// limit is what the simulation measured; a transfer the wallet cannot cover is a 422 with the
+/// program's logs, and bad input a 400 naming the field.
+#[tokio::test]
+async fn transfers_are_built_simulated_and_land_when_signed() {
+    use anchor_lang::solana_program::program_pack::Pack;
+    use anchor_spl::{associated_token, token::spl_token};
+    use solana_sdk::{signature::Keypair, signer::Signer, transaction::VersionedTransaction};
+
+    let f = fixture().await;
+    let (net, payer, app) = on_localnet(&f).await;
+    let launcher = localnet::sim::Launcher { net: &net, payer: &payer };
+    let mint = launcher.mint(false).unwrap();
+    launcher.mint_to(&mint, &payer.pubkey(), 5_000_000).unwrap();
+    let to = Keypair::new().pubkey();
+    let body = serde_json::json!({"wallet": payer.pubkey().to_string(), "mint": mint.to_string(),
+        "to": to.to_string(), "amount": "1234567", "priority_fee_micro_lamports": 1000});
+    let (status, resp) = send(&app, "POST", "/api/v1/tx/transfer", None, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let limit = resp["computeUnitLimit"].as_u64().unwrap();
+    let used = resp["simulatedUnits"].as_u64().unwrap();
+    assert!(used > 0 && limit >= used && limit <= used + used / 10 + 1_000, "{resp}");
+    assert_eq!(resp["prioritizationFeeLamports"].as_u64(), Some((limit * 1000).div_ceil(1_000_000)));
+    assert!(resp["lastValidBlockHeight"].as_u64().unwrap() > 0);
+    let bytes =
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, resp["transaction"].as_str().unwrap())
+            .unwrap();
+    let unsigned: VersionedTransaction = bincode::deserialize(&bytes).unwrap();
+    assert!(matches!(unsigned.message, solana_sdk::message::VersionedMessage::V0(_)), "a v0 message");
+    assert_eq!(unsigned.message.static_account_keys()[0], payer.pubkey(), "the wallet pays");
+    let signed = VersionedTransaction::try_new(unsigned.message, &[&payer]).unwrap();
+    net.chain().execute(signed, false).expect("the signed transfer lands");
+    let ata = associated_token::get_associated_token_address(&to, &mint);
+    let got = spl_token::state::Account::unpack(&net.chain().svm.get_account(&ata).unwrap().data).unwrap();
+    assert_eq!((got.owner, got.amount), (to, 1_234_567));
+
+    let mut too_much = body.clone();
+    too_much["amount"] = "9000000".into();
+    let (status, resp) = send(&app, "POST", "/api/v1/tx/transfer", None, Some(too_much)).await;
+    assert_eq!(
+        (status, resp["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("simulation_failed")),
+        "{resp}"
+    );
+    assert!(resp["message"].as_str().unwrap().contains("Custom"), "the program's error: {resp}");
+    assert!(resp["logs"].as_array().is_some_and(|l| !l.is_empty()), "with the logs: {resp}");
+    for (field, value) in [("to", "nope"), ("amount", "0"), ("mint", "x")] {
+        let mut bad = body.clone();
+        bad[field] = value.into();
+        let (status, resp) = send(&app, "POST", "/api/v1/tx/transfer", None, Some(bad)).await;
+        assert_eq!((status, resp["field"].as_str()), (StatusCode::BAD_REQUEST, Some(field)), "{resp}");
+    }
+    let mut unknown = body;
+    unknown["mint"] = Keypair::new().pubkey().to_string().into();
+    let (status, _) = send(&app, "POST", "/api/v1/tx/transfer", None, Some(unknown)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -1,14 +1,17 @@
-//! `POST /api/v1/tx/swap`: an unsigned swap transaction on our AMM for a wallet to sign, the way
-//! aggregator swap APIs hand transactions to wallets. The server never sees a key: it returns
-//! the serialized transaction (base64, legacy format) with the wallet as fee payer and only
-//! signer, the quote it was built from, and the slippage bounds written into the instruction.
+//! Unsigned transactions for a wallet to sign, the way aggregator swap APIs hand them to wallets.
+//! The server never sees a key.
+//! - `POST /api/v1/tx/swap`: a swap on our AMM (base64, legacy format) with the wallet as fee
+//!   payer and only signer, the quote it was built from, and the slippage bounds written into the
+//!   instruction.
+//! - `POST /api/v1/tx/transfer`: an SPL transfer that creates the recipient's associated account
+//!   idempotently; a v0 transaction simulated before it is returned ([`crate::wallet_tx`]).
 
 use amm::{
     client::{self, PoolAddresses},
     math::curve::{swap_exact_in, swap_exact_out, Fees},
 };
 use anchor_lang::prelude::Pubkey;
-use anchor_spl::{associated_token, token::spl_token};
+use anchor_spl::{associated_token, token::spl_token, token_2022};
 use axum::{extract::State, routing::post, Json, Router};
 use base64::{engine::general_purpose::STANDARD, Engine};
 use serde::{Deserialize, Serialize};
@@ -18,6 +21,7 @@ use utoipa::ToSchema;
 use crate::{
     error::{ApiError, ApiResult},
     json::ApiJson,
+    wallet_tx::{self, WalletTransaction},
     AppState,
 };
 
@@ -70,6 +74,16 @@ fn pubkey(field: &str, v: &str) -> ApiResult<Pubkey> {
     v.parse().map_err(|_| ApiError::invalid(field, "must be a base58 public key"))
 }
 
+/// A positive amount of base units below 2^64, from its decimal string.
+fn positive_amount(field: &str, v: &str) -> ApiResult<u64> {
+    v.parse().ok().filter(|a| *a > 0).ok_or_else(|| ApiError::invalid(field, "must be a positive integer below 2^64"))
+}
+
+/// The Solana RPC that transactions are built and simulated against.
+fn rpc(state: &AppState) -> ApiResult<&str> {
+    state.solana_rpc.as_deref().ok_or_else(|| ApiError::Unavailable("no Solana RPC is configured".into()))
+}
+
 /// Builds an unsigned swap transaction.
 #[utoipa::path(post, path = "/api/v1/tx/swap", tag = "quote", request_body = SwapRequest,
     responses((status = 200, body = SwapTransaction), (status = 400, body = crate::error::ErrorBody),
@@ -80,12 +94,7 @@ pub async fn swap(
 ) -> ApiResult<Json<SwapTransaction>> {
     let pool_key = pubkey("pool", &req.pool)?;
     let wallet = pubkey("wallet", &req.wallet)?;
-    let amount: u64 = req
-        .amount
-        .parse()
-        .ok()
-        .filter(|a| *a > 0)
-        .ok_or_else(|| ApiError::invalid("amount", "must be a positive integer below 2^64"))?;
+    let amount = positive_amount("amount", &req.amount)?;
     let exact_in = match req.mode.as_deref() {
         None | Some("exact_in") => true,
         Some("exact_out") => false,
@@ -180,6 +189,92 @@ async fn latest_blockhash(url: &str) -> ApiResult<Hash> {
         .ok_or_else(|| ApiError::Unavailable("solana rpc: no blockhash in the response".into()))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    /// The wallet that owns the tokens, signs and pays (base58).
+    #[schema(pattern = "^[1-9A-HJ-NP-Za-km-z]{32,44}$")]
+    pub wallet: String,
+    /// The SPL Token or Token-2022 mint (base58).
+    #[schema(pattern = "^[1-9A-HJ-NP-Za-km-z]{32,44}$")]
+    pub mint: String,
+    /// The recipient wallet (base58); its associated account is created if it has none.
+    #[schema(pattern = "^[1-9A-HJ-NP-Za-km-z]{32,44}$")]
+    pub to: String,
+    /// Base units, a positive integer below 2^64, as a decimal string.
+    #[schema(pattern = "^[1-9][0-9]{0,18}$")]
+    pub amount: String,
+    /// Compute-unit price in micro-lamports; the recent median for the accounts when absent.
+    #[serde(default)]
+    pub priority_fee_micro_lamports: Option<u64>,
+}
+
+/// An SPL transfer and the accounts it moves tokens between.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TransferTransaction {
+    #[serde(flatten)]
+    pub tx: WalletTransaction,
+    pub source: String,
+    pub destination: String,
+    /// The token program of the mint.
+    pub program: String,
+    pub amount: String,
+    pub decimals: u8,
+}
+
+/// Where an SPL mint keeps its decimals (after the mint authority option and the supply), the
+/// same in SPL Token and Token-2022.
+const MINT_DECIMALS_OFFSET: usize = 36 + 8;
+
+/// Builds an unsigned, simulated SPL transfer (`transfer_checked`), creating the recipient's
+/// associated token account idempotently.
+#[utoipa::path(post, path = "/api/v1/tx/transfer", tag = "wallets", request_body = TransferRequest,
+    responses((status = 200, body = TransferTransaction), (status = 400, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody),
+        (status = 503, body = crate::error::ErrorBody)))]
+pub async fn transfer(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<TransferRequest>,
+) -> ApiResult<Json<TransferTransaction>> {
+    let wallet = pubkey("wallet", &req.wallet)?;
+    let mint = pubkey("mint", &req.mint)?;
+    let to = pubkey("to", &req.to)?;
+    let amount = positive_amount("amount", &req.amount)?;
+    let url = rpc(&state)?;
+    let (program, data) = wallet_tx::account(url, &mint).await?.ok_or_else(|| ApiError::NotFound("mint".into()))?;
+    let is_mint = (program == spl_token::ID && data.len() == 82) || (program == token_2022::ID && data.len() >= 82);
+    if !is_mint {
+        return Err(ApiError::invalid("mint", "is not an SPL Token or Token-2022 mint"));
+    }
+    let decimals = data[MINT_DECIMALS_OFFSET];
+    let source = associated_token::get_associated_token_address_with_program_id(&wallet, &mint, &program);
+    let destination = associated_token::get_associated_token_address_with_program_id(&to, &mint, &program);
+    let create =
+        associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
+            &wallet, &to, &mint, &program,
+        );
+    let send = token_2022::spl_token_2022::instruction::transfer_checked(
+        &program,
+        &source,
+        &mint,
+        &destination,
+        &wallet,
+        &[],
+        amount,
+        decimals,
+    )
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let tx = wallet_tx::build(url, &wallet, &[create, send], req.priority_fee_micro_lamports).await?;
+    Ok(Json(TransferTransaction {
+        tx,
+        source: source.to_string(),
+        destination: destination.to_string(),
+        program: program.to_string(),
+        amount: amount.to_string(),
+        decimals,
+    }))
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tx/swap", post(swap))
+    Router::new().route("/tx/swap", post(swap)).route("/tx/transfer", post(transfer))
 }
