@@ -22,3 +22,34 @@ pub async fn call(url: &str, method: &str, params: Value) -> ApiResult<Value> {
     }
     Ok(v["result"].take())
 }
+
+/// The latest blockhash and the block height it is valid until.
+pub async fn latest_blockhash(url: &str) -> ApiResult<(solana_sdk::hash::Hash, u64)> {
+    let r = call(url, "getLatestBlockhash", json!([{ "commitment": "confirmed" }])).await?;
+    let hash = r["value"]["blockhash"]
+        .as_str()
+        .and_then(|h| h.parse().ok())
+        .ok_or_else(|| ApiError::Unavailable("solana rpc: no blockhash in the response".into()))?;
+    Ok((hash, r["value"]["lastValidBlockHeight"].as_u64().unwrap_or(0)))
+}
+
+/// An account's owner and data, or `None` when it does not exist.
+pub async fn account(
+    url: &str,
+    address: &anchor_lang::prelude::Pubkey,
+) -> ApiResult<Option<(anchor_lang::prelude::Pubkey, Vec<u8>)>> {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let r =
+        call(url, "getAccountInfo", json!([address.to_string(), { "encoding": "base64", "commitment": "confirmed" }]))
+            .await?;
+    let v = &r["value"];
+    if v.is_null() {
+        return Ok(None);
+    }
+    let owner = v["owner"].as_str().and_then(|o| o.parse().ok());
+    let data = v["data"][0].as_str().and_then(|d| STANDARD.decode(d).ok());
+    match (owner, data) {
+        (Some(owner), Some(data)) => Ok(Some((owner, data))),
+        _ => Err(ApiError::Unavailable("solana rpc: malformed account".into())),
+    }
+}

@@ -92,12 +92,7 @@ pub async fn build(
     ixs: &[Instruction],
     micro_lamports: Option<u64>,
 ) -> ApiResult<WalletTransaction> {
-    let r = solana_rpc::call(url, "getLatestBlockhash", json!([{ "commitment": "confirmed" }])).await?;
-    let blockhash: Hash = r["value"]["blockhash"]
-        .as_str()
-        .and_then(|h| h.parse().ok())
-        .ok_or_else(|| ApiError::Unavailable("solana rpc: no blockhash in the response".into()))?;
-    let last_valid_block_height = r["value"]["lastValidBlockHeight"].as_u64().unwrap_or(0);
+    let (blockhash, last_valid_block_height) = solana_rpc::latest_blockhash(url).await?;
     let price = match micro_lamports {
         Some(p) => p,
         None => recent_price(url, ixs).await?,
@@ -118,24 +113,4 @@ pub async fn build(
         prioritization_fee_lamports: u64::try_from(fee).unwrap_or(u64::MAX),
         simulated_units,
     })
-}
-
-/// Reads an account through the RPC: its owner and data, or `None` when it does not exist.
-pub async fn account(url: &str, address: &Pubkey) -> ApiResult<Option<(Pubkey, Vec<u8>)>> {
-    let r = solana_rpc::call(
-        url,
-        "getAccountInfo",
-        json!([address.to_string(), { "encoding": "base64", "commitment": "confirmed" }]),
-    )
-    .await?;
-    let v = &r["value"];
-    if v.is_null() {
-        return Ok(None);
-    }
-    let owner = v["owner"].as_str().and_then(|o| o.parse().ok());
-    let data = v["data"][0].as_str().and_then(|d| STANDARD.decode(d).ok());
-    match (owner, data) {
-        (Some(owner), Some(data)) => Ok(Some((owner, data))),
-        _ => Err(ApiError::Unavailable("solana rpc: malformed account".into())),
-    }
 }

@@ -161,7 +161,7 @@ pub async fn swap(
     let (blockhash, recent) = match given_hash {
         Some(h) => (h, true),
         None => match &state.solana_rpc {
-            Some(url) => (latest_blockhash(url).await?, true),
+            Some(url) => (crate::solana_rpc::latest_blockhash(url).await?.0, true),
             None => (Hash::default(), false),
         },
     };
@@ -177,16 +177,6 @@ pub async fn swap(
         quoted_amount_out: q.amount_out.to_string(),
         other_amount_threshold: threshold.to_string(),
     }))
-}
-
-/// `getLatestBlockhash` from the configured Solana JSON-RPC.
-async fn latest_blockhash(url: &str) -> ApiResult<Hash> {
-    let r =
-        crate::solana_rpc::call(url, "getLatestBlockhash", serde_json::json!([{ "commitment": "confirmed" }])).await?;
-    r["value"]["blockhash"]
-        .as_str()
-        .and_then(|h| h.parse().ok())
-        .ok_or_else(|| ApiError::Unavailable("solana rpc: no blockhash in the response".into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -241,7 +231,8 @@ pub async fn transfer(
     let to = pubkey("to", &req.to)?;
     let amount = positive_amount("amount", &req.amount)?;
     let url = rpc(&state)?;
-    let (program, data) = wallet_tx::account(url, &mint).await?.ok_or_else(|| ApiError::NotFound("mint".into()))?;
+    let (program, data) =
+        crate::solana_rpc::account(url, &mint).await?.ok_or_else(|| ApiError::NotFound("mint".into()))?;
     let is_mint = (program == spl_token::ID && data.len() == 82) || (program == token_2022::ID && data.len() >= 82);
     if !is_mint {
         return Err(ApiError::invalid("mint", "is not an SPL Token or Token-2022 mint"));

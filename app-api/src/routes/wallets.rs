@@ -221,11 +221,6 @@ async fn token_accounts(url: &str, wallet: &Pubkey) -> ApiResult<Vec<Held>> {
     Ok(out)
 }
 
-/// The base64 data of an RPC account answer.
-fn account_data(v: &Value) -> Option<Vec<u8>> {
-    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, v["data"][0].as_str()?).ok()
-}
-
 /// A wallet's LP positions in our AMM's pools.
 #[utoipa::path(get, path = "/api/v1/wallets/{chain}/{address}/liquidity", tag = "wallets",
     params(("chain" = String, Path, pattern = "^[a-z0-9_-]{1,32}$", description = "the Solana chain's name"),
@@ -252,7 +247,10 @@ pub async fn liquidity(
     let slot = r["context"]["slot"].as_u64().unwrap_or(0);
     let mut pool_of: std::collections::HashMap<String, String> = std::collections::HashMap::new();
     for item in r["value"].as_array().into_iter().flatten() {
-        let (Some(pool), Some(lp)) = (item["pubkey"].as_str(), account_data(&item["account"])) else { continue };
+        let lp = item["account"]["data"][0]
+            .as_str()
+            .and_then(|d| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, d).ok());
+        let (Some(pool), Some(lp)) = (item["pubkey"].as_str(), lp) else { continue };
         if let Ok(lp) = <[u8; 32]>::try_from(lp.as_slice()) {
             pool_of.insert(Pubkey::new_from_array(lp).to_string(), pool.to_string());
         }
@@ -260,13 +258,8 @@ pub async fn liquidity(
     let mut positions = Vec::new();
     for h in held.iter().filter(|h| h.amount > 0) {
         let Some(pool_address) = pool_of.get(&h.mint) else { continue };
-        let info = solana_rpc::call(
-            url,
-            "getAccountInfo",
-            json!([pool_address, { "encoding": "base64", "commitment": "confirmed" }]),
-        )
-        .await?;
-        let Some(data) = account_data(&info["value"]) else { continue };
+        let Ok(pool_key) = pool_address.parse::<Pubkey>() else { continue };
+        let Some((_, data)) = solana_rpc::account(url, &pool_key).await? else { continue };
         let Ok(pool) = <amm::Pool as anchor_lang::AccountDeserialize>::try_deserialize(&mut data.as_slice()) else {
             continue;
         };
