@@ -28,8 +28,9 @@ ensure_toolchain() {
   fi
 }
 
-# Node tools for the EVM side (package.json / package-lock.json, exact pins): the anvil node, the
-# Uniswap V2 build artifacts and solc-js. Reinstalled only when the lockfile changes.
+# Node tools (package.json / package-lock.json, exact pins): the anvil node, the
+# Uniswap V2 build artifacts, solc-js, and the Solana clients the wallet tests drive the localnet
+# with (web3.js, spl-token, Anchor TS). Reinstalled only when the lockfile changes.
 ensure_node_tools() {
   if ! command -v npm >/dev/null 2>&1; then
     log "installing node and npm (Debian packages)"
@@ -39,7 +40,7 @@ ensure_node_tools() {
   local stamp="node_modules/.lock-sha256" want
   want="$(sha256sum package-lock.json | cut -d' ' -f1)"
   if [ ! -x node_modules/.bin/anvil ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "npm ci (anvil, Uniswap V2 artifacts, solc-js)"
+    log "npm ci (anvil, Uniswap V2 artifacts, solc-js, the Solana clients)"
     npm ci --no-audit --no-fund --loglevel=error
     echo "$want" > "$stamp"
   fi

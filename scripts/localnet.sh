@@ -7,7 +7,8 @@
 #     tokens, and simulated traders swapping in the pools launched before
 #   - the keeper over both chains: discovery, risk scoring, mirror, and LIVE trading with wallets
 #     generated and funded by the localnet (local money only; keys in .localnet/*.key, mode 0600)
-#   - app-api on http://127.0.0.1:8080 (docs at /api/v1/docs)
+#   - app-api on http://127.0.0.1:8080 (docs at /api/v1/docs), building wallet transactions for
+#     both chains (Solana swaps, liquidity, transfers and Actions; Uniswap V2 calldata on anvil)
 #
 # State lives in .localnet/: the chains (anvil's state, the Solana accounts and ledger), the
 # simulator's state, the keys and the keeper's mirror. Running it again resumes all of them where
@@ -69,7 +70,9 @@ done
 KEEPER_LOG__FILTER="${KEEPER_LOG__FILTER:-keeper=info,warn}" "$bin/keeper" --config "$dir/keeper.toml" run \
   > >(trap '' INT; sed -u 's/^/[keeper] /') 2>&1 &
 pids+=($!)
-"$bin/app-api" --db "$dir/keeper.db" --listen 127.0.0.1:8080 --solana-rpc http://127.0.0.1:8899 \
+# The chains tell the API where they are (Solana RPC, anvil and its Uniswap V2 router).
+set -a; source "$dir/app-api.env"; set +a
+"$bin/app-api" --db "$dir/keeper.db" --listen 127.0.0.1:8080 \
   > >(trap '' INT; sed -u 's/^/[api]    /') 2>&1 &
 pids+=($!)
 

@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod evm;
 pub mod json;
 pub mod metrics;
 pub mod params;
@@ -49,6 +50,8 @@ pub struct AppState {
     /// The mirror's name for our Solana chain, and a JSON-RPC URL for recent blockhashes.
     pub solana_chain: String,
     pub solana_rpc: Option<String>,
+    /// The EVM chains transactions can be built for: an RPC and the routers of the venues.
+    pub evm: std::sync::Arc<evm::EvmChains>,
     pub cache: std::sync::Arc<cache::ResponseCache>,
     /// Read-only connections for the hot list reads, outside sqlx (see [`mirror::direct`]).
     pub direct: std::sync::Arc<mirror::direct::DirectReader>,
@@ -118,14 +121,22 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
     let fixed = |name: &'static str, value: &'static str| {
         SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value))
     };
-    Router::new()
+    // Solana Actions keep their own CORS policy (any origin, as the spec requires), outside the
+    // API's.
+    let actions = routes::actions::router(state.clone())
+        .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit))
+        .with_state(state.clone())
+        .layer(routes::actions::cors());
+    let rest = Router::new()
         .nest("/api/v1", api)
         .fallback(|| async { error::ApiError::NotFound("route".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit))
         .with_state(state)
+        .layer(cors);
+    actions
+        .merge(rest)
         .layer(RequestBodyLimitLayer::new(limits.body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.timeout))
-        .layer(cors)
         .layer(fixed("x-content-type-options", "nosniff"))
         .layer(fixed("x-frame-options", "DENY"))
         .layer(fixed("referrer-policy", "no-referrer"))
@@ -170,6 +181,7 @@ pub async fn open(path: &std::path::Path, connections: u32) -> Result<AppState, 
         stream: Default::default(),
         solana_chain: "solana".into(),
         solana_rpc: None,
+        evm: Default::default(),
         cache: std::sync::Arc::new(cache::ResponseCache::new(Duration::ZERO)),
         direct: std::sync::Arc::new(mirror::direct::DirectReader::new(path, usize::try_from(connections).unwrap_or(8))),
         hasher: Default::default(),

@@ -23,6 +23,14 @@ struct Args {
     /// Solana JSON-RPC used for recent blockhashes in built transactions (optional).
     #[arg(long, env = "APP_API_SOLANA_RPC")]
     solana_rpc: Option<String>,
+    /// An EVM chain's JSON-RPC, as CHAIN=URL with the mirror's chain name (repeatable; comma-separated
+    /// in the environment), for `POST /tx/evm/swap`.
+    #[arg(long, env = "APP_API_EVM_RPC", value_delimiter = ',')]
+    evm_rpc: Vec<String>,
+    /// The router of a Uniswap V2-style venue, as CHAIN/VENUE=0xROUTER with the mirror's chain and
+    /// venue (the keeper's factory name) (repeatable; comma-separated in the environment).
+    #[arg(long, env = "APP_API_EVM_ROUTER", value_delimiter = ',')]
+    evm_router: Vec<String>,
     /// The mirror's name for the Solana chain of our AMM.
     #[arg(long, env = "APP_API_SOLANA_CHAIN", default_value = "solana")]
     solana_chain: String,
@@ -64,6 +72,9 @@ async fn main() -> anyhow::Result<()> {
     }
     state.limiter = std::sync::Arc::new(app_api::ratelimit::RateLimiter::new(args.rate_per_minute));
     state.solana_rpc = args.solana_rpc.clone();
+    state.evm = std::sync::Arc::new(
+        app_api::evm::EvmChains::parse(&args.evm_rpc, &args.evm_router).map_err(anyhow::Error::msg)?,
+    );
     state.cache =
         std::sync::Arc::new(app_api::cache::ResponseCache::new(std::time::Duration::from_millis(args.cache_ms)));
     state.solana_chain = args.solana_chain.clone();

@@ -1,5 +1,6 @@
 //! One module per resource, each with its own `router()`.
 
+pub mod actions;
 pub mod auth;
 pub mod docs;
 pub mod health;

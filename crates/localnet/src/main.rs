@@ -315,6 +315,15 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
         max_hold = args.max_hold_secs.map(|s| format!("max_hold_secs = {s}\n")).unwrap_or_default(),
     );
     std::fs::write(dir.join("keeper.toml"), config)?;
+    // The API builds wallet transactions against the same chains: its EVM RPC and the router of
+    // the keeper's factory (`uniswap_v2` on chain `local`).
+    let api_env = format!(
+        "APP_API_SOLANA_RPC='{}'\nAPP_API_EVM_RPC='local={}'\nAPP_API_EVM_ROUTER='local/uniswap_v2={:#x}'\n",
+        net.url,
+        evm.http_url(),
+        evm.router
+    );
+    std::fs::write(dir.join("app-api.env"), api_env)?;
     std::fs::write(dir.join("ready"), "")?;
     println!("keeper config written to {}", dir.join("keeper.toml").display());
 
