@@ -53,3 +53,15 @@ pub async fn account(
         _ => Err(ApiError::Unavailable("solana rpc: malformed account".into())),
     }
 }
+
+/// An Anchor account of our AMM program at `address`, or `None` when there is none there, it is
+/// another program's, or it is not a `T`.
+pub async fn amm_account<T: anchor_lang::AccountDeserialize>(
+    url: &str,
+    address: &anchor_lang::prelude::Pubkey,
+) -> ApiResult<Option<T>> {
+    match account(url, address).await? {
+        Some((owner, data)) if owner == amm::ID => Ok(T::try_deserialize(&mut data.as_slice()).ok()),
+        _ => Ok(None),
+    }
+}

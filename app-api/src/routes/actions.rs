@@ -203,11 +203,18 @@ async fn icon() -> impl IntoResponse {
 }
 
 /// The CAIP-2 id of the chain the RPC serves: `solana:` and the first 32 characters of its
-/// genesis hash.
+/// genesis hash. A node's genesis never changes, so it is asked once per RPC URL.
 async fn blockchain_id(state: &AppState) -> Option<String> {
+    static KNOWN: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, String>>> =
+        std::sync::LazyLock::new(Default::default);
     let url = state.solana_rpc.as_deref()?;
+    if let Some(id) = KNOWN.lock().ok()?.get(url) {
+        return Some(id.clone());
+    }
     let hash = solana_rpc::call(url, "getGenesisHash", json!([])).await.ok()?;
-    hash.as_str().map(|h| format!("solana:{}", &h[..h.len().min(32)]))
+    let id = hash.as_str().map(|h| format!("solana:{}", &h[..h.len().min(32)]))?;
+    KNOWN.lock().ok()?.insert(url.to_string(), id.clone());
+    Some(id)
 }
 
 /// Adds the Actions headers to every response of these routes.

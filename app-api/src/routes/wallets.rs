@@ -259,10 +259,7 @@ pub async fn liquidity(
     for h in held.iter().filter(|h| h.amount > 0) {
         let Some(pool_address) = pool_of.get(&h.mint) else { continue };
         let Ok(pool_key) = pool_address.parse::<Pubkey>() else { continue };
-        let Some((_, data)) = solana_rpc::account(url, &pool_key).await? else { continue };
-        let Ok(pool) = <amm::Pool as anchor_lang::AccountDeserialize>::try_deserialize(&mut data.as_slice()) else {
-            continue;
-        };
+        let Some(pool) = solana_rpc::amm_account::<amm::Pool>(url, &pool_key).await? else { continue };
         if pool.lp_supply == 0 || pool.lp_mint.to_string() != h.mint {
             continue;
         }

@@ -11,7 +11,7 @@ use amm::{
     math::liquidity::{deposit_amounts, lp_for_max_amounts, withdraw_amounts},
 };
 use anchor_lang::prelude::Pubkey;
-use anchor_spl::associated_token::get_associated_token_address;
+use anchor_spl::{associated_token::get_associated_token_address, token::spl_token};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -143,7 +143,10 @@ pub async fn deposit(
     }
     let (amount_a, amount_b) = deposit_amounts(lp, ra, rb, supply).map_err(math_error)?;
     let user = user_accounts(wallet, &p);
-    let ixs = [create_ata(&wallet, &wallet, &p.pool.lp_mint), client::deposit(&p.addresses, &user, lp, max_a, max_b)];
+    let ixs = [
+        create_ata(&wallet, &wallet, &p.pool.lp_mint, &spl_token::ID),
+        client::deposit(&p.addresses, &user, lp, max_a, max_b),
+    ];
     let tx = wallet_tx::build(url, &wallet, &ixs, req.priority_fee_micro_lamports).await?;
     Ok(Json(DepositTransaction {
         tx,
@@ -184,8 +187,8 @@ pub async fn withdraw(
     let min_b = given_b.unwrap_or_else(|| at_least(amount_b, slippage));
     let user = user_accounts(wallet, &p);
     let ixs = [
-        create_ata(&wallet, &wallet, &p.pool.mint_a),
-        create_ata(&wallet, &wallet, &p.pool.mint_b),
+        create_ata(&wallet, &wallet, &p.pool.mint_a, &spl_token::ID),
+        create_ata(&wallet, &wallet, &p.pool.mint_b, &spl_token::ID),
         client::withdraw(&p.addresses, &user, lp, min_a, min_b),
     ];
     let tx = wallet_tx::build(url, &wallet, &ixs, req.priority_fee_micro_lamports).await?;

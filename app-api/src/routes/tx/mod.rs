@@ -19,7 +19,7 @@ pub mod swap;
 pub mod transfer;
 
 use amm::{client::PoolAddresses, AmmConfig, Pool};
-use anchor_lang::{prelude::Pubkey, AccountDeserialize};
+use anchor_lang::prelude::Pubkey;
 use anchor_spl::{associated_token, token::spl_token, token_2022};
 use axum::{routing::post, Router};
 
@@ -75,20 +75,12 @@ pub(crate) struct OnChainPool {
     pub config: AmmConfig,
 }
 
-/// An Anchor account of our program at `address`, or `None` when there is none.
-async fn program_account<T: AccountDeserialize>(url: &str, address: &Pubkey) -> ApiResult<Option<T>> {
-    match solana_rpc::account(url, address).await? {
-        Some((owner, data)) if owner == amm::ID => Ok(T::try_deserialize(&mut data.as_slice()).ok()),
-        _ => Ok(None),
-    }
-}
-
 /// The pool at `address` (the request's field `field`) and its config, read from the chain;
 /// 404 when no pool of ours is there.
 pub(crate) async fn pool_on_chain(url: &str, field: &str, address: &str) -> ApiResult<OnChainPool> {
     let key = pubkey(field, address)?;
-    let pool: Pool = program_account(url, &key).await?.ok_or_else(|| ApiError::NotFound("AMM pool".into()))?;
-    let config: AmmConfig = program_account(url, &pool.config)
+    let pool: Pool = solana_rpc::amm_account(url, &key).await?.ok_or_else(|| ApiError::NotFound("AMM pool".into()))?;
+    let config: AmmConfig = solana_rpc::amm_account(url, &pool.config)
         .await?
         .ok_or_else(|| ApiError::Unprocessable("the pool's config is missing on chain".into()))?;
     Ok(OnChainPool { addresses: PoolAddresses::from_pool(key, &pool), pool, config })
@@ -96,7 +88,7 @@ pub(crate) async fn pool_on_chain(url: &str, field: &str, address: &str) -> ApiR
 
 /// The config at `address`, read from the chain; 404 when there is none.
 pub(crate) async fn config_on_chain(url: &str, address: &Pubkey) -> ApiResult<AmmConfig> {
-    program_account(url, address).await?.ok_or_else(|| ApiError::NotFound("AMM config".into()))
+    solana_rpc::amm_account(url, address).await?.ok_or_else(|| ApiError::NotFound("AMM config".into()))
 }
 
 /// Whether any account exists at `address`.
@@ -128,17 +120,15 @@ pub(crate) async fn mint_on_chain(url: &str, field: &str, mint: &Pubkey) -> ApiR
     Ok(MintInfo { program, decimals: data[MINT_DECIMALS_OFFSET] })
 }
 
-/// Creates `owner`'s associated account of `mint` (classic SPL Token) if it has none.
+/// Creates `owner`'s associated account of `mint` (under token `program`) if it has none.
 pub(crate) fn create_ata(
     payer: &Pubkey,
     owner: &Pubkey,
     mint: &Pubkey,
+    program: &Pubkey,
 ) -> anchor_lang::solana_program::instruction::Instruction {
     associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
-        payer,
-        owner,
-        mint,
-        &spl_token::ID,
+        payer, owner, mint, program,
     )
 }
 

@@ -7,7 +7,7 @@ use amm::{
     math::curve::{swap_exact_in, swap_exact_out},
 };
 use anchor_lang::prelude::Pubkey;
-use anchor_spl::associated_token;
+use anchor_spl::{associated_token, token::spl_token};
 use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -97,7 +97,13 @@ pub(crate) async fn build(url: &str, p: &OnChainPool, order: &SwapOrder) -> ApiR
     } else {
         client::swap_exact_out(&p.addresses, wallet, a_to_b, user_in, user_out, amount, threshold)
     };
-    let tx = wallet_tx::build(url, &wallet, &[create_ata(&wallet, &wallet, &mint_out), swap], micro_lamports).await?;
+    let tx = wallet_tx::build(
+        url,
+        &wallet,
+        &[create_ata(&wallet, &wallet, &mint_out, &spl_token::ID), swap],
+        micro_lamports,
+    )
+    .await?;
     Ok(SwapTransaction {
         tx,
         input_mint: mint_in.to_string(),

@@ -6,7 +6,7 @@ use axum::{extract::State, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{mint_on_chain, positive_amount, pubkey, rpc};
+use super::{create_ata, mint_on_chain, positive_amount, pubkey, rpc};
 use crate::{
     error::{ApiError, ApiResult},
     json::ApiJson,
@@ -65,10 +65,7 @@ pub async fn transfer(
     let super::MintInfo { program, decimals } = mint_on_chain(url, "mint", &mint).await?;
     let source = associated_token::get_associated_token_address_with_program_id(&wallet, &mint, &program);
     let destination = associated_token::get_associated_token_address_with_program_id(&to, &mint, &program);
-    let create =
-        associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
-            &wallet, &to, &mint, &program,
-        );
+    let create = create_ata(&wallet, &to, &mint, &program);
     let send = token_2022::spl_token_2022::instruction::transfer_checked(
         &program,
         &source,
