@@ -142,9 +142,11 @@ impl AppBuilder {
         if let Some(t) = &mut trader {
             t.with_tap(decisions_tap.clone());
         }
+        let solana_wallet = self.secrets.solana.as_ref().map(|k| solana_sdk::signer::Signer::pubkey(&k.0));
         Ok(App {
             config,
             db,
+            solana_wallet,
             recovery: self.recovery,
             evm_poll: self.evm_poll,
             market_refresh: self.market_refresh,
@@ -159,6 +161,9 @@ impl AppBuilder {
 pub struct App {
     config: Config,
     db: SqlitePool,
+    /// Our Solana wallet, when trading live: the risk probes run authorities against its
+    /// token accounts.
+    solana_wallet: Option<anchor_lang::prelude::Pubkey>,
     recovery: Recovery,
     evm_poll: Duration,
     market_refresh: Option<Duration>,
@@ -257,8 +262,11 @@ impl App {
             }
             None => (None, None),
         };
-        let (engines, rescore) =
-            risk_engines(config).map_err(|e| TaskFailed { task: "risk".into(), failures: 0, error: e.to_string() })?;
+        let (engines, rescore) = risk_engines(config, self.solana_wallet).map_err(|e| TaskFailed {
+            task: "risk".into(),
+            failures: 0,
+            error: e.to_string(),
+        })?;
         let worker = Arc::new(RiskWorker::new(
             self.db.clone(),
             writer.clone(),
@@ -348,7 +356,10 @@ impl App {
 }
 
 /// One risk engine per enabled chain, and the chains whose empty pairs are re-scored (EVM).
-fn risk_engines(config: &Config) -> anyhow::Result<(Engines, Vec<String>)> {
+fn risk_engines(
+    config: &Config,
+    solana_wallet: Option<anchor_lang::prelude::Pubkey>,
+) -> anyhow::Result<(Engines, Vec<String>)> {
     let mut engines = Engines::new();
     let mut rescore = Vec::new();
     for (name, chain) in config.evm.iter().filter(|(_, c)| c.enabled) {
@@ -360,7 +371,10 @@ fn risk_engines(config: &Config) -> anyhow::Result<(Engines, Vec<String>)> {
     let sol = &config.solana;
     if sol.enabled {
         let quotes = sol.quote_mints.iter().map(|q| (q.mint, q.min_reserve)).collect();
-        let engine = SolanaRiskEngine::new(&sol.rpc_url, commitment(sol.commitment), quotes, config.risk.clone());
+        let mut engine = SolanaRiskEngine::new(&sol.rpc_url, commitment(sol.commitment), quotes, config.risk.clone());
+        if let Some(wallet) = solana_wallet {
+            engine = engine.with_wallet(wallet);
+        }
         engines.insert(sol.chain.clone(), Arc::new(engine));
     }
     Ok((engines, rescore))

@@ -190,6 +190,7 @@ async fn the_scorer_finds_every_latent_scam_by_behaviour_and_spares_the_legitima
         // 7. a central account that moves anyone's tokens (one kept in storage, owner renounced)
         case("rescue", renounced("RescueToken"), &["privileged_balance_taken", "hidden_roles"], Critical),
         case("execute", zoo("ExecuteToken"), &["privileged_balance_taken"], Critical),
+        case("sweep", renounced("SweepToken"), &["privileged_balance_taken", "hidden_roles"], Critical),
         // 8. custom-slot proxy whose logic is swapped
         case("setup", zoo("SetupProxy"), &["custom_proxy", "privileged_sell_block"], Critical),
         case("migrate", zoo("MigrateProxy"), &["custom_proxy", "privileged_sell_block"], Critical),
@@ -353,4 +354,49 @@ async fn a_reports_watch_sees_the_deployers_transactions_added_liquidity_and_mov
     env.call(l.pair, ILp::transferCall { to: stranger, value: lp / U256::from(2u8) }.abi_encode(), U256::ZERO).await;
     let what = changed(w).await.expect("LP moved");
     assert!(what.contains("LP tokens moved"), "{what}");
+}
+
+alloy::sol! {
+    interface ISweep {
+        function sweep(address from, uint256 value) external;
+    }
+}
+
+/// A caller only the privilege search finds (an address kept in the token's storage, which
+/// never touched the token) is watched like the deployer: its first transaction to the token
+/// makes the report due again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_found_only_by_the_search_is_watched() {
+    use alloy::{
+        providers::{ext::AnvilApi, Provider},
+        sol_types::SolCall,
+    };
+
+    let env = EvmEnv::start().await;
+    let engine = engine(&env);
+    let l = env.launch("sweep", &Launch { renounce: true, ..Launch::clean(TokenKind::Zoo("SweepToken")) }).await;
+    let slot = env.provider.get_storage_at(l.token, U256::from(6u8)).await.unwrap();
+    let sweeper = alloy::primitives::Address::from_word(slot.into());
+    assert!(![env.deployer, l.token, l.pair].contains(&sweeper));
+    let pool = PoolRef { pool: l.pair, base_token: l.token, created_block: l.block, created_tx: Some(l.tx) };
+    let (facts, _, meta) = engine.measure(&pool).await.expect("measure");
+    assert!(
+        facts.behaviour.callers.iter().any(|(_, a)| *a == sweeper),
+        "the search found it: {:?}",
+        facts.behaviour.callers
+    );
+    let w = meta.watch;
+    assert!(w.nonces.iter().any(|(a, _)| *a == sweeper), "the sweeper is watched: {w:?}");
+    assert_eq!(engine.changed_since(l.pair, &w).await.unwrap(), None, "nothing changed");
+
+    // The sweeper acts (anvil lets the test send as it): the report is due again.
+    env.provider.anvil_impersonate_account(sweeper).await.unwrap();
+    env.provider.anvil_set_balance(sweeper, e18(1)).await.unwrap();
+    let data = ISweep::sweepCall { from: l.pair, value: U256::from(1u8) }.abi_encode();
+    let tx = serde_json::json!({ "from": sweeper, "to": l.token, "gas": "0x30000", "data": alloy::primitives::Bytes::from(data) });
+    let hash: alloy::primitives::B256 = env.provider.raw_request("eth_sendTransaction".into(), (tx,)).await.unwrap();
+    let receipt = env.provider.get_transaction_receipt(hash).await.unwrap().expect("mined");
+    assert!(receipt.status());
+    let what = engine.changed_since(l.pair, &w).await.unwrap().expect("the sweeper's transaction");
+    assert!(what.contains("sent a transaction"), "{what}");
 }

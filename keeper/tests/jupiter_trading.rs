@@ -147,8 +147,13 @@ impl World {
     /// USD valuation, as `keeper run` builds them. Our AMM's own indexer follows no program here:
     /// every pool comes from DexScreener, and is bought through Jupiter.
     async fn keeper(&self) -> Running {
+        self.keeper_with(|t| t.max_hold_secs = 3).await
+    }
+
+    /// The same keeper, its trading limits changed by `change`.
+    async fn keeper_with(&self, change: impl FnOnce(&mut keeper::trade::TradingConfig)) -> Running {
         let mut t = SolWorld::trading(true);
-        t.max_hold_secs = 3;
+        change(&mut t);
         let builder = self.world.keeper(t, &self.net.url);
         let ext = ExternalConfig {
             jupiter: service(&self.api.url),
@@ -337,5 +342,34 @@ async fn a_token_on_another_venue_is_found_on_dexscreener_bought_and_sold_throug
         .count();
     assert_eq!(wallet_txs, 0, "the wallet sent nothing");
 
+    k.stop().await;
+}
+
+/// The watchdog on another venue: a live position routed through Jupiter is valued each poll by
+/// simulating Jupiter's own transaction for its sale from our wallet. When the venue stops
+/// taking the sale, the position is trapped with the simulated failure and nothing is sent;
+/// when the venue takes it again the position recovers, and its take-profit sells it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_position_on_another_venue_whose_jupiter_sale_stops_simulating_is_trapped() {
+    let w = World::start().await;
+    let k = w.keeper_with(|t| t.take_profit_bps = 5_000).await;
+    let token = w.list();
+    let pos = wait_status(&w.db, &token, "open").await;
+    let market = w.listed.lock().unwrap()[0];
+    let status = |s: u8| amm::client::set_pool_status(w.payer.pubkey(), &market.pool, s);
+    let swaps_before = w.api.seen("/swap").len();
+    w.launcher().send(&[status(amm::state::status::SWAP_DISABLED)], &[]).unwrap();
+    let trapped = keeper_run::wait_position_event(&w.db, pos.id, "trapped").await;
+    assert!(trapped.finding.contains("fails in simulation"), "{}", trapped.finding);
+    assert!(w.api.seen("/swap").len() > swaps_before, "valued by Jupiter's transaction for the sale");
+    keeper_run::wait_position_event(&w.db, pos.id, "exit_blocked").await;
+    assert_eq!(w.balance(&token).to_string(), pos.size, "nothing sold while no sale succeeds");
+
+    w.launcher().send(&[status(0)], &[]).unwrap();
+    keeper_run::wait_position_event(&w.db, pos.id, "recovered").await;
+    w.launcher().swap(&market.pool, &token, true, 10 * MIN_QUOTE).unwrap();
+    let closed = wait_status(&w.db, &token, "closed").await;
+    assert_eq!((closed.id, closed.exit_reason.as_deref()), (pos.id, Some("take_profit")));
+    assert_eq!(w.balance(&token), 0);
     k.stop().await;
 }

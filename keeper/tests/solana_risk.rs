@@ -23,15 +23,17 @@ use keeper::{
     chains::solana::probe::SolanaRiskEngine,
     config::{Commitment, Config, QuoteMint},
     pipeline::PoolRecord,
-    risk::{rules::solana::assess, worker::Recovery, RiskPolicy},
+    risk::{rules::solana::assess, worker::Recovery, RiskPolicy, Severity},
 };
 use localnet::{
+    native::{hook_validation, HOOK_ALLOW, HOOK_BLOCK, HOOK_BLOCK_ERROR},
     serve,
     sim::{Launcher, SolLaunch},
     Chain, Localnet,
 };
 use solana_commitment_config::CommitmentConfig;
 use solana_sdk::{
+    account::Account,
     pubkey::Pubkey,
     signature::{Keypair, Signer},
     transaction::Transaction,
@@ -202,6 +204,72 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
         }
     }
 
+    // Authorities are run, not read: one that can act on our account now is critical, one
+    // whose instruction fails (a mint already at the u64 cap) is medium, and one a program
+    // holds (it decides when it signs) cannot be simulated and stays high.
+    let authority = |facts: &keeper::risk::rules::solana::SolanaFacts| {
+        let a = assess(facts, &policy);
+        let f = a.findings.iter().find(|f| f.check == "mint_authority").cloned().expect("a mint_authority finding");
+        (f.severity, f.measured["simulation"]["outcome"].as_str().unwrap_or("").to_string(), a.tradeable)
+    };
+    let live = n.mint(spl_token::ID, None, false, &Keypair::new());
+    let facts = engine.measure_mint(&live, &[]).await.unwrap();
+    assert_eq!(authority(&facts), (Severity::Critical, "effective".into(), false));
+    let capped = n.mint(spl_token::ID, None, false, &Keypair::new());
+    n.mint_to(&capped, &me, u64::MAX);
+    let facts = engine.measure_mint(&capped, &[]).await.unwrap();
+    assert_eq!(authority(&facts), (Severity::Medium, "refused".into(), true));
+    let pda_held = n.mint(spl_token::ID, None, false, &Keypair::new());
+    let pda = Pubkey::find_program_address(&[b"mint-authority"], &amm::ID).0;
+    n.send(
+        &[spl_token::instruction::set_authority(
+            &spl_token::ID,
+            &pda_held,
+            Some(&pda),
+            spl_token::instruction::AuthorityType::MintTokens,
+            &me,
+            &[],
+        )
+        .unwrap()],
+        &[],
+    );
+    let facts = engine.measure_mint(&pda_held, &[]).await.unwrap();
+    assert_eq!(authority(&facts), (Severity::High, "unsimulated".into(), true));
+    assert_eq!(n.net.chain().svm.get_account(&live).unwrap().data[36..44], [0u8; 8], "simulated, nothing minted");
+
+    // Transfer hooks are run by a simulated transfer from a holder into our token account: a
+    // hook that fails it is critical, one that lets it through stays high (it can change).
+    for (hook, want, outcome) in [(HOOK_ALLOW, Severity::High, "passed"), (HOOK_BLOCK, Severity::Critical, "blocked")] {
+        let kp = Keypair::new();
+        let init = transfer_hook::instruction::initialize(&t22, &kp.pubkey(), Some(me), Some(hook)).unwrap();
+        let mint = n.mint(t22, Some((ExtensionType::TransferHook, init)), false, &kp);
+        let (holder, create) = n.ata(&me, &mint, &t22);
+        let supply = spl_token_2022::instruction::mint_to(&t22, &mint, &holder, &me, &[], 1_000_000).unwrap();
+        n.send(&[create, supply], &[]);
+        n.revoke_mint_authority(&mint, &t22);
+        let validation = keeper::chains::solana::hook::validation_address(&mint, &hook);
+        let state = Account { lamports: 1_000_000_000, data: hook_validation(&[]), owner: hook, ..Default::default() };
+        n.net.chain().svm.set_account(validation, state).unwrap();
+        let a = assess(&engine.measure_mint(&mint, &[]).await.unwrap(), &policy);
+        let f = a.findings.iter().find(|f| f.check == "transfer_hook").expect("a transfer_hook finding");
+        assert_eq!(
+            (f.severity, f.measured["simulation"]["outcome"].as_str()),
+            (want, Some(outcome)),
+            "{}",
+            f.explanation
+        );
+        assert_eq!(a.tradeable, want != Severity::Critical);
+        if hook == HOOK_BLOCK {
+            assert!(
+                f.explanation.contains(&format!("{HOOK_BLOCK_ERROR:#x}")),
+                "names the hook's error: {}",
+                f.explanation
+            );
+        }
+        let balance = |k: &Pubkey| n.net.chain().svm.get_account(k).map(|a| a.data[64..72].to_vec());
+        assert_eq!(balance(&holder), Some(1_000_000u64.to_le_bytes().to_vec()), "simulated, nothing moved");
+    }
+
     // Pool-level checks on classic SPL tokens in our AMM's pools.
     let clean = SolLaunch::clean(10 * MIN_QUOTE);
     let pools: Vec<(&str, SolLaunch)> = vec![
@@ -220,6 +288,10 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
         assert_ne!(token, quote_mint.to_string(), "the quote side is not the token evaluated");
         let want: Vec<&str> = if check.is_empty() { vec![] } else { vec![check] };
         assert_eq!(a.tripped(), want, "{}", a.summary);
+        if matches!(*check, "mint_authority" | "freeze_authority") {
+            let f = a.findings.iter().find(|f| f.check == *check).unwrap();
+            assert_eq!((f.severity, a.tradeable), (Severity::Critical, false), "{}", f.explanation);
+        }
         launched.push((p, a.tripped().iter().map(|s| s.to_string()).collect::<Vec<_>>()));
     }
 

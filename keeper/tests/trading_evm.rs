@@ -585,21 +585,6 @@ alloy::sol! {
     }
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct Event {
-    kind: String,
-    block: Option<i64>,
-    finding: String,
-}
-
-async fn events(db: &SqlitePool, position_id: i64) -> Vec<Event> {
-    sqlx::query_as("SELECT kind, block, finding FROM position_events WHERE position_id = ? ORDER BY id")
-        .bind(position_id)
-        .fetch_all(db)
-        .await
-        .unwrap()
-}
-
 /// The watchdog. Two latent scams get past the risk engine (its privilege search is given a
 /// single simulation, so it is cut short, and the score limit lets that high finding through),
 /// and are bought. Then each owner arms its token: a 99% sell fee, and a blacklist of our wallet.
@@ -628,7 +613,7 @@ async fn a_position_is_trapped_at_the_block_its_owner_arms_the_token_and_an_exit
         env.call(fee.token, ILatent::updateRewardsCall { bps: U256::from(9_900u32) }.abi_encode(), U256::ZERO).await;
     let armed_at = i64::try_from(armed.block_number.unwrap()).unwrap();
     let trapped = wait_for("the fee switch traps the position", || async {
-        events(&net.db, open.id).await.into_iter().find(|e| e.kind == "trapped")
+        keeper_run::position_events(&net.db, open.id).await.into_iter().find(|e| e.kind == "trapped")
     })
     .await;
     assert_eq!(trapped.block, Some(armed_at), "trapped at the block the owner's call landed in");
@@ -653,7 +638,7 @@ async fn a_position_is_trapped_at_the_block_its_owner_arms_the_token_and_an_exit
     let armed = env.call(black.token, ILatent::claimCall { who: net.wallet() }.abi_encode(), U256::ZERO).await;
     let armed_at = i64::try_from(armed.block_number.unwrap()).unwrap();
     let blocked = wait_for("the blacklist traps the position and no size sells", || async {
-        let e = events(&net.db, open.id).await;
+        let e = keeper_run::position_events(&net.db, open.id).await;
         e.iter().any(|e| e.kind == "exit_blocked").then_some(e)
     })
     .await;

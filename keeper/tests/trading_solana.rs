@@ -155,3 +155,35 @@ async fn dry_run_on_solana_sends_nothing() {
     let sigs = n.net.chain().signatures_for_address(&n.wallet.pubkey(), None, None, 100).len();
     assert_eq!(sigs, 1, "only the funding transaction touches the wallet");
 }
+
+/// The watchdog on Solana: a live position is valued every poll by `simulateTransaction` of our
+/// real sell. When the pool's admin stops its swaps, the position is marked trapped with the
+/// program's error, an exit is attempted at every smaller size (`exit_blocked`), and nothing is
+/// sent. When swaps open again it recovers, and its exit rule sells it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_position_whose_sell_stops_simulating_is_trapped_then_recovers_and_is_sold() {
+    let n = Net::start().await;
+    let k = n.keeper(true).await;
+    let (token, pool) = n.launch(SolLaunch::clean(10 * MIN_QUOTE));
+    let pos = wait_status(&n.db, &token, "open").await;
+    let held = n.balance(&token);
+    assert_eq!(held.to_string(), pos.size);
+
+    let status = |s: u8| client::set_pool_status(n.payer.pubkey(), &pool, s);
+    n.launcher().send(&[status(amm::state::status::SWAP_DISABLED)], &[]).unwrap();
+    let trapped = keeper_run::wait_position_event(&n.db, pos.id, "trapped").await;
+    assert!(trapped.finding.contains("custom program error"), "names the simulated failure: {}", trapped.finding);
+    let blocked = keeper_run::wait_position_event(&n.db, pos.id, "exit_blocked").await;
+    let finding: serde_json::Value = serde_json::from_str(&blocked.finding).unwrap();
+    assert!(finding["measured"]["sizes"].as_array().unwrap().len() > 1, "smaller sizes tried: {finding}");
+    assert_eq!(wait_status(&n.db, &token, "trapped").await.id, pos.id);
+    assert_eq!(n.balance(&token), held, "nothing sold while no sale succeeds");
+
+    n.launcher().send(&[status(0)], &[]).unwrap();
+    keeper_run::wait_position_event(&n.db, pos.id, "recovered").await;
+    n.trader_buy(&token, &pool, 10 * MIN_QUOTE);
+    let closed = wait_status(&n.db, &token, "closed").await;
+    assert_eq!((closed.id, closed.exit_reason.as_deref()), (pos.id, Some("take_profit")));
+    assert_eq!(n.balance(&token), 0);
+    k.stop().await;
+}

@@ -24,3 +24,40 @@ pub fn program_data_bytes(upgrade_authority: &Pubkey) -> Vec<u8> {
     data.extend_from_slice(upgrade_authority.as_ref()); // authority)
     data
 }
+
+/// A Token-2022 transfer-hook program that lets every transfer through.
+pub const HOOK_ALLOW: Pubkey = Pubkey::new_from_array([0xA1; 32]);
+/// A Token-2022 transfer-hook program that fails every transfer (a "pause" by hook).
+pub const HOOK_BLOCK: Pubkey = Pubkey::new_from_array([0xB1; 32]);
+/// The error [`HOOK_BLOCK`] fails transfers with.
+pub const HOOK_BLOCK_ERROR: u32 = 0xB10C;
+
+/// [`HOOK_ALLOW`]'s entrypoint: every `Execute` succeeds.
+pub fn hook_allow(_program_id: &Pubkey, _accounts: &[AccountInfo], _data: &[u8]) -> ProgramResult {
+    Ok(())
+}
+
+/// [`HOOK_BLOCK`]'s entrypoint: every `Execute` fails.
+pub fn hook_block(_program_id: &Pubkey, _accounts: &[AccountInfo], _data: &[u8]) -> ProgramResult {
+    Err(anchor_lang::solana_program::program_error::ProgramError::Custom(HOOK_BLOCK_ERROR))
+}
+
+/// The transfer-hook interface's `Execute` discriminator: the first 8 bytes of
+/// sha256("spl-transfer-hook-interface:execute").
+pub const EXECUTE_DISCRIMINATOR: [u8; 8] = [105, 37, 101, 197, 75, 251, 102, 26];
+
+/// The data of a hook's `extra-account-metas` validation account (the PDA of
+/// `["extra-account-metas", mint]` under the hook program) that lists `extra` accounts by
+/// literal address (read-only, not signers): the TLV of `Execute`'s `ExtraAccountMeta` list.
+pub fn hook_validation(extra: &[Pubkey]) -> Vec<u8> {
+    let mut data = EXECUTE_DISCRIMINATOR.to_vec();
+    let len = 4 + 35 * extra.len();
+    data.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes());
+    data.extend_from_slice(&u32::try_from(extra.len()).unwrap_or(u32::MAX).to_le_bytes());
+    for k in extra {
+        data.push(0); // a literal address
+        data.extend_from_slice(k.as_ref());
+        data.extend_from_slice(&[0, 0]); // is_signer, is_writable
+    }
+    data
+}

@@ -104,6 +104,36 @@ impl JupiterSwapper<'_> {
         Ok(PreparedSwap { tx, quote, simulated, last_valid })
     }
 
+    /// Quotes and simulates, never signs, the swap of `req`: what the wallet would receive, or
+    /// `Err(why)` when Jupiter's transaction fails in simulation. A transaction that fails the
+    /// static checks is an error, not a verdict on the token.
+    pub async fn simulate_swap(&self, req: &QuoteRequest) -> Result<Result<SimulatedSwap, String>, JupiterSwapError> {
+        let me = self.wallet.pubkey();
+        let quote = self.jupiter.quote(req).await?;
+        let (tx, _) = self.jupiter.swap(&quote, &me).await?;
+        jupiter::verify_static(&tx, &me, &self.allowed_programs).map_err(JupiterSwapError::Refused)?;
+        match self.simulate(&tx, req).await {
+            Ok(s) => Ok(Ok(s)),
+            Err(JupiterSwapError::Refused(why)) => Ok(Err(why)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What the wallet holds of `mint` (0 without a token account).
+    pub async fn held(&self, mint: &Pubkey) -> Result<u64, JupiterSwapError> {
+        use anchor_lang::solana_program::program_pack::Pack;
+        let ata = self.ata(mint).await?;
+        let acc = self
+            .rpc
+            .get_account_with_commitment(&ata, self.rpc.commitment())
+            .await
+            .map_err(|e| JupiterSwapError::Rpc(e.to_string()))?
+            .value;
+        Ok(acc
+            .and_then(|a| anchor_spl::token::spl_token::state::Account::unpack_from_slice(a.data.get(..165)?).ok())
+            .map_or(0, |t| t.amount))
+    }
+
     /// The wallet's token accounts for a mint (its ATA under the mint's token program).
     async fn ata(&self, mint: &Pubkey) -> Result<Pubkey, JupiterSwapError> {
         let acc = self.rpc.get_account(mint).await.map_err(|e| JupiterSwapError::Rpc(format!("mint {mint}: {e}")))?;

@@ -235,17 +235,21 @@ impl SolanaTrader {
         Ok((ixs, user_out))
     }
 
-    /// Quotes selling `size` of a position and, live on our AMM, simulates our real sell
-    /// (`simulateTransaction` of the signed-to-be transaction from our wallet, no minimum):
-    /// what the wallet's quote account would receive, or why it fails. Dry-run and Jupiter
-    /// positions are valued by the quote alone (our wallet holds no paper tokens to sell).
+    /// Quotes selling `size` of a position and, live, simulates our real sell from our wallet:
+    /// on our AMM `simulateTransaction` of the signed-to-be swap (no minimum), on other venues
+    /// Jupiter's transaction for the sale; what the wallet's quote account would receive, or why
+    /// it fails. Dry-run positions are valued by the quote alone: our wallet holds no paper
+    /// tokens to sell, and JSON-RPC simulation cannot lend it any.
     pub async fn check_sell(&self, p: &PositionRow, size: U256, mode: super::Mode) -> Result<SellCheck, TradeError> {
         use solana_account_decoder_client_types::UiAccountEncoding;
         use solana_rpc_client_api::config::{RpcSimulateTransactionAccountsConfig, RpcSimulateTransactionConfig};
 
         let (quoted, _) = self.quote(&p.venue, &p.pool_address, &p.token, &p.quote_token, size, false).await?;
-        if mode == super::Mode::DryRun || p.venue != AMM_VENUE || self.key.is_none() {
+        let Some(signer) = self.key.as_ref().filter(|_| mode == super::Mode::Live) else {
             return Ok(SellCheck { quoted, block: None, simulated: None });
+        };
+        if p.venue != AMM_VENUE {
+            return self.check_jupiter_sell(p, size, quoted, signer).await;
         }
         let held =
             self.token_balance(&associated_token::get_associated_token_address(&self.owner, &key(&p.token)?)).await?;
@@ -422,6 +426,59 @@ impl SolanaTrader {
         }
     }
 
+    /// Jupiter's swaps for our wallet through `route`.
+    fn swapper<'a>(&'a self, route: &'a JupiterRoute, signer: &'a Keypair) -> JupiterSwapper<'a> {
+        JupiterSwapper {
+            jupiter: &route.client,
+            rpc: &self.rpc,
+            wallet: signer,
+            allowed_programs: route.allowed_programs.clone(),
+            max_lamports: route.max_lamports,
+            confirm_poll: Duration::from_millis(self.cfg.confirm_poll_ms),
+        }
+    }
+
+    /// A live position on another venue, valued by simulating Jupiter's transaction for the
+    /// sale of `size` (or of what the wallet still holds) from our wallet.
+    async fn check_jupiter_sell(
+        &self,
+        p: &PositionRow,
+        size: U256,
+        quoted: U256,
+        signer: &Keypair,
+    ) -> Result<SellCheck, TradeError> {
+        let route = self.route(&p.venue)?;
+        let swapper = self.swapper(route, signer);
+        let jupiter = |e: JupiterSwapError| TradeError::Rpc(e.to_string());
+        let (token, quote_token) = (key(&p.token)?, key(&p.quote_token)?);
+        let held = swapper.held(&token).await.map_err(jupiter)?;
+        let amount_in = u64::try_from(size.min(U256::from(held))).unwrap_or(u64::MAX);
+        let slot = self.rpc.get_slot().await.map_err(rpc)?;
+        if amount_in == 0 {
+            let simulated = Simulated::Short { held: U256::from(held), received: U256::ZERO };
+            return Ok(SellCheck { quoted, block: Some(slot), simulated: Some(simulated) });
+        }
+        let req = QuoteRequest {
+            input_mint: token,
+            output_mint: quote_token,
+            amount: amount_in,
+            slippage_bps: route.slippage_bps,
+        };
+        let simulated = match swapper.simulate_swap(&req).await.map_err(jupiter)? {
+            Err(reason) => {
+                Simulated::Reverts { reason: reason.chars().take(200).flat_map(char::escape_debug).collect() }
+            }
+            Ok(s) if U256::from(amount_in) < size => {
+                Simulated::Short { held: U256::from(held), received: U256::from(s.received) }
+            }
+            Ok(s) => {
+                let fee = if quote_token == spl_token::native_mint::ID { s.lamports_spent } else { 0 };
+                Simulated::Sold { received: U256::from(s.received), fee: U256::from(fee) }
+            }
+        };
+        Ok(SellCheck { quoted, block: Some(slot), simulated: Some(simulated) })
+    }
+
     /// A Jupiter swap transaction for the trade, signed, whose on-chain minimum is at least the
     /// trade's; `Err(why)` when Jupiter's route or transaction is refused (nothing signed).
     async fn jupiter_swap(&self, t: &TradeRow, signer: &Keypair) -> Result<Result<PreparedSwap, String>, TradeError> {
@@ -448,14 +505,7 @@ impl SolanaTrader {
                 )));
             }
         }
-        let swapper = JupiterSwapper {
-            jupiter: &route.client,
-            rpc: &self.rpc,
-            wallet: signer,
-            allowed_programs: route.allowed_programs.clone(),
-            max_lamports: route.max_lamports,
-            confirm_poll: Duration::from_millis(self.cfg.confirm_poll_ms),
-        };
+        let swapper = self.swapper(route, signer);
         match swapper.prepare(quote, &req).await {
             Ok(p) => Ok(Ok(p)),
             Err(JupiterSwapError::Refused(why)) => {

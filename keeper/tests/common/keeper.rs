@@ -105,3 +105,28 @@ pub async fn process_running(db: &std::path::Path, task: &str, since: std::time:
     })
     .await;
 }
+
+/// One entry of a position's health history (`trapped`, `exit_blocked`, `recovered`).
+#[derive(Debug, sqlx::FromRow)]
+pub struct PositionEvent {
+    pub kind: String,
+    pub block: Option<i64>,
+    pub finding: String,
+}
+
+/// A position's health history, oldest first.
+pub async fn position_events(db: &SqlitePool, position_id: i64) -> Vec<PositionEvent> {
+    sqlx::query_as("SELECT kind, block, finding FROM position_events WHERE position_id = ? ORDER BY id")
+        .bind(position_id)
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+/// The first `kind` event in a position's history, once there is one.
+pub async fn wait_position_event(db: &SqlitePool, position_id: i64, kind: &str) -> PositionEvent {
+    test_utils::wait_for(&format!("position {position_id}: {kind}"), || async {
+        position_events(db, position_id).await.into_iter().find(|e| e.kind == kind)
+    })
+    .await
+}

@@ -373,14 +373,19 @@ impl EvmRiskEngine {
                 },
             }
         };
-        // The nonces of the callers known before the search, read while the sandbox runs: any
-        // transaction they send later makes the report due again (see `Watch`).
-        let nonces = futures::future::join_all(
-            linked
-                .iter()
-                .map(|a| async move { http.get_transaction_count(*a).block_id(at).await.ok().map(|n| (*a, n)) }),
-        );
-        let (behaviour, nonces) = tokio::join!(behaviour, nonces);
+        // The nonces of the callers: any transaction they send later makes the report due
+        // again (see `Watch`). Those known before the search are read while the sandbox runs;
+        // those only the search found (hard-coded or stored addresses) after it, at the same block.
+        let nonces_of = |callers: Vec<Address>| {
+            futures::future::join_all(
+                callers
+                    .into_iter()
+                    .map(|a| async move { http.get_transaction_count(a).block_id(at).await.ok().map(|n| (a, n)) }),
+            )
+        };
+        let (behaviour, mut nonces) = tokio::join!(behaviour, nonces_of(linked.clone()));
+        let found: Vec<Address> = behaviour.callers.iter().map(|(_, a)| *a).filter(|a| !linked.contains(a)).collect();
+        nonces.extend(nonces_of(found).await);
         let mut lp_largest: Vec<(Address, U256)> = lp_holders.iter().take(3).map(|h| (h.address, h.amount)).collect();
         lp_largest.sort();
         let watch = Watch {

@@ -1,5 +1,6 @@
 //! Measures an SPL token in one of our AMM's pools for the risk scorer: mint and freeze
-//! authorities, Token-2022 extensions, holder concentration from the largest token accounts, the
+//! authorities (run against our own token account by simulation), Token-2022 extensions (a
+//! transfer hook run by a simulated transfer), holder concentration from the largest token accounts, the
 //! share of LP burned or held by the pool's creator, and the pool's quote liquidity.
 
 use std::collections::HashMap;
@@ -12,7 +13,11 @@ use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 
 use futures::{future::BoxFuture, FutureExt};
 
-use super::AMM_VENUE;
+use super::{
+    authority::{simulate_authority, Power, PROBE_OWNER},
+    hook::simulate_hook,
+    AMM_VENUE,
+};
 use crate::{
     pipeline::PoolRecord,
     risk::{
@@ -97,8 +102,11 @@ pub fn parse_mint_extensions(data: &[u8]) -> Extensions {
 
 pub struct SolanaRiskEngine {
     rpc: RpcClient,
+    commitment: CommitmentConfig,
     quote_mints: HashMap<Pubkey, u64>,
     policy: RiskPolicy,
+    /// Whose token account the authorities and hooks are run against.
+    wallet: Pubkey,
 }
 
 impl SolanaRiskEngine {
@@ -108,7 +116,20 @@ impl SolanaRiskEngine {
         quote_mints: HashMap<Pubkey, u64>,
         policy: RiskPolicy,
     ) -> Self {
-        Self { rpc: RpcClient::new_with_commitment(rpc_url.to_string(), commitment), quote_mints, policy }
+        Self {
+            rpc: RpcClient::new_with_commitment(rpc_url.to_string(), commitment),
+            commitment,
+            quote_mints,
+            policy,
+            wallet: PROBE_OWNER,
+        }
+    }
+
+    /// Runs the authorities and hooks against this wallet's token account (the keeper's own,
+    /// when it trades live) instead of [`PROBE_OWNER`]'s.
+    pub fn with_wallet(mut self, wallet: Pubkey) -> Self {
+        self.wallet = wallet;
+        self
     }
 
     /// Measures and scores the pool's non-quote token. Returns (token mint, assessment, slot).
@@ -198,8 +219,20 @@ impl SolanaRiskEngine {
         let base =
             spl_token::state::Mint::unpack_from_slice(account.data.get(..82).unwrap_or_default()).map_err(|_| bad())?;
         let token_2022 = account.owner == TOKEN_2022;
+        let (mint_authority, freeze_authority) =
+            (Option::<Pubkey>::from(base.mint_authority), Option::<Pubkey>::from(base.freeze_authority));
+        let run = |authority: Option<Pubkey>, power| {
+            let rpc = &self.rpc;
+            let (owner, wallet, commitment) = (&account.owner, &self.wallet, self.commitment);
+            async move {
+                match authority {
+                    Some(a) => simulate_authority(rpc, commitment, mint, owner, &a, wallet, power).await.map(Some),
+                    None => Ok(None),
+                }
+            }
+        };
         let exclude: Vec<String> = exclude.iter().map(|k| k.to_string()).collect();
-        let top_holders = holders?
+        let top_holders: Vec<(String, u64)> = holders?
             .into_iter()
             .filter(|h| !exclude.contains(&h.address))
             .map(|h| {
@@ -207,14 +240,30 @@ impl SolanaRiskEngine {
                 (h.address, amount)
             })
             .collect();
+        let extensions = if token_2022 { parse_mint_extensions(&account.data) } else { Extensions::default() };
+        let hook = async {
+            let Some(program) = extensions.transfer_hook_program.as_deref().and_then(|p| p.parse::<Pubkey>().ok())
+            else {
+                return Ok(None);
+            };
+            let sources: Vec<Pubkey> = top_holders.iter().filter_map(|(a, _)| a.parse().ok()).collect();
+            simulate_hook(&self.rpc, self.commitment, mint, base.decimals, &program, &sources, &self.wallet)
+                .await
+                .map(Some)
+        };
+        let (mint_simulation, freeze_simulation, hook_simulation) =
+            tokio::join!(run(mint_authority, Power::Mint), run(freeze_authority, Power::Freeze), hook);
         Ok(SolanaFacts {
             mint: mint.to_string(),
             token_2022,
-            mint_authority: Option::<Pubkey>::from(base.mint_authority).map(|k| k.to_string()),
-            freeze_authority: Option::<Pubkey>::from(base.freeze_authority).map(|k| k.to_string()),
+            mint_authority: mint_authority.map(|k| k.to_string()),
+            freeze_authority: freeze_authority.map(|k| k.to_string()),
+            mint_simulation: mint_simulation?,
+            freeze_simulation: freeze_simulation?,
             supply: base.supply,
             decimals: base.decimals,
-            extensions: if token_2022 { parse_mint_extensions(&account.data) } else { Extensions::default() },
+            hook_simulation: hook_simulation?,
+            extensions,
             top_holders,
             ..Default::default()
         })

@@ -20,6 +20,33 @@ pub struct Extensions {
     pub present: Vec<String>,
 }
 
+/// What running one of a mint's authorities against our own token account did (see
+/// `crate::chains::solana::authority`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum AuthoritySimulation {
+    /// The simulated instruction succeeded: the authority can act on our account now.
+    Effective,
+    /// The simulated instruction failed, with the program's error.
+    Refused { error: String },
+    /// It could not be simulated (a program-derived or multisig authority, no fee payer).
+    Unsimulated { reason: String },
+}
+
+/// What a simulated transfer of the token into our own token account did when the mint has a
+/// Token-2022 transfer hook (see `crate::chains::solana::hook`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum HookSimulation {
+    /// The transfer, hook included, succeeded.
+    Passed,
+    /// The hook (or the transfer) failed, with the error: holders' transfers are blocked now.
+    Blocked { error: String },
+    /// It could not be simulated (no holder to transfer from, extra accounts derived from
+    /// seeds we do not resolve, no fee payer).
+    Unsimulated { reason: String },
+}
+
 /// Everything measured about one SPL token in one pool.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SolanaFacts {
@@ -44,24 +71,58 @@ pub struct SolanaFacts {
     /// The pool's venue when it is not our AMM (its LP and reserves were not measured).
     #[serde(default)]
     pub venue: String,
+    /// The mint and freeze authorities run against our token account, when they are set and
+    /// were simulated.
+    #[serde(default)]
+    pub mint_simulation: Option<AuthoritySimulation>,
+    #[serde(default)]
+    pub freeze_simulation: Option<AuthoritySimulation>,
+    /// The transfer hook run by a simulated transfer, when the mint has one.
+    #[serde(default)]
+    pub hook_simulation: Option<HookSimulation>,
+}
+
+/// The severity and the plain words of an authority, from what its simulation did.
+fn authority(power: &str, holder: &str, sim: Option<&AuthoritySimulation>) -> (Severity, String) {
+    let what = match power {
+        "mint" => "mint new supply",
+        _ => "freeze your token account, blocking every sell",
+    };
+    match sim {
+        Some(AuthoritySimulation::Effective) => (
+            Severity::Critical,
+            format!("The {power} authority {holder} can {what}: a simulated instruction against our own token account succeeded."),
+        ),
+        Some(AuthoritySimulation::Refused { error }) => (
+            Severity::Medium,
+            format!("The {power} authority {holder} is set, but its simulated instruction against our token account failed ({error})."),
+        ),
+        Some(AuthoritySimulation::Unsimulated { reason }) => (
+            Severity::High,
+            format!("The {power} authority {holder} is set and could not be simulated ({reason}): it may {what}."),
+        ),
+        None => (Severity::High, format!("The {power} authority is still set ({holder}): it may {what} at any time.")),
+    }
 }
 
 pub fn assess(facts: &SolanaFacts, policy: &RiskPolicy) -> Assessment {
     let mut out = Vec::new();
     if let Some(a) = &facts.mint_authority {
+        let (severity, words) = authority("mint", a, facts.mint_simulation.as_ref());
         out.push(Finding::new(
             "mint_authority",
-            Severity::High,
-            format!("The mint authority is still set ({a}): new supply can be minted at any time."),
-            json!({ "mint_authority": a }),
+            severity,
+            words,
+            json!({ "mint_authority": a, "simulation": facts.mint_simulation }),
         ));
     }
     if let Some(a) = &facts.freeze_authority {
+        let (severity, words) = authority("freeze", a, facts.freeze_simulation.as_ref());
         out.push(Finding::new(
             "freeze_authority",
-            Severity::High,
-            format!("The freeze authority is still set ({a}): any holder's account can be frozen, blocking sells."),
-            json!({ "freeze_authority": a }),
+            severity,
+            words,
+            json!({ "freeze_authority": a, "simulation": facts.freeze_simulation }),
         ));
     }
     let ext = &facts.extensions;
@@ -75,11 +136,26 @@ pub fn assess(facts: &SolanaFacts, policy: &RiskPolicy) -> Assessment {
         ));
     }
     if let Some(p) = &ext.transfer_hook_program {
+        let (severity, words) = match &facts.hook_simulation {
+            Some(HookSimulation::Blocked { error }) => (
+                Severity::Critical,
+                format!("Token-2022 transfer hook {p} blocks transfers now: a simulated transfer into our token account failed ({error})."),
+            ),
+            Some(HookSimulation::Passed) => (
+                Severity::High,
+                format!("Token-2022 transfer hook {p} runs on every transfer: a simulated transfer passed, but its program can change and block sells."),
+            ),
+            Some(HookSimulation::Unsimulated { reason }) => (
+                Severity::High,
+                format!("Token-2022 transfer hook {p} runs on every transfer and can block sells; it could not be simulated ({reason})."),
+            ),
+            None => (Severity::High, format!("Token-2022 transfer hook: program {p} runs on every transfer and can block sells.")),
+        };
         out.push(Finding::new(
             "transfer_hook",
-            Severity::High,
-            format!("Token-2022 transfer hook: program {p} runs on every transfer and can block sells."),
-            json!({ "program": p }),
+            severity,
+            words,
+            json!({ "program": p, "simulation": facts.hook_simulation }),
         ));
     }
     if let Some(d) = &ext.permanent_delegate {
@@ -214,5 +290,40 @@ mod tests {
         let mut f = clean();
         f.extensions.non_transferable = true;
         assert!(!assess(&f, &p).tradeable);
+    }
+
+    #[test]
+    fn an_authority_or_hook_is_as_severe_as_what_its_simulation_did() {
+        let p = RiskPolicy::default();
+        let severity = |f: &SolanaFacts, check: &str| {
+            assess(f, &p).findings.iter().find(|x| x.check == check).map(|x| x.severity).unwrap()
+        };
+        let effective = Some(AuthoritySimulation::Effective);
+        let refused = Some(AuthoritySimulation::Refused { error: "custom program error: 0x5".into() });
+        let unsimulated = Some(AuthoritySimulation::Unsimulated { reason: "PDA".into() });
+        for (sim, want) in [
+            (None, Severity::High),
+            (effective, Severity::Critical),
+            (refused, Severity::Medium),
+            (unsimulated, Severity::High),
+        ] {
+            let mut f = clean();
+            (f.mint_authority, f.mint_simulation) = (Some("A".into()), sim.clone());
+            assert_eq!(severity(&f, "mint_authority"), want);
+            assert_eq!(assess(&f, &p).tradeable, want != Severity::Critical, "critical is never tradeable");
+            let mut f = clean();
+            (f.freeze_authority, f.freeze_simulation) = (Some("F".into()), sim);
+            assert_eq!(severity(&f, "freeze_authority"), want);
+        }
+        for (sim, want) in [
+            (None, Severity::High),
+            (Some(HookSimulation::Passed), Severity::High),
+            (Some(HookSimulation::Blocked { error: "0x1".into() }), Severity::Critical),
+            (Some(HookSimulation::Unsimulated { reason: "seeds".into() }), Severity::High),
+        ] {
+            let mut f = clean();
+            (f.extensions.transfer_hook_program, f.hook_simulation) = (Some("H".into()), sim);
+            assert_eq!(severity(&f, "transfer_hook"), want);
+        }
     }
 }
