@@ -124,8 +124,9 @@ mod tests {
 
     fn list(metas: &[(u8, [u8; 32], bool, bool)]) -> Vec<u8> {
         let mut d = EXECUTE_DISCRIMINATOR.to_vec();
-        d.extend_from_slice(&(4 + 35 * metas.len() as u32).to_le_bytes());
-        d.extend_from_slice(&(metas.len() as u32).to_le_bytes());
+        let n = u32::try_from(metas.len()).unwrap();
+        d.extend_from_slice(&(4 + 35 * n).to_le_bytes());
+        d.extend_from_slice(&n.to_le_bytes());
         for (kind, key, signer, writable) in metas {
             d.push(*kind);
             d.extend_from_slice(key);
