@@ -87,8 +87,10 @@ pub struct EvmTransaction {
     pub data: String,
     /// Wei, a decimal string.
     pub value: String,
-    /// The gas `eth_estimateGas` measured from the wallet (a decimal string); absent when an
-    /// approval must land first.
+    /// The gas limit to send with: what `eth_estimateGas` measured from the wallet plus 30%
+    /// (a decimal string), because the state can change before the block (a V2 pair's first
+    /// swap in a new second also writes its price accumulators); absent when an approval must
+    /// land first.
     pub gas: Option<String>,
 }
 
@@ -130,10 +132,15 @@ fn reverted(what: &str, e: impl std::fmt::Display) -> ApiError {
     ApiError::SimulationFailed { message: format!("{what}: {e}"), logs: vec![] }
 }
 
-/// Gas for `tx` from `from`, or the revert as a 422.
+/// Headroom over `eth_estimateGas`, in percent.
+const GAS_HEADROOM_PCT: u64 = 30;
+
+/// A gas limit for `tx` from `from` (the estimate plus [`GAS_HEADROOM_PCT`]), or the revert as
+/// a 422.
 async fn estimate(p: &DynProvider, from: Address, to: Address, data: &[u8], value: U256) -> ApiResult<u64> {
     let req = TransactionRequest::default().from(from).to(to).input(Bytes::copy_from_slice(data).into()).value(value);
-    p.estimate_gas(req).await.map_err(|e| reverted("the transaction reverts", e))
+    let gas = p.estimate_gas(req).await.map_err(|e| reverted("the transaction reverts", e))?;
+    Ok(gas.saturating_add(gas.saturating_mul(GAS_HEADROOM_PCT) / 100))
 }
 
 /// Builds the router calldata for a swap on a mirrored EVM pair.
