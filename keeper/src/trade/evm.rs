@@ -122,8 +122,14 @@ impl EvmTrader {
 
     /// The pair's reserves as (quote side, token side).
     async fn reserves(&self, pool: Address, token: Address) -> Result<(U256, U256), TradeError> {
+        self.reserves_at(pool, token, None).await
+    }
+
+    /// The pair's reserves at block `at` (the latest when `None`): (quote, token).
+    async fn reserves_at(&self, pool: Address, token: Address, at: Option<u64>) -> Result<(U256, U256), TradeError> {
         let pair = IUniswapV2Pair::new(pool, &self.http);
-        let (reserves, token0) = (pair.getReserves(), pair.token0());
+        let block = at.map_or(alloy::eips::BlockId::latest(), alloy::eips::BlockId::number);
+        let (reserves, token0) = (pair.getReserves().block(block), pair.token0().block(block));
         let (r, token0) = tokio::try_join!(reserves.call(), token0.call()).map_err(rpc)?;
         let (r0, r1) = (U256::from(r.reserve0), U256::from(r.reserve1));
         Ok(if token0 == token { (r1, r0) } else { (r0, r1) })
@@ -136,9 +142,10 @@ impl EvmTrader {
         Ok((super::strategy::v2_amount_out(amount_in, rq, rt, self.fee_bps), rq))
     }
 
-    /// Exact wrapped native out for selling `size` tokens, before the token's sell tax.
-    pub async fn quote_sell(&self, pool: &str, token: &str, size: U256) -> Result<U256, TradeError> {
-        let (rq, rt) = self.reserves(parse_addr(pool)?, parse_addr(token)?).await?;
+    /// Exact wrapped native out for selling `size` tokens at block `at` (the latest when
+    /// `None`), before the token's sell tax.
+    pub async fn quote_sell(&self, pool: &str, token: &str, size: U256, at: Option<u64>) -> Result<U256, TradeError> {
+        let (rq, rt) = self.reserves_at(parse_addr(pool)?, parse_addr(token)?, at).await?;
         Ok(super::strategy::v2_amount_out(size, rt, rq, self.fee_bps))
     }
 
@@ -170,8 +177,10 @@ impl EvmTrader {
     /// from the wallet given the position's tokens in the simulation (the token's balance slot;
     /// when it cannot be found, the quote alone values the position).
     pub async fn check_sell(&self, p: &PositionRow, size: U256, mode: Mode) -> Result<SellCheck, TradeError> {
-        let quoted = self.quote_sell(&p.pool_address, &p.token, size).await?;
-        let Some(router) = self.router(&p.venue) else { return Ok(SellCheck { quoted, block: None, simulated: None }) };
+        let Some(router) = self.router(&p.venue) else {
+            let quoted = self.quote_sell(&p.pool_address, &p.token, size, None).await?;
+            return Ok(SellCheck { quoted, block: None, simulated: None });
+        };
         let venue = Venue {
             router,
             pair: parse_addr(&p.pool_address)?,
@@ -180,6 +189,10 @@ impl EvmTrader {
             wrapped_native: self.weth,
         };
         let (block, timestamp, base_fee, state) = self.watch_state().await?;
+        // The quote at the block the sale is simulated at: a quote from one block and a sale
+        // from the next would misjudge the tax, and the paper fill, whenever a trade lands
+        // between the two reads.
+        let quoted = self.quote_sell(&p.pool_address, &p.token, size, Some(block)).await?;
         let who = if self.address == Address::ZERO { Wallets::default().buyer } else { self.address };
         let (chain_id, native) = (self.chain_id, venue.quote == self.weth);
         let sim = tokio::task::spawn_blocking(move || -> Result<Option<Simulated>, String> {
