@@ -180,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
                 again.push(took);
             }
             let t = Instant::now();
-            trader.quote_sell(&pos.pool_address, &pos.token, size).await?;
+            trader.quote_sell(&pos.pool_address, &pos.token, size, None).await?;
             quote.push(t.elapsed());
         }
     }
