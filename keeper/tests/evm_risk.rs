@@ -395,7 +395,10 @@ async fn a_caller_found_only_by_the_search_is_watched() {
     let data = ISweep::sweepCall { from: l.pair, value: U256::from(1u8) }.abi_encode();
     let tx = serde_json::json!({ "from": sweeper, "to": l.token, "gas": "0x30000", "data": alloy::primitives::Bytes::from(data) });
     let hash: alloy::primitives::B256 = env.provider.raw_request("eth_sendTransaction".into(), (tx,)).await.unwrap();
-    let receipt = env.provider.get_transaction_receipt(hash).await.unwrap().expect("mined");
+    let receipt = test_utils::wait_for("the sweeper's transaction mined", || async {
+        env.provider.get_transaction_receipt(hash).await.unwrap()
+    })
+    .await;
     assert!(receipt.status());
     let what = engine.changed_since(l.pair, &w).await.unwrap().expect("the sweeper's transaction");
     assert!(what.contains("sent a transaction"), "{what}");
