@@ -54,11 +54,13 @@ ensure_python_tools() {
   local stamp="$venv/.requirements-sha256" want
   want="$(sha256sum scripts/requirements-dev.txt | cut -d' ' -f1)"
   if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "installing Python test tools (schemathesis) into $venv"
+    log "installing Python test tools (schemathesis, aiosmtpd) into $venv"
     command -v python3 >/dev/null 2>&1 || { local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"; $sudo apt-get install -y -qq python3 python3-venv >/dev/null; }
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-dev.txt
     echo "$want" > "$stamp"
   fi
   export SCHEMATHESIS="$venv/bin/schemathesis"
+  # A real SMTP server for the notifier's email tests.
+  export AIOSMTPD="$venv/bin/aiosmtpd"
 }

@@ -792,3 +792,50 @@ async fn a_login_flood_leaves_reads_fast() {
     // on blocking threads 4.5 ms against 38 ms).
     assert!(p99 < per_login / 2, "p99 {p99:?} against {per_login:?} per login: reads wait for hashing");
 }
+
+/// Force-exit: an operator asks the keeper to sell an open or trapped position (audited);
+/// asking again changes nothing; viewers are refused; closed and unknown positions are errors.
+#[tokio::test]
+async fn an_operator_asks_for_a_force_exit() {
+    let f = fixture().await;
+    let (app, w) = (&f.app, &f.state.writer);
+    for (id, status) in [(5, "open"), (6, "closed")] {
+        sqlx::query(
+            "INSERT INTO positions (id, chain, mode, status, pool_id, pool_address, venue, token, quote_token, size, cost,
+                opened_at_ms)
+             VALUES (?, 'local', 'live', ?, 1, '0xpool', 'uniswap_v2', ?, '0xweth', '5000', '1000', 1)",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(format!("0xtoken{id}"))
+        .execute(w)
+        .await
+        .unwrap();
+    }
+    let viewer = register_and_login(app, "vera").await;
+    let (status, _) = send(app, "POST", "/api/v1/positions/5/exit", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = send(app, "POST", "/api/v1/positions/5/exit", Some(&viewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let op = register_and_login(app, "otto").await;
+    sqlx::query("UPDATE users SET role = 'operator' WHERE username = 'otto'").execute(w).await.unwrap();
+    let (status, body) = send(app, "POST", "/api/v1/positions/5/exit", Some(&op), None).await;
+    assert_eq!((status, body["new_request"].as_bool()), (StatusCode::ACCEPTED, Some(true)), "{body}");
+    let (status, body) = send(app, "POST", "/api/v1/positions/5/exit", Some(&op), None).await;
+    assert_eq!((status, body["new_request"].as_bool()), (StatusCode::ACCEPTED, Some(false)), "{body}");
+    let (by,): (String,) =
+        sqlx::query_as("SELECT requested_by FROM exit_requests WHERE position_id = 5").fetch_one(w).await.unwrap();
+    assert_eq!(by, "api:otto");
+    let (status, body) = send(app, "POST", "/api/v1/positions/6/exit", Some(&op), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::CONFLICT, Some("conflict")), "{body}");
+    let (status, body) = send(app, "POST", "/api/v1/positions/77/exit", Some(&op), None).await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    let (status, body) = send(app, "POST", "/api/v1/positions/x/exit", Some(&op), None).await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("id")));
+    let audited: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM audit_log WHERE action = 'position_exit' AND username = 'otto'")
+            .fetch_one(w)
+            .await
+            .unwrap();
+    assert_eq!(audited, 2);
+}

@@ -98,7 +98,7 @@ async fn main() -> anyhow::Result<()> {
         rescore_every: Duration::from_secs(60),
         ..Recovery::default()
     };
-    let secrets = Secrets { evm: Some(EvmKey(key)), solana: None };
+    let secrets = Secrets { evm: Some(EvmKey(key)), ..Secrets::default() };
     let app = App::builder(&config, secrets).database(db.clone()).recovery(recovery).build().await?;
     let mut done_rx = app.reports();
     let report_latency = Arc::new(Mutex::new(HashMap::<String, Duration>::new()));

@@ -46,16 +46,23 @@ use crate::{
 pub struct Secrets {
     pub evm: Option<EvmKey>,
     pub solana: Option<SolanaKey>,
+    /// The notifier's bot token, webhook URLs and SMTP password.
+    pub notify: crate::notify::NotifySecrets,
 }
 
 impl Secrets {
     /// Reads the keys `config.trading` names, when trading live; `vars` are the environment.
     pub fn load(config: &Config, vars: &dyn Fn(&str) -> Option<String>) -> Result<Self, KeyError> {
         let t = &config.trading;
+        let notify = crate::notify::NotifySecrets::load(&config.notify, vars)?;
         if !(t.enabled && t.live) {
-            return Ok(Self::default());
+            return Ok(Self { notify, ..Self::default() });
         }
-        Ok(Self { evm: keys::evm_key(&t.evm_key_file, vars)?, solana: keys::solana_key(&t.solana_key_file, vars)? })
+        Ok(Self {
+            evm: keys::evm_key(&t.evm_key_file, vars)?,
+            solana: keys::solana_key(&t.solana_key_file, vars)?,
+            notify,
+        })
     }
 }
 
@@ -89,6 +96,12 @@ impl AppBuilder {
     /// Refreshes young pools' markets this often instead of `external.dexscreener_refresh_secs`.
     pub fn market_refresh(mut self, every: Duration) -> Self {
         self.market_refresh = Some(every);
+        self
+    }
+
+    /// The notifier's secrets (bot token, webhook URLs, SMTP password) instead of the loaded ones.
+    pub fn notify_secrets(mut self, secrets: crate::notify::NotifySecrets) -> Self {
+        self.secrets.notify = secrets;
         self
     }
 
@@ -144,6 +157,7 @@ impl AppBuilder {
         }
         let solana_wallet = self.secrets.solana.as_ref().map(|k| solana_sdk::signer::Signer::pubkey(&k.0));
         Ok(App {
+            notify_secrets: self.secrets.notify.clone(),
             config,
             db,
             solana_wallet,
@@ -164,6 +178,7 @@ pub struct App {
     /// Our Solana wallet, when trading live: the risk probes run authorities against its
     /// token accounts.
     solana_wallet: Option<anchor_lang::prelude::Pubkey>,
+    notify_secrets: crate::notify::NotifySecrets,
     recovery: Recovery,
     evm_poll: Duration,
     market_refresh: Option<Duration>,
@@ -226,6 +241,7 @@ impl App {
         let sources = tasks.stage("sources");
         let risk = tasks.stage("risk");
         let trade = tasks.stage("trade");
+        let notify = tasks.stage("notify");
         let writing = tasks.stage("writer");
 
         let d = &config.database;
@@ -290,6 +306,9 @@ impl App {
                 async move { trader.run(&mut *rx.lock().await, cancel).await }
             });
         }
+        // Notifications: read from the mirror, never on the way of a buy or an exit.
+        crate::notify::spawn(&mut tasks, notify, &self.db, &config.notify, &self.notify_secrets, &config.trading)
+            .map_err(|error| TaskFailed { task: "notify".into(), failures: 0, error })?;
         tasks.run(cancel, Duration::from_millis(s.shutdown_timeout_ms)).await
     }
 

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! sources ──rows──▶ mirror writer ──NewPool──▶ risk worker ──RiskReport──▶ trader ──Decision
+//!                        mirror (trades, health, tasks) ──▶ notifier ──▶ Telegram, webhooks, email
 //! ```
 //!
 //! - `sources/`: chain and service followers (Solana indexer, EVM discovery, DexScreener).
@@ -9,6 +10,7 @@
 //! - `assessment`: what a report says (findings, severity, score, verdict, tradeable).
 //! - `risk/`: scoring rules (`rules`, pure), the engine trait, the worker.
 //! - `trade/`: strategy and guards, the trader loop, the executors.
+//! - `notify/`: alerts from what the mirror records, and the Telegram commands.
 //! - `tasks`: supervision and ordered shutdown of all of it.
 
 pub mod app;
@@ -17,6 +19,7 @@ pub mod bench;
 pub mod chains;
 pub mod config;
 pub mod external;
+pub mod notify;
 pub mod pipeline;
 pub mod risk;
 pub mod sandbox;

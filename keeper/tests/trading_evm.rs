@@ -77,7 +77,7 @@ impl Net {
     /// fault proxy, keyed only when live.
     fn builder(&self, t: TradingConfig) -> AppBuilder {
         let config = Config { trading: t, ..self.config.clone() };
-        let secrets = Secrets { evm: Some(EvmKey(self.key.clone())), solana: None };
+        let secrets = Secrets { evm: Some(EvmKey(self.key.clone())), ..Secrets::default() };
         App::builder(&config, secrets)
             .database(self.db.clone())
             .trade_rpc("local", &self.proxy.url)
@@ -582,6 +582,12 @@ alloy::sol! {
     interface ILatent {
         function updateRewards(uint256 bps) external;
         function claim(address who) external;
+        function retire(address pool) external;
+    }
+
+    interface ISecondVenue {
+        function approve(address spender, uint256 value) external returns (bool);
+        function addLiquidityETH(address token, uint256 amountTokenDesired, uint256 amountTokenMin, uint256 amountETHMin, address to, uint256 deadline) external payable returns (uint256, uint256, uint256);
     }
 }
 
@@ -660,5 +666,139 @@ async fn a_position_is_trapped_at_the_block_its_owner_arms_the_token_and_an_exit
         .await
         .unwrap();
     assert_eq!(sells, 0, "no transaction is sent that the simulation says reverts");
+    k.stop().await;
+}
+
+/// Another route. The owner of a held token makes its launch pair refuse the token (every sale
+/// through it reverts, at every size), but the token also trades on a second Uniswap V2
+/// deployment (another venue of the chain's config). The trapped position's exit finds that
+/// pool and sells all of it there: the sell trade records the venue and pool it went through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trapped_position_is_sold_through_another_venue_when_its_own_pool_takes_no_sale() {
+    use alloy::sol_types::{SolCall, SolValue};
+    use keeper::config::{FactoryConfig, FactoryKind};
+
+    let mut net = Net::start_with("sandbox_max_simulations = 1\n").await;
+    let env = &net.env;
+    let factory = env.deploy("UniswapV2Factory", env.deployer.abi_encode().into()).await;
+    let router = env.deploy("UniswapV2Router02", (factory, env.weth).abi_encode_params().into()).await;
+    let second =
+        FactoryConfig { name: "second_v2".into(), kind: FactoryKind::V2, address: factory, router: Some(router) };
+    net.config.evm.get_mut("local").unwrap().factories.push(second);
+    let net = net;
+    let env = &net.env;
+    let k = start(&net, TradingConfig { max_risk_score: 80, ..trading(true) }).await;
+
+    let l = env.launch("retire", &Launch::clean(TokenKind::Zoo("RetireToken"))).await;
+    let open = wait_status(&net.db, l.token, "open").await;
+    // The same token, paired with the same wrapped native, on the second venue (the deployer
+    // buys some on the launch pair to seed it).
+    env.trader_buy(l.token, e18(1)).await;
+    env.call(l.token, ISecondVenue::approveCall { spender: router, value: U256::MAX }.abi_encode(), U256::ZERO).await;
+    let add = ISecondVenue::addLiquidityETHCall {
+        token: l.token,
+        amountTokenDesired: env.balance_of(l.token, env.deployer).await,
+        amountTokenMin: U256::ZERO,
+        amountETHMin: U256::ZERO,
+        to: env.deployer,
+        deadline: U256::from(u64::MAX),
+    };
+    env.call(router, add.abi_encode(), e18(5)).await;
+
+    env.call(l.token, ILatent::retireCall { pool: l.pair }.abi_encode(), U256::ZERO).await;
+    keeper_run::wait_position_event(&net.db, open.id, "trapped").await;
+    let closed = wait_status(&net.db, l.token, "closed").await;
+    assert_eq!((closed.id, closed.exit_reason.as_deref()), (open.id, Some("trapped")));
+    assert_eq!(env.balance_of(l.token, net.wallet()).await, U256::ZERO, "everything sold");
+    assert!(!u(&closed.proceeds).is_zero());
+    let (venue, pool, status): (Option<String>, Option<String>, String) =
+        sqlx::query_as("SELECT venue, pool_address, status FROM trades WHERE position_id = ? AND side = 'sell'")
+            .bind(open.id)
+            .fetch_one(&net.db)
+            .await
+            .unwrap();
+    let pair = keeper::chains::evm::abi::IUniswapV2Factory::new(factory, &env.provider)
+        .getPair(l.token, env.weth)
+        .call()
+        .await
+        .unwrap();
+    assert_eq!((venue.as_deref(), pool, status.as_str()), (Some("second_v2"), Some(hex(pair)), "confirmed"));
+    k.stop().await;
+}
+
+/// The buy's recorded discovery-to-broadcast latency.
+async fn buy_latency(db: &SqlitePool, token: Address) -> i64 {
+    let pos = wait_status(db, token, "open").await;
+    wait_for("the buy's latency", || async { trades(db, pos.id).await.into_iter().next().and_then(|t| t.latency_us) })
+        .await
+}
+
+/// A dead notification channel never slows a snipe, because the trader never waits on the
+/// notifier (which only reads the mirror). Two live snipes in one run: the first with no
+/// notifications, the second while Telegram hangs ten seconds on every message (one is in
+/// flight when the launch lands) and a webhook points at a closed port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_notification_channel_leaves_the_snipe_latency_unchanged() {
+    use keeper::notify::{telegram::BotToken, webhook::WebhookUrl, NotifySecrets};
+
+    let net = Net::start().await;
+    let env = &net.env;
+    let k = start(&net, trading(true)).await;
+    let calm = env.launch("calm", &Launch::clean(TokenKind::Standard)).await;
+    let baseline = buy_latency(&net.db, calm.token).await;
+    k.stop().await;
+
+    let telegram = fake_api::FakeApi::start().await;
+    let hanging = fake_api::Reply::json(r#"{"ok":true,"result":{}}"#).delayed(Duration::from_secs(10));
+    telegram.default("/bot1:dead/sendMessage", hanging);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut notify = keeper::config::notify::NotifyConfig { enabled: true, poll_ms: 20, ..Default::default() };
+    notify.telegram.enabled = true;
+    notify.telegram.commands = false;
+    notify.telegram.api_url = telegram.url.clone();
+    notify.telegram.chat_ids = vec![1];
+    notify.webhooks.push(keeper::config::notify::WebhookConfig {
+        name: "dead".into(),
+        format: keeper::config::notify::WebhookFormat::Discord,
+        url_file: Default::default(),
+        template: String::new(),
+        timeout_ms: 10_000,
+        retries: 4,
+        backoff_ms: 1_000,
+        types: Default::default(),
+    });
+    let secrets = NotifySecrets {
+        telegram: Some(BotToken("1:dead".into())),
+        webhooks: [("dead".to_string(), WebhookUrl(format!("http://{closed}/hook")))].into(),
+        smtp_password: None,
+    };
+    let builder = net.builder(trading(true)).configure(move |c| c.notify = notify).notify_secrets(secrets);
+    let k = keeper_run::start(builder).await;
+    // Something to send, so both channels are stuck while the next launch is sniped.
+    wait_for("the channels' cursors", || async {
+        let t = mirror::notify::state(&net.db, "channel:telegram").await.unwrap();
+        let w = mirror::notify::state(&net.db, "channel:webhook:dead").await.unwrap();
+        (t.is_some() && w.is_some()).then_some(())
+    })
+    .await;
+    let note = mirror::notify::NewNotification {
+        kind: "health",
+        dedupe_key: "test:stuck".into(),
+        title: "stuck".into(),
+        body: "a message the channels cannot deliver".into(),
+        fields: "{}".into(),
+        profit: None,
+    };
+    mirror::notify::insert(&net.db, &note).await.unwrap();
+    wait_for("telegram hanging on a message", || async {
+        (!telegram.seen("/bot1:dead/sendMessage").is_empty()).then_some(())
+    })
+    .await;
+    let stormy = env.launch("stormy", &Launch::clean(TokenKind::Standard)).await;
+    let with_dead_channels = buy_latency(&net.db, stormy.token).await;
+    assert!(
+        with_dead_channels <= (4 * baseline).max(baseline + 500_000),
+        "snipe latency {with_dead_channels} us with dead channels, {baseline} us without"
+    );
     k.stop().await;
 }

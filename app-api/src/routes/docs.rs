@@ -23,6 +23,7 @@ use crate::AppState;
         super::trades::trades,
         super::trades::positions,
         super::trades::position_events,
+        super::trades::force_exit,
         super::quote::quote,
         super::auth::register,
         super::auth::login,

@@ -3,7 +3,7 @@
 
 use axum::{
     extract::{Path, State},
-    routing::get,
+    routing::{get, post},
     Json, Router,
 };
 use serde::Serialize;
@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::{check_chain, Page};
 use crate::{
+    auth::Operator,
     error::{ApiError, ApiResult},
     params::{cursor, Params},
     AppState,
@@ -169,11 +170,51 @@ pub async fn position_events(
     Ok(Json(events))
 }
 
+/// A force-exit accepted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExitAccepted {
+    pub position_id: i64,
+    /// `false` when it had been asked already (nothing changed).
+    pub new_request: bool,
+}
+
+/// Asks the keeper to sell all of an open or trapped position now (operators; audited). The
+/// trader acts at its next exit check, with the exit reason `operator`; a sale that fails is
+/// retried like any exit. 409 when the position is not open or trapped.
+#[utoipa::path(post, path = "/api/v1/positions/{id}/exit", tag = "trading",
+    params(("id" = i64, Path, minimum = 1, description = "position id")),
+    responses((status = 202, body = ExitAccepted), (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, body = crate::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn force_exit(
+    State(state): State<AppState>,
+    Operator(op): Operator,
+    Path(id): Path<String>,
+) -> ApiResult<(axum::http::StatusCode, Json<ExitAccepted>)> {
+    use mirror::api::ExitRequest;
+    let id = id
+        .parse::<i64>()
+        .ok()
+        .filter(|i| *i > 0)
+        .ok_or_else(|| ApiError::invalid("id", "must be a positive integer"))?;
+    let new_request = match mirror::api::request_exit(&state.writer, id, &format!("api:{}", op.username)).await? {
+        ExitRequest::Requested => true,
+        ExitRequest::AlreadyRequested => false,
+        ExitRequest::NotOpen(status) => return Err(ApiError::Conflict(format!("the position is {status}, not open"))),
+        ExitRequest::Unknown => return Err(ApiError::NotFound("position".into())),
+    };
+    crate::audit(&state, Some((op.id, &op.username)), op.ip, "position_exit", serde_json::json!({ "position_id": id }))
+        .await;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(ExitAccepted { position_id: id, new_request })))
+}
+
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/trades", get(trades))
         .route("/positions", get(positions))
         .route("/positions/{id}/events", get(position_events))
+        .route("/positions/{id}/exit", post(force_exit))
 }
 
 #[cfg(test)]

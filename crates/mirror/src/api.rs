@@ -1,5 +1,6 @@
-//! app-api's own tables, written by app-api only: `users`, `sessions`, `audit_log`, and the
-//! operators' side of `keeper_controls`; plus the small reads of its health and metrics.
+//! The operators' tables: `users` and `sessions` (app-api), and what operators set through
+//! app-api or the keeper's Telegram bot, by these functions only: `audit_log`,
+//! `keeper_controls` and `exit_requests`; plus the small reads of the API's health and metrics.
 
 use sqlx::SqlitePool;
 
@@ -179,4 +180,39 @@ pub async fn checkpoint_lags(db: &SqlitePool) -> Result<Vec<(String, String, i64
         .fetch_all(db)
         .await?;
     Ok(rows.into_iter().map(|r| (r.source, r.chain, r.slot, r.head_slot, r.updated_at_ms)).collect())
+}
+
+/// What asking to force-exit a position did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitRequest {
+    /// Recorded: the trader sells it at its next exit check.
+    Requested,
+    /// Asked before, and not acted on yet: nothing changes.
+    AlreadyRequested,
+    /// The position is not open or trapped (its status).
+    NotOpen(String),
+    Unknown,
+}
+
+/// Asks the trader to sell all of an open or trapped position (exit reason `operator`).
+pub async fn request_exit(db: &SqlitePool, position_id: i64, by: &str) -> Result<ExitRequest> {
+    let mut tx = crate::begin_write(db).await?;
+    let status =
+        sqlx::query_scalar!("SELECT status FROM positions WHERE id = ?", position_id).fetch_optional(&mut *tx).await?;
+    let Some(status) = status else { return Ok(ExitRequest::Unknown) };
+    if status != "open" && status != "trapped" {
+        return Ok(ExitRequest::NotOpen(status));
+    }
+    let now = now_ms();
+    let done = sqlx::query!(
+        "INSERT INTO exit_requests (position_id, requested_at_ms, requested_by) VALUES (?, ?, ?)
+         ON CONFLICT (position_id) DO NOTHING",
+        position_id,
+        now,
+        by
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(if done.rows_affected() == 1 { ExitRequest::Requested } else { ExitRequest::AlreadyRequested })
 }

@@ -12,12 +12,15 @@
 //! Each table has one write path: the [`writer`] task for what the chain sources produce
 //! (tokens, pools, pool events, EVM blocks, checkpoints); the risk stage for reports; the trader
 //! for positions, trades, decisions and its breaker state; the market task for token markets;
-//! app-api for users, sessions, controls and the audit log.
+//! the notifier for notifications and its state;
+//! app-api for users and sessions; the operators' path (`mirror::api`, from app-api and the
+//! keeper's Telegram bot) for controls, exit requests and the audit log.
 
 pub mod api;
 pub mod decisions;
 pub mod direct;
 pub mod markets;
+pub mod notify;
 pub mod reads;
 pub mod risk;
 pub mod tasks;

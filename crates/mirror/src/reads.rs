@@ -246,6 +246,10 @@ pub struct TradeListRow {
     pub fee_paid: Option<String>,
     pub error: Option<String>,
     pub attempts: i64,
+    /// The venue and pool it went through when not its position's own (a trapped position's
+    /// exit through another route); `null`: the position's.
+    pub venue: Option<String>,
+    pub pool_address: Option<String>,
     pub created_at_ms: i64,
     pub settled_at_ms: Option<i64>,
 }
@@ -267,7 +271,8 @@ pub async fn trades_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) -> Re
     Ok(sqlx::query_as!(
         TradeListRow,
         r#"SELECT id AS "id!", position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
-                  amount_out, tx_id, block, fee_paid, error, attempts, created_at_ms, settled_at_ms
+                  amount_out, tx_id, block, fee_paid, error, attempts, venue, pool_address, created_at_ms,
+                  settled_at_ms
            FROM trades
            WHERE (?1 IS NULL OR chain = ?1) AND (?2 IS NULL OR mode = ?2) AND (?3 IS NULL OR side = ?3)
              AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id < ?5)

@@ -125,13 +125,23 @@ pub struct NewTrade<'a> {
     pub amount_in: &'a str,
     pub quoted_out: &'a str,
     pub min_out: &'a str,
+    /// Another venue and pool than the position's own, for a sell that takes another route.
+    pub route: Option<Route<'a>>,
+}
+
+/// A venue and pool a trade goes through instead of its position's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route<'a> {
+    pub venue: &'a str,
+    pub pool_address: &'a str,
 }
 
 pub async fn insert_trade(tx: &mut Transaction<'_, Sqlite>, t: &NewTrade<'_>, now: i64) -> Result<i64> {
+    let (venue, pool_address) = (t.route.map(|r| r.venue), t.route.map(|r| r.pool_address));
     Ok(sqlx::query_scalar!(
         r#"INSERT INTO trades (position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
-            created_at_ms)
-         VALUES (?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
+            venue, pool_address, created_at_ms)
+         VALUES (?, ?, ?, ?, ?, 'intent', ?, ?, ?, ?, ?, ?, ?) RETURNING id AS "id!""#,
         t.position_id,
         t.chain,
         t.mode,
@@ -141,6 +151,8 @@ pub async fn insert_trade(tx: &mut Transaction<'_, Sqlite>, t: &NewTrade<'_>, no
         t.amount_in,
         t.quoted_out,
         t.min_out,
+        venue,
+        pool_address,
         now
     )
     .fetch_one(&mut **tx)
@@ -185,7 +197,9 @@ pub async fn trade<'e>(db: impl sqlx::SqliteExecutor<'e>, id: i64) -> Result<Tra
         TradeRow,
         r#"SELECT t.id AS "id!", t.position_id, t.chain, t.mode AS "mode: Mode", t.side AS "side: Side",
                   t.status AS "status: TradeStatus", t.token, t.amount_in, t.min_out, t.tx_ids, t.raw_tx,
-                  t.request, t.nonce, t.valid_until, p.pool_address, p.quote_token, p.venue
+                  t.request, t.nonce, t.valid_until,
+                  COALESCE(t.pool_address, p.pool_address) AS "pool_address!", p.quote_token,
+                  COALESCE(t.venue, p.venue) AS "venue!"
            FROM trades t JOIN positions p ON p.id = t.position_id WHERE t.id = ?"#,
         id
     )
@@ -199,7 +213,9 @@ pub async fn unsettled(db: &SqlitePool, mode: Mode) -> Result<Vec<TradeRow>> {
         TradeRow,
         r#"SELECT t.id AS "id!", t.position_id, t.chain, t.mode AS "mode: Mode", t.side AS "side: Side",
                   t.status AS "status: TradeStatus", t.token, t.amount_in, t.min_out, t.tx_ids, t.raw_tx,
-                  t.request, t.nonce, t.valid_until, p.pool_address, p.quote_token, p.venue
+                  t.request, t.nonce, t.valid_until,
+                  COALESCE(t.pool_address, p.pool_address) AS "pool_address!", p.quote_token,
+                  COALESCE(t.venue, p.venue) AS "venue!"
            FROM trades t JOIN positions p ON p.id = t.position_id
            WHERE t.status IN ('intent', 'sent') AND t.mode = ? ORDER BY t.id"#,
         mode
@@ -402,6 +418,7 @@ pub async fn record_values(db: &SqlitePool, values: &[(i64, String, String)]) ->
 
 /// Moves an open or trapped position to `closing` and records the intent to sell `amount` of
 /// it (all of it, or less when only a smaller size sells); `None` if it is neither.
+#[allow(clippy::too_many_arguments)]
 pub async fn open_sell(
     db: &SqlitePool,
     p: &PositionRow,
@@ -410,6 +427,7 @@ pub async fn open_sell(
     amount: &str,
     quoted_out: &str,
     min_out: &str,
+    route: Option<Route<'_>>,
 ) -> Result<Option<i64>> {
     let now = now_ms();
     let mut tx = begin_write(db).await?;
@@ -434,6 +452,7 @@ pub async fn open_sell(
         amount_in: amount,
         quoted_out,
         min_out,
+        route,
     };
     let id = insert_trade(&mut tx, &trade, now).await?;
     tx.commit().await?;
@@ -690,4 +709,15 @@ pub async fn record_aggregator_quote(db: &SqlitePool, q: &AggregatorQuote<'_>) -
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Open or trapped positions in `mode` an operator asked to sell.
+pub async fn exit_requested(db: &SqlitePool, mode: Mode) -> Result<Vec<i64>> {
+    Ok(sqlx::query_scalar!(
+        r#"SELECT r.position_id AS "id!" FROM exit_requests r JOIN positions p ON p.id = r.position_id
+           WHERE p.mode = ? AND p.status IN ('open', 'trapped')"#,
+        mode
+    )
+    .fetch_all(db)
+    .await?)
 }

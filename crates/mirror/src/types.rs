@@ -138,6 +138,8 @@ text_enum!(
         MaxHold = "max_hold",
         /// Sold because it was trapped (whatever size could still be sold).
         Trapped = "trapped",
+        /// Sold because an operator asked (`exit_requests`: the API or the Telegram bot).
+        Operator = "operator",
     }
 );
 

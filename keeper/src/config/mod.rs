@@ -13,6 +13,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod notify;
 pub mod trading;
 pub mod values;
 
@@ -297,6 +298,53 @@ base_url = "https://api.1inch.dev"
 api_key_env = "ONEINCH_API_KEY"
 requests_per_minute = 60
 
+# Alerts and remote control, off unless enabled. Each channel sets every notification type
+# (buy, sell, trapped, breaker, health, daily) to "on", "silent" or "off". Secrets never go
+# here: the bot token comes from telegram.token_file or KEEPER_TELEGRAM_TOKEN, a webhook's URL
+# from its url_file or KEEPER_WEBHOOK_URL_<NAME>, the SMTP password from email.password_file or
+# KEEPER_SMTP_PASSWORD.
+[notify]
+enabled = false
+# How often the mirror is read for new events, in milliseconds.
+poll_ms = 500
+# The most notifications a channel may be behind; older ones are dropped (and counted).
+queue = 1000
+# A task not running for this many seconds is reported down (and again when it is back).
+down_after_secs = 60
+# The daily summary, HH:MM in UTC ("" for none).
+daily_at_utc = "08:00"
+# [[notify.webhooks]] entries: name, format ("generic", "discord" or "slack"), url_file,
+# template (generic: a JSON body with {kind}, {title}, {body} and the notification's fields),
+# timeout_ms = 5000, retries = 4, backoff_ms = 500, and a types table.
+webhooks = []
+
+# Telegram: notifications to chat_ids, and commands from them only (/help lists them).
+[notify.telegram]
+enabled = false
+api_url = "https://api.telegram.org"
+token_file = ""
+chat_ids = []
+commands = true
+poll_timeout_secs = 30
+min_interval_ms = 1000
+timeout_ms = 10000
+types = { buy = "on", sell = "on", trapped = "on", breaker = "on", health = "on", daily = "silent" }
+
+# Email over SMTP: tls = "starttls" (required, never downgraded), "implicit" (port 465) or
+# "none" (plain text, only with allow_plaintext = true).
+[notify.email]
+enabled = false
+host = ""
+port = 587
+tls = "starttls"
+allow_plaintext = false
+username = ""
+password_file = ""
+from = ""
+to = []
+timeout_ms = 10000
+types = { buy = "off", sell = "off", trapped = "on", breaker = "on", health = "on", daily = "on" }
+
 # A local anvil (scripts/localnet.sh fills in the factory it deploys).
 [evm.local]
 enabled = false
@@ -328,6 +376,7 @@ pub struct Config {
     pub evm: BTreeMap<String, EvmChainConfig>,
     pub trading: TradingConfig,
     pub external: crate::external::ExternalConfig,
+    pub notify: notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -493,6 +542,7 @@ impl Default for Config {
             evm: default_evm_chains(),
             trading: TradingConfig::default(),
             external: crate::external::ExternalConfig::default(),
+            notify: notify::NotifyConfig::default(),
         }
     }
 }
@@ -633,7 +683,9 @@ impl Config {
         for (key, value) in vars {
             let path = key.trim_start_matches("KEEPER_").to_ascii_lowercase().replace("__", ".");
             // Trading keys are secrets, not settings (see trade::keys).
-            if path.is_empty() || path == "config" || path == "evm_key" || path == "solana_key" {
+            let secret = ["evm_key", "solana_key", "telegram_token", "smtp_password"].contains(&path.as_str())
+                || path.starts_with("webhook_url_");
+            if path.is_empty() || path == "config" || secret {
                 continue;
             }
             let parsed: figment::value::Value =
@@ -720,6 +772,7 @@ impl Config {
                 return Err(invalid("solana.poll_interval_ms", "must be between 1 and 60000"));
             }
         }
+        notify::validate(&self.notify).map_err(|(field, reason)| invalid(&field, reason))?;
         if let Some((field, reason)) = self.external.invalid_field() {
             return Err(invalid(&field, reason));
         }
@@ -924,6 +977,21 @@ mod tests {
             ("[external]\ndexscreener_discovery = true", "external.dexscreener_discovery"),
             ("[external]\njupiter_extra_programs = [\"x\"]", "external.jupiter_extra_programs[0]"),
             ("[external.dexscreener]\nsecret = 1", "external.dexscreener.secret"),
+            ("[notify]\ndaily_at_utc = \"25:00\"", "notify.daily_at_utc"),
+            ("[notify]\nqueue = 0", "notify.queue"),
+            ("[notify.telegram]\nenabled = true", "notify.telegram.chat_ids"),
+            ("[notify.telegram]\ntoken = \"123:abc\"", "notify.telegram.token"),
+            ("[notify.telegram.types]\nbuy = \"loud\"", "notify.telegram.types.buy"),
+            (
+                "[notify.email]\nenabled = true\nhost = \"h\"\ntls = \"none\"\nfrom = \"k@e.org\"\nto = [\"o@e.org\"]",
+                "notify.email.tls",
+            ),
+            ("[notify.email]\nenabled = true\nhost = \"h\"\nfrom = \"k@e.org\"\nto = [\"nobody\"]", "notify.email.to[0]"),
+            ("[[notify.webhooks]]\nname = \"a b\"\nformat = \"discord\"", "notify.webhooks[0].name"),
+            (
+                "[[notify.webhooks]]\nname = \"g\"\nformat = \"generic\"\ntemplate = \"{not json\"",
+                "notify.webhooks[0].template",
+            ),
         ];
         for (toml, field) in cases {
             match load_toml(toml) {

@@ -24,7 +24,7 @@ use tokio::sync::Mutex;
 
 use super::{
     amount,
-    executor::{SellCheck, Simulated},
+    executor::{OtherRoute, SellCheck, Simulated},
     store::{self, PositionRow, Signed, TradeRow},
     EvmExecConfig, Mode, Outcome, TradeError,
 };
@@ -62,6 +62,9 @@ pub struct EvmTrader {
     pub weth: Address,
     /// The v2 router of each venue (factory name).
     routers: HashMap<String, Address>,
+    /// The v2 factory of each venue that has a router, in config order: the other routes a
+    /// trapped position's exit may take.
+    factories: Vec<(String, Address)>,
     wallet: Option<EthereumWallet>,
     pub address: Address,
     cfg: EvmExecConfig,
@@ -90,6 +93,12 @@ impl EvmTrader {
             .filter(|f| f.kind == FactoryKind::V2)
             .filter_map(|f| Some((f.name.clone(), f.router?)))
             .collect();
+        let factories = c
+            .factories
+            .iter()
+            .filter(|f| f.kind == FactoryKind::V2 && f.router.is_some())
+            .map(|f| (f.name.clone(), f.address))
+            .collect();
         let address = key.as_ref().map(|k| k.address()).unwrap_or_default();
         Self {
             chain: chain.to_string(),
@@ -97,6 +106,7 @@ impl EvmTrader {
             chain_id: c.chain_id,
             weth: c.wrapped_native,
             routers,
+            factories,
             wallet: key.map(EthereumWallet::from),
             address,
             cfg,
@@ -170,6 +180,25 @@ impl EvmTrader {
                 Ok((number, timestamp, base_fee, state))
             }
         }
+    }
+
+    /// The pairs of the position's token and quote token on the chain's other v2 venues
+    /// (`getPair` of each other factory), holding reserves.
+    pub async fn other_routes(&self, p: &PositionRow) -> Result<Vec<OtherRoute>, TradeError> {
+        use crate::chains::evm::abi::IUniswapV2Factory;
+        let (token, quote) = (parse_addr(&p.token)?, parse_addr(&p.quote_token)?);
+        let mut routes = Vec::new();
+        for (venue, factory) in self.factories.iter().filter(|(v, _)| *v != p.venue) {
+            let pair = IUniswapV2Factory::new(*factory, &self.http).getPair(token, quote).call().await.map_err(rpc)?;
+            if pair == Address::ZERO {
+                continue;
+            }
+            let (rq, rt) = self.reserves(pair, token).await?;
+            if !rq.is_zero() && !rt.is_zero() {
+                routes.push(OtherRoute { venue: venue.clone(), pool_address: format!("{pair:#x}") });
+            }
+        }
+        Ok(routes)
     }
 
     /// Quotes selling `size` of a position and simulates the sale from our wallet at the latest
@@ -570,6 +599,10 @@ impl super::executor::Executor for EvmTrader {
 
     fn decimals<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<u8, TradeError>> {
         self.decimals(token).boxed()
+    }
+
+    fn other_routes<'a>(&'a self, p: &'a PositionRow) -> BoxFuture<'a, Result<Vec<OtherRoute>, TradeError>> {
+        self.other_routes(p).boxed()
     }
 
     fn execute<'a>(

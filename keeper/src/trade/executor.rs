@@ -43,6 +43,13 @@ pub enum Simulated {
     Short { held: U256, received: U256 },
 }
 
+/// A venue and pool other than a position's own that trade its token against its quote token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherRoute {
+    pub venue: String,
+    pub pool_address: String,
+}
+
 pub trait Executor: Send + Sync {
     /// An exact quote of buying `token` with `amount_in` of `quote_token` in `pool`.
     fn quote_buy<'a>(
@@ -75,6 +82,12 @@ pub trait Executor: Send + Sync {
 
     /// Settles a trade that may already be on chain, from chain evidence only.
     fn resume<'a>(&'a self, db: &'a SqlitePool, t: &'a TradeRow) -> BoxFuture<'a, Result<Outcome, TradeError>>;
+
+    /// Other pools trading the position's token against its quote token, on venues other than
+    /// the position's own: where a trapped position's exit goes when its own pool takes no sale.
+    fn other_routes<'a>(&'a self, _p: &'a PositionRow) -> BoxFuture<'a, Result<Vec<OtherRoute>, TradeError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 
     /// The EVM chain id, for aggregator comparisons (`None` on other chains).
     fn evm_chain_id(&self) -> Option<u64> {

@@ -15,6 +15,10 @@ pub const SOLANA_KEY_ENV: &str = "KEEPER_SOLANA_KEY";
 pub enum KeyError {
     #[error("`{field}`: live trading needs a key: set {field} to a key file or the {env} environment variable")]
     Missing { field: &'static str, env: &'static str },
+    #[error(
+        "`{field}`: this channel needs its secret: set {field} to a file holding it, or the {env} environment variable"
+    )]
+    MissingSecret { field: &'static str, env: &'static str },
     #[error("`{field}`: cannot read the key file {path}: {reason}")]
     Unreadable { field: &'static str, path: String, reason: String },
     #[error("`{field}`: the key in {source_name} is not {expected}")]
@@ -38,7 +42,7 @@ impl fmt::Debug for SolanaKey {
 }
 
 /// The secret text from `file` (when set) or `env`; `None` when neither is set.
-fn secret(
+pub fn secret(
     field: &'static str,
     file: &str,
     env: &'static str,

@@ -116,6 +116,7 @@ pub async fn open_buy(
         amount_in: &amount_in,
         quoted_out: &quoted_out,
         min_out: &min_out,
+        route: None,
     };
     let trade_id = trading::insert_trade(&mut tx, &trade, now).await?;
     let trade = trading::trade(&mut *tx, trade_id).await?;
@@ -222,8 +223,9 @@ pub async fn record_values(db: &SqlitePool, values: &[(i64, U256, U256)]) -> mir
     trading::record_values(db, &rows).await
 }
 
-/// Moves an open or trapped position to `closing` and records the intent to sell `size` of it;
-/// `None` if it is neither.
+/// Moves an open or trapped position to `closing` and records the intent to sell `size` of it,
+/// through `route` when that is not the position's own pool; `None` if it is neither.
+#[allow(clippy::too_many_arguments)]
 pub async fn open_sell(
     db: &SqlitePool,
     p: &PositionRow,
@@ -232,6 +234,8 @@ pub async fn open_sell(
     size: U256,
     quoted_out: U256,
     min_out: U256,
+    route: Option<trading::Route<'_>>,
 ) -> mirror::Result<Option<i64>> {
-    trading::open_sell(db, p, mode, reason, &size.to_string(), &quoted_out.to_string(), &min_out.to_string()).await
+    let (size, quoted_out, min_out) = (size.to_string(), quoted_out.to_string(), min_out.to_string());
+    trading::open_sell(db, p, mode, reason, &size, &quoted_out, &min_out, route).await
 }

@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     amount,
     enrich::{Aggregators, UsdPricer},
-    executor::{Executor, SellCheck, Simulated},
+    executor::{Executor, OtherRoute, SellCheck, Simulated},
     guards::Refused,
     store::{self, NewBuy, PositionRow, TradeRow},
     strategy::{self, Candidate, Health, Skip},
@@ -78,6 +78,16 @@ fn bps_of(a: &Assessment, check: &str) -> Option<u32> {
         .and_then(|f| f.measured.get("bps"))
         .and_then(|v| v.as_u64())
         .and_then(|v| u32::try_from(v).ok())
+}
+
+/// The sale a trapped position's exit makes.
+#[derive(Debug)]
+struct TrappedExit {
+    size: U256,
+    quoted: U256,
+    tax_bps: u32,
+    /// Another venue's pool, when the position's own takes no sale.
+    route: Option<OtherRoute>,
 }
 
 impl Trader {
@@ -409,6 +419,9 @@ impl Trader {
         if valued.is_empty() {
             return Ok(0);
         }
+        // Operators' force-exits (the API's and the Telegram bot's `exit_requests`).
+        let requested: std::collections::HashSet<i64> =
+            mirror::trading::exit_requested(&self.db, self.mode).await?.into_iter().collect();
         let rows: Vec<(i64, U256, U256)> = valued.iter().map(|(p, _, h, peak)| (p.id, h.value, *peak)).collect();
         store::record_values(&self.db, &rows).await?;
         let mut trapped_by_chain: HashMap<String, u32> = HashMap::new();
@@ -430,15 +443,18 @@ impl Trader {
                 }
                 _ => {}
             }
-            let (reason, size, quoted, tax) = match &h.trapped {
+            let (reason, size, quoted, tax, route) = match &h.trapped {
                 Some(_) => match self.trapped_exit(&p, &check, &h).await? {
-                    Some((size, quoted, tax)) => (ExitReason::Trapped, size, quoted, tax),
+                    Some(e) => (ExitReason::Trapped, e.size, e.quoted, e.tax_bps, e.route),
                     None => continue,
                 },
+                None if requested.contains(&p.id) => {
+                    (ExitReason::Operator, amount(&p.size), check.quoted, h.sell_tax_bps, None)
+                }
                 None => {
                     let held = now.saturating_sub(p.entry_at_ms.unwrap_or(p.opened_at_ms));
                     match strategy::exit_reason(&self.cfg, amount(&p.cost), h.value, peak, held) {
-                        Some(reason) => (reason, amount(&p.size), check.quoted, h.sell_tax_bps),
+                        Some(reason) => (reason, amount(&p.size), check.quoted, h.sell_tax_bps, None),
                         None => continue,
                     }
                 }
@@ -448,8 +464,9 @@ impl Trader {
             let slippage = overrides.max_slippage_bps.unwrap_or(self.cfg.slippage_bps).clamp(1, 9_999);
             let min_out = strategy::min_out(quoted, tax, slippage);
             let value = strategy::less_bps(quoted, tax);
+            let via = route.as_ref().map(|r| mirror::trading::Route { venue: &r.venue, pool_address: &r.pool_address });
             let Some(trade_id) =
-                store::open_sell(&self.db, &p, self.mode, reason.as_str(), size, value, min_out).await?
+                store::open_sell(&self.db, &p, self.mode, reason.as_str(), size, value, min_out, via).await?
             else {
                 continue;
             };
@@ -457,7 +474,7 @@ impl Trader {
                 s.insert(p.id);
             }
             tracing::info!(chain = %p.chain, token = %p.token, reason = reason.as_str(), cost = %p.cost, %size,
-                value = %value, peak = %peak, "exit");
+                value = %value, peak = %peak, route = ?route.as_ref().map(|r| &r.venue), "exit");
             let me = Arc::clone(self);
             tasks.spawn(async move {
                 if let Err(e) = me.sell(p.clone(), trade_id, quoted, tax).await {
@@ -492,25 +509,34 @@ impl Trader {
         }
         Ok(())
     }
-
     /// The sale a trapped position's exit makes: all of what is held when that sells at all
     /// (whatever the tax: the position is compromised, and what it returns now is all it is
-    /// likely to return), else the largest smaller size that sells. `None`, with an
-    /// `exit_blocked` event once per block, when no size sells.
+    /// likely to return), else the largest smaller size that sells, else all of it through
+    /// another venue's pool of the same token and quote token (an owner who blocks sales to the
+    /// launch pair may not know of them all). `None`, with an `exit_blocked` event once per
+    /// block, when nothing sells.
     async fn trapped_exit(
         &self,
         p: &PositionRow,
         check: &SellCheck,
         h: &Health,
-    ) -> Result<Option<(U256, U256, u32)>, TradeError> {
+    ) -> Result<Option<TrappedExit>, TradeError> {
         let Some(venue) = self.venues.get(&p.chain) else { return Ok(None) };
         let size = amount(&p.size);
+        let exit = |size: U256, c: &SellCheck, received: &U256, route: Option<OtherRoute>| TrappedExit {
+            size,
+            quoted: c.quoted,
+            tax_bps: crate::risk::shortfall_bps(c.quoted, *received),
+            route,
+        };
         match &check.simulated {
-            Some(Simulated::Sold { .. }) => return Ok(Some((size, check.quoted, h.sell_tax_bps))),
+            Some(Simulated::Sold { .. }) => {
+                return Ok(Some(TrappedExit { size, quoted: check.quoted, tax_bps: h.sell_tax_bps, route: None }))
+            }
             Some(Simulated::Short { held, received }) if !received.is_zero() => {
                 let c = venue.check_sell(p, *held, self.mode).await?;
                 if let Some(Simulated::Sold { received, .. }) = &c.simulated {
-                    return Ok(Some((*held, c.quoted, crate::risk::shortfall_bps(c.quoted, *received))));
+                    return Ok(Some(exit(*held, &c, received, None)));
                 }
             }
             _ => {}
@@ -519,9 +545,23 @@ impl Trader {
         for smaller in strategy::smaller_sizes(size) {
             let c = venue.check_sell(p, smaller, self.mode).await?;
             if let Some(Simulated::Sold { received, .. }) = &c.simulated {
-                return Ok(Some((smaller, c.quoted, crate::risk::shortfall_bps(c.quoted, *received))));
+                return Ok(Some(exit(smaller, &c, received, None)));
             }
             tried.push(smaller.to_string());
+        }
+        let routes = venue.other_routes(p).await.unwrap_or_else(|e| {
+            tracing::warn!(chain = %p.chain, token = %p.token, error = %e, "cannot look for other routes");
+            Vec::new()
+        });
+        for route in routes {
+            let via = PositionRow { venue: route.venue.clone(), pool_address: route.pool_address.clone(), ..p.clone() };
+            let c = venue.check_sell(&via, size, self.mode).await?;
+            if let Some(Simulated::Sold { received, .. }) = &c.simulated {
+                tracing::info!(chain = %p.chain, token = %p.token, position = p.id, venue = %route.venue,
+                    pool = %route.pool_address, "trapped position: selling through another route");
+                return Ok(Some(exit(size, &c, received, Some(route))));
+            }
+            tried.push(format!("{size} through {} pool {}", route.venue, route.pool_address));
         }
         let first_at_block = {
             let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
@@ -536,7 +576,7 @@ impl Trader {
                 "exit_blocked",
                 Severity::Critical,
                 format!(
-                    "No exit: selling {} or any smaller size ({}) fails ({reason}).",
+                    "No exit: selling {} fails ({reason}), and so does every other size and route tried ({}).",
                     p.size,
                     tried[1..].join(", ")
                 ),

@@ -83,7 +83,7 @@ impl SolWorld {
         config.evm.clear();
         config.risk.concurrency = 2;
         config.trading = t;
-        let secrets = Secrets { evm: None, solana: Some(SolanaKey(self.wallet.insecure_clone())) };
+        let secrets = Secrets { solana: Some(SolanaKey(self.wallet.insecure_clone())), ..Secrets::default() };
         App::builder(&config, secrets)
             .database(self.db.clone())
             .trade_rpc("solana", trade_rpc)

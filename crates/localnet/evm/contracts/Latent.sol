@@ -338,6 +338,24 @@ contract SweepToken is BaseToken {
     }
 }
 
+/// The owner "retires" a pool: transfers into it revert, so sales through the launch pair fail
+/// while a pool of the token on another venue still takes them.
+contract RetireToken is BaseToken {
+    mapping(address => bool) private retired;
+
+    constructor(string memory n, string memory s, uint256 supply, address factory, address weth)
+        BaseToken(n, s, supply, factory, weth) {}
+
+    function retire(address pool) external onlyOwner {
+        retired[pool] = true;
+    }
+
+    function _transfer(address from, address to, uint256 value) internal override {
+        require(!retired[to]);
+        _move(from, to, value);
+    }
+}
+
 /// The same power as `execute(address,address,uint256)`, writing the balance slots in assembly.
 contract ExecuteToken is BaseToken {
     constructor(string memory n, string memory s, uint256 supply, address factory, address weth)
