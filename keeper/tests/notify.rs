@@ -93,7 +93,13 @@ impl Drop for Smtp {
 }
 
 fn notify_config(tg: &FakeTelegram, smtp: &Smtp) -> NotifyConfig {
-    let mut n = NotifyConfig { enabled: true, poll_ms: 50, daily_at_utc: "00:00".into(), ..NotifyConfig::default() };
+    let mut n = NotifyConfig {
+        enabled: true,
+        poll_ms: 50,
+        daily_at_utc: "00:00".into(),
+        down_after_secs: 0,
+        ..NotifyConfig::default()
+    };
     n.telegram.enabled = true;
     n.telegram.api_url = tg.url();
     n.telegram.chat_ids = vec![CHAT];
@@ -164,6 +170,26 @@ async fn a_live_snipe_is_reported_and_the_bot_obeys_only_its_chat() {
     world.launcher().send(&[disable], &[]).unwrap();
     let trapped = message(&tg, CHAT, "Trapped").await;
     assert!(trapped.text.contains("reverts") && trapped.text.contains(&trap.to_string()), "{}", trapped.text);
+    // A breaker opening and a task down, as the trader and the task set record them.
+    let now = mirror::now_ms();
+    sqlx::query(
+        "INSERT INTO trading_state (chain, mode, consecutive_failures, breaker_open_until_ms, updated_at_ms)
+         VALUES ('solana', 'live', 3, ?, ?)
+         ON CONFLICT (chain, mode) DO UPDATE SET consecutive_failures = 3, breaker_open_until_ms = excluded.breaker_open_until_ms",
+    )
+    .bind(now + 600_000)
+    .bind(now)
+    .execute(&world.db)
+    .await
+    .unwrap();
+    message(&tg, CHAT, "Circuit breaker open on solana").await;
+    sqlx::query("DELETE FROM trading_state").execute(&world.db).await.unwrap();
+    mirror::tasks::record(&world.db, "a-source", "failed", false, 5, Some("gave up")).await.unwrap();
+    let down = message(&tg, CHAT, "Task down: a-source").await;
+    assert!(down.text.contains("gave up"), "{}", down.text);
+    mirror::tasks::record(&world.db, "a-source", "running", false, 5, None).await.unwrap();
+    message(&tg, CHAT, "Task back: a-source").await;
+
     let posted = tg.api.seen(&fake_telegram::path("sendMessage"));
     let body: serde_json::Value = serde_json::from_slice(&posted[0].body).unwrap();
     assert_eq!(body["parse_mode"], "HTML");

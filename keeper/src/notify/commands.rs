@@ -270,7 +270,9 @@ impl Commands {
                 "nothing closed".to_string()
             } else {
                 s.iter()
-                    .map(|((chain, _), (n, won, pnl, usd))| format!("{chain}: {n} closed, {won} won, {pnl} (${usd})"))
+                    .map(|((chain, _), t)| {
+                        format!("{chain}: {} closed, {} won, {} (${})", t.closed, t.won, t.pnl, t.usd)
+                    })
                     .collect::<Vec<_>>()
                     .join("; ")
             };

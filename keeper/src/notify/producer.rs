@@ -41,6 +41,22 @@ async fn cursor(db: &SqlitePool, key: &str) -> mirror::Result<Option<i64>> {
     Ok(store::state(db, key).await?.and_then(|v| v.parse().ok()))
 }
 
+/// A scan's cursor; on the first start it is set to `newest` (only what happens from then on
+/// is reported) and `None` is returned.
+async fn scan_cursor(
+    db: &SqlitePool,
+    key: &str,
+    newest: impl std::future::Future<Output = mirror::Result<i64>>,
+) -> mirror::Result<Option<i64>> {
+    match cursor(db, key).await? {
+        Some(c) => Ok(Some(c)),
+        None => {
+            store::set_state(db, key, &newest.await?.to_string()).await?;
+            Ok(None)
+        }
+    }
+}
+
 async fn put(db: &SqlitePool, n: NewNotification) -> mirror::Result<usize> {
     Ok(usize::from(store::insert(db, &n).await?))
 }
@@ -77,6 +93,18 @@ fn main_finding(findings: Option<&str>) -> Option<(String, String)> {
         .map(|f| (f.check, f.explanation))
 }
 
+/// Quote paid per whole token, in the quote token's units, from exact integers (truncated at
+/// the quote's decimals, or 18 when unknown): `spent * 10^token_decimals / received`.
+pub fn price(spent: &str, received: &str, decimals: Option<i64>, quote_decimals: Option<i64>) -> String {
+    let (Ok(spent), Ok(received)) = (spent.parse::<U256>(), received.parse::<U256>()) else { return "?".into() };
+    let Some(d) = decimals.and_then(|d| u8::try_from(d).ok()) else { return "?".into() };
+    if received.is_zero() {
+        return "?".into();
+    }
+    let scaled = spent.saturating_mul(U256::from(10u8).pow(U256::from(d))) / received;
+    units(&scaled.to_string(), quote_decimals)
+}
+
 /// A buy or a sell.
 pub fn trade_notification(t: &TradeNote) -> NewNotification {
     let sym = symbol(&t.symbol, &t.token);
@@ -85,11 +113,12 @@ pub fn trade_notification(t: &TradeNote) -> NewNotification {
     if t.side == "buy" {
         let (check, finding) = main_finding(t.findings.as_deref()).unwrap_or_default();
         let body = format!(
-            "Chain: {} ({})\nSpent: {} {quote}\nReceived: {} {sym}\nRisk: {} ({}){}\nToken: {}",
+            "Chain: {} ({})\nSpent: {} {quote}\nReceived: {} {sym}\nPrice: {} {quote} per {sym}\nRisk: {} ({}){}\nToken: {}",
             t.chain,
             mode(&t.mode),
             units(&t.amount_in, t.quote_decimals),
             units(&out, t.decimals),
+            price(&t.amount_in, &out, t.decimals, t.quote_decimals),
             t.score.map_or("?".into(), |s| s.to_string()),
             t.verdict.as_deref().unwrap_or("?"),
             if finding.is_empty() { String::new() } else { format!("\nMain finding: {finding}") },
@@ -146,15 +175,8 @@ pub fn trade_notification(t: &TradeNote) -> NewNotification {
 
 /// Confirmed trades after the cursor; the cursor stays below the first trade still unsettled.
 async fn trades(db: &SqlitePool) -> mirror::Result<usize> {
-    let after = match cursor(db, "scan:trades").await? {
-        Some(c) => c,
-        // First start: only what happens from now on.
-        None => {
-            let newest = mirror::reads::newest_ids(db).await?.2;
-            store::set_state(db, "scan:trades", &newest.to_string()).await?;
-            return Ok(0);
-        }
-    };
+    let newest = async { Ok(mirror::reads::newest_ids(db).await?.2) };
+    let Some(after) = scan_cursor(db, "scan:trades", newest).await? else { return Ok(0) };
     let rows = store::confirmed_trades(db, after, BATCH).await?;
     let mut stored = 0;
     for t in &rows {
@@ -204,13 +226,8 @@ pub fn health_notification(e: &HealthNote) -> NewNotification {
 }
 
 async fn health(db: &SqlitePool) -> mirror::Result<usize> {
-    let after = match cursor(db, "scan:position_events").await? {
-        Some(c) => c,
-        None => {
-            let newest = store::newest_health_event(db).await?;
-            store::set_state(db, "scan:position_events", &newest.to_string()).await?;
-            return Ok(0);
-        }
+    let Some(after) = scan_cursor(db, "scan:position_events", store::newest_health_event(db)).await? else {
+        return Ok(0);
     };
     let rows = store::health_events(db, after, BATCH).await?;
     let mut stored = 0;
@@ -306,24 +323,47 @@ async fn tasks(db: &SqlitePool, down_after_ms: i64, now_ms: i64) -> mirror::Resu
     Ok(stored)
 }
 
-/// Realized results of closed positions, per chain and mode: (closed, won, PnL in quote base
-/// units as a signed decimal, USD PnL).
-pub fn summarize(closed: &[ClosedNote]) -> BTreeMap<(String, String), (u32, u32, String, String)> {
-    let mut acc: BTreeMap<(String, String), (u32, u32, U256, U256, i128)> = BTreeMap::new();
+/// Realized results of closed positions on one chain in one mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub closed: u32,
+    pub won: u32,
+    /// PnL in the quote token's base units, a signed decimal.
+    pub pnl: String,
+    /// PnL in USD, from the positions priced so far.
+    pub usd: String,
+}
+
+#[derive(Default)]
+struct Sums {
+    closed: u32,
+    won: u32,
+    proceeds: U256,
+    cost: U256,
+    usd: i128,
+}
+
+/// [`Totals`] per (chain, mode).
+pub fn summarize(closed: &[ClosedNote]) -> BTreeMap<(String, String), Totals> {
+    let mut acc: BTreeMap<(String, String), Sums> = BTreeMap::new();
     for c in closed {
         let e = acc.entry((c.chain.clone(), c.mode.clone())).or_default();
         let (cost, proceeds): (U256, U256) =
             (c.cost.parse().unwrap_or_default(), c.proceeds.parse().unwrap_or_default());
-        e.0 += 1;
-        e.1 += u32::from(proceeds > cost);
-        e.2 += proceeds;
-        e.3 += cost;
-        e.4 = e.4.saturating_add(c.pnl_usd.as_deref().and_then(Usd::parse).map_or(0, |u| u.0));
+        e.closed += 1;
+        e.won += u32::from(proceeds > cost);
+        e.proceeds += proceeds;
+        e.cost += cost;
+        e.usd = e.usd.saturating_add(c.pnl_usd.as_deref().and_then(Usd::parse).map_or(0, |u| u.0));
     }
     acc.into_iter()
-        .map(|(k, (n, won, proceeds, cost, usd))| {
-            let pnl = if proceeds >= cost { (proceeds - cost).to_string() } else { format!("-{}", cost - proceeds) };
-            (k, (n, won, pnl, Usd(usd).to_string()))
+        .map(|(k, s)| {
+            let pnl = if s.proceeds >= s.cost {
+                (s.proceeds - s.cost).to_string()
+            } else {
+                format!("-{}", s.cost - s.proceeds)
+            };
+            (k, Totals { closed: s.closed, won: s.won, pnl, usd: Usd(s.usd).to_string() })
         })
         .collect()
 }
@@ -331,8 +371,15 @@ pub fn summarize(closed: &[ClosedNote]) -> BTreeMap<(String, String), (u32, u32,
 /// The summary text of `closed` (one line per chain and mode) and the open positions.
 pub fn summary_text(closed: &[ClosedNote], open: usize) -> String {
     let mut lines = Vec::new();
-    for ((chain, m), (n, won, pnl, usd)) in summarize(closed) {
-        lines.push(format!("{chain} ({}): {n} closed, {won} won, PnL {pnl} quote base units (${usd})", mode(&m)));
+    for ((chain, m), t) in summarize(closed) {
+        lines.push(format!(
+            "{chain} ({}): {} closed, {} won, PnL {} quote base units (${})",
+            mode(&m),
+            t.closed,
+            t.won,
+            t.pnl,
+            t.usd
+        ));
     }
     if lines.is_empty() {
         lines.push("No position closed.".into());
@@ -416,8 +463,9 @@ mod tests {
             closed("local", "1000000000000000000000000000000", "1", None),
         ];
         let s = summarize(&rows);
-        assert_eq!(s[&("solana".into(), "live".into())], (2, 1, "90".into(), "0.9".into()));
-        assert_eq!(s[&("local".into(), "live".into())], (1, 0, "-999999999999999999999999999999".into(), "0".into()));
+        let t = |closed, won, pnl: &str, usd: &str| Totals { closed, won, pnl: pnl.into(), usd: usd.into() };
+        assert_eq!(s[&("solana".into(), "live".into())], t(2, 1, "90", "0.9"));
+        assert_eq!(s[&("local".into(), "live".into())], t(1, 0, "-999999999999999999999999999999", "0"));
         assert!(summary_text(&rows, 3).ends_with("Open positions: 3"));
         assert_eq!(summary_text(&[], 0), "No position closed.\nOpen positions: 0");
         assert_eq!(
@@ -480,6 +528,9 @@ mod tests {
         let n = trade_notification(&t);
         assert_eq!((n.kind, n.dedupe_key.as_str(), n.title.as_str()), ("buy", "trade:7", "Bought <b>X</b>?"));
         assert!(n.body.contains("Spent: 1.5 USDC") && n.body.contains("Risk: 25 (medium)"), "{}", n.body);
+        assert!(n.body.contains("Price: 0.035714 USDC per <b>X</b>?"), "1.5 USDC for 42 tokens: {}", n.body);
+        assert_eq!(price("1", "3", Some(18), Some(18)), "0.333333333333333333");
+        assert_eq!(price("5", "0", Some(6), Some(6)), "?");
         assert!(n.body.contains("Main finding: LP kept") && n.body.contains("dry-run"), "{}", n.body);
         let sell = trade_notification(&TradeNote {
             side: "sell".into(),
