@@ -48,6 +48,25 @@ ensure_node_tools() {
   node scripts/evm/compile.mjs
 }
 
+# The dashboard (dashboard/package.json and its lockfile, exact pins): npm ci when the lockfile
+# changes, then the type check, the unit tests (vitest) when asked, and the build into
+# dashboard/dist, which app-api serves at /.
+ensure_dashboard() {
+  local stamp="dashboard/node_modules/.lock-sha256" want
+  want="$(sha256sum dashboard/package-lock.json | cut -d' ' -f1)"
+  if [ ! -d dashboard/node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    log "npm ci (the dashboard: React, Vite, vitest)"
+    (cd dashboard && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" > "$stamp"
+  fi
+  if [ "${1:-}" = "--test" ]; then
+    log "dashboard unit tests (vitest)"
+    (cd dashboard && npx vitest run)
+  fi
+  log "building the dashboard (type check, vite build)"
+  (cd dashboard && npm run --silent build >/dev/null)
+}
+
 # Python tools (scripts/requirements-dev.txt) in a venv next to the shared target directory.
 ensure_python_tools() {
   local venv="${XDG_CACHE_HOME:-$HOME/.cache}/amm-sniper/venv"

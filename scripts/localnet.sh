@@ -7,7 +7,7 @@
 #     tokens, and simulated traders swapping in the pools launched before
 #   - the keeper over both chains: discovery, risk scoring, mirror, and LIVE trading with wallets
 #     generated and funded by the localnet (local money only; keys in .localnet/*.key, mode 0600)
-#   - app-api on http://127.0.0.1:8080 (docs at /api/v1/docs), building wallet transactions for
+#   - app-api on http://127.0.0.1:8080 (the dashboard at /, docs at /api/v1/docs), building wallet transactions for
 #     both chains (Solana swaps, liquidity, transfers and Actions; Uniswap V2 calldata on anvil)
 #
 # State lives in .localnet/: the chains (anvil's state, the Solana accounts and ledger), the
@@ -19,6 +19,7 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_toolchain
 ensure_node_tools
+ensure_dashboard
 # The same build as scripts/test.sh (same profile, same features): right after the tests this
 # compiles nothing. The binaries are the ones the end-to-end test runs.
 log "building keeper, app-api and the localnet (the test build, target dir $CARGO_TARGET_DIR)"
@@ -72,12 +73,13 @@ KEEPER_LOG__FILTER="${KEEPER_LOG__FILTER:-keeper=info,warn}" "$bin/keeper" --con
 pids+=($!)
 # The chains tell the API where they are (Solana RPC, anvil and its Uniswap V2 router).
 set -a; source "$dir/app-api.env"; set +a
-"$bin/app-api" --db "$dir/keeper.db" --listen 127.0.0.1:8080 \
+"$bin/app-api" --db "$dir/keeper.db" --listen 127.0.0.1:8080 --dashboard "$ROOT/dashboard/dist" \
   > >(trap '' INT; sed -u 's/^/[api]    /') 2>&1 &
 pids+=($!)
 
 printf '\n  Solana RPC  http://127.0.0.1:8899   (websocket ws://127.0.0.1:8900)\n'
 printf '  anvil       http://127.0.0.1:8545\n'
+printf '  dashboard   http://127.0.0.1:8080/\n'
 printf '  API         http://127.0.0.1:8080/api/v1/discoveries\n'
 printf '  API docs    http://127.0.0.1:8080/api/v1/docs\n'
 printf '  metrics     http://127.0.0.1:9464/metrics (keeper), http://127.0.0.1:8080/api/v1/metrics (API)\n'

@@ -18,6 +18,7 @@ esac
 ensure_toolchain
 # The EVM artifacts are read at compile time (`sol!`), so even the fast run needs them.
 ensure_node_tools
+ensure_dashboard --test
 $fast || ensure_python_tools
 # Program-test logs every instruction at debug level unless told otherwise.
 export RUST_LOG="${RUST_LOG:-error}"

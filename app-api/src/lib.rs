@@ -6,6 +6,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod dashboard;
 pub mod error;
 pub mod evm;
 pub mod json;
@@ -86,11 +87,13 @@ pub struct Limits {
     pub timeout: Duration,
     /// Origins allowed by CORS (exact match); empty allows none.
     pub cors_origins: Vec<String>,
+    /// The built dashboard (`dashboard/dist`) to serve at `/`, if any.
+    pub dashboard: Option<std::path::PathBuf>,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { body_limit: 64 * 1024, timeout: Duration::from_secs(10), cors_origins: vec![] }
+        Self { body_limit: 64 * 1024, timeout: Duration::from_secs(10), cors_origins: vec![], dashboard: None }
     }
 }
 
@@ -133,14 +136,20 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit))
         .with_state(state)
         .layer(cors);
+    let site = match &limits.dashboard {
+        Some(dir) => dashboard::router(dir),
+        None => Router::new(),
+    };
     actions
+        .merge(site)
         .merge(rest)
         .layer(RequestBodyLimitLayer::new(limits.body_limit))
         .layer(TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, limits.timeout))
         .layer(fixed("x-content-type-options", "nosniff"))
         .layer(fixed("x-frame-options", "DENY"))
         .layer(fixed("referrer-policy", "no-referrer"))
-        .layer(fixed("cache-control", "no-store"))
+        // The dashboard's files set their own caching; everything else is never cached.
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
 }
 
 #[derive(Debug, thiserror::Error)]

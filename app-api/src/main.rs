@@ -38,6 +38,9 @@ struct Args {
     /// (milliseconds; 0 disables).
     #[arg(long, env = "APP_API_CACHE_MS", default_value_t = 250)]
     cache_ms: u64,
+    /// The built dashboard to serve at `/` (`dashboard/dist`, built by scripts/); none when unset.
+    #[arg(long, env = "APP_API_DASHBOARD")]
+    dashboard: Option<std::path::PathBuf>,
     /// Requests per minute per client IP before 429.
     #[arg(long, env = "APP_API_RATE_PER_MINUTE", default_value_t = app_api::DEFAULT_RATE_PER_MINUTE)]
     rate_per_minute: u32,
@@ -78,7 +81,11 @@ async fn main() -> anyhow::Result<()> {
     state.cache =
         std::sync::Arc::new(app_api::cache::ResponseCache::new(std::time::Duration::from_millis(args.cache_ms)));
     state.solana_chain = args.solana_chain.clone();
-    let limits = app_api::Limits { cors_origins: args.cors_origin.clone(), ..Default::default() };
+    let limits = app_api::Limits {
+        cors_origins: args.cors_origin.clone(),
+        dashboard: args.dashboard.clone(),
+        ..Default::default()
+    };
     let app = app_api::router(state, &limits);
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;

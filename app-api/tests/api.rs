@@ -839,3 +839,45 @@ async fn an_operator_asks_for_a_force_exit() {
             .unwrap();
     assert_eq!(audited, 2);
 }
+
+/// The built dashboard is served at `/`: the page with no-cache and a content security policy
+/// that runs only its own scripts, its hashed assets immutable; the API is unchanged beside it.
+#[tokio::test]
+async fn the_dashboard_is_served_beside_the_api_with_its_caching_headers() {
+    let f = fixture().await;
+    let dist = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dist.path().join("assets")).unwrap();
+    std::fs::write(dist.path().join("index.html"), "<!doctype html><div id=\"root\"></div>").unwrap();
+    std::fs::write(dist.path().join("assets/index-abc123.js"), "console.log(1)").unwrap();
+    let limits = Limits { dashboard: Some(dist.path().to_path_buf()), ..Default::default() };
+    let app = router(f.state.clone(), &limits);
+    let page = |uri: &'static str| {
+        let app = app.clone();
+        async move {
+            let r = app.oneshot(axum::http::Request::get(uri).body(axum::body::Body::empty()).unwrap()).await.unwrap();
+            let (status, headers) = (r.status(), r.headers().clone());
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            (status, headers, String::from_utf8_lossy(&body).to_string())
+        }
+    };
+    let (status, headers, body) = page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("id=\"root\""));
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(headers["content-security-policy"].to_str().unwrap().contains("script-src 'self'"));
+    let (status, headers, body) = page("/assets/index-abc123.js").await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "console.log(1)"));
+    assert_eq!(headers["cache-control"], "public, max-age=31536000, immutable");
+    let (status, headers, _) = page("/assets/missing.js").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(headers.get("cache-control").is_some());
+    let (status, health, headers) = get(&app, "/api/v1/health").await;
+    assert_eq!((status, health["status"].as_str()), (StatusCode::OK, Some("ok")));
+    assert_eq!(headers["cache-control"], "no-store", "API answers are never cached");
+    let (status, body, _) = get(&app, "/api/v1/nowhere").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    // Without a dashboard, `/` is the API's JSON 404.
+    let (status, body, _) = get(&f.app, "/").await;
+    assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+}

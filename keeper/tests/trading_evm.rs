@@ -252,7 +252,8 @@ async fn live_snipe_in_next_block_bad_tokens_never_and_exits_fire() {
     // Take-profit: another trader pumps the price past +100%.
     env.trader_buy(a.token, e18(40)).await;
     let closed = wait_status(&net.db, a.token, "closed").await;
-    assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
+    let history = keeper_run::position_events(&net.db, closed.id).await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"), "{closed:?}, its history: {history:?}");
     let sell = trades(&net.db, closed.id).await.pop().unwrap();
     assert_eq!(sell.latency_us, None, "a sell has no discovery latency");
     assert!(u(&closed.proceeds) > u(&closed.cost) * U256::from(2u8), "{closed:?}");

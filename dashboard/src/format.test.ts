@@ -1,0 +1,48 @@
+import { describe, expect, it } from "vitest";
+import { formatUnits, pnlSign, signedDiff, verdictColour } from "./format";
+
+const U64_MAX = "18446744073709551615";
+const U256_MAX = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
+
+describe("formatUnits", () => {
+  it("applies 6, 9 and 18 decimals exactly", () => {
+    expect(formatUnits("1500000", 6)).toBe("1.5");
+    expect(formatUnits("1", 9)).toBe("0.000000001");
+    expect(formatUnits("1230000000000000000", 18)).toBe("1.23");
+    expect(formatUnits("1000000000000000000000", 18)).toBe("1,000");
+  });
+  it("keeps every digit at the u64 and U256 extremes", () => {
+    expect(formatUnits(U64_MAX, 9, false)).toBe("18446744073.709551615");
+    expect(formatUnits(U64_MAX, 0)).toBe("18,446,744,073,709,551,615");
+    expect(formatUnits(U256_MAX, 18, false)).toBe(
+      "115792089237316195423570985008687907853269984665640564039457.584007913129639935",
+    );
+    // A float would have rounded these.
+    expect(formatUnits("9007199254740993", 0, false)).toBe("9007199254740993");
+  });
+  it("signs, zero, and what is not an amount", () => {
+    expect(formatUnits("-2500", 3)).toBe("-2.5");
+    expect(formatUnits("-0", 3)).toBe("0");
+    expect(formatUnits("0", 18)).toBe("0");
+    expect(formatUnits("1e5", 2)).toBe("1e5");
+  });
+});
+
+describe("PnL", () => {
+  it("has the sign of the difference", () => {
+    expect(signedDiff("5", "7")).toBe("-2");
+    expect(signedDiff(U256_MAX, "1").endsWith("934")).toBe(true);
+    expect(pnlSign("12")).toBe("profit");
+    expect(pnlSign("-1")).toBe("loss");
+    expect(pnlSign("0")).toBe("flat");
+    expect(pnlSign(null)).toBe("flat");
+  });
+});
+
+describe("verdictColour", () => {
+  it("colours each verdict, and anything unknown as critical", () => {
+    expect(verdictColour("low")).not.toBe(verdictColour("critical"));
+    expect(new Set(["low", "medium", "high", "critical"].map(verdictColour)).size).toBe(4);
+    expect(verdictColour("<script>")).toBe(verdictColour("critical"));
+  });
+});
