@@ -25,7 +25,11 @@ async fn health_reports_lag_per_source() {
     assert_eq!(body["sources"][0]["source"], "evm:bsc");
     assert_eq!(body["sources"][0]["lag"], 10);
     assert_eq!(body["tasks"], serde_json::json!([]), "no keeper has run on this mirror");
+    assert!(body["keeper"].is_null(), "nor said how it trades");
     assert_eq!(headers["x-content-type-options"], "nosniff");
+    mirror::tasks::record_mode(&f.state.writer, true, true).await.unwrap();
+    let (_, body, _) = get(&f.app, "/api/v1/health").await;
+    assert_eq!((body["keeper"]["trading"].as_bool(), body["keeper"]["mode"].as_str()), (Some(true), Some("live")));
     assert_eq!(headers["x-frame-options"], "DENY");
     // A closed pool is an unreachable database: 503, not a crash.
     f.state.db.close().await;

@@ -24,13 +24,21 @@ function Overview() {
     const t = setInterval(load, 5_000);
     return () => clearInterval(t);
   }, []);
-  const live = positions.some((p) => p.mode === "live");
+  const mode = health?.keeper;
+  const live = mode?.trading === true && mode.mode === "live";
+  const banner = !mode
+    ? "NO KEEPER has run on this mirror"
+    : !mode.trading
+      ? "TRADING OFF: the keeper only discovers and scores"
+      : live
+        ? "LIVE: the keeper trades with real money"
+        : "DRY-RUN: paper trades only";
   const trapped = positions.filter((p) => p.status === "trapped");
   const open = positions.filter((p) => p.status === "open" || p.status === "trapped");
   return (
     <section>
       <div role="status" style={{ padding: 12, fontWeight: "bold", color: "white", background: live ? "#c62828" : "#1565c0" }}>
-        {live ? "LIVE: positions are traded with real money" : "DRY-RUN: paper trades only"}
+        {banner}
       </div>
       {trapped.length > 0 && (
         <div role="alert" style={{ padding: 12, background: "#fdecea" }}>

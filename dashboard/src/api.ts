@@ -18,11 +18,18 @@ export interface Task {
   last_error: string | null;
 }
 
+export interface KeeperMode {
+  trading: boolean;
+  mode: "live" | "dry_run";
+  started_at_ms: number;
+}
+
 export interface Health {
   status: string;
   database: string;
   sources: SourceLag[];
   tasks: Task[];
+  keeper: KeeperMode | null;
 }
 
 export interface RiskSummary {

@@ -237,6 +237,10 @@ impl App {
         if let Err(e) = mirror::tasks::clear(&self.db).await {
             tracing::warn!(error = %e, "cannot clear the task states of the last run");
         }
+        let t = &config.trading;
+        if let Err(e) = mirror::tasks::record_mode(&self.db, t.enabled, t.enabled && t.live).await {
+            tracing::warn!(error = %e, "cannot record the keeper's mode");
+        }
         let mut tasks = TaskSet::new(policy, Some(self.db.clone()));
         let sources = tasks.stage("sources");
         let risk = tasks.stage("risk");

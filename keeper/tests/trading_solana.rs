@@ -143,6 +143,8 @@ async fn live_snipe_survives_an_expired_blockhash_and_exits_on_take_profit() {
 async fn dry_run_on_solana_sends_nothing() {
     let n = Net::start().await;
     let k = n.keeper(false).await;
+    let mode = wait_for("the keeper says how it runs", || async { mirror::tasks::mode(&n.db).await.unwrap() }).await;
+    assert_eq!((mode.trading, mode.mode.as_str()), (true, "dry_run"));
     let (token, pool) = n.launch(SolLaunch::clean(10 * MIN_QUOTE));
     let pos = wait_status(&n.db, &token, "open").await;
     assert!(pos.size.parse::<u64>().unwrap() > 0);

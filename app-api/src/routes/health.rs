@@ -24,6 +24,8 @@ pub struct Health {
     pub sources: Vec<SourceLag>,
     /// The keeper's tasks (empty until a keeper has run on this mirror).
     pub tasks: Vec<mirror::tasks::TaskRow>,
+    /// How the keeper last started: trading or not, live or dry-run (null until one has run).
+    pub keeper: Option<mirror::tasks::KeeperMode>,
 }
 
 /// Database reachability and the keeper's checkpoint lag per source.
@@ -32,8 +34,9 @@ pub struct Health {
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let rows = mirror::api::checkpoint_lags(&state.db).await;
     let tasks = mirror::tasks::all(&state.db).await;
-    match rows.and_then(|rows| tasks.map(|t| (rows, t))) {
-        Ok((rows, tasks)) => {
+    let keeper = mirror::tasks::mode(&state.db).await;
+    match rows.and_then(|rows| tasks.and_then(|t| keeper.map(|k| (rows, t, k)))) {
+        Ok((rows, tasks, keeper)) => {
             let sources = rows
                 .into_iter()
                 .map(|(source, chain, slot, head_slot, updated_at_ms)| SourceLag {
@@ -45,13 +48,19 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Health>)
                     updated_at_ms,
                 })
                 .collect();
-            (StatusCode::OK, Json(Health { status: "ok", database: "ok", sources, tasks }))
+            (StatusCode::OK, Json(Health { status: "ok", database: "ok", sources, tasks, keeper }))
         }
         Err(e) => {
             tracing::error!(error = %e, "health: database unreadable");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health { status: "unavailable", database: "unreachable", sources: vec![], tasks: vec![] }),
+                Json(Health {
+                    status: "unavailable",
+                    database: "unreachable",
+                    sources: vec![],
+                    tasks: vec![],
+                    keeper: None,
+                }),
             )
         }
     }

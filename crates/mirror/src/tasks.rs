@@ -63,3 +63,40 @@ pub async fn all(db: &SqlitePool) -> Result<Vec<TaskRow>> {
     .fetch_all(db)
     .await?)
 }
+
+/// How the keeper runs, as it recorded when it started.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct KeeperMode {
+    /// Whether the trader runs at all.
+    pub trading: bool,
+    /// `live` (real transactions) or `dry_run` (paper trades).
+    pub mode: String,
+    pub started_at_ms: i64,
+}
+
+/// Records how the keeper runs (at start).
+pub async fn record_mode(db: &SqlitePool, trading: bool, live: bool) -> Result<()> {
+    let (now, mode) = (now_ms(), if live { "live" } else { "dry_run" });
+    sqlx::query!(
+        "INSERT INTO keeper_mode (id, trading, mode, started_at_ms) VALUES (1, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET trading = excluded.trading, mode = excluded.mode,
+            started_at_ms = excluded.started_at_ms",
+        trading,
+        mode,
+        now
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// How the keeper last started, if one has run on this mirror.
+pub async fn mode(db: &SqlitePool) -> Result<Option<KeeperMode>> {
+    Ok(sqlx::query_as!(
+        KeeperMode,
+        r#"SELECT trading AS "trading: bool", mode, started_at_ms FROM keeper_mode WHERE id = 1"#
+    )
+    .fetch_optional(db)
+    .await?)
+}
