@@ -288,7 +288,7 @@ fn note(
 }
 
 /// Follows the outbox with one channel from its start until cancelled.
-fn follow(db: &SqlitePool, ch: Box<dyn channel::Channel>, types: Types) -> CancellationToken {
+fn follow(db: &SqlitePool, ch: std::sync::Arc<dyn channel::Channel>, types: Types) -> CancellationToken {
     let cancel = CancellationToken::new();
     let (db, c) = (db.clone(), cancel.clone());
     tokio::spawn(async move { channel::run(db, ch, types, 100, Duration::from_millis(20), c).await });
@@ -311,7 +311,7 @@ async fn telegram_waits_out_a_429_and_splits_long_messages_in_order() {
     let bot = std::sync::Arc::new(Bot::new(&tg.url(), BotToken(TOKEN.into()), Duration::from_secs(5)).unwrap());
     let sender = TelegramChannel::new(bot, vec![CHAT], Duration::from_millis(50));
     // The channel starts at the outbox's end: what is stored after it starts is delivered.
-    let cancel = follow(&db, Box::new(sender), Types::default());
+    let cancel = follow(&db, std::sync::Arc::new(sender), Types::default());
     wait_for("the channel's cursor", || async {
         mirror::notify::state(&db, "channel:telegram").await.unwrap().map(|_| ())
     })
@@ -354,7 +354,7 @@ async fn a_discord_webhook_survives_its_own_500s() {
         types: Types::default(),
     };
     let hook = Webhook::new(cfg, WebhookUrl(format!("{}/hook", receiver.url))).unwrap();
-    let cancel = follow(&db, Box::new(hook), Types::default());
+    let cancel = follow(&db, std::sync::Arc::new(hook), Types::default());
     wait_for("the channel's cursor", || async {
         mirror::notify::state(&db, "channel:webhook:discord").await.unwrap().map(|_| ())
     })

@@ -185,7 +185,24 @@ async fn a_live_position_whose_sell_stops_simulating_is_trapped_then_recovers_an
     keeper_run::wait_position_event(&n.db, pos.id, "recovered").await;
     n.trader_buy(&token, &pool, 10 * MIN_QUOTE);
     let closed = wait_status(&n.db, &token, "closed").await;
-    assert_eq!((closed.id, closed.exit_reason.as_deref()), (pos.id, Some("take_profit")));
+    assert_eq!(closed.id, pos.id);
+    let reasons: Vec<String> = sqlx::query_scalar(
+        "SELECT reason FROM trades WHERE position_id = ? AND side = 'sell' AND status = 'confirmed' ORDER BY id",
+    )
+    .bind(pos.id)
+    .fetch_all(&n.db)
+    .await
+    .unwrap();
+    match reasons.as_slice() {
+        [only] => assert_eq!(only, "take_profit"),
+        // Swaps reopened between an exit round's full-size check and its smaller sizes: part of
+        // it was sold as trapped, and the rest by an exit rule afterwards.
+        [first, .., last] => {
+            assert_eq!(first, "trapped", "{reasons:?}");
+            assert_eq!(Some(last.as_str()), closed.exit_reason.as_deref(), "{reasons:?}");
+        }
+        [] => panic!("closed without a confirmed sell"),
+    }
     assert_eq!(n.balance(&token), 0);
     k.stop().await;
 }

@@ -24,7 +24,7 @@ pub trait Channel: Send + Sync {
 /// Follows the outbox for one channel until cancelled.
 pub async fn run(
     db: SqlitePool,
-    channel: Box<dyn Channel>,
+    channel: std::sync::Arc<dyn Channel>,
     types: Types,
     queue: usize,
     poll: Duration,

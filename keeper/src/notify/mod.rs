@@ -155,8 +155,7 @@ pub fn spawn(
         let name = shared.name();
         let (db, queue) = (db.clone(), cfg.queue);
         tasks.spawn(stage, &format!("notify-{}", name.replace(':', "-")), false, move |cancel| {
-            let (db, ch): (SqlitePool, Box<dyn channel::Channel>) =
-                (db.clone(), Box::new(SharedChannel(Arc::clone(&shared))));
+            let (db, ch) = (db.clone(), Arc::clone(&shared));
             async move {
                 channel::run(db, ch, types, queue, poll, cancel).await;
                 Ok::<(), String>(())
@@ -164,23 +163,6 @@ pub fn spawn(
         });
     }
     Ok(())
-}
-
-/// A channel shared between restarts of its task.
-struct SharedChannel(Arc<dyn channel::Channel>);
-
-impl channel::Channel for SharedChannel {
-    fn name(&self) -> String {
-        self.0.name()
-    }
-
-    fn send<'a>(
-        &'a self,
-        n: &'a mirror::notify::NotificationRow,
-        level: crate::config::notify::Level,
-    ) -> futures::future::BoxFuture<'a, Result<(), String>> {
-        self.0.send(n, level)
-    }
 }
 
 #[cfg(test)]
