@@ -27,9 +27,20 @@ async fn health_reports_lag_per_source() {
     assert_eq!(body["tasks"], serde_json::json!([]), "no keeper has run on this mirror");
     assert!(body["keeper"].is_null(), "nor said how it trades");
     assert_eq!(headers["x-content-type-options"], "nosniff");
-    mirror::tasks::record_mode(&f.state.writer, true, true).await.unwrap();
+    let settings = mirror::tasks::KeeperSettings {
+        take_profit_bps: 5_000,
+        stop_loss_bps: 2_500,
+        budgets: [("bsc".to_string(), mirror::tasks::ChainSettings { daily_budget: "7".into(), ..Default::default() })]
+            .into(),
+        ..Default::default()
+    };
+    mirror::tasks::record_mode(&f.state.writer, true, true, &settings).await.unwrap();
     let (_, body, _) = get(&f.app, "/api/v1/health").await;
     assert_eq!((body["keeper"]["trading"].as_bool(), body["keeper"]["mode"].as_str()), (Some(true), Some("live")));
+    // The exit levels and budgets it started with, for the dashboard's chart lines and gauges.
+    let served = &body["keeper"]["settings"];
+    assert_eq!((served["take_profit_bps"].as_u64(), served["stop_loss_bps"].as_u64()), (Some(5_000), Some(2_500)));
+    assert_eq!(served["budgets"]["bsc"]["daily_budget"], "7");
     assert_eq!(headers["x-frame-options"], "DENY");
     // A closed pool is an unreachable database: 503, not a crash.
     f.state.db.close().await;
@@ -884,4 +895,135 @@ async fn the_dashboard_is_served_beside_the_api_with_its_caching_headers() {
     // Without a dashboard, `/` is the API's JSON 404.
     let (status, body, _) = get(&f.app, "/").await;
     assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+}
+
+/// What the dashboard reads beyond the lists: a pool's token label, a pool's positions and
+/// trades with each buy's latency funnel, performance by hand, the overview of budgets and
+/// breakers, and the audit log (operators only).
+#[tokio::test]
+async fn dashboard_reads_funnel_performance_overview_and_audit() {
+    let f = fixture().await;
+    let (app, w) = (&f.app, &f.state.writer);
+    // Pool 8 (bsc, 0x..07) trades the token the fixture named HNY.
+    let (_, pool, _) = get(app, &format!("/api/v1/pools/bsc/0x{:040x}", 7)).await;
+    assert_eq!((pool["base_symbol"].as_str(), pool["base_decimals"].as_i64()), (Some("HNY"), Some(18)), "{pool}");
+    assert_eq!(pool["quote_decimals"], Value::Null, "MintB was never read");
+
+    let now = app_api::now_ms();
+    // Three closed positions in 0xpool (PnL +50, -30, +20, the last two today) and one open
+    // elsewhere; each bought with a funnel.
+    for (id, status, pool, cost, proceeds, closed) in [
+        (1, "closed", "0xpool", "100", "150", Some(1_000)),
+        (2, "closed", "0xpool", "100", "70", Some(now - 10)),
+        (3, "closed", "0xpool", "100", "120", Some(now - 5)),
+        (4, "open", "0xother", "40", "0", None),
+    ] {
+        sqlx::query(
+            "INSERT INTO positions (id, chain, mode, status, pool_id, pool_address, venue, token, quote_token, size, cost,
+                proceeds, opened_at_ms, closed_at_ms)
+             VALUES (?, 'bsc', 'dry_run', ?, 8, ?, 'pancakeswap_v2', ?, '0xwbnb', '0', ?, ?, 1, ?)",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(pool)
+        .bind(format!("0xtoken{id}"))
+        .bind(cost)
+        .bind(proceeds)
+        .bind(closed)
+        .execute(w)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO trades (position_id, chain, mode, side, reason, status, token, amount_in, quoted_out, min_out,
+                block, latency_us, created_at_ms, sent_at_ms, settled_at_ms)
+             VALUES (?, 'bsc', 'dry_run', 'buy', 'snipe', 'confirmed', ?, ?, '1', '1', 9, 1234, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(format!("0xtoken{id}"))
+        .bind(cost)
+        .bind(now - 100)
+        .bind(now - 99)
+        .bind(now - 90)
+        .execute(w)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO decisions (report_id, pool_id, chain, token, mode, action, detail, position_id, decided_at_ms)
+         VALUES (1, 8, 'bsc', '0xtoken1', 'dry_run', 'buy', 'bought', 1, ?)",
+    )
+    .bind(now - 101)
+    .execute(w)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO trading_state (chain, mode, consecutive_failures, breaker_open_until_ms, updated_at_ms)
+         VALUES ('bsc', 'dry_run', 3, ?, 1)",
+    )
+    .bind(now + 60_000)
+    .execute(w)
+    .await
+    .unwrap();
+
+    let (status, body, _) = get(app, "/api/v1/positions?pool=0xpool").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let items = body["items"].as_array().unwrap();
+    assert_eq!(items.iter().map(|p| p["id"].as_i64().unwrap()).collect::<Vec<_>>(), [3, 2, 1]);
+    let first = &items[2];
+    assert_eq!(first["seen_at_ms"], 1_000_007, "the pool's first sight");
+    assert_eq!((first["decided_at_ms"].as_i64(), first["sent_at_ms"].as_i64()), (Some(now - 101), Some(now - 99)));
+    assert_eq!(first["included_at_ms"].as_i64(), Some(now - 90));
+    assert_eq!((first["launch_block"].as_i64(), first["buy_block"].as_i64()), (Some(7), Some(9)));
+    assert_eq!(first["latency_us"], 1234);
+    assert_eq!(items[0]["decided_at_ms"], Value::Null, "no decision recorded for it");
+    let (_, trades, _) = get(app, "/api/v1/trades?pool=0xpool").await;
+    assert_eq!(trades["items"].as_array().unwrap().len(), 3, "the pool's positions' trades only");
+    let (status, body, _) = get(app, "/api/v1/trades?pool=no%20such").await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("pool")));
+
+    let (status, perf, _) = get(app, "/api/v1/performance?chain=bsc").await;
+    assert_eq!(status, StatusCode::OK, "{perf}");
+    let p = &perf[0];
+    assert_eq!((p["closed"].as_u64(), p["wins"].as_u64(), p["losses"].as_u64()), (Some(3), Some(2), Some(1)));
+    assert_eq!(p["win_rate_bps"], 6_666);
+    assert_eq!((p["net_pnl"].as_str(), p["profit_factor"].as_str()), (Some("40"), Some("2.33")));
+    assert_eq!((p["max_drawdown"].as_str(), p["today_pnl"].as_str()), (Some("30"), Some("-10")));
+    assert_eq!(p["equity"].as_array().unwrap().len(), 3);
+    let (status, body, _) = get(app, "/api/v1/performance?mode=paper").await;
+    assert_eq!((status, body["field"].as_str()), (StatusCode::BAD_REQUEST, Some("mode")));
+
+    let settings = mirror::tasks::KeeperSettings {
+        max_open_positions: 5,
+        budgets: [(
+            "bsc".to_string(),
+            mirror::tasks::ChainSettings { daily_budget: "1000".into(), ..Default::default() },
+        )]
+        .into(),
+        ..Default::default()
+    };
+    mirror::tasks::record_mode(w, true, false, &settings).await.unwrap();
+    let (status, overview, _) = get(app, "/api/v1/overview").await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    let bsc = &overview["chains"][0];
+    assert_eq!((bsc["chain"].as_str(), bsc["open_positions"].as_i64()), (Some("bsc"), Some(1)));
+    assert_eq!((bsc["spent_today"].as_str(), bsc["daily_budget"].as_str()), (Some("340"), Some("1000")));
+    assert_eq!((bsc["breaker_open"].as_bool(), bsc["consecutive_failures"].as_i64()), (Some(true), Some(3)));
+    assert_eq!(bsc["max_open_positions"], 5);
+
+    // The audit log: operators only, newest first.
+    let viewer = register_and_login(app, "vic").await;
+    let (status, _) = send(app, "GET", "/api/v1/audit", Some(&viewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let op = register_and_login(app, "opal").await;
+    sqlx::query("UPDATE users SET role = 'operator' WHERE username = 'opal'").execute(w).await.unwrap();
+    send(app, "POST", "/api/v1/keeper/pause", Some(&op), None).await;
+    let (status, log) = send(app, "GET", "/api/v1/audit?limit=2", Some(&op), None).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    assert_eq!(
+        (log["items"][0]["action"].as_str(), log["items"][0]["username"].as_str()),
+        (Some("keeper_pause"), Some("opal"))
+    );
+    assert!(log["next_cursor"].is_string(), "registers and logins before it");
+    let (_, overview, _) = get(app, "/api/v1/overview").await;
+    assert_eq!(overview["paused"], true);
 }

@@ -238,7 +238,7 @@ impl App {
             tracing::warn!(error = %e, "cannot clear the task states of the last run");
         }
         let t = &config.trading;
-        if let Err(e) = mirror::tasks::record_mode(&self.db, t.enabled, t.enabled && t.live).await {
+        if let Err(e) = mirror::tasks::record_mode(&self.db, t.enabled, t.enabled && t.live, &t.settings()).await {
             tracing::warn!(error = %e, "cannot record the keeper's mode");
         }
         let mut tasks = TaskSet::new(policy, Some(self.db.clone()));

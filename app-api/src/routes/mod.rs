@@ -1,10 +1,12 @@
 //! One module per resource, each with its own `router()`.
 
 pub mod actions;
+pub mod audit;
 pub mod auth;
 pub mod docs;
 pub mod health;
 pub mod keeper;
+pub mod performance;
 pub mod pools;
 pub mod quote;
 pub mod stream;

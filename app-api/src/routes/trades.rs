@@ -9,7 +9,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{check_chain, Page};
+use super::{check_chain, normalize_address, Page};
 use crate::{
     auth::Operator,
     error::{ApiError, ApiResult},
@@ -78,8 +78,15 @@ fn one_of<'a>(params: &'a Params, field: &str, allowed: &[&str]) -> ApiResult<Op
     }
 }
 
-/// The filters both lists take: chain, mode and the cursor.
-fn common<'a>(params: &'a Params, tag: &str) -> ApiResult<mirror::reads::TradeFilter<'a>> {
+/// The filters both lists take: chain, mode, pool and the cursor. The pool, normalised, is
+/// kept in `pool` because the filter borrows it.
+fn common<'a>(
+    params: &'a Params,
+    tag: &str,
+    pool: &'a mut Option<String>,
+) -> ApiResult<mirror::reads::TradeFilter<'a>> {
+    *pool = params.str("pool").map(|p| normalize_address("pool", p)).transpose()?;
+    let pool: &'a Option<String> = pool;
     let chain = params.str("chain");
     if let Some(chain) = chain {
         check_chain("chain", chain)?;
@@ -89,24 +96,26 @@ fn common<'a>(params: &'a Params, tag: &str) -> ApiResult<mirror::reads::TradeFi
         Some(c) => Some(c[0].parse::<i64>().map_err(|_| ApiError::invalid("cursor", "malformed"))?),
         None => None,
     };
-    Ok(mirror::reads::TradeFilter { chain, mode, before_id, ..Default::default() })
+    Ok(mirror::reads::TradeFilter { chain, mode, before_id, pool: pool.as_deref(), ..Default::default() })
 }
 
 /// Trades, newest first.
 #[utoipa::path(get, path = "/api/v1/trades", tag = "trading",
     params(("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"),
         ("mode" = Option<String>, Query, pattern = "^(dry_run|live)$", description = "dry_run or live"),
+        ("pool" = Option<String>, Query, pattern = "^[A-Za-z0-9]{1,64}$", description = "only this pool's positions (and their trades)"),
         ("side" = Option<String>, Query, pattern = "^(buy|sell)$", description = "buy or sell"),
         ("status" = Option<String>, Query, pattern = "^(intent|sent|confirmed|failed)$", description = "trade status"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page")),
     responses((status = 200, body = Page<Trade>), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn trades(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Trade>>> {
-    params.only(&["chain", "mode", "side", "status", "limit", "cursor"])?;
+    params.only(&["chain", "mode", "pool", "side", "status", "limit", "cursor"])?;
     let limit = params.limit(50, 200)?;
     let side = one_of(&params, "side", &["buy", "sell"])?;
     let status = one_of(&params, "status", &["intent", "sent", "confirmed", "failed"])?;
-    let filter = mirror::reads::TradeFilter { side, status, ..common(&params, "trades")? };
+    let mut pool = None;
+    let filter = mirror::reads::TradeFilter { side, status, ..common(&params, "trades", &mut pool)? };
     let rows = mirror::reads::trades_page(&state.db, &filter, limit + 1).await?;
     let mut rows: Vec<Trade> = rows.into_iter().map(|trade| Trade { trade, aggregator_quotes: Vec::new() }).collect();
     if let (Some(first), Some(last)) = (rows.first().map(|t| t.trade.id), rows.last().map(|t| t.trade.id)) {
@@ -123,15 +132,17 @@ pub async fn trades(State(state): State<AppState>, params: Params) -> ApiResult<
 #[utoipa::path(get, path = "/api/v1/positions", tag = "trading",
     params(("chain" = Option<String>, Query, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"),
         ("mode" = Option<String>, Query, pattern = "^(dry_run|live)$", description = "dry_run or live"),
+        ("pool" = Option<String>, Query, pattern = "^[A-Za-z0-9]{1,64}$", description = "only this pool's positions (and their trades)"),
         ("status" = Option<String>, Query, pattern = "^(opening|open|trapped|closing|closed|failed)$", description = "position status"),
         ("limit" = Option<i64>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
         ("cursor" = Option<String>, Query, pattern = "^[A-Za-z0-9_-]{1,512}$", description = "next_cursor of the previous page")),
     responses((status = 200, body = Page<Position>), (status = 400, body = crate::error::ErrorBody)))]
 pub async fn positions(State(state): State<AppState>, params: Params) -> ApiResult<Json<Page<Position>>> {
-    params.only(&["chain", "mode", "status", "limit", "cursor"])?;
+    params.only(&["chain", "mode", "pool", "status", "limit", "cursor"])?;
     let limit = params.limit(50, 200)?;
     let status = one_of(&params, "status", &["opening", "open", "trapped", "closing", "closed", "failed"])?;
-    let filter = mirror::reads::TradeFilter { status, ..common(&params, "positions")? };
+    let mut pool = None;
+    let filter = mirror::reads::TradeFilter { status, ..common(&params, "positions", &mut pool)? };
     let rows = mirror::reads::positions_page(&state.db, &filter, limit + 1).await?;
     let rows: Vec<Position> = rows
         .into_iter()

@@ -216,3 +216,31 @@ pub async fn request_exit(db: &SqlitePool, position_id: i64, by: &str) -> Result
     tx.commit().await?;
     Ok(if done.rows_affected() == 1 { ExitRequest::Requested } else { ExitRequest::AlreadyRequested })
 }
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    pub username: Option<String>,
+    pub ip: Option<String>,
+    /// register, login, login_failed, logout, keeper_pause, keeper_resume, keeper_limits,
+    /// position_exit, ...
+    pub action: String,
+    /// What was done, as JSON text.
+    pub detail: Option<String>,
+}
+
+/// The audit log, newest first, below id `before_id` when given.
+pub async fn audit_page(db: &SqlitePool, before_id: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+    Ok(sqlx::query_as!(
+        AuditEntry,
+        r#"SELECT id AS "id!", at_ms, username, ip, action, detail FROM audit_log
+           WHERE (?1 IS NULL OR id < ?1) ORDER BY id DESC LIMIT ?2"#,
+        before_id,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}

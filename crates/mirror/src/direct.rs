@@ -221,6 +221,13 @@ pub struct Pool<'a> {
     pub risk: Option<RiskSummary<'a>>,
     /// DexScreener enrichment (when the keeper has it enabled).
     pub market: Option<MarketSummary<'a>>,
+    /// The base token's symbol and name as its contract or metadata gives them: untrusted text,
+    /// to be shown as text only. `null` until the keeper has read them.
+    pub base_symbol: Option<&'a str>,
+    pub base_name: Option<&'a str>,
+    /// Decimals of the base token and of the quote token (the other side), when known.
+    pub base_decimals: Option<i64>,
+    pub quote_decimals: Option<i64>,
     /// The quote-side reserve (the liquidity sort key).
     #[serde(skip)]
     pub quote_reserve: &'a str,
@@ -289,6 +296,10 @@ impl<'a> Pool<'a> {
             creator: opt_text(15)?,
             risk,
             market,
+            base_symbol: opt_text(35)?,
+            base_name: opt_text(36)?,
+            base_decimals: r.get(37)?,
+            quote_decimals: r.get(38)?,
             quote_reserve: text(22)?,
         })
     }

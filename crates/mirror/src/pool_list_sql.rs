@@ -46,7 +46,7 @@ const QUOTE_RESERVE: &str =
 
 /// The columns every pool statement returns, in order (`direct::Pool` reads them by
 /// position; the build checks the names).
-pub const POOL_COLUMNS: [&str; 35] = [
+pub const POOL_COLUMNS: [&str; 39] = [
     "id",
     "chain",
     "venue",
@@ -82,6 +82,10 @@ pub const POOL_COLUMNS: [&str; 35] = [
     "websites",
     "socials",
     "fetched_at_ms",
+    "base_symbol",
+    "base_name",
+    "base_decimals",
+    "quote_decimals",
 ];
 
 fn select() -> String {
@@ -91,10 +95,15 @@ fn select() -> String {
             p.creator, r.id AS risk_id, r.score, r.verdict, r.tradeable, r.summary,
             r.created_at_ms AS risk_created_at_ms, {QUOTE_RESERVE} AS quote_reserve,
             m.listed, m.dex, m.pair_address, m.url, m.price_usd, m.liquidity_usd, m.fdv_usd, m.market_cap_usd,
-            m.pair_created_at_ms, m.websites, m.socials, m.fetched_at_ms
+            m.pair_created_at_ms, m.websites, m.socials, m.fetched_at_ms,
+            bt.symbol AS base_symbol, bt.name AS base_name, bt.decimals AS base_decimals,
+            qt.decimals AS quote_decimals
          FROM pools p
          LEFT JOIN risk_reports r ON r.id = (SELECT max(id) FROM risk_reports WHERE pool_id = p.id)
          LEFT JOIN token_markets m ON m.chain = p.chain AND m.token = COALESCE(p.base_token, p.token_a)
+         LEFT JOIN tokens bt ON bt.chain = p.chain AND bt.address = COALESCE(p.base_token, p.token_a)
+         LEFT JOIN tokens qt ON qt.chain = p.chain
+            AND qt.address = CASE WHEN p.base_token = p.token_b THEN p.token_a ELSE p.token_b END
          WHERE 1 = 1"
     )
 }

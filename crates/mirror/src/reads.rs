@@ -264,6 +264,8 @@ pub struct TradeFilter<'a> {
     pub status: Option<&'a str>,
     /// Only ids below this (the cursor).
     pub before_id: Option<i64>,
+    /// Only positions in this pool, and their trades.
+    pub pool: Option<&'a str>,
 }
 
 /// Trades newest first.
@@ -276,13 +278,15 @@ pub async fn trades_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) -> Re
            FROM trades
            WHERE (?1 IS NULL OR chain = ?1) AND (?2 IS NULL OR mode = ?2) AND (?3 IS NULL OR side = ?3)
              AND (?4 IS NULL OR status = ?4) AND (?5 IS NULL OR id < ?5)
+             AND (?7 IS NULL OR position_id IN (SELECT id FROM positions WHERE pool_address = ?7))
            ORDER BY id DESC LIMIT ?6"#,
         f.chain,
         f.mode,
         f.side,
         f.status,
         f.before_id,
-        limit
+        limit,
+        f.pool
     )
     .fetch_all(db)
     .await?)
@@ -350,24 +354,51 @@ pub struct PositionListRow {
     /// Since when, and why, the position is trapped (while it is).
     pub trapped_at_ms: Option<i64>,
     pub trapped_reason: Option<String>,
+    /// The buy's latency funnel: the pool seen, the decision to buy, the buy sent and included
+    /// (unix ms), the block (slot) of the launch and of the buy, and pool seen to first
+    /// broadcast in microseconds.
+    pub seen_at_ms: Option<i64>,
+    pub decided_at_ms: Option<i64>,
+    pub sent_at_ms: Option<i64>,
+    pub included_at_ms: Option<i64>,
+    pub launch_block: Option<i64>,
+    pub buy_block: Option<i64>,
+    pub latency_us: Option<i64>,
 }
 
 /// Positions newest first (`side` is ignored).
 pub async fn positions_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) -> Result<Vec<PositionListRow>> {
     Ok(sqlx::query_as!(
         PositionListRow,
-        r#"SELECT id AS "id!", chain, mode, status, pool_address, venue, token, quote_token, size, cost, proceeds,
-                  last_value, peak_value, exit_reason, opened_at_ms, closed_at_ms, quote_usd, cost_usd, proceeds_usd,
-                  value_usd, pnl_usd, usd_at_ms, trapped_at_ms, trapped_reason
+        r#"SELECT positions.id AS "id!", positions.chain AS chain, positions.mode AS mode,
+                  positions.status AS status, positions.pool_address AS pool_address, positions.venue AS venue,
+                  positions.token AS token, positions.quote_token AS quote_token, positions.size AS size,
+                  positions.cost AS cost, positions.proceeds AS proceeds, positions.last_value AS last_value,
+                  positions.peak_value AS peak_value, positions.exit_reason AS exit_reason,
+                  positions.opened_at_ms AS opened_at_ms, positions.closed_at_ms AS closed_at_ms,
+                  positions.quote_usd AS quote_usd, positions.cost_usd AS cost_usd,
+                  positions.proceeds_usd AS proceeds_usd, positions.value_usd AS value_usd,
+                  positions.pnl_usd AS pnl_usd, positions.usd_at_ms AS usd_at_ms,
+                  positions.trapped_at_ms AS trapped_at_ms, positions.trapped_reason AS trapped_reason,
+                  (SELECT first_seen_at_ms FROM pools WHERE pools.id = positions.pool_id) AS "seen_at_ms?: i64",
+                  (SELECT decided_at_ms FROM decisions WHERE decisions.position_id = positions.id
+                     ORDER BY decisions.id LIMIT 1) AS "decided_at_ms?: i64",
+                  b.sent_at_ms AS "sent_at_ms?: i64", b.settled_at_ms AS "included_at_ms?: i64",
+                  (SELECT created_slot FROM pools WHERE pools.id = positions.pool_id) AS "launch_block?: i64",
+                  b.block AS "buy_block?: i64", b.latency_us AS "latency_us?: i64"
            FROM positions
-           WHERE (?1 IS NULL OR chain = ?1) AND (?2 IS NULL OR mode = ?2) AND (?3 IS NULL OR status = ?3)
-             AND (?4 IS NULL OR id < ?4)
-           ORDER BY id DESC LIMIT ?5"#,
+           LEFT JOIN trades b ON b.id = (SELECT min(id) FROM trades WHERE trades.position_id = positions.id
+                                             AND trades.side = 'buy')
+           WHERE (?1 IS NULL OR positions.chain = ?1) AND (?2 IS NULL OR positions.mode = ?2)
+             AND (?3 IS NULL OR positions.status = ?3) AND (?4 IS NULL OR positions.id < ?4)
+             AND (?6 IS NULL OR positions.pool_address = ?6)
+           ORDER BY positions.id DESC LIMIT ?5"#,
         f.chain,
         f.mode,
         f.status,
         f.before_id,
-        limit
+        limit,
+        f.pool
     )
     .fetch_all(db)
     .await?)
@@ -490,4 +521,78 @@ pub async fn pool_events_page(
     )
     .fetch_all(db)
     .await?)
+}
+
+/// A closed position's result, for the performance figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClosedPosition {
+    pub id: i64,
+    pub chain: String,
+    pub mode: String,
+    pub quote_token: String,
+    pub cost: String,
+    pub proceeds: String,
+    pub exit_reason: Option<String>,
+    pub closed_at_ms: i64,
+}
+
+/// Every closed position, in the order they closed.
+pub async fn closed_positions(db: &SqlitePool, chain: Option<&str>, mode: Option<&str>) -> Result<Vec<ClosedPosition>> {
+    Ok(sqlx::query_as!(
+        ClosedPosition,
+        r#"SELECT id AS "id!", chain, mode, quote_token, cost, proceeds, exit_reason,
+                  closed_at_ms AS "closed_at_ms!: i64"
+           FROM positions
+           WHERE status = 'closed' AND closed_at_ms IS NOT NULL
+             AND (?1 IS NULL OR chain = ?1) AND (?2 IS NULL OR mode = ?2)
+           ORDER BY closed_at_ms, id"#,
+        chain,
+        mode
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// One chain's trading in one mode now: positions held, and its breaker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainActivity {
+    pub chain: String,
+    pub mode: String,
+    /// Opening, open or closing; and trapped.
+    pub open_positions: i64,
+    pub trapped_positions: i64,
+    pub consecutive_failures: i64,
+    pub breaker_open_until_ms: i64,
+}
+
+/// Every (chain, mode) that holds a position or has a breaker state.
+pub async fn chain_activity(db: &SqlitePool) -> Result<Vec<ChainActivity>> {
+    Ok(sqlx::query_as!(
+        ChainActivity,
+        r#"SELECT k.chain AS "chain!", k.mode AS "mode!",
+                  (SELECT count(*) FROM positions p WHERE p.chain = k.chain AND p.mode = k.mode
+                     AND p.status IN ('opening', 'open', 'closing')) AS "open_positions!: i64",
+                  (SELECT count(*) FROM positions p WHERE p.chain = k.chain AND p.mode = k.mode
+                     AND p.status = 'trapped') AS "trapped_positions!: i64",
+                  COALESCE(s.consecutive_failures, 0) AS "consecutive_failures!: i64",
+                  COALESCE(s.breaker_open_until_ms, 0) AS "breaker_open_until_ms!: i64"
+           FROM (SELECT chain, mode FROM positions UNION SELECT chain, mode FROM trading_state) k
+           LEFT JOIN trading_state s ON s.chain = k.chain AND s.mode = k.mode
+           ORDER BY k.chain, k.mode"#
+    )
+    .fetch_all(db)
+    .await?)
+}
+
+/// What each buy since `since_ms` spent (failed buys left out): (chain, mode, amount_in).
+pub async fn buys_since(db: &SqlitePool, since_ms: i64) -> Result<Vec<(String, String, String)>> {
+    Ok(sqlx::query!(
+        "SELECT chain, mode, amount_in FROM trades WHERE side = 'buy' AND status != 'failed' AND created_at_ms >= ?",
+        since_ms
+    )
+    .fetch_all(db)
+    .await?
+    .into_iter()
+    .map(|r| (r.chain, r.mode, r.amount_in))
+    .collect())
 }

@@ -73,18 +73,53 @@ pub struct KeeperMode {
     /// `live` (real transactions) or `dry_run` (paper trades).
     pub mode: String,
     pub started_at_ms: i64,
+    /// The trading settings it started with (operators' limits, set through the API, override
+    /// the risk and budget ones at each decision).
+    pub settings: KeeperSettings,
+}
+
+/// The keeper's trading settings as configured at start: exit levels, limits and budgets.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct KeeperSettings {
+    /// Sell all when a position's value is this much above its cost (basis points).
+    pub take_profit_bps: u32,
+    /// Sell all when it is this much below its cost.
+    pub stop_loss_bps: u32,
+    /// Sell all when it falls this much from its peak value (0: off).
+    pub trailing_stop_bps: u32,
+    /// Sell all after this long (seconds; 0: never).
+    pub max_hold_secs: u64,
+    pub max_risk_score: u8,
+    pub max_open_positions: u32,
+    /// Per chain, in base units of its quote token (decimal strings).
+    pub budgets: std::collections::BTreeMap<String, ChainSettings>,
+}
+
+/// One chain's configured budget (decimal strings of base units).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(default)]
+pub struct ChainSettings {
+    pub buy_amount: String,
+    pub max_buy: String,
+    pub daily_budget: String,
 }
 
 /// Records how the keeper runs (at start).
-pub async fn record_mode(db: &SqlitePool, trading: bool, live: bool) -> Result<()> {
+pub async fn record_mode(db: &SqlitePool, trading: bool, live: bool, settings: &KeeperSettings) -> Result<()> {
     let (now, mode) = (now_ms(), if live { "live" } else { "dry_run" });
+    // Plain fields and string-keyed maps: serialising cannot fail.
+    let settings = serde_json::to_string(settings).unwrap_or_else(|_| "{}".into());
     sqlx::query!(
-        "INSERT INTO keeper_mode (id, trading, mode, started_at_ms) VALUES (1, ?, ?, ?)
+        "INSERT INTO keeper_mode (id, trading, mode, started_at_ms, settings) VALUES (1, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET trading = excluded.trading, mode = excluded.mode,
-            started_at_ms = excluded.started_at_ms",
+            started_at_ms = excluded.started_at_ms, settings = excluded.settings",
         trading,
         mode,
-        now
+        now,
+        settings
     )
     .execute(db)
     .await?;
@@ -93,10 +128,16 @@ pub async fn record_mode(db: &SqlitePool, trading: bool, live: bool) -> Result<(
 
 /// How the keeper last started, if one has run on this mirror.
 pub async fn mode(db: &SqlitePool) -> Result<Option<KeeperMode>> {
-    Ok(sqlx::query_as!(
-        KeeperMode,
-        r#"SELECT trading AS "trading: bool", mode, started_at_ms FROM keeper_mode WHERE id = 1"#
+    let row = sqlx::query!(
+        r#"SELECT trading AS "trading: bool", mode, started_at_ms, settings FROM keeper_mode WHERE id = 1"#
     )
     .fetch_optional(db)
-    .await?)
+    .await?;
+    Ok(row.map(|r| KeeperMode {
+        trading: r.trading,
+        mode: r.mode,
+        started_at_ms: r.started_at_ms,
+        // Settings of an older keeper (or none): defaults, never a failed health read.
+        settings: serde_json::from_str(&r.settings).unwrap_or_default(),
+    }))
 }

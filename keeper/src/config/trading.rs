@@ -233,3 +233,29 @@ impl TradingConfig {
         None
     }
 }
+
+impl TradingConfig {
+    /// What the mirror records of these settings at start, for the API and the dashboard.
+    pub fn settings(&self) -> mirror::tasks::KeeperSettings {
+        mirror::tasks::KeeperSettings {
+            take_profit_bps: self.take_profit_bps,
+            stop_loss_bps: self.stop_loss_bps,
+            trailing_stop_bps: self.trailing_stop_bps,
+            max_hold_secs: self.max_hold_secs,
+            max_risk_score: self.max_risk_score,
+            max_open_positions: self.max_open_positions,
+            budgets: self
+                .chains
+                .iter()
+                .map(|(chain, b)| {
+                    let settings = mirror::tasks::ChainSettings {
+                        buy_amount: b.buy_amount.to_string(),
+                        max_buy: b.max_buy.to_string(),
+                        daily_budget: b.daily_budget.to_string(),
+                    };
+                    (chain.clone(), settings)
+                })
+                .collect(),
+        }
+    }
+}
