@@ -55,7 +55,7 @@ ensure_dashboard() {
   local stamp="dashboard/node_modules/.lock-sha256" want
   want="$(sha256sum dashboard/package-lock.json | cut -d' ' -f1)"
   if [ ! -d dashboard/node_modules ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    log "npm ci (the dashboard: React, Vite, vitest)"
+    log "npm ci (the dashboard: React, Vite, lightweight-charts, vitest, playwright-core)"
     (cd dashboard && npm ci --no-audit --no-fund --loglevel=error)
     echo "$want" > "$stamp"
   fi
@@ -65,6 +65,18 @@ ensure_dashboard() {
   fi
   log "building the dashboard (type check, vite build)"
   (cd dashboard && npm run --silent build >/dev/null)
+}
+
+# Debian's Chromium, for the dashboard's end-to-end test (Playwright drives it through
+# executablePath: no browser can be downloaded). CHROMIUM names another binary.
+ensure_chromium() {
+  export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+  [ -x "$CHROMIUM" ] && return 0
+  log "installing Debian's chromium (the dashboard's end-to-end test)"
+  local sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq chromium >/dev/null 2>&1 \
+    || { $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq chromium >/dev/null; }
+  [ -x "$CHROMIUM" ] || { echo "chromium did not install at $CHROMIUM" >&2; return 1; }
 }
 
 # Python tools (scripts/requirements-dev.txt) in a venv next to the shared target directory.

@@ -20,6 +20,7 @@ ensure_toolchain
 ensure_node_tools
 ensure_dashboard --test
 $fast || ensure_python_tools
+$fast || ensure_chromium
 # Program-test logs every instruction at debug level unless told otherwise.
 export RUST_LOG="${RUST_LOG:-error}"
 

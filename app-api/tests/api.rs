@@ -194,6 +194,15 @@ async fn token_with_latest_risk_report_and_findings() {
     assert_eq!(body["risk"]["tradeable"], false);
     assert_eq!(body["risk"]["findings"][0]["check"], "sell_reverts");
     assert_eq!(body["risk"]["findings"][0]["measured"]["sold"], "100");
+    // The history: every report, newest first, each with its findings.
+    let (status, history, _) =
+        get(&f.app, "/api/v1/tokens/bsc/0x00000000000000000000000000000000000000AA/reports").await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    let verdicts: Vec<&str> = history.as_array().unwrap().iter().map(|r| r["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["critical", "medium"]);
+    assert_eq!(history[1]["findings"][1]["check"], "buy_tax");
+    let (status, _, _) = get(&f.app, "/api/v1/tokens/bsc/0xdead/reports").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, body, _) = get(&f.app, "/api/v1/tokens?chain=bsc").await;
     assert_eq!(body["items"][0]["chain"], "bsc");
 }

@@ -651,11 +651,7 @@ async fn the_official_typescript_clients_drive_the_localnet_and_every_builder() 
     let f = fixture().await;
     let (net, payer, app) = on_localnet(&f).await;
     Launcher { net: &net, payer: &payer }.ensure_config().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let api = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
-    });
+    let api = common::serve(app).await;
     let suite = root.join("app-api/tests/wallet-clients/wallets.test.mjs");
     // Each node test has its own timeout, so the run is bounded; the servers keep running on
     // this runtime's workers meanwhile.

@@ -1,145 +1,92 @@
-import { useEffect, useState } from "react";
-import { get, type Health, type Page, type Pool, type Position } from "./api";
-import { formatUnits, pnlSign, verdictColour } from "./format";
-import { follow } from "./stream";
+// The shell: the live / dry-run banner on every page, navigation, sign-in, and the page the
+// URL's hash names.
 
-type Tab = "overview" | "discoveries" | "positions";
+import { useEffect, useState, type FormEvent } from "react";
+import { currentSession, get, login, logout, type Health, type Session } from "./api";
+import { Discoveries } from "./pages/Discoveries";
+import { Operator } from "./pages/Operator";
+import { Banner, Overview } from "./pages/Overview";
+import { Performance } from "./pages/Performance";
+import { PoolPage } from "./pages/PoolPage";
+import { Pools } from "./pages/Pools";
+import { Positions } from "./pages/Positions";
+import { useRoute } from "./router";
 
-const colours = { profit: "#2e7d32", loss: "#c62828", flat: "inherit" };
+const PAGES = ["overview", "discoveries", "pools", "positions", "performance", "operator"] as const;
 
-function Pnl({ value }: { value: string | null }) {
-  if (value === null) return <span>-</span>;
-  return <span style={{ color: colours[pnlSign(value)] }}>{formatUnits(value, 0)}</span>;
-}
-
-function Overview() {
-  const [health, setHealth] = useState<Health | null>(null);
-  const [positions, setPositions] = useState<Position[]>([]);
-  useEffect(() => {
-    const load = () => {
-      get<Health>("/health").then(setHealth).catch(() => setHealth(null));
-      get<Page<Position>>("/positions?limit=100").then((p) => setPositions(p.items)).catch(() => undefined);
-    };
-    load();
-    const t = setInterval(load, 5_000);
-    return () => clearInterval(t);
-  }, []);
-  const mode = health?.keeper;
-  const live = mode?.trading === true && mode.mode === "live";
-  const banner = !mode
-    ? "NO KEEPER has run on this mirror"
-    : !mode.trading
-      ? "TRADING OFF: the keeper only discovers and scores"
-      : live
-        ? "LIVE: the keeper trades with real money"
-        : "DRY-RUN: paper trades only";
-  const trapped = positions.filter((p) => p.status === "trapped");
-  const open = positions.filter((p) => p.status === "open" || p.status === "trapped");
-  return (
-    <section>
-      <div role="status" style={{ padding: 12, fontWeight: "bold", color: "white", background: live ? "#c62828" : "#1565c0" }}>
-        {banner}
-      </div>
-      {trapped.length > 0 && (
-        <div role="alert" style={{ padding: 12, background: "#fdecea" }}>
-          {trapped.length} trapped position(s):{" "}
-          {trapped.map((p) => `#${p.id} ${p.trapped_reason ?? ""}`).join("; ")}
-        </div>
-      )}
-      <h2>Keeper health: {health?.status ?? "unknown"}</h2>
-      <table>
-        <thead>
-          <tr><th>source</th><th>chain</th><th>slot</th><th>lag</th></tr>
-        </thead>
-        <tbody>
-          {health?.sources.map((s) => (
-            <tr key={`${s.source}-${s.chain}`}><td>{s.source}</td><td>{s.chain}</td><td>{s.slot}</td><td>{s.lag ?? "-"}</td></tr>
-          ))}
-        </tbody>
-      </table>
-      <h2>Open positions: {open.length}</h2>
-    </section>
-  );
-}
-
-function Discoveries() {
-  const [pools, setPools] = useState<Pool[]>([]);
-  const [up, setUp] = useState(false);
-  const [chain, setChain] = useState("");
-  useEffect(() => {
-    const load = () =>
-      get<Page<Pool>>(`/discoveries?limit=100${chain ? `&chain=${encodeURIComponent(chain)}` : ""}`)
-        .then((p) => setPools(p.items))
-        .catch(() => undefined);
-    load();
-    let pending: ReturnType<typeof setTimeout> | undefined;
-    const stop = follow(
-      ["discovery"],
-      () => {
-        // Many discoveries a second: one reload per quarter second at most.
-        if (!pending) pending = setTimeout(() => { pending = undefined; load(); }, 250);
-      },
-      setUp,
+function SignIn({ session, onChange }: { session: Session | null; onChange: (s: Session | null) => void }) {
+  const [username, setUsername] = useState("");
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  if (session)
+    return (
+      <span data-testid="signed-in">
+        {session.username} ({session.role}){" "}
+        <button onClick={() => logout().finally(() => onChange(null))}>Sign out</button>
+      </span>
     );
-    return () => { stop(); clearTimeout(pending); };
-  }, [chain]);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    setError(null);
+    login(username.trim(), password)
+      .then((s) => {
+        setPassword("");
+        onChange(s);
+      })
+      .catch((err: Error) => setError(err.message));
+  };
   return (
-    <section>
-      <p>Live feed: {up ? "connected" : "reconnecting…"}</p>
-      <label>Chain <input value={chain} onChange={(e) => setChain(e.target.value.trim())} /></label>
-      <ul>
-        {pools.map((p) => (
-          <li key={p.id}>
-            <strong>{p.chain}</strong> {p.venue} {p.base_token ?? p.token_a}{" "}
-            {p.risk ? (
-              <span style={{ color: verdictColour(p.risk.verdict) }}>
-                {p.risk.score} {p.risk.verdict}: {p.risk.summary}
-              </span>
-            ) : (
-              <em>not scored yet</em>
-            )}
-          </li>
-        ))}
-      </ul>
-    </section>
-  );
-}
-
-function Positions() {
-  const [positions, setPositions] = useState<Position[]>([]);
-  useEffect(() => {
-    get<Page<Position>>("/positions?limit=200").then((p) => setPositions(p.items)).catch(() => undefined);
-  }, []);
-  return (
-    <table>
-      <thead>
-        <tr><th>#</th><th>chain</th><th>mode</th><th>status</th><th>token</th><th>size</th><th>cost</th><th>realized</th><th>unrealized</th><th>exit</th></tr>
-      </thead>
-      <tbody>
-        {positions.map((p) => (
-          <tr key={p.id}>
-            <td>{p.id}</td><td>{p.chain}</td><td>{p.mode}</td><td>{p.status}</td><td>{p.token}</td>
-            <td>{formatUnits(p.size, 0)}</td><td>{formatUnits(p.cost, 0)}</td>
-            <td><Pnl value={p.realized_pnl} /></td><td><Pnl value={p.unrealized_pnl} /></td><td>{p.exit_reason ?? ""}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <form onSubmit={submit} aria-label="sign in" style={{ display: "inline-flex", gap: 4 }}>
+      <input aria-label="username" autoComplete="username" value={username} onChange={(e) => setUsername(e.target.value)} />
+      <input aria-label="password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} />
+      <button type="submit">Sign in</button>
+      {error && <span role="alert" style={{ color: "#c62828" }}>{error}</span>}
+    </form>
   );
 }
 
 export function App() {
-  const [tab, setTab] = useState<Tab>("overview");
+  const route = useRoute();
+  const [session, setSession] = useState<Session | null>(currentSession);
+  const [health, setHealth] = useState<Health | null>(null);
+  useEffect(() => {
+    let first = true;
+    const load = () =>
+      get<Health>("/health")
+        .then((h) => {
+          setHealth(h);
+          if (first) {
+            first = false;
+            // The first paint with data: the banner can say live or dry-run.
+            performance.mark("dashboard-ready");
+          }
+        })
+        .catch(() => setHealth(null));
+    load();
+    const t = setInterval(load, 5_000);
+    return () => clearInterval(t);
+  }, []);
   return (
     <main style={{ fontFamily: "system-ui, sans-serif", margin: 16 }}>
-      <nav style={{ display: "flex", gap: 8 }}>
-        {(["overview", "discoveries", "positions"] as Tab[]).map((t) => (
-          <button key={t} onClick={() => setTab(t)} aria-pressed={tab === t}>{t}</button>
-        ))}
-      </nav>
-      {tab === "overview" && <Overview />}
-      {tab === "discoveries" && <Discoveries />}
-      {tab === "positions" && <Positions />}
+      <Banner health={health} />
+      <header style={{ display: "flex", gap: 8, alignItems: "center", flexWrap: "wrap", margin: "8px 0" }}>
+        <nav style={{ display: "flex", gap: 8 }}>
+          {PAGES.map((p) => (
+            <a key={p} href={`#/${p}`} aria-current={route.page === p ? "page" : undefined} style={{ fontWeight: route.page === p ? 700 : 400 }}>
+              {p}
+            </a>
+          ))}
+        </nav>
+        <span style={{ flex: 1 }} />
+        <SignIn session={session} onChange={setSession} />
+      </header>
+      {route.page === "overview" && <Overview health={health} />}
+      {route.page === "discoveries" && <Discoveries />}
+      {route.page === "pools" && <Pools />}
+      {route.page === "pool" && <PoolPage chain={route.chain} address={route.address} health={health} />}
+      {route.page === "positions" && <Positions session={session} />}
+      {route.page === "performance" && <Performance />}
+      {route.page === "operator" && <Operator session={session} />}
     </main>
   );
 }

@@ -1,6 +1,6 @@
-// The API's shapes this dashboard reads (see GET /api/v1/openapi.json), and one fetch helper.
-// Amounts are exact integer strings; chain text (token symbols, findings) is data, rendered
-// as text only.
+// The API's shapes this dashboard reads (see GET /api/v1/openapi.json), the session, and the
+// fetch helpers. Amounts are exact integer strings; chain text (token symbols and names,
+// findings) is data, rendered as text only.
 
 export interface SourceLag {
   source: string;
@@ -18,10 +18,21 @@ export interface Task {
   last_error: string | null;
 }
 
+export interface KeeperSettings {
+  take_profit_bps: number;
+  stop_loss_bps: number;
+  trailing_stop_bps: number;
+  max_hold_secs: number;
+  max_risk_score: number;
+  max_open_positions: number;
+  budgets: Record<string, { buy_amount: string; max_buy: string; daily_budget: string }>;
+}
+
 export interface KeeperMode {
   trading: boolean;
   mode: "live" | "dry_run";
   started_at_ms: number;
+  settings: KeeperSettings;
 }
 
 export interface Health {
@@ -49,8 +60,51 @@ export interface Pool {
   base_token: string | null;
   reserve_a: string;
   reserve_b: string;
+  created_slot: number | null;
   first_seen_at_ms: number;
   risk: RiskSummary | null;
+  market: { price_usd: string | null; liquidity_usd: string | null; fdv_usd: string | null; url: string | null } | null;
+  base_symbol: string | null;
+  base_name: string | null;
+  base_decimals: number | null;
+  quote_decimals: number | null;
+}
+
+export interface ReservePoint {
+  slot: number;
+  block_time: number | null;
+  ingested_at_ms: number;
+  kind: string;
+  reserve_a: string;
+  reserve_b: string;
+}
+
+export interface PoolDetail extends Pool {
+  reserve_history: ReservePoint[];
+}
+
+export interface Finding {
+  check: string;
+  severity: string;
+  explanation: string;
+}
+
+export interface RiskReport extends RiskSummary {
+  id: number;
+  findings: Finding[];
+  measured_slot: number | null;
+  created_at_ms: number;
+}
+
+export interface TokenDetail {
+  chain: string;
+  address: string;
+  symbol: string | null;
+  name: string | null;
+  decimals: number | null;
+  total_supply: string | null;
+  risk: RiskReport | null;
+  reports: number;
 }
 
 export interface Position {
@@ -58,16 +112,95 @@ export interface Position {
   chain: string;
   mode: string;
   status: string;
+  pool_address: string;
+  venue: string;
   token: string;
+  quote_token: string;
   size: string;
   cost: string;
   proceeds: string;
   last_value: string | null;
+  peak_value: string | null;
   exit_reason: string | null;
+  opened_at_ms: number;
+  closed_at_ms: number | null;
   realized_pnl: string | null;
   unrealized_pnl: string | null;
   pnl_usd: string | null;
   trapped_reason: string | null;
+  seen_at_ms: number | null;
+  decided_at_ms: number | null;
+  sent_at_ms: number | null;
+  included_at_ms: number | null;
+  launch_block: number | null;
+  buy_block: number | null;
+  latency_us: number | null;
+}
+
+export interface Trade {
+  id: number;
+  position_id: number;
+  chain: string;
+  side: "buy" | "sell";
+  reason: string;
+  status: string;
+  amount_in: string;
+  amount_out: string | null;
+  block: number | null;
+  created_at_ms: number;
+  settled_at_ms: number | null;
+}
+
+export interface Performance {
+  chain: string;
+  mode: string;
+  quote_token: string;
+  closed: number;
+  wins: number;
+  losses: number;
+  win_rate_bps: number;
+  net_pnl: string;
+  gross_profit: string;
+  gross_loss: string;
+  profit_factor: string | null;
+  max_drawdown: string;
+  today_pnl: string;
+  equity: { at_ms: number; position_id: number; equity: string }[];
+}
+
+export interface ChainOverview {
+  chain: string;
+  mode: string;
+  open_positions: number;
+  trapped_positions: number;
+  max_open_positions: number | null;
+  spent_today: string;
+  daily_budget: string | null;
+  consecutive_failures: number;
+  breaker_open_until_ms: number;
+  breaker_open: boolean;
+}
+
+export interface Overview {
+  paused: boolean;
+  day_start_ms: number;
+  chains: ChainOverview[];
+}
+
+export interface Controls {
+  paused: boolean;
+  limits: Record<string, unknown>;
+  updated_at_ms: number;
+  updated_by: string | null;
+}
+
+export interface AuditEntry {
+  id: number;
+  at_ms: number;
+  username: string | null;
+  ip: string | null;
+  action: string;
+  detail: string | null;
 }
 
 export interface Page<T> {
@@ -75,8 +208,75 @@ export interface Page<T> {
   next_cursor: string | null;
 }
 
-export async function get<T>(path: string): Promise<T> {
-  const r = await fetch(`/api/v1${path}`, { headers: { accept: "application/json" } });
-  if (!r.ok && r.status !== 503) throw new Error(`${path}: ${r.status}`);
-  return (await r.json()) as T;
+export interface Session {
+  token: string;
+  username: string;
+  role: "viewer" | "operator";
+  expires_at_ms: number;
+}
+
+/** A refused request: the API's error code, message and, for a 400, the field at fault. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly field: string | null,
+  ) {
+    super(message);
+  }
+}
+
+const SESSION_KEY = "amm-sniper-session";
+
+/** The signed-in session (kept for this browser tab only), if it has not expired. */
+export function currentSession(): Session | null {
+  try {
+    const s = JSON.parse(sessionStorage.getItem(SESSION_KEY) ?? "null") as Session | null;
+    return s && s.expires_at_ms > Date.now() ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { accept: "application/json" };
+  const session = currentSession();
+  if (session) headers.authorization = `Bearer ${session.token}`;
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const r = await fetch(`/api/v1${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  const json = text ? (JSON.parse(text) as unknown) : null;
+  // Health answers 503 with its body when the mirror is unreachable: that is data too.
+  if (!r.ok && !(r.status === 503 && path === "/health")) {
+    const e = (json ?? {}) as { code?: string; message?: string; field?: string };
+    throw new ApiError(r.status, e.code ?? "error", e.message ?? `${method} ${path}: ${r.status}`, e.field ?? null);
+  }
+  return json as T;
+}
+
+export const get = <T>(path: string) => call<T>("GET", path);
+export const post = <T>(path: string, body?: unknown) => call<T>("POST", path, body);
+export const put = <T>(path: string, body?: unknown) => call<T>("PUT", path, body);
+
+export async function login(username: string, password: string): Promise<Session> {
+  const s = await post<Session>("/auth/login", { username, password });
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+  return s;
+}
+
+export async function logout(): Promise<void> {
+  try {
+    await post("/auth/logout");
+  } finally {
+    sessionStorage.removeItem(SESSION_KEY);
+  }
+}
+
+/** `path` with the query parameters that are set. */
+export function withQuery(path: string, params: Record<string, string | number | null | undefined>): string {
+  const q = Object.entries(params)
+    .filter(([, v]) => v !== null && v !== undefined && v !== "")
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`);
+  return q.length ? `${path}?${q.join("&")}` : path;
 }

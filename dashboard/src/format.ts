@@ -43,3 +43,51 @@ export function verdictColour(verdict: string): string {
       return "#c62828";
   }
 }
+
+/** Fractional digits of the exact prices below. */
+export const PRICE_DECIMALS = 18;
+
+/** The price of one whole base token in whole quote tokens, from base-unit amounts on each
+ * side (reserves, or a position's size and cost), as an exact integer string scaled by
+ * 10^PRICE_DECIMALS (rounded down); `null` when the base amount is zero or an input is not an
+ * integer string. */
+export function priceOf(base: string, quote: string, baseDecimals: number, quoteDecimals: number): string | null {
+  if (!/^\d+$/.test(base) || !/^\d+$/.test(quote)) return null;
+  const b = BigInt(base);
+  if (b === 0n) return null;
+  const scaled = BigInt(quote) * 10n ** BigInt(baseDecimals + PRICE_DECIMALS);
+  return (scaled / (b * 10n ** BigInt(quoteDecimals))).toString();
+}
+
+/** `price` (an integer string) times (10,000 + `bps`) / 10,000, rounded down: a level `bps`
+ * basis points above (or, negative, below) it. */
+export function scaleBps(price: string, bps: number): string {
+  return ((BigInt(price) * BigInt(10_000 + bps)) / 10_000n).toString();
+}
+
+/** A scaled price as the chart's y coordinate. Only the plot uses this float: every figure
+ * shown as text comes from the exact string. */
+export function plotValue(scaledPrice: string): number {
+  return Number(formatUnits(scaledPrice, PRICE_DECIMALS, false));
+}
+
+/** A price for reading: exact digits, at most `significant` of them after the leading zeros. */
+export function formatPrice(scaledPrice: string, significant = 6): string {
+  const full = formatUnits(scaledPrice, PRICE_DECIMALS);
+  const m = /^(-?[\d,]*)\.(0*)(\d*)$/.exec(full);
+  if (!m) return full;
+  const digits = m[3].slice(0, significant).replace(/0+$/, "");
+  return digits ? `${m[1]}.${m[2]}${digits}` : m[1];
+}
+
+/** Milliseconds between two instants, for the latency funnel ("-" when one is unknown). */
+export function elapsed(from: number | null, to: number | null): string {
+  if (from === null || to === null) return "-";
+  const ms = to - from;
+  return ms < 1_000 ? `${ms} ms` : `${(ms / 1_000).toFixed(1)} s`;
+}
+
+/** A long address as its first and last characters. */
+export function shortAddress(a: string): string {
+  return a.length > 14 ? `${a.slice(0, 6)}…${a.slice(-4)}` : a;
+}

@@ -20,6 +20,7 @@ use crate::AppState;
         super::pools::events,
         super::tokens::tokens,
         super::tokens::token,
+        super::tokens::reports,
         super::trades::trades,
         super::trades::positions,
         super::trades::position_events,

@@ -83,6 +83,31 @@ pub async fn tokens(State(state): State<AppState>, params: Params) -> ApiResult<
     })))
 }
 
+/// A stored report as the API shows it, its findings parsed.
+fn report(r: mirror::reads::LatestReport) -> RiskReport {
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&r.findings).unwrap_or_default();
+    let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    RiskReport {
+        id: r.id,
+        pool_address: r.pool_address,
+        score: r.score,
+        verdict: r.verdict,
+        tradeable: r.tradeable,
+        summary: r.summary,
+        findings: findings
+            .iter()
+            .map(|f| Finding {
+                check: text(f, "check"),
+                severity: text(f, "severity"),
+                explanation: text(f, "explanation"),
+                measured: f["measured"].clone(),
+            })
+            .collect(),
+        measured_slot: r.measured_slot,
+        created_at_ms: r.created_at_ms,
+    }
+}
+
 /// One token with its latest risk report and every finding.
 #[utoipa::path(get, path = "/api/v1/tokens/{chain}/{address}", tag = "tokens",
     params(("chain" = String, Path, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"), ("address" = String, Path, pattern = "^[A-Za-z0-9]{1,64}$", description = "token address or mint")),
@@ -98,44 +123,31 @@ pub async fn token(
     let token =
         mirror::reads::token(&state.db, &chain, &address).await?.ok_or_else(|| ApiError::NotFound("token".into()))?;
     let (latest, reports) = mirror::reads::latest_report(&state.db, &chain, &address).await?;
-    let risk = latest.map(
-        |mirror::reads::LatestReport {
-             id,
-             pool_address,
-             score,
-             verdict,
-             tradeable,
-             summary,
-             findings,
-             measured_slot,
-             created_at_ms,
-         }| {
-            let findings: Vec<serde_json::Value> = serde_json::from_str(&findings).unwrap_or_default();
-            let text = |v: &serde_json::Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
-            RiskReport {
-                id,
-                pool_address,
-                score,
-                verdict,
-                tradeable,
-                summary,
-                findings: findings
-                    .iter()
-                    .map(|f| Finding {
-                        check: text(f, "check"),
-                        severity: text(f, "severity"),
-                        explanation: text(f, "explanation"),
-                        measured: f["measured"].clone(),
-                    })
-                    .collect(),
-                measured_slot,
-                created_at_ms,
-            }
-        },
-    );
+    let risk = latest.map(report);
     Ok(Json(TokenDetail { token, risk, reports }))
 }
 
+/// A token's risk-report history, newest first (the latest 100): how its score changed as the
+/// keeper looked again.
+#[utoipa::path(get, path = "/api/v1/tokens/{chain}/{address}/reports", tag = "tokens",
+    params(("chain" = String, Path, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"), ("address" = String, Path, pattern = "^[A-Za-z0-9]{1,64}$", description = "token address or mint")),
+    responses((status = 200, body = Vec<RiskReport>), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn reports(
+    State(state): State<AppState>,
+    Path((chain, address)): Path<(String, String)>,
+    params: Params,
+) -> ApiResult<Json<Vec<RiskReport>>> {
+    params.only(&[])?;
+    check_chain("chain", &chain)?;
+    let address = normalize_address("address", &address)?;
+    mirror::reads::token(&state.db, &chain, &address).await?.ok_or_else(|| ApiError::NotFound("token".into()))?;
+    let rows = mirror::reads::report_history(&state.db, &chain, &address, 100).await?;
+    Ok(Json(rows.into_iter().map(report).collect()))
+}
+
 pub fn router() -> Router<AppState> {
-    Router::new().route("/tokens", get(tokens)).route("/tokens/{chain}/{address}", get(token))
+    Router::new()
+        .route("/tokens", get(tokens))
+        .route("/tokens/{chain}/{address}", get(token))
+        .route("/tokens/{chain}/{address}/reports", get(reports))
 }

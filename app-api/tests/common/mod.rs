@@ -91,6 +91,17 @@ pub async fn fixture() -> Fixture {
     Fixture { _dir: dir, app, state }
 }
 
+/// Serves `app` on a real socket of 127.0.0.1 (with the client address the API's rate limit and
+/// audit log read), on this runtime's workers; its base URL.
+pub async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+    });
+    url
+}
+
 pub async fn get(app: &Router, uri: &str) -> (StatusCode, Value, axum::http::HeaderMap) {
     let resp = app.clone().oneshot(Request::get(uri).body(Body::empty()).unwrap()).await.unwrap();
     let status = resp.status();

@@ -225,6 +225,21 @@ pub async fn latest_report(db: &SqlitePool, chain: &str, token: &str) -> Result<
     Ok((latest, count))
 }
 
+/// A token's risk reports, newest first (at most `limit`): its report history.
+pub async fn report_history(db: &SqlitePool, chain: &str, token: &str, limit: i64) -> Result<Vec<LatestReport>> {
+    Ok(sqlx::query_as!(
+        LatestReport,
+        r#"SELECT id AS "id!", pool_address, score, verdict, tradeable AS "tradeable: bool", summary, findings,
+                  measured_slot, created_at_ms
+           FROM risk_reports WHERE chain = ? AND token = ? ORDER BY id DESC LIMIT ?"#,
+        chain,
+        token,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}
+
 /// A trade as the API lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -451,7 +466,10 @@ pub async fn position_events(db: &SqlitePool, position_id: i64) -> Result<Option
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReservePoint {
     pub slot: i64,
+    /// The block's time (unix seconds) when the chain gave it, and when the keeper stored the
+    /// event (unix ms): a time axis for chains and dry runs whose events carry no block time.
     pub block_time: Option<i64>,
+    pub ingested_at_ms: i64,
     pub kind: String,
     pub reserve_a: String,
     pub reserve_b: String,
@@ -461,7 +479,7 @@ pub struct ReservePoint {
 pub async fn reserve_history(db: &SqlitePool, chain: &str, pool: &str) -> Result<Vec<ReservePoint>> {
     let mut points = sqlx::query_as!(
         ReservePoint,
-        r#"SELECT slot, block_time, kind, reserve_a_after AS "reserve_a!", reserve_b_after AS "reserve_b!"
+        r#"SELECT slot, block_time, ingested_at_ms, kind, reserve_a_after AS "reserve_a!", reserve_b_after AS "reserve_b!"
            FROM pool_events
            WHERE chain = ? AND pool_address = ? AND reserve_a_after IS NOT NULL AND reserve_b_after IS NOT NULL
            ORDER BY slot DESC, id DESC LIMIT 500"#,

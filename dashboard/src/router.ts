@@ -1,0 +1,38 @@
+// Pages are addressed by the URL's hash (#/pool/bsc/0x…), so app-api serves one page at `/`.
+
+import { useEffect, useState } from "react";
+
+export type Route =
+  | { page: "overview" | "discoveries" | "pools" | "positions" | "performance" | "operator" }
+  | { page: "pool"; chain: string; address: string };
+
+export function parse(hash: string): Route {
+  const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  switch (parts[0]) {
+    case "discoveries":
+    case "pools":
+    case "positions":
+    case "performance":
+    case "operator":
+      return { page: parts[0] };
+    case "pool":
+      if (parts[1] && parts[2]) return { page: "pool", chain: parts[1], address: parts[2] };
+      return { page: "pools" };
+    default:
+      return { page: "overview" };
+  }
+}
+
+export function poolHref(chain: string, address: string): string {
+  return `#/pool/${encodeURIComponent(chain)}/${encodeURIComponent(address)}`;
+}
+
+export function useRoute(): Route {
+  const [route, setRoute] = useState(() => parse(location.hash));
+  useEffect(() => {
+    const on = () => setRoute(parse(location.hash));
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  return route;
+}
