@@ -44,7 +44,7 @@ after(async () => {
   await browser?.close();
 });
 
-const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+const shot = (name) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
 
 async function discover(count, perSecond) {
   const r = await fetch(`${CONTROL}/discover`, { method: "POST", body: `${count},${perSecond}` });
