@@ -272,7 +272,17 @@ impl App {
             }
         });
 
-        self.spawn_sources(&mut tasks, sources, &writer)?;
+        // Pending transactions (chains with `mempool` on) -> the trader's anti-rug watch.
+        let watch_mempool = self.trader.is_some() && config.evm.values().any(|c| c.enabled && c.mempool);
+        let (pending, pending_rx) = match watch_mempool {
+            true => {
+                let (tx, rx) = mpsc::channel(crate::sources::evm_mempool::QUEUE);
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
+        self.spawn_sources(&mut tasks, sources, &writer, pending.as_ref())?;
+        drop(pending); // the mempool sources hold the remaining senders
 
         // Risk -> trade.
         let (to_trader, reports_rx) = match &self.trader {
@@ -310,6 +320,16 @@ impl App {
                 async move { trader.run(&mut *rx.lock().await, cancel).await }
             });
         }
+        if let (Some(trader), Some(rx)) = (self.trader.clone(), pending_rx) {
+            let rx = Arc::new(Mutex::new(rx));
+            tasks.spawn(trade, "anti-rug", false, move |cancel| {
+                let (trader, rx) = (Arc::clone(&trader), rx.clone());
+                async move {
+                    trader.watch_mempool(&mut *rx.lock().await, cancel).await;
+                    Ok::<(), String>(())
+                }
+            });
+        }
         // Notifications: read from the mirror, never on the way of a buy or an exit.
         crate::notify::spawn(&mut tasks, notify, &self.db, &config.notify, &self.notify_secrets, &config.trading)
             .map_err(|error| TaskFailed { task: "notify".into(), failures: 0, error })?;
@@ -321,6 +341,7 @@ impl App {
         tasks: &mut TaskSet,
         stage: crate::tasks::StageId,
         writer: &WriterHandle,
+        pending: Option<&mpsc::Sender<crate::pipeline::PendingTx>>,
     ) -> Result<(), TaskFailed> {
         let config = &self.config;
         let sol = &config.solana;
@@ -347,6 +368,18 @@ impl App {
             });
         }
         for (name, chain) in config.evm.iter().filter(|(_, c)| c.enabled) {
+            if let Some(out) = pending.filter(|_| chain.mempool) {
+                let source = Arc::new(crate::sources::evm_mempool::MempoolSource {
+                    chain: name.clone(),
+                    ws_url: chain.ws_url.clone(),
+                });
+                let out = out.clone();
+                tracing::info!(%name, "following pending transactions for the anti-rug watch");
+                tasks.spawn(stage, &format!("evm-mempool-{name}"), false, move |cancel| {
+                    let (source, out) = (Arc::clone(&source), out.clone());
+                    async move { source.run(&out, cancel).await }
+                });
+            }
             let (name, chain, writer, db, poll) =
                 (name.clone(), chain.clone(), writer.clone(), self.db.clone(), self.evm_poll);
             tracing::info!(%name, rpc = %chain.http_url, "evm discovery starting");

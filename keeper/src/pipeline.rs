@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! sources ──rows──▶ mirror writer ──NewPool (after commit)──▶ risk worker ──RiskReport──▶ trader ──Decision
+//! mempool source ──PendingTx──────────────────────────────────────────────────▶ trader (anti-rug)
 //! ```
 //!
 //! Each stage owns its tables (see `mirror`), and nothing flows back up: the trader never asks
@@ -47,4 +48,22 @@ pub struct Decision {
     pub position_id: Option<i64>,
     pub trade_id: Option<i64>,
     pub decided_at_ms: i64,
+}
+
+/// A transaction waiting in an EVM chain's mempool, as its node announced it: not mined, maybe
+/// never. The trader's anti-rug watch simulates it against held positions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTx {
+    pub chain: String,
+    pub hash: alloy::primitives::B256,
+    pub from: alloy::primitives::Address,
+    /// `None`: a contract creation.
+    pub to: Option<alloy::primitives::Address>,
+    pub input: alloy::primitives::Bytes,
+    pub value: alloy::primitives::U256,
+    /// What it offers per gas: the tip (EIP-1559's max priority fee; a legacy gas price counts
+    /// whole) and the cap (max fee per gas, or the gas price).
+    pub tip: u128,
+    pub max_fee: u128,
+    pub seen_at: Instant,
 }

@@ -803,3 +803,152 @@ async fn a_dead_notification_channel_leaves_the_snipe_latency_unchanged() {
     );
     k.stop().await;
 }
+
+alloy::sol! {
+    interface IRugRouter {
+        function removeLiquidityETH(address token, uint256 liquidity, uint256 amountTokenMin, uint256 amountETHMin, address to, uint256 deadline) external returns (uint256, uint256);
+        function swapExactETHForTokens(uint256 amountOutMin, address[] path, address to, uint256 deadline) external payable returns (uint256[] memory);
+    }
+    #[sol(rpc)]
+    interface IRugPair {
+        function approve(address spender, uint256 value) external returns (bool);
+        function balanceOf(address who) external view returns (uint256);
+    }
+}
+
+/// The next verdict of the anti-rug watch on `tx` (others are skipped).
+async fn verdict_on(
+    rx: &mut tokio::sync::broadcast::Receiver<keeper::trade::antirug::PendingVerdict>,
+    tx: alloy::primitives::B256,
+) -> keeper::trade::antirug::PendingVerdict {
+    tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match rx.recv().await {
+                Ok(v) if v.tx == tx => return v,
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(e) => panic!("the watch stopped: {e}"),
+            }
+        }
+    })
+    .await
+    .expect("a verdict on the pending transaction within 60 s")
+}
+
+/// Anti-rug, on anvil mining a block a second with fee ordering (its default). Three held
+/// positions; their owner's rug transactions go to the mempool: a 99% sell fee, a blacklist of
+/// our wallet, and pulling the liquidity. Each is simulated before it is mined, our sale lands
+/// ahead of it (earlier in the same block, or before it), and the position closes with the reason
+/// `front_ran_rug`. Another trader's pending buy, and the owner's LP approval, trigger nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_rugs_are_front_run_and_harmless_pending_transactions_are_not() {
+    use alloy::{
+        network::TransactionBuilder,
+        primitives::B256,
+        providers::ext::AnvilApi,
+        rpc::types::{TransactionReceipt, TransactionRequest},
+        sol_types::SolCall,
+    };
+
+    let mut net = Net::start_with("sandbox_max_simulations = 1\n").await;
+    net.config.evm.get_mut("local").unwrap().mempool = true;
+    // No exit rule fires on its own: only the anti-rug watch sells.
+    let t = TradingConfig {
+        max_risk_score: 80,
+        take_profit_bps: 1_000_000,
+        stop_loss_bps: 9_999,
+        trailing_stop_bps: 0,
+        max_hold_secs: 0,
+        ..trading(true)
+    };
+    let k = start(&net, t).await;
+    let mut verdicts = k.trader.as_ref().expect("trading").pending_verdicts();
+    let env = &net.env;
+    let fee = env.launch("rewards", &Launch::clean(TokenKind::Zoo("RewardsToken"))).await;
+    let black = env.launch("claim", &Launch::clean(TokenKind::Zoo("ClaimToken"))).await;
+    let pulled = env.launch("pulled", &last_tx_is_liquidity()).await;
+    let mut open = Vec::new();
+    for l in [&fee, &black, &pulled] {
+        assert_eq!(wait_decided(&net.db, l.token).await, None, "bought {}", l.token);
+        open.push(wait_status(&net.db, l.token, "open").await);
+    }
+    let lp = IRugPair::new(pulled.pair, &env.provider).balanceOf(env.deployer).call().await.unwrap();
+    assert!(!lp.is_zero(), "the owner kept its LP");
+
+    // From here anvil mines a block a second: pending transactions wait in its mempool.
+    env.provider.anvil_set_auto_mine(false).await.unwrap();
+    env.provider.anvil_set_interval_mining(1).await.unwrap();
+    let pending = |from: Address, to: Address, input: Vec<u8>, value: U256| async move {
+        let tx = TransactionRequest::default().with_from(from).with_to(to).with_input(input).with_value(value);
+        *env.provider.send_transaction(tx).await.expect("sent to the mempool").tx_hash()
+    };
+    let receipt = |hash: B256| async move {
+        wait_for("the transaction is mined", || async { env.provider.get_transaction_receipt(hash).await.unwrap() })
+            .await
+    };
+    let deadline = U256::from(u64::MAX);
+
+    // Harmless: another trader's buy, and the owner approving the router for its LP.
+    let trader = env.anvil.addresses()[3];
+    let buy = IRugRouter::swapExactETHForTokensCall {
+        amountOutMin: U256::ZERO,
+        path: vec![env.weth, fee.token],
+        to: trader,
+        deadline,
+    };
+    let buy = pending(trader, env.router, buy.abi_encode(), e18(1)).await;
+    let v = verdict_on(&mut verdicts, buy).await;
+    assert_eq!((v.position_id, v.harm.as_deref(), v.trade_id), (open[0].id, None, None), "{v:?}");
+    let approve = IRugPair::approveCall { spender: env.router, value: U256::MAX }.abi_encode();
+    let approve = pending(env.deployer, pulled.pair, approve, U256::ZERO).await;
+    let v = verdict_on(&mut verdicts, approve).await;
+    assert_eq!((v.harm.as_deref(), v.trade_id), (None, None), "{v:?}");
+    receipt(buy).await;
+    receipt(approve).await;
+    assert_eq!(position(&net.db, fee.token).await.unwrap().status, "open", "nothing was sold");
+
+    // The rugs.
+    let rugs = [
+        (&fee, ILatent::updateRewardsCall { bps: U256::from(9_900u32) }.abi_encode(), fee.token, "cut our sale"),
+        (&black, ILatent::claimCall { who: net.wallet() }.abi_encode(), black.token, "revert"),
+        (
+            &pulled,
+            IRugRouter::removeLiquidityETHCall {
+                token: pulled.token,
+                liquidity: lp,
+                amountTokenMin: U256::ZERO,
+                amountETHMin: U256::ZERO,
+                to: env.deployer,
+                deadline,
+            }
+            .abi_encode(),
+            env.router,
+            "",
+        ),
+    ];
+    for (i, (l, input, to, says)) in rugs.into_iter().enumerate() {
+        let rug = pending(env.deployer, to, input, U256::ZERO).await;
+        let v = verdict_on(&mut verdicts, rug).await;
+        assert_eq!(v.position_id, open[i].id);
+        let harm = v.harm.clone().unwrap_or_else(|| panic!("rug {i} judged harmless: {v:?}"));
+        assert!(harm.contains(says), "{harm}");
+        let trade_id = v.trade_id.expect("a sale ahead of it");
+        let rug: TransactionReceipt = receipt(rug).await;
+        assert!(rug.status(), "the rug itself landed");
+        let closed = wait_status(&net.db, l.token, "closed").await;
+        assert_eq!(closed.exit_reason.as_deref(), Some("front_ran_rug"));
+        let sell = trades(&net.db, closed.id).await.into_iter().find(|t| t.id == trade_id).unwrap();
+        assert_eq!(sell.status, "confirmed", "{sell:?}");
+        let ours = receipt(sell.tx_id.as_deref().unwrap().parse().unwrap()).await;
+        let (a, b) = ((ours.block_number, ours.transaction_index), (rug.block_number, rug.transaction_index));
+        assert!(a < b, "our sale (block, index) {a:?} lands before the rug's {b:?}");
+        assert!(!u(&closed.proceeds).is_zero(), "sold for what it was worth before the rug: {closed:?}");
+        assert_eq!(env.balance_of(l.token, net.wallet()).await, U256::ZERO, "everything sold");
+    }
+    let reasons: Vec<String> = sqlx::query_scalar("SELECT reason FROM trades WHERE side = 'sell' ORDER BY id")
+        .fetch_all(&net.db)
+        .await
+        .unwrap();
+    assert_eq!(reasons, ["front_ran_rug"; 3], "no other sale");
+    env.provider.anvil_set_auto_mine(true).await.unwrap();
+    k.stop().await;
+}

@@ -140,6 +140,9 @@ text_enum!(
         Trapped = "trapped",
         /// Sold because an operator asked (`exit_requests`: the API or the Telegram bot).
         Operator = "operator",
+        /// Sold ahead of a pending transaction that would have trapped it (the anti-rug watch
+        /// simulated the pending transaction, then our sale).
+        FrontRanRug = "front_ran_rug",
     }
 );
 

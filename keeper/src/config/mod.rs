@@ -131,6 +131,9 @@ probe_small_wei = "10000000000000000"
 probe_large_wei = "1000000000000000000"
 # A pool with less wrapped native than this is flagged as thin.
 min_liquidity_wei = "5000000000000000000"
+# Follow pending transactions over ws_url, so that held positions are sold ahead of a pending
+# rug ([trading.evm] front_run_rugs); needs a node that serves newPendingTransactions.
+mempool = false
 factories = [
   { name = "uniswap_v2", kind = "v2", address = "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f", router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D" },
   { name = "uniswap_v3", kind = "v3", address = "0x1F98431c8aD98523631AE4a59f267346ea31F984" },
@@ -151,6 +154,7 @@ max_log_range = 2000
 probe_small_wei = "50000000000000000"
 probe_large_wei = "5000000000000000000"
 min_liquidity_wei = "20000000000000000000"
+mempool = false
 factories = [
   { name = "pancakeswap_v2", kind = "v2", address = "0xcA143Ce32Fe78f1f7019d7d551a6402fC5350c73", router = "0x10ED43C718714eb63d5aA57B78B54704E256024E" },
   { name = "pancakeswap_v3", kind = "v3", address = "0x0BFbCF9fa4f9C56B0F40a671Ad40E0805A091865" },
@@ -171,6 +175,7 @@ max_log_range = 2000
 probe_small_wei = "50000000000000000000"
 probe_large_wei = "5000000000000000000000"
 min_liquidity_wei = "20000000000000000000000"
+mempool = false
 factories = [
   { name = "quickswap_v2", kind = "v2", address = "0x5757371414417b8C6CAad45bAeF941aBc7d3Ab32", router = "0xa5E0829CaCEd8fFDD4De3c43696c57F7D7A678ff" },
   { name = "uniswap_v3", kind = "v3", address = "0x1F98431c8aD98523631AE4a59f267346ea31F984" },
@@ -233,6 +238,13 @@ fee_bump_bps = 1250
 # The router deadline of a swap, from signing.
 deadline_secs = 120
 receipt_poll_ms = 100
+# Anti-rug (on chains whose [evm.<chain>] mempool is on): a pending transaction to a held token,
+# its pair or the router is simulated, then our sale after it. When the sale would revert or
+# return front_run_drop_bps less, the position is sold at once with a tip front_run_tip_bump_bps
+# above the pending transaction's, so that fee ordering lands our sale first.
+front_run_rugs = true
+front_run_drop_bps = 3000
+front_run_tip_bump_bps = 5000
 
 [trading.solana]
 compute_unit_limit = 200000
@@ -360,6 +372,7 @@ max_log_range = 2000
 probe_small_wei = "10000000000000000"
 probe_large_wei = "1000000000000000000"
 min_liquidity_wei = "1000000000000000000"
+mempool = false
 factories = []
 "#;
 
@@ -497,6 +510,10 @@ pub struct EvmChainConfig {
     #[serde(with = "values::amount")]
     pub min_liquidity_wei: U256,
     pub factories: Vec<FactoryConfig>,
+    /// Follow the node's pending transactions (`eth_subscribe` `newPendingTransactions`) over
+    /// `ws_url`, for the anti-rug watch of held positions (`[trading.evm] front_run_rugs`).
+    #[serde(default)]
+    pub mempool: bool,
 }
 
 impl Default for Config {
@@ -574,6 +591,7 @@ fn default_evm_chains() -> BTreeMap<String, EvmChainConfig> {
             probe_large_wei: wei(probe.1),
             min_liquidity_wei: wei(probe.2),
             factories: vec![],
+            mempool: false,
         };
     let mut ethereum = chain(
         1,

@@ -85,6 +85,14 @@ pub struct EvmExecConfig {
     /// The router's deadline for a swap, from signing.
     pub deadline_secs: u64,
     pub receipt_poll_ms: u64,
+    /// Anti-rug: every pending transaction to a held token, its pair or the router (seen in the
+    /// chain's mempool, `[evm.<chain>] mempool`) is simulated, then our sale after it; when the
+    /// sale would revert, or return `front_run_drop_bps` less than it does now, the position is
+    /// sold at once, with a tip `front_run_tip_bump_bps` above the pending transaction's so that
+    /// fee ordering puts our sale first (exit reason `front_ran_rug`).
+    pub front_run_rugs: bool,
+    pub front_run_drop_bps: u32,
+    pub front_run_tip_bump_bps: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -129,6 +137,9 @@ impl Default for TradingConfig {
                 fee_bump_bps: 1_250,
                 deadline_secs: 120,
                 receipt_poll_ms: 100,
+                front_run_rugs: true,
+                front_run_drop_bps: 3_000,
+                front_run_tip_bump_bps: 5_000,
             },
             solana: SolanaExecConfig {
                 compute_unit_limit: 200_000,
@@ -185,6 +196,12 @@ impl TradingConfig {
         }
         if self.max_consecutive_failures == 0 {
             return bad("max_consecutive_failures", "must be at least 1");
+        }
+        if !(1..=10_000).contains(&self.evm.front_run_drop_bps) {
+            return bad("evm.front_run_drop_bps", "must be between 1 and 10000");
+        }
+        if self.evm.front_run_tip_bump_bps > 100_000 {
+            return bad("evm.front_run_tip_bump_bps", "must be at most 100000 (10x)");
         }
         if self.exit_poll_ms < 50 || self.exit_poll_ms > 600_000 {
             return bad("exit_poll_ms", "must be between 50 and 600000");

@@ -157,10 +157,13 @@ pub fn trade_notification(t: &TradeNote) -> NewNotification {
             t.pnl_usd.as_deref().map(|u| format!(" (${u})")).unwrap_or_else(|| " (USD not priced yet)".into()),
             t.token,
         );
+        // A sale ahead of a pending rug is an alert, like a trapped position: the token's owner
+        // (or someone) was about to trap it.
+        let front_run = t.reason == mirror::ExitReason::FrontRanRug.as_str();
         NewNotification {
-            kind: "sell",
+            kind: if front_run { "trapped" } else { "sell" },
             dedupe_key: format!("trade:{}", t.id),
-            title: format!("Sold {sym} ({})", t.reason),
+            title: if front_run { format!("Sold ahead of a rug: {sym}") } else { format!("Sold {sym} ({})", t.reason) },
             body,
             fields: json!({
                 "chain": t.chain, "mode": t.mode, "token": t.token, "symbol": sym, "position": t.position_id,
@@ -537,9 +540,14 @@ mod tests {
             reason: "stop_loss".into(),
             amount_out: Some("500000".into()),
             proceeds: "500000".into(),
-            ..t
+            ..t.clone()
         });
         assert_eq!(sell.profit, Some(-1));
+        assert_eq!(sell.kind, "sell");
         assert!(sell.body.contains("PnL: -1 USDC") && sell.body.contains("Reason: stop_loss"), "{}", sell.body);
+        // A sale ahead of a pending rug raises the trapped alert (on by default).
+        let ahead = trade_notification(&TradeNote { side: "sell".into(), reason: "front_ran_rug".into(), ..t });
+        assert_eq!(ahead.kind, "trapped");
+        assert!(ahead.title.starts_with("Sold ahead of a rug: "), "{}", ahead.title);
     }
 }

@@ -5,4 +5,5 @@
 
 pub mod dexscreener;
 pub mod evm_discovery;
+pub mod evm_mempool;
 pub mod solana_indexer;

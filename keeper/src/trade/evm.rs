@@ -44,6 +44,10 @@ pub struct Request {
     pub value: U256,
     pub input: Bytes,
     pub gas: u64,
+    /// The least tip and fee cap per gas to sign with (a sale that must land ahead of a pending
+    /// transaction: above its fees); `None`: the configured fees.
+    #[serde(default)]
+    pub ahead: Option<(u128, u128)>,
 }
 
 fn rpc(e: impl std::fmt::Display) -> TradeError {
@@ -77,6 +81,9 @@ pub struct EvmTrader {
     /// block's lazily read state, shared by every position and size checked at that block.
     watch: std::sync::Mutex<Option<(u64, u64, RpcState)>>,
     codes: CodeCache,
+    /// Approve the router for a token as soon as it is bought (the anti-rug watch is on): a sale
+    /// ahead of a pending rug must not first wait a block for its approval.
+    approve_on_buy: bool,
 }
 
 impl EvmTrader {
@@ -100,6 +107,7 @@ impl EvmTrader {
             .map(|f| (f.name.clone(), f.address))
             .collect();
         let address = key.as_ref().map(|k| k.address()).unwrap_or_default();
+        let approve_on_buy = c.mempool && cfg.front_run_rugs;
         Self {
             chain: chain.to_string(),
             http,
@@ -113,6 +121,7 @@ impl EvmTrader {
             nonce: Mutex::new(None),
             watch: std::sync::Mutex::new(None),
             codes: CodeCache::default(),
+            approve_on_buy,
             fee_bps: if c.factories.iter().any(|f| f.name.starts_with("pancakeswap")) { 25 } else { 30 },
         }
     }
@@ -206,6 +215,18 @@ impl EvmTrader {
     /// from the wallet given the position's tokens in the simulation (the token's balance slot;
     /// when it cannot be found, the quote alone values the position).
     pub async fn check_sell(&self, p: &PositionRow, size: U256, mode: Mode) -> Result<SellCheck, TradeError> {
+        self.check_sell_with(p, size, mode, None).await
+    }
+
+    /// [`Self::check_sell`] in the state `pending` would leave if it were mined first: the
+    /// pending transaction runs in the sandbox (from its sender), then our sale.
+    pub async fn check_sell_with(
+        &self,
+        p: &PositionRow,
+        size: U256,
+        mode: Mode,
+        pending: Option<&PendingTx>,
+    ) -> Result<SellCheck, TradeError> {
         let Some(router) = self.router(&p.venue) else {
             let quoted = self.quote_sell(&p.pool_address, &p.token, size, None).await?;
             return Ok(SellCheck { quoted, block: None, simulated: None });
@@ -224,9 +245,10 @@ impl EvmTrader {
         let quoted = self.quote_sell(&p.pool_address, &p.token, size, Some(block)).await?;
         let who = if self.address == Address::ZERO { Wallets::default().buyer } else { self.address };
         let (chain_id, native) = (self.chain_id, venue.quote == self.weth);
+        let first = pending.and_then(|t| Some((t.from, t.to?, t.input.clone(), t.value)));
         let sim = tokio::task::spawn_blocking(move || -> Result<Option<Simulated>, String> {
             let mut sb = Sandbox::new(state, chain_id, timestamp);
-            let held = token_balance(&mut sb, &venue, who).map_err(|e| e.to_string())?;
+            let mut held = token_balance(&mut sb, &venue, who).map_err(|e| e.to_string())?;
             let amount = match mode {
                 Mode::Live => held.min(size),
                 Mode::DryRun => {
@@ -236,6 +258,19 @@ impl EvmTrader {
                     size
                 }
             };
+            if let Some((from, to, input, value)) = first {
+                // Whether it succeeds or not, what it leaves is what our sale would meet.
+                sb.send(from, to, input, value).map_err(|e| e.to_string())?;
+                held = token_balance(&mut sb, &venue, who).map_err(|e| e.to_string())?;
+                if held < amount {
+                    // It took tokens from us (a sweep): what is left is what can be sold.
+                    let sale = simulate_sale(&sb, &venue, who, held).map_err(|e| e.to_string())?;
+                    return Ok(Some(Simulated::Short {
+                        held,
+                        received: if sale.ok { sale.received } else { U256::ZERO },
+                    }));
+                }
+            }
             if amount.is_zero() {
                 return Ok(Some(Simulated::Short { held, received: U256::ZERO }));
             }
@@ -283,7 +318,7 @@ impl EvmTrader {
             };
             (call.abi_encode(), U256::ZERO)
         };
-        Ok(Request { to: router, value, input: input.into(), gas: 0 })
+        Ok(Request { to: router, value, input: input.into(), gas: 0, ahead: None })
     }
 
     /// `req` as an unsigned call from the wallet.
@@ -306,7 +341,7 @@ impl EvmTrader {
     /// Signs `req` at `nonce` with the `level`-th fees: (hash, raw transaction).
     async fn sign(&self, req: &Request, nonce: u64, level: u32) -> Result<(B256, Vec<u8>), TradeError> {
         let wallet = self.wallet.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
-        let (max_fee, tip) = self.fees(level).await?;
+        let (max_fee, tip) = self.fees(level, req.ahead).await?;
         let tx = self
             .call(req)
             .with_nonce(nonce)
@@ -320,7 +355,11 @@ impl EvmTrader {
 
     /// Gas for a request, with a margin; an error means the call would revert now.
     async fn estimate(&self, req: &Request) -> Result<u64, String> {
-        let gas = self.http.estimate_gas(self.call(req)).await.map_err(|e| e.to_string())?;
+        // A sale ahead of a pending transaction is estimated on the latest block: a node that
+        // estimates on its pending block would run the very transaction we are getting ahead of.
+        let call = self.http.estimate_gas(self.call(req));
+        let call = if req.ahead.is_some() { call.block(alloy::eips::BlockId::latest()) } else { call };
+        let gas = call.await.map_err(|e| e.to_string())?;
         // Unused gas is not paid for. The fixed part covers state the estimate could not see: the
         // first swap in a later block writes the pair's price accumulators (two fresh slots,
         // ~44k gas) when the estimate ran in the launch block.
@@ -328,13 +367,15 @@ impl EvmTrader {
     }
 
     /// Fees per gas for the `level`-th attempt: (2 x base fee + tip), each attempt `fee_bump_bps`
-    /// higher, never above the cap.
-    async fn fees(&self, level: u32) -> Result<(u128, u128), TradeError> {
+    /// higher, never above the cap; at least `ahead` (tip, fee cap) when the sale must land
+    /// ahead of a pending transaction.
+    async fn fees(&self, level: u32, ahead: Option<(u128, u128)>) -> Result<(u128, u128), TradeError> {
         let block = self.http.get_block_by_number(BlockNumberOrTag::Latest).await.map_err(rpc)?;
         let base = u128::from(block.and_then(|b| b.header.base_fee_per_gas).unwrap_or(1_000_000_000));
         let cap = u128::try_from(self.cfg.max_fee_wei).unwrap_or(u128::MAX);
-        let mut tip = u128::try_from(self.cfg.priority_fee_wei).unwrap_or(0);
-        let mut max = base.saturating_mul(2).saturating_add(tip);
+        let (least_tip, least_max) = ahead.unwrap_or((0, 0));
+        let mut tip = u128::try_from(self.cfg.priority_fee_wei).unwrap_or(0).max(least_tip);
+        let mut max = base.saturating_mul(2).saturating_add(tip).max(least_max);
         for _ in 0..level {
             tip = tip.saturating_mul(10_000 + u128::from(self.cfg.fee_bump_bps)) / 10_000 + 1;
             max = max.saturating_mul(10_000 + u128::from(self.cfg.fee_bump_bps)) / 10_000 + 1;
@@ -401,9 +442,27 @@ impl EvmTrader {
         t: &TradeRow,
         seen_at: Option<Instant>,
     ) -> Result<Outcome, TradeError> {
+        self.execute_with(db, t, seen_at, None).await
+    }
+
+    /// The fees that land a transaction ahead of `pending` under fee ordering: its tip and cap
+    /// raised by `front_run_tip_bump_bps`, plus one wei.
+    pub fn ahead_of(&self, pending: &PendingTx) -> (u128, u128) {
+        let bump = |v: u128| v.saturating_mul(10_000 + u128::from(self.cfg.front_run_tip_bump_bps)) / 10_000 + 1;
+        (bump(pending.tip), bump(pending.max_fee))
+    }
+
+    async fn execute_with(
+        &self,
+        db: &SqlitePool,
+        t: &TradeRow,
+        seen_at: Option<Instant>,
+        ahead: Option<(u128, u128)>,
+    ) -> Result<Outcome, TradeError> {
         let mut req = self.request(t)?;
+        req.ahead = ahead;
         if !t.is_buy() {
-            if let Err(e) = self.ensure_allowance(&t.token, req.to, amount(&t.amount_in)).await {
+            if let Err(e) = self.ensure_allowance(&t.token, req.to, amount(&t.amount_in), ahead).await {
                 return Ok(Outcome::Failed { tx_id: None, error: e });
             }
         }
@@ -421,7 +480,14 @@ impl EvmTrader {
         }
         *next = Some(nonce + 1);
         drop(next);
-        self.track(db, t, &req, nonce, vec![hash], 0).await
+        let outcome = self.track(db, t, &req, nonce, vec![hash], 0).await?;
+        if let (true, true, Outcome::Confirmed { amount_out, .. }) = (self.approve_on_buy, t.is_buy(), &outcome) {
+            if let Err(e) = self.ensure_allowance(&t.token, req.to, *amount_out, None).await {
+                tracing::warn!(chain = %self.chain, token = %t.token, error = %e,
+                    "cannot approve the router after the buy; the sale will approve first");
+            }
+        }
+        Ok(outcome)
     }
 
     /// Resumes a trade found unsettled after a restart.
@@ -473,8 +539,8 @@ impl EvmTrader {
                     }
                     return Ok(Outcome::Failed { tx_id: None, error: "nonce used by another transaction".into() });
                 }
-                let (max_now, _) = self.fees(level).await?;
-                let (max_next, _) = self.fees(level + 1).await?;
+                let (max_now, _) = self.fees(level, req.ahead).await?;
+                let (max_next, _) = self.fees(level + 1, req.ahead).await?;
                 if max_next > max_now {
                     level += 1;
                     let (hash, refused) = self.sign_record_send(db, t.id, req, nonce, level, None).await?;
@@ -539,7 +605,13 @@ impl EvmTrader {
     }
 
     /// Lets the router spend the wallet's tokens before a sell (one approval per token).
-    async fn ensure_allowance(&self, token: &str, router: Address, need: U256) -> Result<(), String> {
+    async fn ensure_allowance(
+        &self,
+        token: &str,
+        router: Address,
+        need: U256,
+        ahead: Option<(u128, u128)>,
+    ) -> Result<(), String> {
         let token = parse_addr(token).map_err(|e| e.to_string())?;
         let erc20 = IERC20Approve::new(token, &self.http);
         let allowance = erc20.allowance(self.address, router).call().await.map_err(|e| e.to_string())?;
@@ -551,6 +623,7 @@ impl EvmTrader {
             value: U256::ZERO,
             input: IERC20Approve::approveCall { spender: router, amount: U256::MAX }.abi_encode().into(),
             gas: 0,
+            ahead,
         };
         let req = Request { gas: self.estimate(&req).await?, ..req };
         let mut next = self.nonce.lock().await;
@@ -575,9 +648,39 @@ impl EvmTrader {
 
 use futures::{future::BoxFuture, FutureExt};
 
-use crate::pipeline::PoolRecord;
+use crate::pipeline::{PendingTx, PoolRecord};
 
 impl super::executor::Executor for EvmTrader {
+    fn check_sell_after<'a>(
+        &'a self,
+        p: &'a PositionRow,
+        size: U256,
+        mode: Mode,
+        pending: &'a PendingTx,
+    ) -> BoxFuture<'a, Result<SellCheck, TradeError>> {
+        self.check_sell_with(p, size, mode, Some(pending)).boxed()
+    }
+
+    fn execute_ahead<'a>(
+        &'a self,
+        db: &'a SqlitePool,
+        t: &'a TradeRow,
+        pending: &'a PendingTx,
+    ) -> BoxFuture<'a, Result<Outcome, TradeError>> {
+        self.execute_with(db, t, None, Some(self.ahead_of(pending))).boxed()
+    }
+
+    fn touches(&self, p: &PositionRow, pending: &PendingTx) -> bool {
+        let Some(to) = pending.to else { return false };
+        if pending.from == self.address && self.address != Address::ZERO {
+            return false; // our own sale or approval
+        }
+        let (Ok(token), Ok(pair)) = (parse_addr(&p.token), parse_addr(&p.pool_address)) else { return false };
+        // A router call that names the token (a swap path, removeLiquidity).
+        let names_token = pending.input.windows(20).any(|w| w == token.as_slice());
+        to == token || to == pair || (self.router(&p.venue) == Some(to) && names_token)
+    }
+
     fn quote_buy<'a>(
         &'a self,
         pool: &'a PoolRecord,

@@ -11,7 +11,7 @@ use sqlx::SqlitePool;
 use mirror::trading::{PositionRow, TradeRow};
 
 use super::{Mode, Outcome, TradeError};
-use crate::pipeline::PoolRecord;
+use crate::pipeline::{PendingTx, PoolRecord};
 
 /// What `amount_in` of the quote token buys, and the pool's quote reserve when the venue tells
 /// it (Jupiter-routed pools do not).
@@ -92,5 +92,32 @@ pub trait Executor: Send + Sync {
     /// The EVM chain id, for aggregator comparisons (`None` on other chains).
     fn evm_chain_id(&self) -> Option<u64> {
         None
+    }
+
+    /// Whether `pending` (not ours) is sent to the position's token, its pool, or its router
+    /// naming the token: the transactions the anti-rug watch simulates. No mempool: never.
+    fn touches(&self, _p: &PositionRow, _pending: &PendingTx) -> bool {
+        false
+    }
+
+    /// [`Executor::check_sell`] after `pending` (simulated first).
+    fn check_sell_after<'a>(
+        &'a self,
+        _p: &'a PositionRow,
+        _size: U256,
+        _mode: Mode,
+        _pending: &'a PendingTx,
+    ) -> BoxFuture<'a, Result<SellCheck, TradeError>> {
+        Box::pin(async { Err(TradeError::Invalid("no pending-transaction simulation on this chain".into())) })
+    }
+
+    /// [`Executor::execute`], with fees that land it ahead of `pending`.
+    fn execute_ahead<'a>(
+        &'a self,
+        db: &'a SqlitePool,
+        t: &'a TradeRow,
+        _pending: &'a PendingTx,
+    ) -> BoxFuture<'a, Result<Outcome, TradeError>> {
+        self.execute(db, t, None)
     }
 }

@@ -2,8 +2,10 @@
 //! exactly; the guards (persisted in the mirror) decide whether it may happen; an executor per
 //! chain sends it, or in dry-run (the default) a paper fill is recorded and nothing is sent. Open
 //! positions are valued continuously and sold on take-profit, stop-loss, trailing stop or
-//! maximum holding time through the same executors.
+//! maximum holding time through the same executors, or at once, ahead of a pending transaction
+//! that would trap them (`antirug`).
 
+pub mod antirug;
 pub mod enrich;
 pub mod evm;
 pub mod executor;

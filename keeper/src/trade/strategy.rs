@@ -211,6 +211,25 @@ pub fn health(check: &SellCheck, size: U256, entry_tax_bps: u32, max_tax_bps: u3
     }
 }
 
+/// Whether a pending transaction would trap a position, from our sale simulated now (`before`)
+/// and after it (`after`): the sale would revert, leave us short of tokens, or return at least
+/// `drop_bps` less. `None` when it does no such harm, or when there is no sale now to compare
+/// with (the exit rules handle a position that is already trapped).
+pub fn front_run_reason(before: &SellCheck, after: &SellCheck, drop_bps: u32) -> Option<String> {
+    let Some(Simulated::Sold { received: now, .. }) = &before.simulated else { return None };
+    match &after.simulated {
+        Some(Simulated::Reverts { reason }) => Some(format!("it would make our sale revert ({reason})")),
+        Some(Simulated::Short { held, received }) => {
+            Some(format!("it would leave our wallet {held} of the tokens, selling for {received} instead of {now}"))
+        }
+        Some(Simulated::Sold { received, .. }) => {
+            let drop = crate::risk::shortfall_bps(*now, *received);
+            (drop >= drop_bps).then(|| format!("it would cut our sale from {now} to {received} ({drop} bps less)"))
+        }
+        None => None,
+    }
+}
+
 /// The smaller sizes a trapped position's exit tries when selling all of it fails: halves, then
 /// a quarter, a tenth and a hundredth.
 pub fn smaller_sizes(size: U256) -> Vec<U256> {
@@ -240,6 +259,25 @@ pub fn v2_amount_out(amount_in: U256, reserve_in: U256, reserve_out: U256, fee_b
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pending_transaction_traps_us_when_our_sale_would_revert_shrink_or_come_up_short() {
+        let check = |simulated| SellCheck { quoted: U256::from(1_000u64), block: Some(7), simulated };
+        let sold = |r: u64| check(Some(Simulated::Sold { received: U256::from(r), fee: U256::ZERO }));
+        let now = sold(1_000);
+        assert_eq!(front_run_reason(&now, &sold(990), 3_000), None, "another trader's buy or a small sell");
+        assert_eq!(front_run_reason(&now, &sold(1_200), 3_000), None, "a buy lifts our sale");
+        let taxed = front_run_reason(&now, &sold(10), 3_000).unwrap();
+        assert!(taxed.contains("9900 bps less"), "{taxed}");
+        assert!(front_run_reason(&now, &sold(700), 3_000).is_some(), "exactly the limit counts");
+        let reverts = check(Some(Simulated::Reverts { reason: "blacklisted".into() }));
+        assert!(front_run_reason(&now, &reverts, 3_000).unwrap().contains("blacklisted"));
+        let short = check(Some(Simulated::Short { held: U256::ZERO, received: U256::ZERO }));
+        assert!(front_run_reason(&now, &short, 3_000).is_some(), "a sweep of our tokens");
+        // Already unsellable now: the exit rules deal with it, not the anti-rug watch.
+        assert_eq!(front_run_reason(&reverts, &reverts, 3_000), None);
+        assert_eq!(front_run_reason(&check(None), &sold(1), 3_000), None, "no simulation to compare");
+    }
 
     #[test]
     fn a_sale_that_reverts_or_is_taxed_past_the_limit_is_trapped() {

@@ -54,13 +54,14 @@ pub enum Choice {
 }
 
 pub struct Trader {
-    db: SqlitePool,
-    cfg: TradingConfig,
+    pub(super) db: SqlitePool,
+    pub(super) cfg: TradingConfig,
     pub mode: Mode,
-    venues: HashMap<String, Arc<dyn Executor>>,
+    pub(super) venues: HashMap<String, Arc<dyn Executor>>,
     /// Quote tokens a chain trades against when its budget names none.
     default_quotes: HashMap<String, Vec<String>>,
-    selling: Mutex<HashSet<i64>>,
+    /// Positions with a sale in flight (an exit or a front-run): never two at once.
+    pub(super) selling: Mutex<HashSet<i64>>,
     usd: Option<UsdPricer>,
     /// A USD valuation round is running.
     pricing: AtomicBool,
@@ -69,6 +70,10 @@ pub struct Trader {
     decisions: broadcast::Sender<Decision>,
     /// The block at which each trapped position last found no size to sell (one event per block).
     blocked: Mutex<HashMap<i64, Option<u64>>>,
+    /// Every verdict of the anti-rug watch (`antirug.rs`), for whoever listens.
+    pub(super) verdicts: broadcast::Sender<super::antirug::PendingVerdict>,
+    /// Bumped whenever a trade settles (positions opened, grown or closed).
+    pub(super) held_version: std::sync::atomic::AtomicU64,
 }
 
 fn bps_of(a: &Assessment, check: &str) -> Option<u32> {
@@ -105,6 +110,8 @@ impl Trader {
             aggregators: None,
             decisions: broadcast::channel(1_024).0,
             blocked: Mutex::new(HashMap::new()),
+            verdicts: broadcast::channel(1_024).0,
+            held_version: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -321,7 +328,7 @@ impl Trader {
         Choice::Refused(r)
     }
 
-    async fn settle(&self, t: &TradeRow, outcome: &Outcome) -> Result<(), TradeError> {
+    pub(super) async fn settle(&self, t: &TradeRow, outcome: &Outcome) -> Result<(), TradeError> {
         let (result, what) = match outcome {
             Outcome::Confirmed { .. } => ("confirmed", if t.is_buy() { "bought" } else { "sold" }),
             Outcome::Failed { .. } => ("failed", if t.is_buy() { "buy failed" } else { "sell failed" }),
@@ -334,6 +341,8 @@ impl Trader {
         } else {
             store::settle_sell(&self.db, t, outcome).await?;
         }
+        // The anti-rug watch reads the held positions again before its next transaction.
+        self.held_version.fetch_add(1, Ordering::Release);
         match outcome {
             Outcome::Confirmed { tx_id, amount_out, .. } => {
                 let pnl = (!t.is_buy()).then(|| self.realized(t.position_id));
@@ -591,7 +600,13 @@ impl Trader {
 
     /// Sells a recorded exit: a paper fill at the quote less the measured tax and the assumed
     /// slippage, or the real trade.
-    async fn sell(&self, p: PositionRow, trade_id: i64, quoted: U256, sell_tax: u32) -> Result<(), TradeError> {
+    pub(super) async fn sell(
+        &self,
+        p: PositionRow,
+        trade_id: i64,
+        quoted: U256,
+        sell_tax: u32,
+    ) -> Result<(), TradeError> {
         let trade = store::trade(&self.db, trade_id).await?;
         let outcome = match (self.mode, self.venues.get(&p.chain)) {
             (Mode::DryRun, _) => Outcome::Confirmed {

@@ -22,12 +22,15 @@ pub struct Running {
     /// Every report the risk stage published, in order.
     pub reports: Arc<Mutex<Vec<RiskReport>>>,
     pub db: SqlitePool,
+    /// The running trader (when trading is on): what its anti-rug watch concludes, for one.
+    pub trader: Option<Arc<keeper::trade::trader::Trader>>,
 }
 
 /// Builds the app and runs it until [`Running::stop`].
 pub async fn start(builder: AppBuilder) -> Running {
     let app = builder.build().await.expect("the keeper builds");
     let db = app.db().clone();
+    let trader = app.trader();
     let reports = Arc::new(Mutex::new(Vec::new()));
     let mut rx = app.reports();
     let tap = reports.clone();
@@ -38,7 +41,7 @@ pub async fn start(builder: AppBuilder) -> Running {
     });
     let cancel = CancellationToken::new();
     let join = tokio::spawn(app.run(cancel.clone()));
-    Running { cancel, join, reports, db }
+    Running { cancel, join, reports, db, trader }
 }
 
 impl Running {
