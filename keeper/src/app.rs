@@ -464,7 +464,7 @@ fn build_trader(
         if t.live {
             tracing::info!(chain = %name, wallet = %exec.address, "live trading");
         }
-        trader.add_venue(name, Arc::new(exec), vec![format!("{:#x}", chain.wrapped_native)]);
+        trader.add_venue(name, Arc::new(exec), config.default_quotes().remove(name).unwrap_or_default());
     }
     let sol = &config.solana;
     if sol.enabled && t.chains.contains_key(&sol.chain) {
@@ -488,8 +488,7 @@ fn build_trader(
         if t.live {
             tracing::info!(chain = %sol.chain, wallet = %exec.owner, "live trading");
         }
-        let quotes = sol.quote_mints.iter().map(|q| q.mint.to_string()).collect();
-        trader.add_venue(&sol.chain, Arc::new(exec), quotes);
+        trader.add_venue(&sol.chain, Arc::new(exec), config.default_quotes().remove(&sol.chain).unwrap_or_default());
     }
     if ext.coingecko.enabled {
         let coingecko = CoinGecko::new(&ext.coingecko, key(&ext.coingecko)).context("external.coingecko")?;

@@ -15,6 +15,7 @@
 
 pub mod app;
 pub mod assessment;
+pub mod backtest;
 pub mod bench;
 pub mod chains;
 pub mod config;

@@ -59,6 +59,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replay the mirror's history through the strategy, guards and exits of the trading
+    /// config: trades and their figures, as a table or JSON.
+    Backtest {
+        /// Start of the period: pools first seen from then (UTC date YYYY-MM-DD or unix ms).
+        #[arg(long)]
+        from: String,
+        /// End of the period, exclusive (UTC date YYYY-MM-DD or unix ms).
+        #[arg(long)]
+        to: String,
+        /// Only this chain.
+        #[arg(long)]
+        chain: Option<String>,
+        /// Blocks (slots) after the report at whose reserves the buy fills.
+        #[arg(long, default_value_t = 1)]
+        fill_delay_blocks: i64,
+        /// Gas or lamports per trade, in the quote token's base units (every chain).
+        #[arg(long, default_value = "0")]
+        fee_per_trade: String,
+        /// Capital for the drawdown percentage and the return, in base units (default: the sum
+        /// of the traded chains' daily budgets).
+        #[arg(long)]
+        capital: Option<String>,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -158,6 +184,67 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(result?)
 }
 
+struct BacktestArgs {
+    from: String,
+    to: String,
+    chain: Option<String>,
+    fill_delay_blocks: i64,
+    fee_per_trade: String,
+    capital: Option<String>,
+    json: bool,
+}
+
+/// A UTC date (YYYY-MM-DD) or unix milliseconds.
+fn instant(field: &str, v: &str) -> anyhow::Result<i64> {
+    if let Ok(ms) = v.parse::<i64>() {
+        return Ok(ms);
+    }
+    let parts: Vec<&str> = v.split('-').collect();
+    let parsed = match parts.as_slice() {
+        [y, m, d] => match (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) {
+            (Ok(y), Ok(m @ 1..=12), Ok(d @ 1..=31)) => Some(keeper::backtest::days_from_civil(y, m, d) * 86_400_000),
+            _ => None,
+        },
+        _ => None,
+    };
+    parsed.ok_or_else(|| anyhow::anyhow!("--{field}: `{v}` is neither a date YYYY-MM-DD nor unix milliseconds"))
+}
+
+async fn backtest(config: Config, a: BacktestArgs) -> anyhow::Result<()> {
+    use alloy::primitives::U256;
+    let (from, to) = (instant("from", &a.from)?, instant("to", &a.to)?);
+    anyhow::ensure!(from < to, "--from must be before --to");
+    anyhow::ensure!(a.fill_delay_blocks >= 0, "--fill-delay-blocks must not be negative");
+    let units = |field: &str, v: &str| {
+        U256::from_str_radix(v, 10).map_err(|_| anyhow::anyhow!("--{field}: `{v}` is not a whole number of base units"))
+    };
+    let fee = units("fee-per-trade", &a.fee_per_trade)?;
+    let t = &config.trading;
+    anyhow::ensure!(!t.chains.is_empty(), "trading.chains: no chain has a budget to trade with");
+    let capital = match &a.capital {
+        Some(c) => units("capital", c)?,
+        None => t.chains.values().fold(U256::ZERO, |acc, b| acc.saturating_add(b.daily_budget)),
+    };
+    let db = &config.database;
+    anyhow::ensure!(db.path.exists(), "no mirror at {}", db.path.display());
+    let pool = mirror::open_reader(&db.path, Duration::from_millis(db.busy_timeout_ms), 1).await?;
+    let history = keeper::backtest::History::load(&pool, a.chain.as_deref(), from, to).await?;
+    let settings = keeper::backtest::Settings {
+        trading: t.clone(),
+        default_quotes: config.default_quotes(),
+        fill_delay_blocks: a.fill_delay_blocks,
+        fee_per_trade: t.chains.keys().map(|c| (c.clone(), fee)).collect(),
+        capital,
+    };
+    let report = keeper::backtest::run(&history, &settings, &keeper::backtest::LiveStrategy(t))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", keeper::backtest::table(&report));
+    }
+    Ok(())
+}
+
 async fn status(config: Config, json: bool) -> anyhow::Result<()> {
     let db = &config.database;
     anyhow::ensure!(db.path.exists(), "no mirror at {} (run `keeper db migrate` or `keeper run`)", db.path.display());
@@ -251,6 +338,10 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Status { json } => status(config, json).await,
+        Command::Backtest { from, to, chain, fill_delay_blocks, fee_per_trade, capital, json } => {
+            let args = BacktestArgs { from, to, chain, fill_delay_blocks, fee_per_trade, capital, json };
+            backtest(config, args).await
+        }
         Command::Bench { command: BenchCommand::Ingest { events, dir } } => bench_ingest(config, events, dir).await,
     }
 }

@@ -19,6 +19,7 @@
 pub mod api;
 pub mod decisions;
 pub mod direct;
+pub mod history;
 pub mod markets;
 pub mod notify;
 pub mod reads;

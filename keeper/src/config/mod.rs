@@ -683,6 +683,15 @@ fn invalid(field: &str, reason: impl Into<String>) -> ConfigError {
 }
 
 impl Config {
+    /// The quote tokens each traded chain buys with when its budget names none: an EVM chain's
+    /// wrapped native token, Solana's quote mints. The live trader and the backtest read this.
+    pub fn default_quotes(&self) -> BTreeMap<String, Vec<String>> {
+        let mut out: BTreeMap<String, Vec<String>> =
+            self.evm.iter().map(|(name, c)| (name.clone(), vec![format!("{:#x}", c.wrapped_native)])).collect();
+        out.insert(self.solana.chain.clone(), self.solana.quote_mints.iter().map(|q| q.mint.to_string()).collect());
+        out
+    }
+
     /// Loads defaults, then the TOML file (if given), then `KEEPER_*` variables from `env`,
     /// and validates the result.
     pub fn load(

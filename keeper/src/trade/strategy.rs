@@ -86,6 +86,42 @@ impl Skip {
     }
 }
 
+/// A tax a finding measured (`measured.bps`), if it did.
+fn bps_of(a: &crate::assessment::Assessment, check: &str) -> Option<u32> {
+    a.findings
+        .iter()
+        .find(|f| f.check == check)
+        .and_then(|f| f.measured.get("bps"))
+        .and_then(|v| v.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+}
+
+impl Candidate {
+    /// The candidate a risk assessment of `token` (traded against `quote_token`) makes: the
+    /// measured buy and sell taxes (a Token-2022 transfer fee counts for both), the checks it
+    /// tripped. The live trader and the backtest build it the same way.
+    pub fn of(
+        chain: &str,
+        token: &str,
+        quote_token: &str,
+        a: &crate::assessment::Assessment,
+        created_at_ms: i64,
+    ) -> Self {
+        let fee_bps = bps_of(a, "transfer_fee");
+        Self {
+            chain: chain.to_string(),
+            token: token.to_string(),
+            quote_token: quote_token.to_string(),
+            score: a.score,
+            tradeable: a.tradeable,
+            buy_tax_bps: bps_of(a, "buy_tax").or(fee_bps).unwrap_or(0),
+            sell_tax_bps: bps_of(a, "sell_tax").or(fee_bps).unwrap_or(0),
+            tripped: a.tripped().into_iter().map(String::from).collect(),
+            created_at_ms,
+        }
+    }
+}
+
 fn same(a: &str, b: &str) -> bool {
     a.eq_ignore_ascii_case(b)
 }

@@ -31,7 +31,7 @@ use super::{
 };
 use crate::{
     pipeline::{Decision, RiskReport},
-    risk::{Assessment, Finding, Severity},
+    risk::{Finding, Severity},
 };
 use mirror::trading::HealthEvent;
 
@@ -74,15 +74,6 @@ pub struct Trader {
     pub(super) verdicts: broadcast::Sender<super::antirug::PendingVerdict>,
     /// Bumped whenever a trade settles (positions opened, grown or closed).
     pub(super) held_version: std::sync::atomic::AtomicU64,
-}
-
-fn bps_of(a: &Assessment, check: &str) -> Option<u32> {
-    a.findings
-        .iter()
-        .find(|f| f.check == check)
-        .and_then(|f| f.measured.get("bps"))
-        .and_then(|v| v.as_u64())
-        .and_then(|v| u32::try_from(v).ok())
 }
 
 /// The sale a trapped position's exit makes.
@@ -216,18 +207,8 @@ impl Trader {
         let a = &done.assessment;
         let quote_token =
             if pool.token_a.eq_ignore_ascii_case(&done.token) { pool.token_b.clone() } else { pool.token_a.clone() };
-        let fee_bps = bps_of(a, "transfer_fee");
-        let candidate = Candidate {
-            chain: pool.chain.clone(),
-            token: done.token.clone(),
-            quote_token: quote_token.clone(),
-            score: a.score,
-            tradeable: a.tradeable,
-            buy_tax_bps: bps_of(a, "buy_tax").or(fee_bps).unwrap_or(0),
-            sell_tax_bps: bps_of(a, "sell_tax").or(fee_bps).unwrap_or(0),
-            tripped: a.tripped().into_iter().map(String::from).collect(),
-            created_at_ms: pool.created_block_time.map(|t| t.saturating_mul(1_000)).unwrap_or(pool.first_seen_at_ms),
-        };
+        let created_at_ms = pool.created_block_time.map(|t| t.saturating_mul(1_000)).unwrap_or(pool.first_seen_at_ms);
+        let candidate = Candidate::of(&pool.chain, &done.token, &quote_token, a, created_at_ms);
         let skip = |s: Skip| {
             metrics::counter!("keeper_buy_skips_total", "chain" => pool.chain.clone(), "reason" => s.label())
                 .increment(1);
