@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! sources ──rows──▶ mirror writer ──NewPool (after commit)──▶ risk worker ──RiskReport──▶ trader ──Decision
-//! mempool source ──PendingTx──────────────────────────────────────────────────▶ trader (anti-rug)
+//! mempool source ──PendingTx──────────────────────────────────────────────────▶ trader (anti-rug) ──PendingVerdict
 //! ```
 //!
 //! Each stage owns its tables (see `mirror`), and nothing flows back up: the trader never asks
@@ -66,4 +66,18 @@ pub struct PendingTx {
     pub tip: u128,
     pub max_fee: u128,
     pub seen_at: Instant,
+}
+
+/// What the trader's anti-rug watch concluded about one pending transaction and one held position:
+/// published to every subscriber (`Trader::pending_verdicts`), so tests and benchmarks can wait on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingVerdict {
+    pub position_id: i64,
+    pub tx: alloy::primitives::B256,
+    /// Why it would trap the position (`None`: harmless).
+    pub harm: Option<String>,
+    /// The front-run sale's trade, when one was sent.
+    pub trade_id: Option<i64>,
+    /// From the pending transaction reaching the keeper to the verdict (and the sale sent).
+    pub elapsed: Duration,
 }

@@ -818,9 +818,9 @@ alloy::sol! {
 
 /// The next verdict of the anti-rug watch on `tx` (others are skipped).
 async fn verdict_on(
-    rx: &mut tokio::sync::broadcast::Receiver<keeper::trade::antirug::PendingVerdict>,
+    rx: &mut tokio::sync::broadcast::Receiver<keeper::pipeline::PendingVerdict>,
     tx: alloy::primitives::B256,
-) -> keeper::trade::antirug::PendingVerdict {
+) -> keeper::pipeline::PendingVerdict {
     tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             match rx.recv().await {

@@ -13,7 +13,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy::primitives::B256;
 use tokio::{
     sync::{broadcast, mpsc},
     task::JoinSet,
@@ -28,25 +27,11 @@ use super::{
     trader::Trader,
     ExitReason, Mode, Outcome, TradeError,
 };
-use crate::pipeline::PendingTx;
+use crate::pipeline::{PendingTx, PendingVerdict};
 
 /// How long the list of held positions is reused between mempool transactions, at most; it is
 /// read again at once after any trade settles.
 const HELD_FOR: Duration = Duration::from_millis(250);
-
-/// What the watch concluded about one pending transaction and one held position: published to
-/// every subscriber ([`Trader::pending_verdicts`]), so tests and benchmarks can wait on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PendingVerdict {
-    pub position_id: i64,
-    pub tx: B256,
-    /// Why it would trap the position (`None`: harmless).
-    pub harm: Option<String>,
-    /// The front-run sale's trade, when one was sent.
-    pub trade_id: Option<i64>,
-    /// From the pending transaction reaching the keeper to the verdict (and the sale sent).
-    pub elapsed: Duration,
-}
 
 impl Trader {
     /// Every verdict of the anti-rug watch, from now on.

@@ -71,7 +71,7 @@ pub struct Trader {
     /// The block at which each trapped position last found no size to sell (one event per block).
     blocked: Mutex<HashMap<i64, Option<u64>>>,
     /// Every verdict of the anti-rug watch (`antirug.rs`), for whoever listens.
-    pub(super) verdicts: broadcast::Sender<super::antirug::PendingVerdict>,
+    pub(super) verdicts: broadcast::Sender<crate::pipeline::PendingVerdict>,
     /// Bumped whenever a trade settles (positions opened, grown or closed).
     pub(super) held_version: std::sync::atomic::AtomicU64,
 }
