@@ -952,3 +952,73 @@ async fn pending_rugs_are_front_run_and_harmless_pending_transactions_are_not() 
     env.provider.anvil_set_auto_mine(true).await.unwrap();
     k.stop().await;
 }
+
+/// A Flashbots-compatible relay on 127.0.0.1, answering `eth_sendPrivateTransaction` as the
+/// relays document it (`{"result": "<hash>"}`), and putting each transaction on the chain it
+/// fronts (anvil), as a builder would. It keeps every request: its body and signature header.
+struct FakeRelay {
+    url: String,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<(serde_json::Value, String)>>>,
+}
+
+impl FakeRelay {
+    async fn start(chain: String) -> Self {
+        use axum::{extract::State, http::HeaderMap, routing::post, Router};
+        type Shared = (String, std::sync::Arc<std::sync::Mutex<Vec<(serde_json::Value, String)>>>);
+        async fn handle(State(s): State<std::sync::Arc<Shared>>, headers: HeaderMap, body: String) -> String {
+            let req: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let sig = headers.get("x-flashbots-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+            s.1.lock().unwrap().push((req.clone(), format!("{sig}\n{body}")));
+            if req["method"] != "eth_sendPrivateTransaction" {
+                return serde_json::json!({"jsonrpc": "2.0", "id": req["id"],
+                    "error": {"code": -32601, "message": "method not found"}})
+                .to_string();
+            }
+            let raw = req["params"][0]["tx"].clone();
+            let forward =
+                serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]});
+            let answer: serde_json::Value =
+                reqwest::Client::new().post(&s.0).json(&forward).send().await.unwrap().json().await.unwrap();
+            serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": answer["result"]}).to_string()
+        }
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let app = Router::new().route("/", post(handle)).with_state(std::sync::Arc::new((chain, requests.clone())));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, requests }
+    }
+}
+
+/// Private submission: with `private_relay_url` set, live transactions go to the relay, signed
+/// in `X-Flashbots-Signature` with the trading key, and not to the public node (which refuses
+/// every transaction here): the snipe still lands, through the relay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_transactions_go_through_a_private_relay_when_one_is_set() {
+    let net = Net::start().await;
+    let relay = FakeRelay::start(net.env.http_url()).await;
+    net.proxy.set_send_fault(SendFault::Refuse);
+    let mut t = trading(true);
+    t.evm.private_relay_url = relay.url.clone();
+    let k = start(&net, t).await;
+    let l = net.env.launch("private", &last_tx_is_liquidity()).await;
+    assert_eq!(wait_decided(&net.db, l.token).await, None, "bought");
+    let open = wait_status(&net.db, l.token, "open").await;
+    let buy = trades(&net.db, open.id).await.remove(0);
+    assert_eq!(buy.status, "confirmed", "{buy:?}");
+    let raw: String =
+        sqlx::query_scalar("SELECT raw_tx FROM trades WHERE id = ?").bind(buy.id).fetch_one(&net.db).await.unwrap();
+    let requests = relay.requests.lock().unwrap().clone();
+    let (req, signed) =
+        requests.iter().find(|(r, _)| r["params"][0]["tx"] == raw.as_str()).expect("the buy went to the relay");
+    assert_eq!(req["method"], "eth_sendPrivateTransaction");
+    assert!(req["params"][0]["maxBlockNumber"].as_str().unwrap().starts_with("0x"));
+    // The signature header: the wallet, and its EIP-191 signature of the body's keccak256.
+    let (header, body) = signed.split_once('\n').unwrap();
+    let (who, sig) = header.split_once(':').expect("address:signature");
+    let sig: alloy::primitives::Signature = sig.parse().unwrap();
+    let digest = format!("{:#x}", alloy::primitives::keccak256(body.as_bytes()));
+    let signer = sig.recover_address_from_msg(digest.as_bytes()).unwrap();
+    assert_eq!((who.parse::<Address>().unwrap(), signer), (net.wallet(), net.wallet()));
+    k.stop().await;
+}

@@ -245,6 +245,9 @@ receipt_poll_ms = 100
 front_run_rugs = true
 front_run_drop_bps = 3000
 front_run_tip_bump_bps = 5000
+# Send live transactions privately through a Flashbots-compatible relay (eth_sendPrivateTransaction,
+# signed with the trading key in X-Flashbots-Signature) instead of the public node; empty: off.
+private_relay_url = ""
 
 [trading.solana]
 compute_unit_limit = 200000
@@ -980,6 +983,8 @@ mod tests {
             ("[trading]\nslippage_bps = 0", "trading.slippage_bps"),
             ("[trading]\nstop_loss_bps = 10000", "trading.stop_loss_bps"),
             ("[trading]\nmax_open_positions = 0", "trading.max_open_positions"),
+            ("[trading.evm]\nprivate_relay_url = \"ftp://relay\"", "trading.evm.private_relay_url"),
+            ("[trading.evm]\nfront_run_drop_bps = 0", "trading.evm.front_run_drop_bps"),
             ("[trading]\nlive = \"yes\"", "trading.live"),
             ("[trading]\nprivate_key = \"0x12\"", "trading.private_key"),
             ("[trading.chains.nowhere]\nbuy_amount = \"1\"\nmax_buy = \"1\"\ndaily_budget = \"1\"\nmin_liquidity = \"0\"", "trading.chains.nowhere"),

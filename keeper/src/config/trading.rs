@@ -93,6 +93,9 @@ pub struct EvmExecConfig {
     pub front_run_rugs: bool,
     pub front_run_drop_bps: u32,
     pub front_run_tip_bump_bps: u32,
+    /// A Flashbots-compatible relay (`eth_sendPrivateTransaction`) that live transactions are
+    /// sent to instead of the public node; empty: the public node (the default).
+    pub private_relay_url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +143,7 @@ impl Default for TradingConfig {
                 front_run_rugs: true,
                 front_run_drop_bps: 3_000,
                 front_run_tip_bump_bps: 5_000,
+                private_relay_url: String::new(),
             },
             solana: SolanaExecConfig {
                 compute_unit_limit: 200_000,
@@ -199,6 +203,10 @@ impl TradingConfig {
         }
         if !(1..=10_000).contains(&self.evm.front_run_drop_bps) {
             return bad("evm.front_run_drop_bps", "must be between 1 and 10000");
+        }
+        let relay = &self.evm.private_relay_url;
+        if !(relay.is_empty() || relay.starts_with("http://") || relay.starts_with("https://")) {
+            return bad("evm.private_relay_url", "must be an http:// or https:// URL, or empty");
         }
         if self.evm.front_run_tip_bump_bps > 100_000 {
             return bad("evm.front_run_tip_bump_bps", "must be at most 100000 (10x)");

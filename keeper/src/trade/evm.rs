@@ -84,6 +84,8 @@ pub struct EvmTrader {
     /// Approve the router for a token as soon as it is bought (the anti-rug watch is on): a sale
     /// ahead of a pending rug must not first wait a block for its approval.
     approve_on_buy: bool,
+    /// Live transactions go to this relay instead of the public node.
+    relay: Option<super::relay::Relay>,
 }
 
 impl EvmTrader {
@@ -108,6 +110,10 @@ impl EvmTrader {
             .collect();
         let address = key.as_ref().map(|k| k.address()).unwrap_or_default();
         let approve_on_buy = c.mempool && cfg.front_run_rugs;
+        let relay = match (&key, cfg.private_relay_url.as_str()) {
+            (Some(k), url) if !url.is_empty() => Some(super::relay::Relay::new(url, k.clone())),
+            _ => None,
+        };
         Self {
             chain: chain.to_string(),
             http,
@@ -122,6 +128,7 @@ impl EvmTrader {
             watch: std::sync::Mutex::new(None),
             codes: CodeCache::default(),
             approve_on_buy,
+            relay,
             fee_bps: if c.factories.iter().any(|f| f.name.starts_with("pancakeswap")) { 25 } else { 30 },
         }
     }
@@ -418,6 +425,17 @@ impl EvmTrader {
 
     /// Broadcasts; `Some(reason)` when the node refused it for good.
     async fn broadcast(&self, raw: &[u8]) -> Option<String> {
+        if let Some(relay) = &self.relay {
+            let head = self.http.get_block_number().await.unwrap_or(0);
+            return match relay.send(raw, head + super::relay::VALID_FOR_BLOCKS).await {
+                Ok(()) => None,
+                Err(super::relay::RelayError::Refused(e)) => Some(e),
+                Err(e) => {
+                    tracing::warn!(chain = %self.chain, error = %e, "private send failed in transport; tracking the transaction");
+                    None
+                }
+            };
+        }
         match self.http.send_raw_transaction(raw).await {
             Ok(_) => None,
             Err(RpcError::ErrorResp(e)) => {

@@ -12,6 +12,7 @@ pub mod executor;
 pub mod guards;
 pub mod jupiter;
 pub mod keys;
+pub mod relay;
 pub mod solana;
 pub mod store;
 pub mod strategy;
