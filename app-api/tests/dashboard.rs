@@ -93,7 +93,10 @@ async fn seed(db: &sqlx::SqlitePool) {
     .execute(db)
     .await
     .unwrap();
-    let findings = r#"[{"check":"privilege","severity":"high","explanation":"0x8a8c523c called by the owner makes your sell revert.","measured":{}}]"#;
+    let findings = r#"[{"check":"privilege","severity":"high","explanation":"0x8a8c523c called by the owner makes your sell revert.","measured":{}},
+        {"check":"holder_concentration","severity":"medium","explanation":"The 2 largest holders outside pools own 30.00% of the supply.",
+         "measured":{"top_bps":3000,"total_supply":"1000000000000000000000000",
+           "holders":[["0x00000000000000000000000000000000000000h1","250000000000000000000000"],["0x00000000000000000000000000000000000000h2","50000000000000000000000"]]}}]"#;
     sqlx::query(
         "INSERT INTO risk_reports (id, pool_id, chain, pool_address, token, score, verdict, tradeable, summary, findings,
             measured_slot, discovered_at_ms, created_at_ms, elapsed_us)

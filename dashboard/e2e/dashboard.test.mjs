@@ -150,6 +150,11 @@ test("a pool page charts the price with our trades as markers and the exit level
   // Exact figures: the pool holds 2,000 tokens against 1 WETH.
   await page.getByTestId("price").filter({ hasText: "Price now: 0.0005 " }).waitFor(WAIT);
   await page.getByText("owner makes your sell revert", { exact: false }).waitFor(WAIT);
+  // Holders, from the report's measurement: exact balances and shares of the supply.
+  const holders = page.getByTestId("holders");
+  for (const text of ["250,000", "25.00%", "50,000", "5.00%"]) {
+    await holders.getByRole("cell", { name: text, exact: true }).waitFor(WAIT);
+  }
   // The risk-report history: the calm look at launch, then the finding.
   const history = page.getByTestId("report-history");
   await history.getByRole("cell", { name: "nothing found at launch" }).waitFor(WAIT);

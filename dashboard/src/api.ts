@@ -87,6 +87,8 @@ export interface Finding {
   check: string;
   severity: string;
   explanation: string;
+  /** The raw measurement (amounts as decimal strings). */
+  measured: unknown;
 }
 
 export interface RiskReport extends RiskSummary {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { elapsed, formatPrice, formatUnits, pnlSign, priceOf, scaleBps, signedDiff, verdictColour } from "./format";
+import { elapsed, formatPrice, shareOf, formatUnits, pnlSign, priceOf, scaleBps, signedDiff, verdictColour } from "./format";
 
 const U64_MAX = "18446744073709551615";
 const U256_MAX = "115792089237316195423570985008687907853269984665640564039457584007913129639935";
@@ -74,5 +74,14 @@ describe("prices from reserves", () => {
     expect(elapsed(1_000, 1_250)).toBe("250 ms");
     expect(elapsed(0, 2_500)).toBe("2.5 s");
     expect(elapsed(null, 5)).toBe("-");
+  });
+});
+
+describe("shares of the supply", () => {
+  it("is exact at 18 decimals and at U256 sizes", () => {
+    expect(shareOf("1", "3")).toBe("33.33%");
+    expect(shareOf("250000000000000000000000", "1000000000000000000000000")).toBe("25.00%");
+    expect(shareOf(U256_MAX, U256_MAX)).toBe("100.00%");
+    expect(shareOf("5", "0")).toBe("-");
   });
 });

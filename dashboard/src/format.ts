@@ -91,3 +91,11 @@ export function elapsed(from: number | null, to: number | null): string {
 export function shortAddress(a: string): string {
   return a.length > 14 ? `${a.slice(0, 6)}…${a.slice(-4)}` : a;
 }
+
+/** `part` of `whole` (integer strings) as a percentage with two decimals, rounded down, by
+ * BigInt: `shareOf("1", "3")` is `"33.33%"`; `"-"` when `whole` is zero or not an integer. */
+export function shareOf(part: string, whole: string): string {
+  if (!/^\d+$/.test(part) || !/^[1-9]\d*$/.test(whole)) return "-";
+  const bps = (BigInt(part) * 10_000n) / BigInt(whole);
+  return `${bps / 100n}.${(bps % 100n).toString().padStart(2, "0")}%`;
+}

@@ -6,10 +6,34 @@ import { lazy, Suspense, useEffect, useMemo, useState } from "react";
 import { get, type Health, type Page, type PoolDetail, type Position, type RiskReport, type TokenDetail, type Trade } from "../api";
 import { Amount, quoteDecimals } from "../components/Amount";
 import type { ChartLine, ChartMarker, ChartPoint } from "../components/LineChart";
-import { formatPrice, plotValue, priceOf, scaleBps, verdictColour } from "../format";
+import { formatPrice, plotValue, priceOf, scaleBps, shareOf, verdictColour } from "../format";
 import { Label } from "./Discoveries";
 
 const LineChart = lazy(() => import("../components/LineChart"));
+
+/** The largest holders outside pools, as the latest risk report measured them. */
+function Holders({ report, decimals }: { report: RiskReport | null | undefined; decimals: number }) {
+  const finding = report?.findings.find((f) => f.check === "holder_concentration");
+  const measured = (finding?.measured ?? {}) as { holders?: [string, string][]; total_supply?: string };
+  const holders = Array.isArray(measured.holders) ? measured.holders : [];
+  if (holders.length === 0) return <p>No holder measurement in the latest report.</p>;
+  return (
+    <table data-testid="holders">
+      <thead>
+        <tr><th>holder</th><th>balance</th><th>share of supply</th></tr>
+      </thead>
+      <tbody>
+        {holders.map(([who, balance]) => (
+          <tr key={who}>
+            <td><code>{who}</code></td>
+            <td><Amount units={balance} decimals={decimals} /></td>
+            <td>{shareOf(balance, measured.total_supply ?? "0")}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
 
 /** Which side of the pool is the token being traded (the other is the quote). */
 function sides(p: PoolDetail) {
@@ -110,6 +134,8 @@ export function PoolPage({ chain, address, health }: { chain: string; address: s
           <tr><th>total supply</th><td><Amount units={token?.total_supply ?? null} decimals={bd} /></td></tr>
         </tbody>
       </table>
+      <h3>Holders</h3>
+      <Holders report={token?.risk} decimals={bd} />
       <h3>Risk report{token ? ` (${token.reports} in its history)` : ""}</h3>
       {token?.risk ? (
         <div>
