@@ -980,11 +980,12 @@ async fn dashboard_reads_funnel_performance_overview_and_audit() {
     assert_eq!(items.iter().map(|p| p["id"].as_i64().unwrap()).collect::<Vec<_>>(), [3, 2, 1]);
     let first = &items[2];
     assert_eq!(first["seen_at_ms"], 1_000_007, "the pool's first sight");
-    assert_eq!((first["decided_at_ms"].as_i64(), first["sent_at_ms"].as_i64()), (Some(now - 101), Some(now - 99)));
+    // Decided: the buy's intent recorded (the decision row is written once the buy settled).
+    assert_eq!((first["decided_at_ms"].as_i64(), first["sent_at_ms"].as_i64()), (Some(now - 100), Some(now - 99)));
     assert_eq!(first["included_at_ms"].as_i64(), Some(now - 90));
     assert_eq!((first["launch_block"].as_i64(), first["buy_block"].as_i64()), (Some(7), Some(9)));
     assert_eq!(first["latency_us"], 1234);
-    assert_eq!(items[0]["decided_at_ms"], Value::Null, "no decision recorded for it");
+    assert_eq!(items[0]["decided_at_ms"].as_i64(), Some(now - 100), "every buy has its intent");
     let (_, trades, _) = get(app, "/api/v1/trades?pool=0xpool").await;
     assert_eq!(trades["items"].as_array().unwrap().len(), 3, "the pool's positions' trades only");
     let (status, body, _) = get(app, "/api/v1/trades?pool=no%20such").await;

@@ -369,9 +369,9 @@ pub struct PositionListRow {
     /// Since when, and why, the position is trapped (while it is).
     pub trapped_at_ms: Option<i64>,
     pub trapped_reason: Option<String>,
-    /// The buy's latency funnel: the pool seen, the decision to buy, the buy sent and included
-    /// (unix ms), the block (slot) of the launch and of the buy, and pool seen to first
-    /// broadcast in microseconds.
+    /// The buy's latency funnel: the pool seen, the decision to buy (the buy's intent recorded),
+    /// the buy sent and included (unix ms), the block (slot) of the launch and of the buy, and
+    /// pool seen to first broadcast in microseconds.
     pub seen_at_ms: Option<i64>,
     pub decided_at_ms: Option<i64>,
     pub sent_at_ms: Option<i64>,
@@ -396,8 +396,7 @@ pub async fn positions_page(db: &SqlitePool, f: &TradeFilter<'_>, limit: i64) ->
                   positions.pnl_usd AS pnl_usd, positions.usd_at_ms AS usd_at_ms,
                   positions.trapped_at_ms AS trapped_at_ms, positions.trapped_reason AS trapped_reason,
                   (SELECT first_seen_at_ms FROM pools WHERE pools.id = positions.pool_id) AS "seen_at_ms?: i64",
-                  (SELECT decided_at_ms FROM decisions WHERE decisions.position_id = positions.id
-                     ORDER BY decisions.id LIMIT 1) AS "decided_at_ms?: i64",
+                  b.created_at_ms AS "decided_at_ms?: i64",
                   b.sent_at_ms AS "sent_at_ms?: i64", b.settled_at_ms AS "included_at_ms?: i64",
                   (SELECT created_slot FROM pools WHERE pools.id = positions.pool_id) AS "launch_block?: i64",
                   b.block AS "buy_block?: i64", b.latency_us AS "latency_us?: i64"
