@@ -25,7 +25,7 @@ use super::{
     store::{self, PositionRow},
     strategy,
     trader::Trader,
-    ExitReason, Mode, Outcome, TradeError,
+    ExitReason, TradeError,
 };
 use crate::pipeline::{PendingTx, PendingVerdict};
 
@@ -121,36 +121,14 @@ impl Trader {
             return Ok(None); // a sale of it is in flight already
         }
         let result = async {
-            let size = amount(&p.size);
             let tax = crate::risk::shortfall_bps(before.quoted, *received);
-            let (_, overrides) = store::controls(&self.db).await?;
-            let slippage = overrides.max_slippage_bps.unwrap_or(self.cfg.slippage_bps).clamp(1, 9_999);
-            let min_out = strategy::min_out(before.quoted, tax, slippage);
-            let value = strategy::less_bps(before.quoted, tax);
-            let reason = ExitReason::FrontRanRug.as_str();
-            let Some(trade_id) = store::open_sell(&self.db, p, self.mode, reason, size, value, min_out, None).await?
-            else {
+            let reason = ExitReason::FrontRanRug;
+            let Some(trade_id) = self.open_exit(p, reason, amount(&p.size), before.quoted, tax, None).await? else {
                 return Ok(None);
             };
             metrics::counter!("keeper_front_runs_total", "chain" => p.chain.clone(), "mode" => self.mode.as_str())
                 .increment(1);
-            let outcome = match self.mode {
-                Mode::DryRun => Outcome::Confirmed {
-                    tx_id: String::new(),
-                    block: 0,
-                    amount_out: strategy::paper_fill(before.quoted, tax, self.cfg.paper_slippage_bps),
-                    fee_paid: alloy::primitives::U256::ZERO,
-                },
-                Mode::Live => {
-                    let trade = store::trade(&self.db, trade_id).await?;
-                    match self.venues.get(&p.chain) {
-                        Some(v) => v.execute_ahead(&self.db, &trade, tx).await?,
-                        None => Outcome::Failed { tx_id: None, error: "chain not configured".into() },
-                    }
-                }
-            };
-            let trade = store::trade(&self.db, trade_id).await?;
-            self.settle(&trade, &outcome).await?;
+            self.sell(p.clone(), trade_id, before.quoted, tax, Some(tx)).await?;
             Ok::<_, TradeError>(Some(trade_id))
         }
         .await;

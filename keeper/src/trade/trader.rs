@@ -268,7 +268,7 @@ impl Trader {
                 amount_out: strategy::paper_fill(quoted, candidate.buy_tax_bps, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
-            Mode::Live => self.live(venue.as_ref(), &trade, done.seen_at).await?,
+            Mode::Live => self.live(venue.as_ref(), &trade, done.seen_at, None).await?,
         };
         self.settle(&trade, &outcome).await?;
         Ok(Choice::Bought { position_id, trade_id, outcome })
@@ -282,8 +282,13 @@ impl Trader {
         venue: &dyn Executor,
         trade: &TradeRow,
         seen_at: Option<Instant>,
+        ahead: Option<&crate::pipeline::PendingTx>,
     ) -> Result<Outcome, TradeError> {
-        let mut err = match venue.execute(&self.db, trade, seen_at).await {
+        let first = match ahead {
+            Some(pending) => venue.execute_ahead(&self.db, trade, pending).await,
+            None => venue.execute(&self.db, trade, seen_at).await,
+        };
+        let mut err = match first {
             Ok(o) => return Ok(o),
             Err(e) => e,
         };
@@ -449,25 +454,17 @@ impl Trader {
                     }
                 }
             };
-            // Pausing stops buys, never exits; only the slippage override applies here.
-            let (_, overrides) = store::controls(&self.db).await?;
-            let slippage = overrides.max_slippage_bps.unwrap_or(self.cfg.slippage_bps).clamp(1, 9_999);
-            let min_out = strategy::min_out(quoted, tax, slippage);
-            let value = strategy::less_bps(quoted, tax);
-            let via = route.as_ref().map(|r| mirror::trading::Route { venue: &r.venue, pool_address: &r.pool_address });
-            let Some(trade_id) =
-                store::open_sell(&self.db, &p, self.mode, reason.as_str(), size, value, min_out, via).await?
-            else {
+            let Some(trade_id) = self.open_exit(&p, reason, size, quoted, tax, route.as_ref()).await? else {
                 continue;
             };
             if let Ok(mut s) = self.selling.lock() {
                 s.insert(p.id);
             }
             tracing::info!(chain = %p.chain, token = %p.token, reason = reason.as_str(), cost = %p.cost, %size,
-                value = %value, peak = %peak, route = ?route.as_ref().map(|r| &r.venue), "exit");
+                value = %strategy::less_bps(quoted, tax), peak = %peak, route = ?route.as_ref().map(|r| &r.venue), "exit");
             let me = Arc::clone(self);
             tasks.spawn(async move {
-                if let Err(e) = me.sell(p.clone(), trade_id, quoted, tax).await {
+                if let Err(e) = me.sell(p.clone(), trade_id, quoted, tax, None).await {
                     tracing::warn!(position = p.id, error = %e, "sell failed; retried later");
                 }
                 if let Ok(mut s) = me.selling.lock() {
@@ -579,6 +576,26 @@ impl Trader {
         Ok(None)
     }
 
+    /// Records the intent to sell `size` of `p` for `reason`, at the quote less the tax, with the
+    /// least output the slippage allows (pausing stops buys, never exits: only the slippage
+    /// override applies). `None` when a sale of it is open already.
+    pub(super) async fn open_exit(
+        &self,
+        p: &PositionRow,
+        reason: ExitReason,
+        size: U256,
+        quoted: U256,
+        tax: u32,
+        route: Option<&OtherRoute>,
+    ) -> Result<Option<i64>, TradeError> {
+        let (_, overrides) = store::controls(&self.db).await?;
+        let slippage = overrides.max_slippage_bps.unwrap_or(self.cfg.slippage_bps).clamp(1, 9_999);
+        let min_out = strategy::min_out(quoted, tax, slippage);
+        let value = strategy::less_bps(quoted, tax);
+        let via = route.map(|r| mirror::trading::Route { venue: &r.venue, pool_address: &r.pool_address });
+        Ok(store::open_sell(&self.db, p, self.mode, reason.as_str(), size, value, min_out, via).await?)
+    }
+
     /// Sells a recorded exit: a paper fill at the quote less the measured tax and the assumed
     /// slippage, or the real trade.
     pub(super) async fn sell(
@@ -587,6 +604,7 @@ impl Trader {
         trade_id: i64,
         quoted: U256,
         sell_tax: u32,
+        ahead: Option<&crate::pipeline::PendingTx>,
     ) -> Result<(), TradeError> {
         let trade = store::trade(&self.db, trade_id).await?;
         let outcome = match (self.mode, self.venues.get(&p.chain)) {
@@ -596,7 +614,7 @@ impl Trader {
                 amount_out: strategy::paper_fill(quoted, sell_tax, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
-            (Mode::Live, Some(v)) => self.live(v.as_ref(), &trade, None).await?,
+            (Mode::Live, Some(v)) => self.live(v.as_ref(), &trade, None, ahead).await?,
             (Mode::Live, None) => Outcome::Failed { tx_id: None, error: "chain not configured".into() },
         };
         self.settle(&trade, &outcome).await
