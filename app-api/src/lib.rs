@@ -114,6 +114,7 @@ pub fn router(state: AppState, limits: &Limits) -> Router {
         .merge(routes::keeper::router())
         .merge(routes::audit::router())
         .merge(routes::performance::router())
+        .merge(routes::backtests::router())
         .merge(routes::docs::router())
         .merge(metrics::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), cache::serve))

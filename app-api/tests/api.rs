@@ -82,6 +82,7 @@ async fn pools_paginate_by_age_without_gaps_or_repeats() {
     let item = body["items"][0].clone();
     let (_, mut detail, _) = get(&f.app, &format!("/api/v1/pools/bsc/{}", item["address"].as_str().unwrap())).await;
     detail.as_object_mut().unwrap().remove("reserve_history");
+    detail.as_object_mut().unwrap().remove("anomalies");
     assert_eq!(item, detail);
 }
 
@@ -177,6 +178,7 @@ async fn list_items_and_pool_details_have_the_same_shape() {
         let (status, mut detail, _) = get(&f.app, &uri).await;
         assert_eq!(status, StatusCode::OK, "{detail}");
         detail.as_object_mut().unwrap().remove("reserve_history");
+        detail.as_object_mut().unwrap().remove("anomalies");
         assert_eq!(&detail, item);
     }
     let risk = items.iter().find_map(|p| p["risk"].as_object()).unwrap();
@@ -1036,4 +1038,72 @@ async fn dashboard_reads_funnel_performance_overview_and_audit() {
     assert!(log["next_cursor"].is_string(), "registers and logins before it");
     let (_, overview, _) = get(app, "/api/v1/overview").await;
     assert_eq!(overview["paused"], true);
+}
+
+/// What the keeper's anomaly watch and `keeper backtest` / `keeper hyperopt` store, through their
+/// own write paths: a pool's anomalies in its detail, stored backtests listed newest first in
+/// pages and served whole, and bad ids refused with the right status.
+#[tokio::test]
+async fn anomalies_and_stored_backtests() {
+    let f = fixture().await;
+    let rw = mirror::open_writer(&f._dir.path().join("keeper.db"), std::time::Duration::from_secs(5)).await.unwrap();
+    let finding = r#"{"check":"liquidity_drop","severity":"high","explanation":"The pool's quote reserve fell by 60.00%.","measured":{"from":"1000","to":"400","drop_bps":6000}}"#;
+    let anomaly = mirror::anomalies::NewAnomaly {
+        chain: "solana".into(),
+        pool_id: 1,
+        token: "MintA".into(),
+        kind: "liquidity_drop".into(),
+        severity: "high".into(),
+        finding: finding.into(),
+        evidence: "event:3".into(),
+        slot: Some(40),
+    };
+    assert!(mirror::anomalies::insert(&rw, &anomaly).await.unwrap().is_some());
+    assert_eq!(mirror::anomalies::insert(&rw, &anomaly).await.unwrap(), None, "the same evidence, once");
+    let (status, body, _) = get(&f.app, "/api/v1/pools/solana/Pool000").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let anomalies = body["anomalies"].as_array().unwrap();
+    assert_eq!(anomalies.len(), 1, "{body}");
+    assert_eq!(anomalies[0]["kind"], "liquidity_drop");
+    assert_eq!(anomalies[0]["slot"], 40);
+    assert_eq!(anomalies[0]["finding"]["measured"]["to"], "400");
+    let (_, other, _) = get(&f.app, "/api/v1/pools/solana/Pool002").await;
+    assert_eq!(other["anomalies"], serde_json::json!([]));
+
+    let mut ids = Vec::new();
+    for i in 0..3i64 {
+        let b = mirror::backtests::NewBacktest {
+            kind: if i == 2 { "hyperopt".into() } else { "backtest".into() },
+            study: (i == 2).then(|| "tp".to_string()),
+            chain: Some("solana".into()),
+            from_ms: 0,
+            to_ms: 86_400_000,
+            trades: i + 1,
+            total_profit: format!("-{}", 1_000 * i),
+            settings: r#"{"fill_delay_blocks":1}"#.into(),
+            report: format!(r#"{{"metrics":{{"trades":{}}}}}"#, i + 1),
+        };
+        ids.push(mirror::backtests::insert(&rw, &b).await.unwrap());
+    }
+    let (status, page, _) = get(&f.app, "/api/v1/backtests?limit=2").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.iter().map(|b| b["id"].as_i64().unwrap()).collect::<Vec<_>>(), [ids[2], ids[1]]);
+    assert_eq!((items[0]["kind"].as_str(), items[0]["study"].as_str()), (Some("hyperopt"), Some("tp")));
+    assert_eq!(items[0]["total_profit"], "-2000");
+    assert!(items[0].get("report").is_none(), "the list leaves the reports out");
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (_, rest, _) = get(&f.app, &format!("/api/v1/backtests?limit=2&cursor={cursor}")).await;
+    assert_eq!(rest["items"][0]["id"], ids[0]);
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    let (status, one, _) = get(&f.app, &format!("/api/v1/backtests/{}", ids[1])).await;
+    assert_eq!(status, StatusCode::OK, "{one}");
+    assert_eq!((one["trades"].as_i64(), one["report"]["metrics"]["trades"].as_i64()), (Some(2), Some(2)));
+    assert_eq!(one["settings"]["fill_delay_blocks"], 1);
+    let (status, body, _) = get(&f.app, "/api/v1/backtests/9999").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body, _) = get(&f.app, "/api/v1/backtests/abc").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["field"], "id", "{body}");
 }

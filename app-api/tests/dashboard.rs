@@ -170,6 +170,66 @@ async fn seed(db: &sqlx::SqlitePool) {
         ..Default::default()
     };
     mirror::tasks::record_mode(db, true, false, &settings).await.unwrap();
+    // What the anomaly watch flagged on the pool, through its own write path; the explanation
+    // quotes the token's hostile symbol, as chain text it is.
+    let finding = serde_json::json!({
+        "check": "liquidity_drop", "severity": "high",
+        "explanation": format!("The quote reserve of {HOSTILE} fell by 60.00% within 3 blocks."),
+        "measured": { "from": "1000", "to": "400", "drop_bps": 6000 },
+    });
+    let anomaly = mirror::anomalies::NewAnomaly {
+        chain: "ethereum".into(),
+        pool_id: 500,
+        token: token.into(),
+        kind: "liquidity_drop".into(),
+        severity: "high".into(),
+        finding: finding.to_string(),
+        evidence: "event:1".into(),
+        slot: Some(130),
+    };
+    mirror::anomalies::insert(db, &anomaly).await.unwrap();
+    // A backtest and a hyperopt study, as `keeper backtest` / `keeper hyperopt` store them.
+    let metrics = |trades: u64, profit: &str| {
+        serde_json::json!({
+            "trades": trades, "wins": trades, "losses": 0, "win_rate_bps": 10_000, "total_profit": profit,
+            "average_profit": profit, "gross_profit": profit, "gross_loss": "0", "profit_factor": null,
+            "expectancy": profit, "max_drawdown": "0", "max_drawdown_bps": 0, "sharpe": 1.25, "sortino": null,
+            "calmar": null, "sqn": null,
+        })
+    };
+    let backtest = serde_json::json!({
+        "from_ms": 0, "to_ms": 86_400_000, "pools": 1, "events": 3, "reports": 1,
+        "metrics": metrics(1, "50000000000000000"),
+        "by_exit_reason": { "take_profit": metrics(1, "50000000000000000") },
+        "by_chain": { "ethereum": metrics(1, "50000000000000000") },
+        "trades": [{ "chain": "ethereum", "pool": pool, "token": token, "opened_at_ms": now - 500_000,
+            "closed_at_ms": now - 400_000, "exit_reason": "take_profit", "size": "1000", "cost": "100000000000000000",
+            "proceeds": "150000000000000000", "pnl": "50000000000000000" }],
+    });
+    let study = serde_json::json!({
+        "folds": [{ "fold": 0, "train": [0, 43_200_000], "test": [43_200_000, 86_400_000], "best_trial": 3,
+            "best": { "take_profit_bps": 12_000, "stop_loss_bps": 3_000, "trailing_stop_bps": 0, "max_hold_secs": 600,
+                "max_risk_score": 40, "buy_size_bps": 10_000 },
+            "in_sample_loss": -1.0, "out_of_sample_loss": 1.0,
+            "in_sample": metrics(4, "70000000000000000"), "out_of_sample": metrics(2, "-20000000000000000") }],
+        "snippet": "[trading]\ntake_profit_bps = 12000\n",
+    });
+    for (kind, study_name, trades, profit, report) in
+        [("backtest", None, 1, "50000000000000000", backtest), ("hyperopt", Some("tp"), 2, "-20000000000000000", study)]
+    {
+        let row = mirror::backtests::NewBacktest {
+            kind: kind.into(),
+            study: study_name.map(String::from),
+            chain: Some("ethereum".into()),
+            from_ms: 0,
+            to_ms: 86_400_000,
+            trades,
+            total_profit: profit.into(),
+            settings: "{}".into(),
+            report: report.to_string(),
+        };
+        mirror::backtests::insert(db, &row).await.unwrap();
+    }
     for (user, password) in [OPERATOR, VIEWER] {
         let hash = app_api::auth::hash_password(password).unwrap();
         mirror::api::register(db, user, &hash).await.unwrap().unwrap();

@@ -266,6 +266,38 @@ test("an operator force-exits a position, after confirming", async () => {
   await shot("positions");
 });
 
+test("a pool's anomalies are listed, their chain text shown as text", async () => {
+  await page.goto(`${BASE}/#/pool/ethereum/0x00000000000000000000000000000000000000d0`);
+  const table = page.getByTestId("anomalies");
+  await table.waitFor(WAIT);
+  const row = table.locator("tbody tr").first();
+  assert.match(await row.textContent(), /liquidity drop/);
+  assert.match(await row.textContent(), /fell by 60\.00% within 3 blocks/);
+  assert.ok((await row.textContent()).includes(HOSTILE), "the symbol is quoted as text");
+  assert.equal(await page.locator('img[src="x"]').count(), 0, "no element was made from it");
+});
+
+test("stored backtests are listed, and a study shows each fold in and out of sample", async () => {
+  await page.goto(`${BASE}/#/backtests`);
+  const list = page.getByTestId("backtests");
+  await list.waitFor(WAIT);
+  assert.equal(await list.locator("tbody tr").count(), 2);
+  assert.match(await list.locator("tbody tr").first().textContent(), /hyperopt tp \(out of sample\).*-0\.02/);
+  await list.getByRole("link", { name: "1", exact: true }).click();
+  const metrics = page.getByTestId("backtest-metrics");
+  await metrics.waitFor(WAIT);
+  assert.match(await metrics.textContent(), /exit take_profit.*\+0\.05/);
+  assert.match(await page.getByTestId("backtest-trades").textContent(), /take_profit.*0\.1.*0\.15.*\+0\.05/);
+  await page.goto(`${BASE}/#/backtest/2`);
+  const folds = page.getByTestId("folds");
+  await folds.waitFor(WAIT);
+  const fold = await folds.locator("tbody tr").first().textContent();
+  assert.match(fold, /\+0\.07.*-0\.02/, "in sample, then out of sample");
+  assert.match(fold, /120\.00%/, "the take profit found");
+  assert.equal(await page.getByTestId("snippet").textContent(), "[trading]\ntake_profit_bps = 12000\n");
+  await shot("backtest");
+});
+
 test("performance shows the win rate, profit factor and drawdown from exact figures", async () => {
   await page.goto(`${BASE}/#/performance`);
   const card = page.getByTestId("performance").filter({ hasText: "ethereum" });

@@ -3,6 +3,7 @@
 
 import { useEffect, useState, type FormEvent } from "react";
 import { currentSession, get, login, logout, type Health, type Session } from "./api";
+import { BacktestPage, Backtests } from "./pages/Backtests";
 import { Discoveries } from "./pages/Discoveries";
 import { Operator } from "./pages/Operator";
 import { Banner, Overview } from "./pages/Overview";
@@ -12,7 +13,7 @@ import { Pools } from "./pages/Pools";
 import { Positions } from "./pages/Positions";
 import { useRoute } from "./router";
 
-const PAGES = ["overview", "discoveries", "pools", "positions", "performance", "operator"] as const;
+const PAGES = ["overview", "discoveries", "pools", "positions", "performance", "backtests", "operator"] as const;
 
 function SignIn({ session, onChange }: { session: Session | null; onChange: (s: Session | null) => void }) {
   const [username, setUsername] = useState("");
@@ -86,6 +87,8 @@ export function App() {
       {route.page === "pool" && <PoolPage chain={route.chain} address={route.address} health={health} />}
       {route.page === "positions" && <Positions session={session} />}
       {route.page === "performance" && <Performance />}
+      {route.page === "backtests" && <Backtests />}
+      {route.page === "backtest" && <BacktestPage id={route.id} />}
       {route.page === "operator" && <Operator session={session} />}
     </main>
   );

@@ -79,8 +79,20 @@ export interface ReservePoint {
   reserve_b: string;
 }
 
+export interface Anomaly {
+  id: number;
+  /** liquidity_drop, sell_tax_jump, concentration_jump or volume_spike. */
+  kind: string;
+  severity: string;
+  slot: number | null;
+  created_at_ms: number;
+  finding: Finding;
+}
+
 export interface PoolDetail extends Pool {
   reserve_history: ReservePoint[];
+  /** Newest first. */
+  anomalies: Anomaly[];
 }
 
 export interface Finding {
@@ -203,6 +215,83 @@ export interface AuditEntry {
   ip: string | null;
   action: string;
   detail: string | null;
+}
+
+/** Figures of a set of trades: sums are exact decimal strings of base units. */
+export interface Metrics {
+  trades: number;
+  wins: number;
+  losses: number;
+  win_rate_bps: number;
+  total_profit: string;
+  average_profit: string;
+  profit_factor: number | null;
+  expectancy: string;
+  max_drawdown: string;
+  max_drawdown_bps: number;
+  sharpe: number | null;
+  sortino: number | null;
+  calmar: number | null;
+  sqn: number | null;
+}
+
+export interface BacktestSummary {
+  id: number;
+  kind: "backtest" | "hyperopt";
+  study: string | null;
+  chain: string | null;
+  from_ms: number;
+  to_ms: number;
+  trades: number;
+  total_profit: string;
+  created_at_ms: number;
+}
+
+export interface BacktestTrade {
+  chain: string;
+  pool: string;
+  token: string;
+  opened_at_ms: number;
+  closed_at_ms: number | null;
+  exit_reason: string;
+  size: string;
+  cost: string;
+  proceeds: string;
+  pnl: string;
+}
+
+export interface HyperoptParams {
+  take_profit_bps: number;
+  stop_loss_bps: number;
+  trailing_stop_bps: number;
+  max_hold_secs: number;
+  max_risk_score: number;
+  buy_size_bps: number;
+}
+
+export interface HyperoptFold {
+  fold: number;
+  train: [number, number];
+  test: [number, number];
+  best_trial: number;
+  best: HyperoptParams;
+  in_sample: Metrics;
+  out_of_sample: Metrics;
+}
+
+/** A backtest's report, or a hyperopt study's outcome. */
+export interface BacktestReport {
+  metrics?: Metrics;
+  by_exit_reason?: Record<string, Metrics>;
+  by_chain?: Record<string, Metrics>;
+  trades?: BacktestTrade[];
+  folds?: HyperoptFold[];
+  snippet?: string;
+}
+
+export interface Backtest extends BacktestSummary {
+  settings: unknown;
+  report: BacktestReport;
 }
 
 export interface Page<T> {

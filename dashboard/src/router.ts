@@ -3,8 +3,9 @@
 import { useEffect, useState } from "react";
 
 export type Route =
-  | { page: "overview" | "discoveries" | "pools" | "positions" | "performance" | "operator" }
-  | { page: "pool"; chain: string; address: string };
+  | { page: "overview" | "discoveries" | "pools" | "positions" | "performance" | "backtests" | "operator" }
+  | { page: "pool"; chain: string; address: string }
+  | { page: "backtest"; id: number };
 
 export function parse(hash: string): Route {
   const parts = hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
@@ -13,8 +14,13 @@ export function parse(hash: string): Route {
     case "pools":
     case "positions":
     case "performance":
+    case "backtests":
     case "operator":
       return { page: parts[0] };
+    case "backtest": {
+      const id = Number(parts[1]);
+      return Number.isSafeInteger(id) && id > 0 ? { page: "backtest", id } : { page: "backtests" };
+    }
     case "pool":
       if (parts[1] && parts[2]) return { page: "pool", chain: parts[1], address: parts[2] };
       return { page: "pools" };

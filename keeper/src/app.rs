@@ -330,6 +330,14 @@ impl App {
                 }
             });
         }
+        // Anomalies: read from the mirror, recorded for the trader, the notifier and the API.
+        if config.anomaly.enabled {
+            let (db, cfg) = (self.db.clone(), config.anomaly.clone());
+            tasks.spawn(risk, "anomaly", false, move |cancel| {
+                let watch = crate::anomaly::watch::AnomalyWatch::new(db.clone(), cfg.clone());
+                watch.run(cancel)
+            });
+        }
         // Notifications: read from the mirror, never on the way of a buy or an exit.
         crate::notify::spawn(&mut tasks, notify, &self.db, &config.notify, &self.notify_secrets, &config.trading)
             .map_err(|error| TaskFailed { task: "notify".into(), failures: 0, error })?;

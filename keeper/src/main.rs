@@ -35,6 +35,8 @@ enum LogFormatArg {
     Json,
 }
 
+// Parsed once at start and matched at once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the daemon until SIGINT or SIGTERM.
@@ -60,27 +62,53 @@ enum Command {
         json: bool,
     },
     /// Replay the mirror's history through the strategy, guards and exits of the trading
-    /// config: trades and their figures, as a table or JSON.
+    /// config: trades and their figures, as a table or JSON. The report is stored in the mirror
+    /// (`GET /api/v1/backtests`).
     Backtest {
-        /// Start of the period: pools first seen from then (UTC date YYYY-MM-DD or unix ms).
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// Machine-readable output.
         #[arg(long)]
-        from: String,
-        /// End of the period, exclusive (UTC date YYYY-MM-DD or unix ms).
+        json: bool,
+    },
+    /// Search take profit, stop loss, trailing stop, maximum hold, maximum risk score and buy
+    /// size on the mirror's history, walk-forward (each fold searched on one window, then
+    /// replayed on the next), with TPE. The study is kept in the mirror under --study and
+    /// resumed when run again; the best parameters are printed as a config snippet.
+    Hyperopt {
+        #[command(flatten)]
+        period: PeriodArgs,
+        /// The study's name: run again to resume it (or to add trials).
         #[arg(long)]
-        to: String,
-        /// Only this chain.
-        #[arg(long)]
-        chain: Option<String>,
-        /// Blocks (slots) after the report at whose reserves the buy fills.
+        study: String,
+        /// profit, sharpe or drawdown (profit less the max drawdown).
+        #[arg(long, default_value = "profit")]
+        loss: String,
+        /// Walk-forward folds: the period is cut into folds + 1 windows.
+        #[arg(long, default_value_t = 2)]
+        folds: u32,
+        /// Trials per fold.
+        #[arg(long, default_value_t = 100)]
+        trials: u32,
         #[arg(long, default_value_t = 1)]
-        fill_delay_blocks: i64,
-        /// Gas or lamports per trade, in the quote token's base units (every chain).
-        #[arg(long, default_value = "0")]
-        fee_per_trade: String,
-        /// Capital for the drawdown percentage and the return, in base units (default: the sum
-        /// of the traded chains' daily budgets).
+        seed: u64,
+        /// Ranges searched, LOW..HIGH (both included; LOW..LOW fixes one).
+        #[arg(long, default_value = "1000..50000")]
+        take_profit_bps: String,
+        #[arg(long, default_value = "500..9000")]
+        stop_loss_bps: String,
+        #[arg(long, default_value = "0..5000")]
+        trailing_stop_bps: String,
+        #[arg(long, default_value = "60..86400")]
+        max_hold_secs: String,
+        #[arg(long, default_value = "0..60")]
+        max_risk_score: String,
+        /// The buy as a share of each chain's buy_amount, in basis points (capped at max_buy).
+        #[arg(long, default_value = "2500..20000")]
+        buy_size_bps: String,
+        /// Also write the best parameters' config snippet to this file.
         #[arg(long)]
-        capital: Option<String>,
+        snippet: Option<PathBuf>,
         /// Machine-readable output.
         #[arg(long)]
         json: bool,
@@ -90,6 +118,30 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+/// The period and fill model of a replay.
+#[derive(clap::Args, Debug)]
+struct PeriodArgs {
+    /// Start of the period: pools first seen from then (UTC date YYYY-MM-DD or unix ms).
+    #[arg(long)]
+    from: String,
+    /// End of the period, exclusive (UTC date YYYY-MM-DD or unix ms).
+    #[arg(long)]
+    to: String,
+    /// Only this chain.
+    #[arg(long)]
+    chain: Option<String>,
+    /// Blocks (slots) after the report at whose reserves the buy fills.
+    #[arg(long, default_value_t = 1)]
+    fill_delay_blocks: i64,
+    /// Gas or lamports per trade, in the quote token's base units (every chain).
+    #[arg(long, default_value = "0")]
+    fee_per_trade: String,
+    /// Capital for the drawdown percentage and the return, in base units (default: the sum
+    /// of the traded chains' daily budgets).
+    #[arg(long)]
+    capital: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -184,16 +236,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
     Ok(result?)
 }
 
-struct BacktestArgs {
-    from: String,
-    to: String,
-    chain: Option<String>,
-    fill_delay_blocks: i64,
-    fee_per_trade: String,
-    capital: Option<String>,
-    json: bool,
-}
-
 /// A UTC date (YYYY-MM-DD) or unix milliseconds.
 fn instant(field: &str, v: &str) -> anyhow::Result<i64> {
     if let Ok(ms) = v.parse::<i64>() {
@@ -210,7 +252,12 @@ fn instant(field: &str, v: &str) -> anyhow::Result<i64> {
     parsed.ok_or_else(|| anyhow::anyhow!("--{field}: `{v}` is neither a date YYYY-MM-DD nor unix milliseconds"))
 }
 
-async fn backtest(config: Config, a: BacktestArgs) -> anyhow::Result<()> {
+/// The mirror (read-write: results and studies are stored), the history of the period and the
+/// replay's settings.
+async fn replay_input(
+    config: &Config,
+    a: &PeriodArgs,
+) -> anyhow::Result<(sqlx::SqlitePool, keeper::backtest::History, keeper::backtest::Settings, i64, i64)> {
     use alloy::primitives::U256;
     let (from, to) = (instant("from", &a.from)?, instant("to", &a.to)?);
     anyhow::ensure!(from < to, "--from must be before --to");
@@ -227,7 +274,8 @@ async fn backtest(config: Config, a: BacktestArgs) -> anyhow::Result<()> {
     };
     let db = &config.database;
     anyhow::ensure!(db.path.exists(), "no mirror at {}", db.path.display());
-    let pool = mirror::open_reader(&db.path, Duration::from_millis(db.busy_timeout_ms), 1).await?;
+    let pool = mirror::open_writer(&db.path, Duration::from_millis(db.busy_timeout_ms)).await?;
+    mirror::migrate(&pool).await?;
     let history = keeper::backtest::History::load(&pool, a.chain.as_deref(), from, to).await?;
     let settings = keeper::backtest::Settings {
         trading: t.clone(),
@@ -236,12 +284,52 @@ async fn backtest(config: Config, a: BacktestArgs) -> anyhow::Result<()> {
         fee_per_trade: t.chains.keys().map(|c| (c.clone(), fee)).collect(),
         capital,
     };
-    let report = keeper::backtest::run(&history, &settings, &keeper::backtest::LiveStrategy(t))?;
-    if a.json {
+    Ok((pool, history, settings, from, to))
+}
+
+async fn backtest(config: Config, a: PeriodArgs, json: bool) -> anyhow::Result<()> {
+    let (pool, history, settings, _, _) = replay_input(&config, &a).await?;
+    let report = keeper::backtest::run(&history, &settings, &keeper::backtest::LiveStrategy(&config.trading))?;
+    let id = keeper::backtest::store(&pool, a.chain.as_deref(), &settings, &report).await?;
+    if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print!("{}", keeper::backtest::table(&report));
+        println!("\nstored as backtest {id} (GET /api/v1/backtests/{id})");
     }
+    pool.close().await;
+    Ok(())
+}
+
+/// `LOW..HIGH` of a hyperopt range.
+fn range<T: std::str::FromStr>(field: &str, v: &str) -> anyhow::Result<(T, T)> {
+    let parsed = v.split_once("..").and_then(|(lo, hi)| Some((lo.trim().parse().ok()?, hi.trim().parse().ok()?)));
+    parsed.ok_or_else(|| anyhow::anyhow!("--{field}: `{v}` is not a range LOW..HIGH of whole numbers"))
+}
+
+struct HyperoptArgs {
+    period: PeriodArgs,
+    study: keeper::backtest::hyperopt::Study,
+    snippet: Option<PathBuf>,
+    json: bool,
+}
+
+async fn hyperopt(config: Config, a: HyperoptArgs) -> anyhow::Result<()> {
+    let (pool, history, settings, from, to) = replay_input(&config, &a.period).await?;
+    let study =
+        keeper::backtest::hyperopt::Study { from_ms: from, to_ms: to, chain: a.period.chain.clone(), ..a.study };
+    let outcome = keeper::backtest::hyperopt::optimize(Some(&pool), &history, &settings, &study).await?;
+    let id = keeper::backtest::hyperopt::store(&pool, &settings, &outcome).await?;
+    if let Some(path) = &a.snippet {
+        std::fs::write(path, &outcome.snippet).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        print!("{}", keeper::backtest::hyperopt::table(&outcome));
+        println!("stored as backtest {id} (GET /api/v1/backtests/{id})");
+    }
+    pool.close().await;
     Ok(())
 }
 
@@ -338,9 +426,44 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Status { json } => status(config, json).await,
-        Command::Backtest { from, to, chain, fill_delay_blocks, fee_per_trade, capital, json } => {
-            let args = BacktestArgs { from, to, chain, fill_delay_blocks, fee_per_trade, capital, json };
-            backtest(config, args).await
+        Command::Backtest { period, json } => backtest(config, period, json).await,
+        Command::Hyperopt {
+            period,
+            study,
+            loss,
+            folds,
+            trials,
+            seed,
+            take_profit_bps,
+            stop_loss_bps,
+            trailing_stop_bps,
+            max_hold_secs,
+            max_risk_score,
+            buy_size_bps,
+            snippet,
+            json,
+        } => {
+            let space = keeper::backtest::hyperopt::Space {
+                take_profit_bps: range("take-profit-bps", &take_profit_bps)?,
+                stop_loss_bps: range("stop-loss-bps", &stop_loss_bps)?,
+                trailing_stop_bps: range("trailing-stop-bps", &trailing_stop_bps)?,
+                max_hold_secs: range("max-hold-secs", &max_hold_secs)?,
+                max_risk_score: range("max-risk-score", &max_risk_score)?,
+                buy_size_bps: range("buy-size-bps", &buy_size_bps)?,
+            };
+            let loss = loss.parse().map_err(|e: String| anyhow::anyhow!("--loss: {e}"))?;
+            let study = keeper::backtest::hyperopt::Study {
+                name: study,
+                from_ms: 0,
+                to_ms: 0,
+                chain: None,
+                loss,
+                folds,
+                trials,
+                seed,
+                space,
+            };
+            hyperopt(config, HyperoptArgs { period, study, snippet, json }).await
         }
         Command::Bench { command: BenchCommand::Ingest { events, dir } } => bench_ingest(config, events, dir).await,
     }

@@ -117,6 +117,8 @@ fn settings() -> Settings {
         trailing_stop_bps: 0,
         max_hold_secs: 0,
         cooldown_secs: 0,
+        // The figures below are the exact constant-product math, without assumed slippage.
+        paper_slippage_bps: 0,
         ..Default::default()
     };
     let hundred = U256::from(100u8);
@@ -272,6 +274,7 @@ async fn the_command_line_prints_the_report() {
              wrapped_native = \"{QUOTE}\"\nfactories = [{{ name = \"uniswap_v2\", kind = \"v2\", \
              address = \"{QUOTE}\", router = \"{QUOTE}\" }}]\n[trading]\nenabled = true\nmax_risk_score = 50\n\
              take_profit_bps = 5000\nstop_loss_bps = 3000\ntrailing_stop_bps = 0\nmax_hold_secs = 0\ncooldown_secs = 0\n\
+             paper_slippage_bps = 0\n\
              [trading.chains.local]\nbuy_amount = \"100\"\nmax_buy = \"100\"\ndaily_budget = \"1000\"\n\
              min_liquidity = \"0\"\nquote_tokens = [\"{QUOTE}\"]\n",
             dir.path().join("keeper.db").display()
@@ -299,4 +302,28 @@ async fn the_command_line_prints_the_report() {
     let bad = keeper(&["backtest", "--from", "yesterday", "--to", "1970-01-02"]);
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--from: `yesterday`"), "{:?}", bad);
+    // Both good runs were stored for the API, the refused one not.
+    let db = mirror::open_reader(&dir.path().join("keeper.db"), Duration::from_secs(5), 1).await.unwrap();
+    let stored = mirror::backtests::list(&db, None, 10).await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(stored.iter().all(|b| b.kind == "backtest" && b.total_profit == "126" && b.trades == 2));
+    let (_, settings, report) = mirror::backtests::get(&db, stored[0].id).await.unwrap().unwrap();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&report).unwrap(), json);
+    assert!(settings.contains("\"take_profit_bps\":5000"), "{settings}");
+
+    // `keeper hyperopt`: one fold, a few trials, the snippet written to a file.
+    let snippet = dir.path().join("best.toml");
+    let args = ["hyperopt", "--from", "0", "--to", "4000", "--study", "cli", "--folds", "1", "--trials", "6"];
+    let out = keeper(&[&args[..], &["--snippet", snippet.to_str().unwrap()]].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}{text}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("study cli") && text.contains("6 trials run"), "{text}");
+    let best = std::fs::read_to_string(&snippet).unwrap();
+    assert!(best.starts_with("[trading]\ntake_profit_bps = ") && best.contains("[trading.chains.local]"), "{best}");
+    // Run again: every trial comes from the mirror.
+    let again = keeper(&args);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 trials run, 6 replayed"), "{again:?}");
+    let bad = keeper(&[&args[..], &["--stop-loss-bps", "9..1"]].concat());
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--stop-loss-bps"), "{bad:?}");
 }

@@ -8,7 +8,7 @@ mod keeper_run;
 use std::time::Duration;
 
 use alloy::{
-    primitives::{keccak256, Address},
+    primitives::{keccak256, Address, U256},
     providers::{ext::AnvilApi, Provider},
 };
 use keeper::{
@@ -305,5 +305,79 @@ async fn a_token_is_scored_again_when_liquidity_is_added_later() {
     .await;
     let kept = count(&db, &format!("SELECT count(*) FROM risk_reports WHERE token = '{token}'")).await;
     assert!(kept >= 2, "every report is kept: {kept}");
+    keeper.stop().await;
+}
+
+/// The reserve changes of a young V2 pair are mirrored as pool events in the discovery's own
+/// ranges: the launch's liquidity (`Sync` + `Mint`), a buy and a sell (`Sync` + `Swap`, with
+/// the amounts in and out), each with the pair's reserves after it, and the pool's current
+/// reserves follow. A reorg takes a reorged block's events out with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_young_pairs_reserve_changes_are_mirrored_and_a_reorg_unwinds_them() {
+    use localnet::evm::e18;
+
+    let env = EvmEnv::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = mirror::open_writer(&dir.path().join("keeper.db"), Duration::from_secs(5)).await.unwrap();
+    mirror::migrate(&db).await.unwrap();
+    let cfg = config(&env, &env.http_url(), dir.path());
+    let keeper = start(&cfg, &db, ONE_HOUR, ONE_HOUR).await;
+    let l = env.launch("tracked", &Launch::clean(TokenKind::Standard)).await;
+    env.trader_buy(l.token, e18(1)).await;
+    let pair = format!("{:#x}", l.pair);
+    type Ev = (String, Option<bool>, Option<String>, Option<String>, String, String);
+    let events = |n: usize| {
+        let (db, pair) = (db.clone(), pair.clone());
+        async move {
+            wait_for(&format!("{n} reserve changes of the pair"), || async {
+                let rows: Vec<Ev> = sqlx::query_as(
+                    "SELECT kind, a_to_b, amount_in, amount_out, reserve_a_after, reserve_b_after FROM pool_events
+                     WHERE chain = 'local' AND pool_address = ? ORDER BY slot, ix_index",
+                )
+                .bind(&pair)
+                .fetch_all(&db)
+                .await
+                .unwrap();
+                (rows.len() == n).then_some(rows)
+            })
+            .await
+        }
+    };
+    let rows = events(2).await;
+    assert_eq!(rows[0].0, "liquidity_added", "{rows:?}");
+    assert_eq!(rows[1].0, "swap", "{rows:?}");
+    // The buy paid 1 ETH of WETH into the pair: WETH is token0 when its address is lower.
+    let weth_is_0 = env.weth < l.token;
+    assert_eq!(rows[1].1, Some(weth_is_0), "{rows:?}");
+    assert_eq!(rows[1].2.as_deref(), Some(e18(1).to_string().as_str()));
+    let reserves = |rows: &[Ev]| rows.last().map(|r| (r.4.clone(), r.5.clone())).unwrap();
+    let on_chain = || async {
+        let r =
+            keeper::chains::evm::abi::IUniswapV2Pair::new(l.pair, &env.provider).getReserves().call().await.unwrap();
+        (r.reserve0.to_string(), r.reserve1.to_string())
+    };
+    assert_eq!(reserves(&rows), on_chain().await);
+    wait_for("the pool's reserves", || async {
+        let r: (String, String) = sqlx::query_as("SELECT reserve_a, reserve_b FROM pools WHERE address = ?")
+            .bind(&pair)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        (r == reserves(&rows)).then_some(())
+    })
+    .await;
+
+    // A sell in a block that is then reorged out: its event goes, the chain's next one comes.
+    let snapshot = env.provider.anvil_snapshot().await.unwrap();
+    env.trader_sell(l.token, U256::from(1_000_000u64)).await;
+    let rows = events(3).await;
+    assert_eq!((rows[2].0.as_str(), rows[2].1), ("swap", Some(!weth_is_0)), "{rows:?}");
+    assert!(env.provider.anvil_revert(snapshot).await.unwrap());
+    env.provider.anvil_mine(Some(3), None).await.unwrap();
+    events(2).await;
+    env.trader_buy(l.token, e18(2)).await;
+    let rows = events(3).await;
+    assert_eq!(rows[2].2.as_deref(), Some(e18(2).to_string().as_str()));
+    assert_eq!(reserves(&rows), on_chain().await);
     keeper.stop().await;
 }

@@ -1022,3 +1022,62 @@ async fn live_transactions_go_through_a_private_relay_when_one_is_set() {
     assert_eq!((who.parse::<Address>().unwrap(), signer), (net.wallet(), net.wallet()));
     k.stop().await;
 }
+
+/// The owner pulls most of the liquidity while we hold (a price-neutral rug: no stop loss
+/// fires). The risk watch scores the pool again, the anomaly watch flags the quote reserve's
+/// drop, and with `exit_on_anomaly = ["liquidity_drop"]` the position is sold with the reason
+/// `anomaly`; the anomaly stays in the pool's history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_liquidity_drop_is_flagged_and_sells_the_position_when_configured() {
+    use alloy::sol_types::SolCall;
+
+    let mut net = Net::start().await;
+    net.config.anomaly.every_ms = 100;
+    // No exit rule fires on its own: only the anomaly sells.
+    let t = TradingConfig {
+        take_profit_bps: 1_000_000,
+        stop_loss_bps: 9_999,
+        trailing_stop_bps: 0,
+        max_hold_secs: 0,
+        exit_on_anomaly: vec!["liquidity_drop".into()],
+        ..trading(false)
+    };
+    let recovery = Recovery {
+        rescore_empty_after: Duration::from_secs(3600),
+        watch_every: Duration::from_millis(200),
+        ..Recovery::default()
+    };
+    let k = keeper_run::start(net.builder(t).recovery(recovery)).await;
+    let env = &net.env;
+    let pulled = env.launch("drained", &last_tx_is_liquidity()).await;
+    let open = wait_status(&net.db, pulled.token, "open").await;
+
+    // The owner takes 60% of the liquidity out.
+    let lp = IRugPair::new(pulled.pair, &env.provider).balanceOf(env.deployer).call().await.unwrap();
+    env.call(pulled.pair, IRugPair::approveCall { spender: env.router, value: U256::MAX }.abi_encode(), U256::ZERO)
+        .await;
+    let remove = IRugRouter::removeLiquidityETHCall {
+        token: pulled.token,
+        liquidity: lp * U256::from(6u8) / U256::from(10u8),
+        amountTokenMin: U256::ZERO,
+        amountETHMin: U256::ZERO,
+        to: env.deployer,
+        deadline: U256::from(u64::MAX),
+    };
+    env.call(env.router, remove.abi_encode(), U256::ZERO).await;
+
+    let closed = wait_status(&net.db, pulled.token, "closed").await;
+    assert_eq!((closed.id, closed.exit_reason.as_deref()), (open.id, Some("anomaly")));
+    let (kind, finding): (String, String) =
+        sqlx::query_as("SELECT kind, finding FROM anomalies WHERE token = ? ORDER BY id LIMIT 1")
+            .bind(hex(pulled.token))
+            .fetch_one(&net.db)
+            .await
+            .unwrap();
+    assert_eq!(kind, "liquidity_drop");
+    let f: serde_json::Value = serde_json::from_str(&finding).unwrap();
+    let drop = f["measured"]["drop_bps"].as_u64().unwrap();
+    // The pool had the launch's liquidity plus our buy; 60% of the LP left with the owner.
+    assert!((5_500..=6_000).contains(&drop), "{f}");
+    k.stop().await;
+}

@@ -206,3 +206,148 @@ async fn a_live_position_whose_sell_stops_simulating_is_trapped_then_recovers_an
     assert_eq!(n.balance(&token), 0);
     k.stop().await;
 }
+
+/// The backtest's honesty check: a dry-run on the localnet is recorded in the mirror, then the
+/// same period is replayed by `keeper backtest`'s engine with the same trading settings, filling
+/// at the reserves each report saw (`fill_delay_blocks = 0`). The same tokens are bought, and
+/// sold for the same reasons; each buy and sale is the paper fill to within one base unit per
+/// swap (the fill model's tolerance).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backtest_of_a_dry_run_reproduces_its_paper_fills() {
+    use std::collections::BTreeMap;
+
+    use alloy::primitives::U256;
+    use keeper::backtest::{run, History, LiveStrategy, Settings};
+
+    let n = Net::start().await;
+    let mut t = SolWorld::trading(false);
+    t.take_profit_bps = 5_000;
+    let from = mirror::now_ms();
+    let k = keeper_run::start(n.world.keeper(t.clone(), &n.proxy.url)).await;
+    let (up, up_pool) = n.launch(SolLaunch::clean(10 * MIN_QUOTE));
+    let (held, _) = n.launch(SolLaunch::clean(20 * MIN_QUOTE));
+    let (frozen, _) = n.launch(SolLaunch { freeze_authority: true, ..SolLaunch::clean(10 * MIN_QUOTE) });
+    wait_status(&n.db, &up, "open").await;
+    wait_status(&n.db, &held, "open").await;
+    assert!(wait_decided(&n.db, &frozen).await.is_some(), "skipped");
+    n.trader_buy(&up, &up_pool, 10 * MIN_QUOTE);
+    wait_status(&n.db, &up, "closed").await;
+    k.stop().await;
+
+    let history = History::load(&n.db, Some("solana"), from, mirror::now_ms() + 1).await.unwrap();
+    assert_eq!(history.pools.len(), 3);
+    let settings = Settings {
+        trading: t.clone(),
+        default_quotes: BTreeMap::from([("solana".to_string(), vec![n.quote_mint.to_string()])]),
+        fill_delay_blocks: 0,
+        fee_per_trade: BTreeMap::new(),
+        capital: U256::from(100 * MIN_QUOTE),
+    };
+    let report = run(&history, &settings, &LiveStrategy(&t)).unwrap();
+    let paper: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT token, status, size, cost, proceeds, exit_reason FROM positions WHERE mode = 'dry_run' ORDER BY id",
+    )
+    .fetch_all(&n.db)
+    .await
+    .unwrap();
+    let tokens = |v: Vec<&String>| v.into_iter().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        tokens(report.trades.iter().map(|t| &t.token).collect()),
+        tokens(paper.iter().map(|p| &p.0).collect()),
+        "the same tokens, in the same order"
+    );
+    let within = |what: &str, got: &str, want: &str, units: u64| {
+        let (g, w): (u64, u64) = (got.parse().unwrap(), want.parse().unwrap());
+        assert!(g.abs_diff(w) <= units, "{what}: backtest {got}, paper {want}");
+    };
+    for (bt, (token, status, size, cost, proceeds, reason)) in report.trades.iter().zip(&paper) {
+        assert_eq!(&bt.cost, cost, "{token}: the same buy");
+        within(&format!("{token} bought"), &bt.size, size, 1);
+        match status.as_str() {
+            "closed" => {
+                assert_eq!(Some(bt.exit_reason.as_str()), reason.as_deref(), "{token}");
+                within(&format!("{token} sold"), &bt.proceeds, proceeds, 2);
+            }
+            _ => assert_eq!((status.as_str(), bt.exit_reason.as_str()), ("open", "open"), "{token}"),
+        }
+    }
+    assert_eq!(report.metrics.trades, 1);
+    assert_eq!(report.trades[0].exit_reason, "take_profit");
+}
+
+/// The compute-unit price a recorded transaction set (0: none).
+fn price_paid(n: &Net, signature: &str) -> u64 {
+    let sig: solana_sdk::signature::Signature = signature.parse().unwrap();
+    let chain = n.net.chain();
+    let tx = &chain.transaction(&sig).expect("the transaction is on the ledger").transaction;
+    let keys = tx.message.static_account_keys();
+    let budget: Pubkey = "ComputeBudget111111111111111111111111111111".parse().unwrap();
+    tx.message
+        .instructions()
+        .iter()
+        .filter(|ix| keys.get(usize::from(ix.program_id_index)) == Some(&budget))
+        .find(|ix| ix.data.first() == Some(&3))
+        .and_then(|ix| ix.data.get(1..9))
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+        .unwrap_or(0)
+}
+
+/// With `priority_fee_percentile`, a live swap pays that percentile of what
+/// `getRecentPrioritizationFees` reports recently paid for its pool and vaults, at least the
+/// configured floor: the buy of a fresh pool pays the floor (its launch paid nothing), the sale
+/// after other traders paid up pays the 75th percentile of their prices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_swaps_pay_a_percentile_of_the_recent_priority_fees() {
+    use solana_rpc_client::nonblocking::rpc_client::RpcClient;
+
+    let n = Net::start().await;
+    let mut t = SolWorld::trading(true);
+    t.take_profit_bps = 5_000;
+    t.solana.priority_fee_percentile = 75;
+    t.solana.priority_micro_lamports = 10_000;
+    let k = keeper_run::start(n.world.keeper(t, &n.proxy.url)).await;
+    let (token, pool) = n.launch(SolLaunch::clean(10 * MIN_QUOTE));
+    let open = wait_status(&n.db, &token, "open").await;
+    let buy_tx: String = sqlx::query_scalar("SELECT tx_id FROM trades WHERE position_id = ? AND side = 'buy'")
+        .bind(open.id)
+        .fetch_one(&n.db)
+        .await
+        .unwrap();
+    assert_eq!(price_paid(&n, &buy_tx), 10_000, "nothing paid for the new pool yet: the floor");
+
+    // Other traders pay 20,000 to 80,000 micro-lamports for the pool; the last buy sets off the
+    // take profit.
+    let mine = get_associated_token_address(&n.payer.pubkey(), &token);
+    let a_to_b = pool.mint_a == n.quote_mint;
+    for (price, quote) in
+        [(20_000u64, MIN_QUOTE / 10), (40_000, MIN_QUOTE / 10), (60_000, MIN_QUOTE / 10), (80_000, 10 * MIN_QUOTE)]
+    {
+        let mut data = vec![3u8];
+        data.extend_from_slice(&price.to_le_bytes());
+        let budget = solana_sdk::instruction::Instruction {
+            program_id: "ComputeBudget111111111111111111111111111111".parse().unwrap(),
+            accounts: vec![],
+            data,
+        };
+        let swap = client::swap_exact_in(&pool, n.payer.pubkey(), a_to_b, n.quote_ata, mine, quote, 0);
+        n.launcher().send(&[budget, swap], &[]).unwrap();
+    }
+    let closed = wait_status(&n.db, &token, "closed").await;
+    assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
+    let (sell_tx, sell_slot): (String, i64) =
+        sqlx::query_as("SELECT tx_id, block FROM trades WHERE position_id = ? AND side = 'sell'")
+            .bind(closed.id)
+            .fetch_one(&n.db)
+            .await
+            .unwrap();
+    k.stop().await;
+
+    // What the network reported before the sale, as the keeper asked for it.
+    let rpc = RpcClient::new(n.net.url.clone());
+    let fees = rpc.get_recent_prioritization_fees(&[pool.pool, pool.vault_a, pool.vault_b]).await.unwrap();
+    let before: Vec<u64> =
+        fees.iter().filter(|f| f.slot < u64::try_from(sell_slot).unwrap()).map(|f| f.prioritization_fee).collect();
+    let want = keeper::trade::solana::priority_price(before.clone(), 75, 10_000, 1_000_000);
+    assert!(want >= 40_000, "the traders' prices count: {before:?}");
+    assert_eq!(price_paid(&n, &sell_tx), want, "the 75th percentile of {before:?}");
+}

@@ -28,6 +28,8 @@ use crate::AppState;
         super::performance::performances,
         super::performance::overview,
         super::audit::audit,
+        super::backtests::backtests,
+        super::backtests::backtest,
         super::quote::quote,
         super::auth::register,
         super::auth::login,

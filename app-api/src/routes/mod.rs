@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod audit;
 pub mod auth;
+pub mod backtests;
 pub mod docs;
 pub mod health;
 pub mod keeper;

@@ -139,6 +139,37 @@ pub struct PoolDetail {
     pub pool: Pool<'static>,
     /// Reserves after every event that changed them, oldest first (the latest 500).
     pub reserve_history: Vec<ReservePoint>,
+    /// What the keeper's anomaly watch flagged on this pool, newest first (the latest 100).
+    pub anomalies: Vec<Anomaly>,
+}
+
+/// An anomaly the keeper flagged on live data of a pool under a day old or held.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Anomaly {
+    pub id: i64,
+    /// `liquidity_drop`, `sell_tax_jump`, `concentration_jump` or `volume_spike`.
+    pub kind: String,
+    pub severity: String,
+    /// The block or slot it was seen at.
+    pub slot: Option<i64>,
+    pub created_at_ms: i64,
+    /// As a risk report's findings: check, severity, explanation, measured (amounts as
+    /// decimal strings).
+    #[schema(value_type = Object)]
+    pub finding: serde_json::Value,
+}
+
+impl From<mirror::anomalies::AnomalyRow> for Anomaly {
+    fn from(a: mirror::anomalies::AnomalyRow) -> Self {
+        Self {
+            id: a.id,
+            kind: a.kind,
+            severity: a.severity,
+            slot: a.slot,
+            created_at_ms: a.created_at_ms,
+            finding: serde_json::from_str(&a.finding).unwrap_or(serde_json::Value::Null),
+        }
+    }
 }
 
 /// The pool's JSON object and its (chain, normalised address).
@@ -158,7 +189,7 @@ async fn find_pool(
     Ok((pool, chain.to_string(), address))
 }
 
-/// One pool with its reserve history.
+/// One pool with its reserve history and its anomalies.
 #[utoipa::path(get, path = "/api/v1/pools/{chain}/{address}", tag = "pools",
     params(("chain" = String, Path, pattern = "^[a-z0-9_-]{1,32}$", description = "chain name"), ("address" = String, Path, pattern = "^[A-Za-z0-9]{1,64}$", description = "pool address")),
     responses((status = 200, body = PoolDetail), (status = 400, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
@@ -172,6 +203,11 @@ pub async fn pool(
     let history = mirror::reads::reserve_history(&state.db, &chain, &address).await?;
     let history = serde_json::to_value(history).map_err(|e| ApiError::Internal(e.to_string()))?;
     pool.insert("reserve_history".into(), history);
+    let id = pool.get("id").and_then(serde_json::Value::as_i64).unwrap_or_default();
+    let anomalies: Vec<Anomaly> =
+        mirror::anomalies::of_pool(&state.db, id, 100).await?.into_iter().map(Into::into).collect();
+    let anomalies = serde_json::to_value(anomalies).map_err(|e| ApiError::Internal(e.to_string()))?;
+    pool.insert("anomalies".into(), anomalies);
     Ok(Json(pool))
 }
 

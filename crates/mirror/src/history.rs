@@ -28,7 +28,8 @@ pub struct HistoryEvent {
     pub id: i64,
     pub pool_id: i64,
     pub slot: i64,
-    /// The block's time when known, else when the keeper stored the event (unix ms).
+    /// When the keeper stored the event (unix ms): the keeper's clock, the one its reports
+    /// carry, so that the replay knows each event when the live trader did.
     pub at_ms: i64,
     pub reserve_a: String,
     pub reserve_b: String,
@@ -69,12 +70,12 @@ pub async fn events(db: &SqlitePool, chain: Option<&str>, from_ms: i64, to_ms: i
     Ok(sqlx::query_as!(
         HistoryEvent,
         r#"SELECT e.id AS "id!", p.id AS "pool_id!", e.slot,
-                  COALESCE(e.block_time * 1000, e.ingested_at_ms) AS "at_ms!: i64",
+                  e.ingested_at_ms AS "at_ms!: i64",
                   e.reserve_a_after AS "reserve_a!", e.reserve_b_after AS "reserve_b!"
            FROM pool_events e JOIN pools p ON p.chain = e.chain AND p.address = e.pool_address
            WHERE p.first_seen_at_ms >= ?1 AND p.first_seen_at_ms < ?2 AND (?3 IS NULL OR p.chain = ?3)
              AND e.reserve_a_after IS NOT NULL AND e.reserve_b_after IS NOT NULL
-             AND COALESCE(e.block_time * 1000, e.ingested_at_ms) < ?2
+             AND e.ingested_at_ms < ?2
            ORDER BY p.id, e.slot, e.id"#,
         from_ms,
         to_ms,

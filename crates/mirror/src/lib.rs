@@ -12,11 +12,14 @@
 //! Each table has one write path: the [`writer`] task for what the chain sources produce
 //! (tokens, pools, pool events, EVM blocks, checkpoints); the risk stage for reports; the trader
 //! for positions, trades, decisions and its breaker state; the market task for token markets;
-//! the notifier for notifications and its state;
+//! the notifier for notifications and its state; the anomaly watch for anomalies; `keeper backtest`
+//! and `keeper hyperopt` for backtests and studies;
 //! app-api for users and sessions; the operators' path (`mirror::api`, from app-api and the
 //! keeper's Telegram bot) for controls, exit requests and the audit log.
 
+pub mod anomalies;
 pub mod api;
+pub mod backtests;
 pub mod decisions;
 pub mod direct;
 pub mod history;

@@ -613,3 +613,18 @@ pub async fn buys_since(db: &SqlitePool, since_ms: i64) -> Result<Vec<(String, S
     .map(|r| (r.chain, r.mode, r.amount_in))
     .collect())
 }
+
+/// Addresses of `chain`'s pools on one of `venues` first seen at or after `since_ms` (an EVM
+/// source's pairs whose reserve changes it mirrors).
+pub async fn young_pools(db: &SqlitePool, chain: &str, venues: &[String], since_ms: i64) -> Result<Vec<String>> {
+    let venues = serde_json::to_string(venues).unwrap_or_else(|_| "[]".into());
+    Ok(sqlx::query_scalar!(
+        "SELECT address FROM pools WHERE chain = ? AND first_seen_at_ms >= ?
+           AND venue IN (SELECT value FROM json_each(?)) ORDER BY id",
+        chain,
+        since_ms,
+        venues
+    )
+    .fetch_all(db)
+    .await?)
+}

@@ -143,6 +143,9 @@ text_enum!(
         /// Sold ahead of a pending transaction that would have trapped it (the anti-rug watch
         /// simulated the pending transaction, then our sale).
         FrontRanRug = "front_ran_rug",
+        /// Sold because the anomaly watch flagged its pool with a kind in
+        /// `trading.exit_on_anomaly` (off by default).
+        Anomaly = "anomaly",
     }
 );
 

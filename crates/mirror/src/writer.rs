@@ -454,6 +454,11 @@ async fn write_row(tx: &mut Transaction<'_, Sqlite>, row: &Row, now: i64, stats:
             sqlx::query!("DELETE FROM evm_blocks WHERE chain = ? AND number > ?", chain, above)
                 .execute(&mut **tx)
                 .await?;
+            // The reserve changes of reorged blocks (a pool's later events are mirrored again
+            // from the canonical chain).
+            sqlx::query!("DELETE FROM pool_events WHERE chain = ? AND slot > ?", chain, above)
+                .execute(&mut **tx)
+                .await?;
         }
         Row::Event(_) => {}
     }

@@ -168,6 +168,25 @@ export function PoolPage({ chain, address, health }: { chain: string; address: s
           </tbody>
         </table>
       )}
+      <h3>Anomalies</h3>
+      {pool.anomalies.length === 0 ? (
+        <p>None flagged.</p>
+      ) : (
+        <table data-testid="anomalies">
+          <thead>
+            <tr><th>when</th><th>block / slot</th><th>kind</th><th>severity</th><th>what</th></tr>
+          </thead>
+          <tbody>
+            {pool.anomalies.map((a) => (
+              <tr key={a.id}>
+                <td>{new Date(a.created_at_ms).toLocaleString()}</td><td>{a.slot ?? "-"}</td>
+                <td>{a.kind.replace(/_/g, " ")}</td>
+                <td style={{ color: verdictColour(a.severity) }}>{a.severity}</td><td>{a.finding.explanation}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <h3>Our trades here</h3>
       <table data-testid="pool-trades">
         <thead>

@@ -78,6 +78,16 @@ impl View<'_> {
         }
     }
 
+    /// The reserves a risk report measured at `slot`: after the pool's last event at or before
+    /// that block (slot), even when the keeper stored that event after the report (an EVM
+    /// source mirrors a block's reserve changes once it has the block, the report read the
+    /// chain at once). The engine's, for fills: a strategy cannot call it.
+    pub(super) fn measured(&self, pool_id: i64, slot: Option<i64>) -> Option<Reserves> {
+        let Some(slot) = slot else { return self.reserves(pool_id) };
+        let at_slot = self.history.events.get(&pool_id)?.iter().rev().find(|r| r.slot <= slot).copied();
+        at_slot.or_else(|| self.reserves(pool_id))
+    }
+
     /// The pool's newest risk report made at or before the replay's instant.
     pub fn report(&self, pool_id: i64) -> Option<&HistoryReport> {
         self.history.reports.get(&pool_id)?.iter().rev().find(|r| r.created_at_ms <= self.now_ms)

@@ -18,11 +18,11 @@
 #![allow(clippy::float_arithmetic, clippy::cast_precision_loss)]
 
 use alloy::primitives::U256;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Trade;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metrics {
     pub trades: u64,
     pub wins: u64,

@@ -5,17 +5,24 @@
 //!
 //! - **Point in time**: the strategy reads the history only through a [`clock::View`] at the
 //!   replay's instant; a read past it is refused ([`clock::Lookahead`]) and stops the run.
-//! - **Fill model**: Uniswap V2 math ([`strategy::v2_amount_out`], the pool's fee) on the
-//!   reserves `fill_delay_blocks` after the report (our own price impact included; later
-//!   reserves do not carry it), less the taxes the report measured, plus a fee per trade. A sale
+//! - **Clock**: the keeper's own. A pool event counts from when the keeper stored it
+//!   (`ingested_at_ms`), a report from when it was made: what the live trader knew, and when.
+//! - **Fill model**: constant-product math with the pool's fee ([`strategy::v2_amount_out`],
+//!   which is also our AMM's `get_amount_out`) on the reserves `fill_delay_blocks` after the
+//!   report (our own price impact included; later reserves do not carry it), less the taxes the
+//!   report measured, less `paper_slippage_bps` (the slippage a paper trade assumes), plus a fee
+//!   per trade. Exit rules see the value without that slippage, as the live trader's do. A sale
 //!   while the newest report says selling fails (a critical `sell_reverts`, `transfer_reverts`,
 //!   `large_sells_revert` or `trapped` finding) fails, as it would have: the position stays.
+//!   Against a dry-run of the same period with `fill_delay_blocks = 0`, each fill is the paper
+//!   fill to within one base unit per swap (the order of the fee rounding).
 //! - **Deterministic**: the same history and settings give the same report, byte for byte.
 //!
 //! Amounts are integers of the quote token's base units; the ratios in [`metrics`] are
 //! statistics of them.
 
 pub mod clock;
+pub mod hyperopt;
 pub mod metrics;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -116,6 +123,8 @@ pub struct Trade {
     pub closed_at_ms: Option<i64>,
     /// take_profit, stop_loss, trailing_stop, max_hold; `open` or `trapped` at the end.
     pub exit_reason: String,
+    /// Tokens bought (after the buy tax and the assumed slippage).
+    pub size: String,
     pub cost: String,
     pub proceeds: String,
     /// Signed decimal string.
@@ -159,6 +168,60 @@ impl History {
             reports: mirror::history::reports(db, chain, from_ms, to_ms).await?,
         })
     }
+
+    /// The part [`History::load`] would give for `[from_ms, to_ms)`: the pools first seen in
+    /// it, with their events and reports before `to_ms`.
+    pub fn slice(&self, from_ms: i64, to_ms: i64) -> Self {
+        let pools: Vec<HistoryPool> = self
+            .pools
+            .iter()
+            .filter(|p| p.first_seen_at_ms >= from_ms && p.first_seen_at_ms < to_ms)
+            .cloned()
+            .collect();
+        let ids: BTreeSet<i64> = pools.iter().map(|p| p.id).collect();
+        Self {
+            from_ms,
+            to_ms,
+            events: self.events.iter().filter(|e| ids.contains(&e.pool_id) && e.at_ms < to_ms).cloned().collect(),
+            reports: self
+                .reports
+                .iter()
+                .filter(|r| ids.contains(&r.pool_id) && r.created_at_ms < to_ms)
+                .cloned()
+                .collect(),
+            pools,
+        }
+    }
+}
+
+impl Settings {
+    /// What a stored run records of its settings: the trading settings it ran with and the
+    /// fill model.
+    pub fn describe(&self) -> serde_json::Value {
+        serde_json::json!({
+            "trading": self.trading.settings(),
+            "fill_delay_blocks": self.fill_delay_blocks,
+            "fee_per_trade": self.fee_per_trade.iter().map(|(c, f)| (c.clone(), f.to_string()))
+                .collect::<BTreeMap<_, _>>(),
+            "capital": self.capital.to_string(),
+        })
+    }
+}
+
+/// Stores a backtest's report in the mirror (`backtests`), for the API; returns its id.
+pub async fn store(db: &SqlitePool, chain: Option<&str>, settings: &Settings, report: &Report) -> mirror::Result<i64> {
+    let row = mirror::backtests::NewBacktest {
+        kind: "backtest".into(),
+        study: None,
+        chain: chain.map(str::to_string),
+        from_ms: report.from_ms,
+        to_ms: report.to_ms,
+        trades: i64::try_from(report.metrics.trades).unwrap_or(i64::MAX),
+        total_profit: report.metrics.total_profit.clone(),
+        settings: settings.describe().to_string(),
+        report: serde_json::to_string(report).unwrap_or_else(|_| "{}".into()),
+    };
+    mirror::backtests::insert(db, &row).await
 }
 
 /// The checks whose critical finding means a sale fails.
@@ -258,7 +321,7 @@ pub fn run(h: &History, s: &Settings, strategy: &dyn Strategy) -> Result<Report,
                 let created = pool.first_seen_at_ms;
                 let c = Candidate::of(&pool.chain, &r.token, quote, &assessment(r), created);
                 let Some(amount_in) = strategy.entry(&view, pool, &c, &limits)? else { continue };
-                let Some(now) = view.reserves(pool.id) else { continue };
+                let Some(now) = view.measured(pool.id, r.measured_slot) else { continue };
                 let (rq, _) = sides(pool, &r.token, now.a, now.b);
                 if rq < limits.min_liquidity {
                     continue;
@@ -316,7 +379,8 @@ pub fn run(h: &History, s: &Settings, strategy: &dyn Strategy) -> Result<Report,
                         Some(reason) if sellable => {
                             let key = (pool.chain.clone(), p.token.to_ascii_lowercase());
                             traded.insert(key, (PositionStatus::Closed, p.opened_at_ms));
-                            closed.push(trade(pool, &p, Some(now_ms), reason.as_str(), value));
+                            let proceeds = sale_of(h, s, &p, a, b);
+                            closed.push(trade(pool, &p, Some(now_ms), reason.as_str(), proceeds));
                         }
                         Some(_) => {
                             p.trapped = true;
@@ -362,11 +426,13 @@ fn index_last(index: &Indexed, pool_id: i64, to_ms: i64) -> Option<(U256, U256)>
     View { history: index, now_ms: to_ms }.reserves(pool_id).map(|r| (r.a, r.b))
 }
 
-/// The buy of `p` at reserves (`a`, `b`): the tokens received, less the buy tax.
+/// The buy of `p` at reserves (`a`, `b`): the tokens received, less the buy tax and the assumed
+/// slippage (a paper fill's).
 fn fill(h: &History, s: &Settings, p: &Pending, a: U256, b: U256, now_ms: i64) -> Option<Held> {
     let pool = &h.pools[p.pool];
     let (rq, rt) = sides(pool, &p.token, a, b);
-    let out = strategy::less_bps(strategy::v2_amount_out(p.amount_in, rq, rt, fee_bps(pool)), p.buy_tax_bps);
+    let quoted = strategy::v2_amount_out(p.amount_in, rq, rt, fee_bps(pool));
+    let out = strategy::paper_fill(quoted, p.buy_tax_bps, s.trading.paper_slippage_bps);
     if out.is_zero() {
         return None;
     }
@@ -384,12 +450,23 @@ fn fill(h: &History, s: &Settings, p: &Pending, a: U256, b: U256, now_ms: i64) -
     })
 }
 
-/// What selling all of `p` at reserves (`a`, `b`) returns: V2 math, less the sell tax and the fee.
+/// What all of `p` is worth at reserves (`a`, `b`), as the exit rules see it: the quote, less
+/// the sell tax and the fee.
 fn value_of(h: &History, s: &Settings, p: &Held, a: U256, b: U256) -> U256 {
     let pool = &h.pools[p.pool];
     let (rq, rt) = sides(pool, &p.token, a, b);
     let gross = strategy::less_bps(strategy::v2_amount_out(p.size, rt, rq, fee_bps(pool)), p.sell_tax_bps);
     gross.saturating_sub(s.fee_per_trade.get(&pool.chain).copied().unwrap_or_default())
+}
+
+/// What selling all of `p` at reserves (`a`, `b`) returns: a paper sale's fill (the quote, less
+/// the sell tax and the assumed slippage), less the fee.
+fn sale_of(h: &History, s: &Settings, p: &Held, a: U256, b: U256) -> U256 {
+    let pool = &h.pools[p.pool];
+    let (rq, rt) = sides(pool, &p.token, a, b);
+    let quoted = strategy::v2_amount_out(p.size, rt, rq, fee_bps(pool));
+    let fill = strategy::paper_fill(quoted, p.sell_tax_bps, s.trading.paper_slippage_bps);
+    fill.saturating_sub(s.fee_per_trade.get(&pool.chain).copied().unwrap_or_default())
 }
 
 fn trade(pool: &HistoryPool, p: &Held, closed_at_ms: Option<i64>, reason: &str, proceeds: U256) -> Trade {
@@ -400,6 +477,7 @@ fn trade(pool: &HistoryPool, p: &Held, closed_at_ms: Option<i64>, reason: &str, 
         opened_at_ms: p.opened_at_ms,
         closed_at_ms,
         exit_reason: reason.to_string(),
+        size: p.size.to_string(),
         cost: p.cost.to_string(),
         proceeds: proceeds.to_string(),
         pnl: strategy::pnl(proceeds, p.cost),

@@ -134,6 +134,9 @@ min_liquidity_wei = "5000000000000000000"
 # Follow pending transactions over ws_url, so that held positions are sold ahead of a pending
 # rug ([trading.evm] front_run_rugs); needs a node that serves newPendingTransactions.
 mempool = false
+# Mirror every reserve change of the V2 pairs first seen this long ago or less (their reserve
+# history: the API's charts, the anomaly watch, backtests); 0 for none.
+track_reserves_secs = 86400
 factories = [
   { name = "uniswap_v2", kind = "v2", address = "0x5C69bEe701ef814a2B6a3EDD4B1652CB9cc5aA6f", router = "0x7a250d5630B4cF539739dF2C5dAcb4c659F2488D" },
   { name = "uniswap_v3", kind = "v3", address = "0x1F98431c8aD98523631AE4a59f267346ea31F984" },
@@ -217,6 +220,9 @@ stop_loss_bps = 3000
 trailing_stop_bps = 2000
 max_hold_secs = 3600
 exit_poll_ms = 1000
+# Also sell a held position when the anomaly watch flags its pool with one of these kinds:
+# "liquidity_drop", "sell_tax_jump", "concentration_jump", "volume_spike". Empty: never.
+exit_on_anomaly = []
 
 # Sizing and budgets per chain, in base units of the quote token (wei for wrapped native):
 # [trading.chains.ethereum]
@@ -253,6 +259,11 @@ private_relay_url = ""
 compute_unit_limit = 200000
 # Priority fee in micro-lamports per compute unit.
 priority_micro_lamports = 10000
+# Or pay this percentile (1-100) of what getRecentPrioritizationFees reports recently paid for
+# the swap's pool and vaults, at least priority_micro_lamports and at most
+# max_priority_micro_lamports; 0 pays priority_micro_lamports always.
+priority_fee_percentile = 0
+max_priority_micro_lamports = 1000000
 confirm_poll_ms = 250
 
 # Third-party services, each off until enabled. Every [external.<service>] also takes:
@@ -314,7 +325,7 @@ api_key_env = "ONEINCH_API_KEY"
 requests_per_minute = 60
 
 # Alerts and remote control, off unless enabled. Each channel sets every notification type
-# (buy, sell, trapped, breaker, health, daily) to "on", "silent" or "off". Secrets never go
+# (buy, sell, trapped, breaker, health, daily, anomaly) to "on", "silent" or "off". Secrets never go
 # here: the bot token comes from telegram.token_file or KEEPER_TELEGRAM_TOKEN, a webhook's URL
 # from its url_file or KEEPER_WEBHOOK_URL_<NAME>, the SMTP password from email.password_file or
 # KEEPER_SMTP_PASSWORD.
@@ -343,7 +354,7 @@ commands = true
 poll_timeout_secs = 30
 min_interval_ms = 1000
 timeout_ms = 10000
-types = { buy = "on", sell = "on", trapped = "on", breaker = "on", health = "on", daily = "silent" }
+types = { buy = "on", sell = "on", trapped = "on", breaker = "on", health = "on", daily = "silent", anomaly = "on" }
 
 # Email over SMTP: tls = "starttls" (required, never downgraded), "implicit" (port 465) or
 # "none" (plain text, only with allow_plaintext = true).
@@ -358,7 +369,27 @@ password_file = ""
 from = ""
 to = []
 timeout_ms = 10000
-types = { buy = "off", sell = "off", trapped = "on", breaker = "on", health = "on", daily = "on" }
+types = { buy = "off", sell = "off", trapped = "on", breaker = "on", health = "on", daily = "on", anomaly = "on" }
+
+# Anomaly detection on the pools under young_for_secs old and on held positions, read from the
+# mirror every every_ms. Each anomaly is recorded in the pool's history (the API), alerted on the
+# channels whose types take "anomaly", and sells a held position when [trading] exit_on_anomaly
+# lists its kind. Windows are in blocks (EVM) or slots (Solana).
+[anomaly]
+enabled = true
+every_ms = 2000
+young_for_secs = 86400
+# The quote side's reserve falling by this share from its highest within liquidity_window.
+liquidity_drop_bps = 3000
+liquidity_window = 50
+# The measured sell tax, or the largest holders' share, rising this much between two reports.
+sell_tax_jump_bps = 1000
+concentration_jump_bps = 1500
+# One window's quote volume at volume_spike_ratio times the average of the pool's earlier
+# windows, once it has volume_min_windows of them.
+volume_window = 25
+volume_spike_ratio = 5
+volume_min_windows = 4
 
 # A local anvil (scripts/localnet.sh fills in the factory it deploys).
 [evm.local]
@@ -393,6 +424,7 @@ pub struct Config {
     pub trading: TradingConfig,
     pub external: crate::external::ExternalConfig,
     pub notify: notify::NotifyConfig,
+    pub anomaly: crate::anomaly::AnomalyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -517,6 +549,15 @@ pub struct EvmChainConfig {
     /// `ws_url`, for the anti-rug watch of held positions (`[trading.evm] front_run_rugs`).
     #[serde(default)]
     pub mempool: bool,
+    /// Mirror the reserve changes (`Sync`, with its `Swap`, `Mint` or `Burn`) of the V2 pairs
+    /// first seen this long ago or less: their reserve history (API, anomaly watch, backtests).
+    /// 0: none.
+    #[serde(default = "default_track_reserves_secs")]
+    pub track_reserves_secs: u64,
+}
+
+fn default_track_reserves_secs() -> u64 {
+    86_400
 }
 
 impl Default for Config {
@@ -563,6 +604,7 @@ impl Default for Config {
             trading: TradingConfig::default(),
             external: crate::external::ExternalConfig::default(),
             notify: notify::NotifyConfig::default(),
+            anomaly: crate::anomaly::AnomalyConfig::default(),
         }
     }
 }
@@ -595,6 +637,7 @@ fn default_evm_chains() -> BTreeMap<String, EvmChainConfig> {
             min_liquidity_wei: wei(probe.2),
             factories: vec![],
             mempool: false,
+            track_reserves_secs: default_track_reserves_secs(),
         };
     let mut ethereum = chain(
         1,
@@ -803,6 +846,9 @@ impl Config {
             }
         }
         notify::validate(&self.notify).map_err(|(field, reason)| invalid(&field, reason))?;
+        if let Some((field, reason)) = self.anomaly.invalid() {
+            return Err(invalid(&field, reason));
+        }
         if let Some((field, reason)) = self.external.invalid_field() {
             return Err(invalid(&field, reason));
         }
@@ -1010,6 +1056,11 @@ mod tests {
             ("[external]\njupiter_extra_programs = [\"x\"]", "external.jupiter_extra_programs[0]"),
             ("[external.dexscreener]\nsecret = 1", "external.dexscreener.secret"),
             ("[notify]\ndaily_at_utc = \"25:00\"", "notify.daily_at_utc"),
+            ("[trading]\nexit_on_anomaly = [\"rug\"]", "trading.exit_on_anomaly"),
+            ("[anomaly]\nliquidity_drop_bps = 0", "anomaly.liquidity_drop_bps"),
+            ("[anomaly]\nvolume_spike_ratio = 1", "anomaly.volume_spike_ratio"),
+            ("[anomaly]\nvolume_window = 0", "anomaly.volume_window"),
+            ("[anomaly]\nevery_ms = 1", "anomaly.every_ms"),
             ("[notify]\nqueue = 0", "notify.queue"),
             ("[notify.telegram]\nenabled = true", "notify.telegram.chat_ids"),
             ("[notify.telegram]\ntoken = \"123:abc\"", "notify.telegram.token"),

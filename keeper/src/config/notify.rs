@@ -32,6 +32,13 @@ pub struct Types {
     pub health: Level,
     /// The daily summary.
     pub daily: Level,
+    /// The anomaly watch flagged a young or held pool (absent from older configs: on).
+    #[serde(default = "on")]
+    pub anomaly: Level,
+}
+
+fn on() -> Level {
+    Level::On
 }
 
 impl Default for Types {
@@ -43,6 +50,7 @@ impl Default for Types {
             breaker: Level::On,
             health: Level::On,
             daily: Level::Silent,
+            anomaly: Level::On,
         }
     }
 }
@@ -56,6 +64,7 @@ impl Types {
             "breaker" => self.breaker,
             "health" => self.health,
             "daily" => self.daily,
+            "anomaly" => self.anomaly,
             _ => Level::Off,
         }
     }
@@ -229,6 +238,7 @@ impl Default for EmailConfig {
                 breaker: Level::On,
                 health: Level::On,
                 daily: Level::On,
+                anomaly: Level::On,
             },
         }
     }

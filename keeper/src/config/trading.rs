@@ -43,6 +43,9 @@ pub struct TradingConfig {
     pub trailing_stop_bps: u32,
     pub max_hold_secs: u64,
     pub exit_poll_ms: u64,
+    /// Sell a held position when the anomaly watch flags its pool with one of these kinds
+    /// (`liquidity_drop`, `sell_tax_jump`, `concentration_jump`, `volume_spike`); empty: never.
+    pub exit_on_anomaly: Vec<String>,
     /// Per chain: sizing and budgets in the chain's quote token base units.
     pub chains: BTreeMap<String, ChainBudget>,
     pub evm: EvmExecConfig,
@@ -102,9 +105,22 @@ pub struct EvmExecConfig {
 #[serde(deny_unknown_fields)]
 pub struct SolanaExecConfig {
     pub compute_unit_limit: u32,
-    /// Priority fee, in micro-lamports per compute unit.
+    /// Priority fee, in micro-lamports per compute unit: the fee paid, or with
+    /// `priority_fee_percentile` the least paid.
     pub priority_micro_lamports: u64,
+    /// Take the priority fee from the network instead: this percentile (1-100) of the
+    /// compute-unit prices `getRecentPrioritizationFees` reports for the accounts a swap writes
+    /// (its pool and vaults), at least `priority_micro_lamports`, at most
+    /// `max_priority_micro_lamports`. 0: always `priority_micro_lamports`.
+    #[serde(default)]
+    pub priority_fee_percentile: u8,
+    #[serde(default = "default_max_priority")]
+    pub max_priority_micro_lamports: u64,
     pub confirm_poll_ms: u64,
+}
+
+fn default_max_priority() -> u64 {
+    1_000_000
 }
 
 impl Default for TradingConfig {
@@ -132,6 +148,7 @@ impl Default for TradingConfig {
             trailing_stop_bps: 2_000,
             max_hold_secs: 3_600,
             exit_poll_ms: 1_000,
+            exit_on_anomaly: Vec::new(),
             chains: BTreeMap::new(),
             evm: EvmExecConfig {
                 priority_fee_wei: U256::from(1_500_000_000u64),
@@ -148,6 +165,8 @@ impl Default for TradingConfig {
             solana: SolanaExecConfig {
                 compute_unit_limit: 200_000,
                 priority_micro_lamports: 10_000,
+                priority_fee_percentile: 0,
+                max_priority_micro_lamports: default_max_priority(),
                 confirm_poll_ms: 250,
             },
         }
@@ -194,6 +213,10 @@ impl TradingConfig {
         }
         if self.take_profit_bps > 1_000_000 {
             return bad("take_profit_bps", "must be at most 1000000 (100x)");
+        }
+        if let Some(k) = self.exit_on_anomaly.iter().find(|k| !crate::anomaly::KINDS.contains(&k.as_str())) {
+            let known = crate::anomaly::KINDS.join(", ");
+            return bad("exit_on_anomaly", &format!("unknown anomaly kind {k:?} (known: {known})"));
         }
         if self.max_open_positions == 0 || self.max_open_positions > 1_000 {
             return bad("max_open_positions", "must be between 1 and 1000");
@@ -251,6 +274,12 @@ impl TradingConfig {
         let s = &self.solana;
         if s.compute_unit_limit < 10_000 || s.compute_unit_limit > 1_400_000 {
             return bad("solana.compute_unit_limit", "must be between 10000 and 1400000");
+        }
+        if s.priority_fee_percentile > 100 {
+            return bad("solana.priority_fee_percentile", "must be 0 (off) to 100");
+        }
+        if s.max_priority_micro_lamports < s.priority_micro_lamports {
+            return bad("solana.max_priority_micro_lamports", "must be at least priority_micro_lamports");
         }
         if s.confirm_poll_ms == 0 || s.confirm_poll_ms > 60_000 {
             return bad("solana.confirm_poll_ms", "must be between 1 and 60000");

@@ -31,6 +31,7 @@ pub async fn scan(db: &SqlitePool, cfg: &ProducerConfig, now_ms: i64) -> mirror:
     stored += health(db).await?;
     stored += breakers(db, now_ms).await?;
     stored += tasks(db, cfg.down_after_ms, now_ms).await?;
+    stored += anomalies(db).await?;
     if let Some(minute) = cfg.daily_minute {
         stored += daily(db, minute, now_ms).await?;
     }
@@ -192,6 +193,48 @@ async fn trades(db: &SqlitePool) -> mirror::Result<usize> {
     };
     if next != after {
         store::set_state(db, "scan:trades", &next.to_string()).await?;
+    }
+    Ok(stored)
+}
+
+/// The anomaly watch flagged a pool.
+pub fn anomaly_notification(a: &mirror::anomalies::AnomalyRow) -> NewNotification {
+    let sym = symbol(&a.symbol, &a.token);
+    let explanation =
+        serde_json::from_str::<crate::risk::Finding>(&a.finding).map(|f| f.explanation).unwrap_or_default();
+    let what = a.kind.replace('_', " ");
+    NewNotification {
+        kind: "anomaly",
+        dedupe_key: format!("anomaly:{}", a.id),
+        title: format!("Anomaly, {what}: {sym}"),
+        body: format!(
+            "Chain: {}\nPool: {}\nSeverity: {}\nBlock/slot: {}\n{explanation}\nToken: {}",
+            a.chain,
+            a.pool_address,
+            a.severity,
+            a.slot.map_or("?".into(), |s| s.to_string()),
+            a.token
+        ),
+        fields: json!({
+            "chain": a.chain, "token": a.token, "symbol": sym, "pool": a.pool_address, "kind": a.kind,
+            "severity": a.severity, "slot": a.slot, "explanation": explanation,
+        })
+        .to_string(),
+        profit: None,
+    }
+}
+
+/// Anomalies are recorded by one task, one row per transaction: the id order is the commit order.
+async fn anomalies(db: &SqlitePool) -> mirror::Result<usize> {
+    let newest = mirror::anomalies::newest(db);
+    let Some(after) = scan_cursor(db, "scan:anomalies", newest).await? else { return Ok(0) };
+    let rows = mirror::anomalies::after(db, after, BATCH).await?;
+    let mut stored = 0;
+    for a in &rows {
+        stored += put(db, anomaly_notification(a)).await?;
+    }
+    if let Some(last) = rows.last() {
+        store::set_state(db, "scan:anomalies", &last.id.to_string()).await?;
     }
     Ok(stored)
 }

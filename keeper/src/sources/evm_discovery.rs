@@ -8,6 +8,10 @@
 //!   head with `eth_getLogs` in adaptive ranges (halved whenever the provider refuses a range,
 //!   doubled again after successes), reconciles them with what the fast path stored, and advances
 //!   the checkpoint in the same transaction. Backfill after downtime is the same code.
+//! * In the same ranges and the same transactions, the reserve changes (`Sync`, with the `Swap`,
+//!   `Mint` or `Burn` that caused it: [`pair_events`]) of the V2 pairs first seen within
+//!   `track_reserves_secs`: each pool's reserve history, for the API, the anomaly watch and
+//!   backtests. A reorg unwinds them with the pools.
 
 use std::{collections::BTreeMap, time::Duration, time::Instant};
 
@@ -28,6 +32,7 @@ use crate::{
         abi::{IUniswapV2Factory::PairCreated, IUniswapV3Factory::PoolCreated},
         addr,
         logs::next_range,
+        pair_events,
     },
     config::{EvmChainConfig, FactoryKind},
 };
@@ -68,7 +73,17 @@ pub struct EvmDiscovery {
     range: u64,
     /// Fallback polling interval when the websocket is quiet.
     pub poll_interval: Duration,
+    /// V2 pairs whose reserve changes are mirrored: those first seen within this long.
+    track_reserves_ms: i64,
+    tracked: std::collections::BTreeSet<Address>,
+    /// When `tracked` was last read from the mirror (pairs age out of it).
+    tracked_at: Option<Instant>,
 }
+
+/// Pair addresses per `eth_getLogs` of reserve changes (providers cap the address list).
+const PAIRS_PER_QUERY: usize = 500;
+/// How often the tracked pairs are read again from the mirror.
+const TRACKED_EVERY: Duration = Duration::from_secs(60);
 
 impl EvmDiscovery {
     pub fn new(
@@ -95,7 +110,41 @@ impl EvmDiscovery {
             max_range: cfg.max_log_range,
             range: cfg.max_log_range,
             poll_interval: Duration::from_secs(4),
+            track_reserves_ms: i64::try_from(cfg.track_reserves_secs.saturating_mul(1_000)).unwrap_or(i64::MAX),
+            tracked: Default::default(),
+            tracked_at: None,
         })
+    }
+
+    fn v2_venues(&self) -> Vec<String> {
+        self.factories.values().filter(|f| f.kind == FactoryKind::V2).map(|f| f.name.clone()).collect()
+    }
+
+    /// The V2 pairs first seen within `track_reserves_secs`, read again every minute.
+    async fn refresh_tracked(&mut self) -> Result<(), DiscoveryError> {
+        if self.track_reserves_ms == 0 || self.tracked_at.is_some_and(|t| t.elapsed() < TRACKED_EVERY) {
+            return Ok(());
+        }
+        let since = mirror::now_ms().saturating_sub(self.track_reserves_ms);
+        let pairs = mirror::reads::young_pools(&self.db, &self.chain, &self.v2_venues(), since).await?;
+        self.tracked = pairs.iter().filter_map(|a| a.parse().ok()).collect();
+        self.tracked_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// The reserve changes of the tracked pairs in `[from, to]`.
+    async fn pair_logs(&self, from: u64, to: u64) -> Result<Vec<Log>, alloy::transports::TransportError> {
+        let pairs: Vec<Address> = self.tracked.iter().copied().collect();
+        let mut logs = Vec::new();
+        for chunk in pairs.chunks(PAIRS_PER_QUERY) {
+            let filter = Filter::new()
+                .address(chunk.to_vec())
+                .event_signature(pair_events::signatures())
+                .from_block(from)
+                .to_block(to);
+            logs.extend(self.http.get_logs(&filter).await?);
+        }
+        Ok(logs)
     }
 
     /// The factory-event filter (no block range).
@@ -174,13 +223,25 @@ impl EvmDiscovery {
             }
         };
         let cp = self.check_reorg(cp, head, header).await?;
+        self.refresh_tracked().await?;
         let mut found = 0;
         let mut from = cp + 1;
         while from <= head {
             let to = head.min(from + self.range - 1);
             let filter = self.filter().from_block(from).to_block(to);
-            let logs = match self.http.get_logs(&filter).await {
-                Ok(logs) => logs,
+            let fetched = match self.http.get_logs(&filter).await {
+                Ok(logs) => {
+                    // Pairs created in this range are tracked from their first block.
+                    let created: Vec<ParsedLog> = logs.iter().filter_map(|l| self.parse(l)).collect();
+                    if self.track_reserves_ms > 0 {
+                        self.tracked.extend(created.iter().filter(|p| p.kind == FactoryKind::V2).map(|p| p.pool));
+                    }
+                    self.pair_logs(from, to).await.map(|pairs| (logs, pairs))
+                }
+                Err(e) => Err(e),
+            };
+            let (logs, pair_logs) = match fetched {
+                Ok(both) => both,
                 Err(e) if to > from => {
                     self.range = next_range(to - from + 1, true, self.max_range);
                     tracing::debug!(chain = %self.chain, from, to, range = self.range, error = %e, "eth_getLogs refused; shrinking range");
@@ -207,6 +268,9 @@ impl EvmDiscovery {
             found += keep.len();
             // Pools the fast path stored in this range from blocks that are no longer canonical.
             rows.push(Row::RemoveStalePools { chain: self.chain.clone(), from, to, keep });
+            let (events, reserves) = pair_events::rows(&self.chain, &pair_logs);
+            rows.extend(events.into_iter().map(Row::Event));
+            rows.extend(reserves.into_iter().map(Row::Reserves));
             self.writer.commit(self.progress(rows, to, to_hash, head)).await?;
             from = to + 1;
         }
@@ -303,6 +367,7 @@ impl EvmDiscovery {
             }
         };
         Some(ParsedLog {
+            kind: factory.kind,
             venue: factory.name.clone(),
             token0,
             token1,
@@ -353,6 +418,7 @@ pub fn base_token(quotes: &[Address], token0: Address, token1: Address) -> Addre
 }
 
 struct ParsedLog {
+    kind: FactoryKind,
     venue: String,
     token0: Address,
     token1: Address,

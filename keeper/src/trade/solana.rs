@@ -95,6 +95,29 @@ pub struct SolanaTrader {
 }
 
 /// `SetComputeUnitLimit` and `SetComputeUnitPrice` (borsh: tag, little-endian value).
+/// The priority fee to pay: the `percentile` (nearest rank) of `recent` compute-unit prices, at
+/// least `floor` and at most `cap`; `floor` when there is nothing to go on.
+pub fn priority_price(mut recent: Vec<u64>, percentile: u8, floor: u64, cap: u64) -> u64 {
+    if percentile == 0 || recent.is_empty() {
+        return floor;
+    }
+    recent.sort_unstable();
+    let n = recent.len();
+    // The smallest value with at least `percentile`% of the prices at or under it.
+    let rank = (n * usize::from(percentile.min(100))).div_ceil(100).clamp(1, n);
+    recent[rank - 1].clamp(floor, cap.max(floor))
+}
+
+/// The compute-unit price a transaction's instructions set (0: none).
+fn price_of(ixs: &[Instruction]) -> u64 {
+    ixs.iter()
+        .find(|ix| ix.program_id == COMPUTE_BUDGET && ix.data.first() == Some(&3))
+        .and_then(|ix| ix.data.get(1..9))
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_le_bytes)
+        .unwrap_or(0)
+}
+
 fn compute_budget(limit: u32, micro_lamports: u64) -> [Instruction; 2] {
     let mut price = vec![3u8];
     price.extend_from_slice(&micro_lamports.to_le_bytes());
@@ -222,7 +245,8 @@ impl SolanaTrader {
         let a_to_b = p.mint_a == mint_in;
         let user_in = associated_token::get_associated_token_address(&self.owner, &mint_in);
         let user_out = associated_token::get_associated_token_address(&self.owner, &mint_out);
-        let mut ixs = compute_budget(self.cfg.compute_unit_limit, self.cfg.priority_micro_lamports).to_vec();
+        let price = self.priority(&[addresses.pool, addresses.vault_a, addresses.vault_b]).await;
+        let mut ixs = compute_budget(self.cfg.compute_unit_limit, price).to_vec();
         ixs.push(
             associated_token::spl_associated_token_account::instruction::create_associated_token_account_idempotent(
                 &self.owner,
@@ -233,6 +257,27 @@ impl SolanaTrader {
         );
         ixs.push(client::swap_exact_in(&addresses, self.owner, a_to_b, user_in, user_out, amount_in, min_out));
         Ok((ixs, user_out))
+    }
+
+    /// The priority fee for a transaction writing `writable` (see [`priority_price`]): the
+    /// configured one, or a percentile of what the network reports recently paid for them.
+    async fn priority(&self, writable: &[Pubkey]) -> u64 {
+        let c = &self.cfg;
+        if c.priority_fee_percentile == 0 {
+            return c.priority_micro_lamports;
+        }
+        match self.rpc.get_recent_prioritization_fees(writable).await {
+            Ok(fees) => priority_price(
+                fees.iter().map(|f| f.prioritization_fee).collect(),
+                c.priority_fee_percentile,
+                c.priority_micro_lamports,
+                c.max_priority_micro_lamports,
+            ),
+            Err(e) => {
+                tracing::warn!(chain = %self.chain, error = %e, "no recent priority fees; paying the configured floor");
+                c.priority_micro_lamports
+            }
+        }
     }
 
     /// Quotes selling `size` of a position and, live, simulates our real sell from our wallet:
@@ -298,7 +343,7 @@ impl SolanaTrader {
                 // The transaction's own cost, in lamports: counted when the quote is wrapped SOL.
                 let fee = if key(&p.quote_token)? == spl_token::native_mint::ID {
                     let units = u128::from(r.units_consumed.unwrap_or(0));
-                    let priority = units * u128::from(self.cfg.priority_micro_lamports) / 1_000_000;
+                    let priority = units * u128::from(price_of(&ixs)) / 1_000_000;
                     U256::from(r.fee.unwrap_or(5_000)) + U256::from(priority)
                 } else {
                     U256::ZERO
@@ -631,5 +676,30 @@ impl super::executor::Executor for SolanaTrader {
 
     fn resume<'a>(&'a self, db: &'a SqlitePool, t: &'a TradeRow) -> BoxFuture<'a, Result<Outcome, TradeError>> {
         self.resume(db, t).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{price_of, priority_price};
+
+    #[test]
+    fn the_priority_fee_is_a_nearest_rank_percentile_between_the_floor_and_the_cap() {
+        let recent = vec![0, 9_000, 1_000, 5_000, 0, 3_000, 7_000, 20_000, 2_000, 4_000];
+        // Sorted: 0 0 1000 2000 3000 4000 5000 7000 9000 20000.
+        assert_eq!(priority_price(recent.clone(), 50, 0, u64::MAX), 3_000);
+        assert_eq!(priority_price(recent.clone(), 75, 0, u64::MAX), 7_000);
+        assert_eq!(priority_price(recent.clone(), 100, 0, u64::MAX), 20_000);
+        assert_eq!(priority_price(recent.clone(), 1, 0, u64::MAX), 0);
+        assert_eq!(priority_price(recent.clone(), 50, 4_000, u64::MAX), 4_000, "the floor");
+        assert_eq!(priority_price(recent.clone(), 100, 0, 10_000), 10_000, "the cap");
+        assert_eq!(priority_price(recent, 0, 1_234, 10_000), 1_234, "off: the configured fee");
+        assert_eq!(priority_price(Vec::new(), 90, 1_234, 10_000), 1_234, "nothing recent");
+    }
+
+    #[test]
+    fn the_price_is_read_back_from_the_compute_budget_instructions() {
+        assert_eq!(price_of(&super::compute_budget(200_000, 42_000)), 42_000);
+        assert_eq!(price_of(&[]), 0);
     }
 }

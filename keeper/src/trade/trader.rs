@@ -417,6 +417,9 @@ impl Trader {
         // Operators' force-exits (the API's and the Telegram bot's `exit_requests`).
         let requested: std::collections::HashSet<i64> =
             mirror::trading::exit_requested(&self.db, self.mode).await?.into_iter().collect();
+        // Anomalies of the kinds `exit_on_anomaly` lists, flagged since the position opened.
+        let anomalous: HashMap<i64, String> =
+            mirror::anomalies::exits_due(&self.db, self.mode, &self.cfg.exit_on_anomaly).await?.into_iter().collect();
         let rows: Vec<(i64, U256, U256)> = valued.iter().map(|(p, _, h, peak)| (p.id, h.value, *peak)).collect();
         store::record_values(&self.db, &rows).await?;
         let mut trapped_by_chain: HashMap<String, u32> = HashMap::new();
@@ -445,6 +448,11 @@ impl Trader {
                 },
                 None if requested.contains(&p.id) => {
                     (ExitReason::Operator, amount(&p.size), check.quoted, h.sell_tax_bps, None)
+                }
+                None if anomalous.contains_key(&p.id) => {
+                    tracing::warn!(chain = %p.chain, token = %p.token, position = p.id,
+                        anomaly = anomalous.get(&p.id).map(String::as_str), "selling on an anomaly");
+                    (ExitReason::Anomaly, amount(&p.size), check.quoted, h.sell_tax_bps, None)
                 }
                 None => {
                     let held = now.saturating_sub(p.entry_at_ms.unwrap_or(p.opened_at_ms));

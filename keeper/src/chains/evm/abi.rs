@@ -21,6 +21,10 @@ sol! {
 
     #[sol(rpc)]
     interface IUniswapV2Pair {
+        event Sync(uint112 reserve0, uint112 reserve1);
+        event Swap(address indexed sender, uint256 amount0In, uint256 amount1In, uint256 amount0Out, uint256 amount1Out, address indexed to);
+        event Mint(address indexed sender, uint256 amount0, uint256 amount1);
+        event Burn(address indexed sender, uint256 amount0, uint256 amount1, address indexed to);
         function token0() external view returns (address);
         function token1() external view returns (address);
         function getReserves() external view returns (uint112 reserve0, uint112 reserve1, uint32 blockTimestampLast);

@@ -5,6 +5,7 @@ pub mod abi;
 pub mod behaviour;
 pub mod bytecode;
 pub mod logs;
+pub mod pair_events;
 pub mod probe;
 
 use alloy::{
