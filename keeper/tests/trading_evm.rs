@@ -969,17 +969,35 @@ impl FakeRelay {
             let req: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
             let sig = headers.get("x-flashbots-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             s.1.lock().unwrap().push((req.clone(), format!("{sig}\n{body}")));
-            if req["method"] != "eth_sendPrivateTransaction" {
-                return serde_json::json!({"jsonrpc": "2.0", "id": req["id"],
+            // The builder's part, played by anvil: the transaction goes into its pool (a bundle
+            // for a later block is the same transaction again, "already known").
+            let node = s.0.clone();
+            let forward = |raw: serde_json::Value| {
+                let node = node.clone();
+                async move {
+                    let forward = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction",
+                        "params": [raw]});
+                    let answer: serde_json::Value =
+                        reqwest::Client::new().post(&node).json(&forward).send().await.unwrap().json().await.unwrap();
+                    answer
+                }
+            };
+            match req["method"].as_str() {
+                Some("eth_sendPrivateTransaction") => {
+                    let answer = forward(req["params"][0]["tx"].clone()).await;
+                    serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": answer["result"]}).to_string()
+                }
+                Some("eth_sendBundle") => {
+                    for raw in req["params"][0]["txs"].as_array().cloned().unwrap_or_default() {
+                        forward(raw).await;
+                    }
+                    let hash = alloy::primitives::keccak256(body.as_bytes());
+                    serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": {"bundleHash": hash}}).to_string()
+                }
+                _ => serde_json::json!({"jsonrpc": "2.0", "id": req["id"],
                     "error": {"code": -32601, "message": "method not found"}})
-                .to_string();
+                .to_string(),
             }
-            let raw = req["params"][0]["tx"].clone();
-            let forward =
-                serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw]});
-            let answer: serde_json::Value =
-                reqwest::Client::new().post(&s.0).json(&forward).send().await.unwrap().json().await.unwrap();
-            serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": answer["result"]}).to_string()
         }
         let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let app = Router::new().route("/", post(handle)).with_state(std::sync::Arc::new((chain, requests.clone())));
@@ -988,6 +1006,17 @@ impl FakeRelay {
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { url, requests }
     }
+}
+
+/// A relay request as the fake relay recorded it (`<X-Flashbots-Signature>\n<body>`) is signed by
+/// `wallet`: the header names it, and its EIP-191 signature of the body's keccak256 recovers it.
+fn assert_signed_by(signed: &str, wallet: Address) {
+    let (header, body) = signed.split_once('\n').unwrap();
+    let (who, sig) = header.split_once(':').expect("address:signature");
+    let sig: alloy::primitives::Signature = sig.parse().unwrap();
+    let digest = format!("{:#x}", alloy::primitives::keccak256(body.as_bytes()));
+    let signer = sig.recover_address_from_msg(digest.as_bytes()).unwrap();
+    assert_eq!((who.parse::<Address>().unwrap(), signer), (wallet, wallet));
 }
 
 /// Private submission: with `private_relay_url` set, live transactions go to the relay, signed
@@ -1013,13 +1042,7 @@ async fn live_transactions_go_through_a_private_relay_when_one_is_set() {
         requests.iter().find(|(r, _)| r["params"][0]["tx"] == raw.as_str()).expect("the buy went to the relay");
     assert_eq!(req["method"], "eth_sendPrivateTransaction");
     assert!(req["params"][0]["maxBlockNumber"].as_str().unwrap().starts_with("0x"));
-    // The signature header: the wallet, and its EIP-191 signature of the body's keccak256.
-    let (header, body) = signed.split_once('\n').unwrap();
-    let (who, sig) = header.split_once(':').expect("address:signature");
-    let sig: alloy::primitives::Signature = sig.parse().unwrap();
-    let digest = format!("{:#x}", alloy::primitives::keccak256(body.as_bytes()));
-    let signer = sig.recover_address_from_msg(digest.as_bytes()).unwrap();
-    assert_eq!((who.parse::<Address>().unwrap(), signer), (net.wallet(), net.wallet()));
+    assert_signed_by(signed, net.wallet());
     k.stop().await;
 }
 
@@ -1080,4 +1103,110 @@ async fn a_liquidity_drop_is_flagged_and_sells_the_position_when_configured() {
     // The pool had the launch's liquidity plus our buy; 60% of the LP left with the owner.
     assert!((5_500..=6_000).contains(&drop), "{f}");
     k.stop().await;
+}
+
+/// `private_relay_method = "bundle"`: each live transaction goes to the relay as
+/// `eth_sendBundle` of that one transaction for the next blocks (one bundle per block, as a
+/// bundle targets one), signed like any relay request; the public node refuses everything, and
+/// the snipe lands through the bundle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_transactions_go_as_bundles_when_the_relay_method_is_bundle() {
+    let net = Net::start().await;
+    let relay = FakeRelay::start(net.env.http_url()).await;
+    net.proxy.set_send_fault(SendFault::Refuse);
+    let mut t = trading(true);
+    t.evm.private_relay_url = relay.url.clone();
+    t.evm.private_relay_method = keeper::config::trading::RelayMethod::Bundle;
+    let k = start(&net, t).await;
+    let l = net.env.launch("bundled", &last_tx_is_liquidity()).await;
+    assert_eq!(wait_decided(&net.db, l.token).await, None, "bought");
+    let open = wait_status(&net.db, l.token, "open").await;
+    let buy = trades(&net.db, open.id).await.remove(0);
+    assert_eq!(buy.status, "confirmed", "{buy:?}");
+    let raw: String =
+        sqlx::query_scalar("SELECT raw_tx FROM trades WHERE id = ?").bind(buy.id).fetch_one(&net.db).await.unwrap();
+    let requests = relay.requests.lock().unwrap().clone();
+    let bundles: Vec<&(serde_json::Value, String)> =
+        requests.iter().filter(|(r, _)| r["params"][0]["txs"][0] == raw.as_str()).collect();
+    let block = |r: &serde_json::Value| {
+        u64::from_str_radix(r["params"][0]["blockNumber"].as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    };
+    // One bundle for each of the 5 blocks after the head it was signed at.
+    let targets: Vec<u64> = bundles.iter().take(5).map(|(r, _)| block(r)).collect();
+    assert_eq!(targets.len(), 5, "{targets:?}");
+    assert!(targets.windows(2).all(|w| w[1] == w[0] + 1), "{targets:?}");
+    let (req, signed) = bundles[0];
+    assert_eq!(req["method"], "eth_sendBundle");
+    assert_eq!(req["params"][0]["txs"].as_array().unwrap().len(), 1);
+    let landed = u64::try_from(buy.block.unwrap()).unwrap();
+    assert!((targets[0]..=targets[4]).contains(&landed), "bundled for {targets:?}, landed in {landed}");
+    assert_signed_by(signed, net.wallet());
+    k.stop().await;
+}
+
+/// The backtest's honesty check on EVM: a dry-run on anvil is recorded in the mirror (pairs,
+/// their reserve changes, reports, paper trades), then the same period is replayed by
+/// `keeper backtest`'s engine with the same settings, filling at the reserves each report
+/// measured. The same tokens are bought, and sold for the same reasons; each buy and sale is the
+/// paper fill to within one base unit per swap.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backtest_of_an_evm_dry_run_reproduces_its_paper_fills() {
+    use keeper::backtest::{run, History, LiveStrategy, Settings};
+
+    let net = Net::start().await;
+    let t = TradingConfig { trailing_stop_bps: 0, take_profit_bps: 5_000, ..trading(false) };
+    let from = mirror::now_ms();
+    let k = start(&net, t.clone()).await;
+    let env = &net.env;
+    let up = env.launch("riser", &Launch::clean(TokenKind::Standard)).await;
+    let held = env.launch("holder", &Launch::clean(TokenKind::Standard)).await;
+    let honey = env.launch("honey", &Launch::clean(TokenKind::Honeypot)).await;
+    wait_status(&net.db, up.token, "open").await;
+    wait_status(&net.db, held.token, "open").await;
+    assert!(wait_decided(&net.db, honey.token).await.is_some(), "the honeypot is skipped");
+    env.trader_buy(up.token, e18(40)).await;
+    wait_status(&net.db, up.token, "closed").await;
+    // Every reserve change of the closed pool is mirrored before the replay reads them.
+    let pair = hex(up.pair);
+    wait_for("the take-profit's swap mirrored", || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM pool_events WHERE pool_address = ? AND kind = 'swap'")
+            .bind(&pair)
+            .fetch_one(&net.db)
+            .await
+            .unwrap();
+        (n >= 1).then_some(())
+    })
+    .await;
+    k.stop().await;
+
+    let history = History::load(&net.db, Some("local"), from, mirror::now_ms() + 1).await.unwrap();
+    let settings = Settings {
+        trading: t.clone(),
+        default_quotes: net.config.default_quotes(),
+        fill_delay_blocks: 0,
+        fee_per_trade: Default::default(),
+        capital: e18(100),
+    };
+    let report = run(&history, &settings, &LiveStrategy(&t)).unwrap();
+    let paper: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
+        "SELECT token, status, size, cost, proceeds, exit_reason FROM positions WHERE mode = 'dry_run' ORDER BY id",
+    )
+    .fetch_all(&net.db)
+    .await
+    .unwrap();
+    let tokens: Vec<&str> = report.trades.iter().map(|t| t.token.as_str()).collect();
+    assert_eq!(tokens, paper.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), "the same tokens, in order");
+    for (bt, (token, status, size, cost, proceeds, reason)) in report.trades.iter().zip(&paper) {
+        assert_eq!(&bt.cost, cost, "{token}: the same buy");
+        assert!(u(&bt.size).abs_diff(u(size)) <= U256::from(1u8), "{token}: bought {} vs paper {size}", bt.size);
+        match status.as_str() {
+            "closed" => {
+                assert_eq!(Some(bt.exit_reason.as_str()), reason.as_deref(), "{token}");
+                let diff = u(&bt.proceeds).abs_diff(u(proceeds));
+                assert!(diff <= U256::from(2u8), "{token}: sold {} vs paper {proceeds}", bt.proceeds);
+            }
+            _ => assert_eq!((status.as_str(), bt.exit_reason.as_str()), ("open", "open"), "{token}"),
+        }
+    }
+    assert_eq!((report.metrics.trades, report.trades[0].exit_reason.as_str()), (1, "take_profit"));
 }

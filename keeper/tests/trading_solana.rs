@@ -351,3 +351,102 @@ async fn live_swaps_pay_a_percentile_of_the_recent_priority_fees() {
     assert!(want >= 40_000, "the traders' prices count: {before:?}");
     assert_eq!(price_paid(&n, &sell_tx), want, "the 75th percentile of {before:?}");
 }
+
+/// A Jito-style block engine on 127.0.0.1 answering `getTipAccounts` and `sendBundle` in the
+/// shapes Jito documents; it plays the block engine's part by handing each bundled transaction
+/// to the localnet.
+struct FakeJito {
+    url: String,
+    tip_accounts: Vec<Pubkey>,
+    bundles: std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>,
+}
+
+impl FakeJito {
+    async fn start(rpc: String) -> Self {
+        use axum::{extract::State, routing::post, Router};
+        type Shared = (String, Vec<Pubkey>, std::sync::Arc<std::sync::Mutex<Vec<Vec<String>>>>);
+        async fn handle(State(s): State<std::sync::Arc<Shared>>, body: String) -> String {
+            let req: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let result = match req["method"].as_str() {
+                Some("getTipAccounts") => serde_json::json!(s.1.iter().map(|k| k.to_string()).collect::<Vec<_>>()),
+                Some("sendBundle") if req["params"][1]["encoding"] == "base64" => {
+                    let txs: Vec<String> =
+                        req["params"][0].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect();
+                    for tx in &txs {
+                        let send = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "sendTransaction",
+                            "params": [tx, {"encoding": "base64"}]});
+                        reqwest::Client::new().post(&s.0).json(&send).send().await.unwrap();
+                    }
+                    s.2.lock().unwrap().push(txs);
+                    serde_json::json!("2id3YC2jpJfS3f6cEGFZYUGt5qZ1fFRHJJJ5QpVyL1wQ")
+                }
+                _ => {
+                    return serde_json::json!({"jsonrpc": "2.0", "id": req["id"],
+                        "error": {"code": -32601, "message": "method not found"}})
+                    .to_string()
+                }
+            };
+            serde_json::json!({"jsonrpc": "2.0", "id": req["id"], "result": result}).to_string()
+        }
+        let tip_accounts: Vec<Pubkey> = (0..8).map(|_| Pubkey::new_unique()).collect();
+        let bundles = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let state = std::sync::Arc::new((rpc, tip_accounts.clone(), bundles.clone()));
+        let app = Router::new().route("/api/v1/bundles", post(handle)).with_state(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/api/v1/bundles", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { url, tip_accounts, bundles }
+    }
+}
+
+/// With `jito_url` set, a live swap on our AMM carries a tip to one of the block engine's tip
+/// accounts and goes to the engine as a bundle: the RPC refuses every `sendTransaction` here, and
+/// the snipe and its take-profit sale still land, each tipping once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_swaps_go_as_tipped_jito_bundles_when_a_block_engine_is_set() {
+    use base64::Engine;
+
+    let n = Net::start().await;
+    let jito = FakeJito::start(n.net.url.clone()).await;
+    // Tip accounts exist on chain (a transfer into a new account below rent exemption fails).
+    for a in &jito.tip_accounts {
+        n.net.chain().svm.airdrop(a, 1_000_000_000).unwrap();
+    }
+    n.proxy.set_send_fault(SendFault::Refuse);
+    let mut t = SolWorld::trading(true);
+    t.take_profit_bps = 5_000;
+    t.solana.jito_url = jito.url.clone();
+    t.solana.jito_tip_lamports = 25_000;
+    let k = keeper_run::start(n.world.keeper(t, &n.proxy.url)).await;
+    let (token, pool) = n.launch(SolLaunch::clean(10 * MIN_QUOTE));
+    let open = wait_status(&n.db, &token, "open").await;
+    n.trader_buy(&token, &pool, 10 * MIN_QUOTE);
+    let closed = wait_status(&n.db, &token, "closed").await;
+    assert_eq!((closed.id, closed.exit_reason.as_deref()), (open.id, Some("take_profit")));
+    k.stop().await;
+
+    let landed: Vec<String> = sqlx::query_scalar("SELECT tx_id FROM trades WHERE position_id = ? ORDER BY id")
+        .bind(open.id)
+        .fetch_all(&n.db)
+        .await
+        .unwrap();
+    assert_eq!(landed.len(), 2, "the buy and the sale");
+    let bundles = jito.bundles.lock().unwrap().clone();
+    let signatures: Vec<String> = bundles
+        .iter()
+        .flatten()
+        .map(|b64| {
+            let raw = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            let tx: solana_sdk::transaction::VersionedTransaction = bincode::deserialize(&raw).unwrap();
+            tx.signatures[0].to_string()
+        })
+        .collect();
+    assert!(bundles.iter().all(|b| b.len() == 1), "one-transaction bundles");
+    for sig in &landed {
+        assert!(signatures.contains(sig), "{sig} went as a bundle: {signatures:?}");
+    }
+    // Each landed swap tipped 25,000 lamports to the engine's tip accounts, in turn.
+    let chain = n.net.chain();
+    let tipped: u64 = jito.tip_accounts.iter().map(|a| chain.svm.get_balance(a).unwrap_or(0) - 1_000_000_000).sum();
+    assert_eq!(tipped, 2 * 25_000);
+}

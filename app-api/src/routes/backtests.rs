@@ -18,39 +18,7 @@ use crate::{
     AppState,
 };
 
-/// One stored run, without its report.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BacktestSummary {
-    pub id: i64,
-    /// `backtest` or `hyperopt` (the best parameters of a study, out of sample).
-    pub kind: String,
-    pub study: Option<String>,
-    /// `null`: every chain.
-    pub chain: Option<String>,
-    pub from_ms: i64,
-    pub to_ms: i64,
-    /// Closed trades.
-    pub trades: i64,
-    /// Signed decimal string, base units of the quote token.
-    pub total_profit: String,
-    pub created_at_ms: i64,
-}
-
-impl From<mirror::backtests::BacktestSummary> for BacktestSummary {
-    fn from(b: mirror::backtests::BacktestSummary) -> Self {
-        Self {
-            id: b.id,
-            kind: b.kind,
-            study: b.study,
-            chain: b.chain,
-            from_ms: b.from_ms,
-            to_ms: b.to_ms,
-            trades: b.trades,
-            total_profit: b.total_profit,
-            created_at_ms: b.created_at_ms,
-        }
-    }
-}
+pub use mirror::backtests::BacktestSummary;
 
 /// One stored run with its settings and report.
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,8 +45,7 @@ pub async fn backtests(State(state): State<AppState>, params: Params) -> ApiResu
         Some(c) => Some(c[0].parse::<i64>().map_err(|_| ApiError::invalid("cursor", "malformed"))?),
         None => None,
     };
-    let rows: Vec<BacktestSummary> =
-        mirror::backtests::list(&state.db, before, limit + 1).await?.into_iter().map(Into::into).collect();
+    let rows: Vec<BacktestSummary> = mirror::backtests::list(&state.db, before, limit + 1).await?;
     Ok(Json(Page::from_rows(rows, limit, |b| cursor("backtests", &[b.id.to_string()]))))
 }
 
@@ -103,11 +70,7 @@ pub async fn backtest(
     let parse = |what: &str, s: &str| {
         serde_json::from_str(s).map_err(|e| ApiError::Unprocessable(format!("the stored {what} is not JSON: {e}")))
     };
-    Ok(Json(Backtest {
-        summary: summary.into(),
-        settings: parse("settings", &settings)?,
-        report: parse("report", &report)?,
-    }))
+    Ok(Json(Backtest { summary, settings: parse("settings", &settings)?, report: parse("report", &report)? }))
 }
 
 pub fn router() -> Router<AppState> {

@@ -44,15 +44,20 @@ pub async fn insert(db: &SqlitePool, b: &NewBacktest) -> Result<i64> {
 }
 
 /// A stored run, without its report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BacktestSummary {
     pub id: i64,
+    /// `backtest` or `hyperopt` (the best parameters of a study, out of sample).
     pub kind: String,
     pub study: Option<String>,
+    /// `null`: every chain.
     pub chain: Option<String>,
     pub from_ms: i64,
     pub to_ms: i64,
+    /// Closed trades.
     pub trades: i64,
+    /// Signed decimal string, base units of the quote token.
     pub total_profit: String,
     pub created_at_ms: i64,
 }

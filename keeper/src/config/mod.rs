@@ -13,6 +13,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+pub mod anomaly;
 pub mod notify;
 pub mod trading;
 pub mod values;
@@ -254,6 +255,9 @@ front_run_tip_bump_bps = 5000
 # Send live transactions privately through a Flashbots-compatible relay (eth_sendPrivateTransaction,
 # signed with the trading key in X-Flashbots-Signature) instead of the public node; empty: off.
 private_relay_url = ""
+# "private_transaction" (eth_sendPrivateTransaction, valid 25 blocks) or "bundle" (eth_sendBundle
+# of the transaction for each of the next 5 blocks).
+private_relay_method = "private_transaction"
 
 [trading.solana]
 compute_unit_limit = 200000
@@ -264,6 +268,11 @@ priority_micro_lamports = 10000
 # max_priority_micro_lamports; 0 pays priority_micro_lamports always.
 priority_fee_percentile = 0
 max_priority_micro_lamports = 1000000
+# Send live swaps on our AMM as Jito-style bundles to this block engine (its bundles endpoint,
+# e.g. https://mainnet.block-engine.jito.wtf/api/v1/bundles), each with a tip of
+# jito_tip_lamports to one of its tip accounts; empty: the RPC's sendTransaction.
+jito_url = ""
+jito_tip_lamports = 10000
 confirm_poll_ms = 250
 
 # Third-party services, each off until enabled. Every [external.<service>] also takes:
@@ -424,7 +433,7 @@ pub struct Config {
     pub trading: TradingConfig,
     pub external: crate::external::ExternalConfig,
     pub notify: notify::NotifyConfig,
-    pub anomaly: crate::anomaly::AnomalyConfig,
+    pub anomaly: anomaly::AnomalyConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -604,7 +613,7 @@ impl Default for Config {
             trading: TradingConfig::default(),
             external: crate::external::ExternalConfig::default(),
             notify: notify::NotifyConfig::default(),
-            anomaly: crate::anomaly::AnomalyConfig::default(),
+            anomaly: anomaly::AnomalyConfig::default(),
         }
     }
 }
@@ -1057,6 +1066,15 @@ mod tests {
             ("[external.dexscreener]\nsecret = 1", "external.dexscreener.secret"),
             ("[notify]\ndaily_at_utc = \"25:00\"", "notify.daily_at_utc"),
             ("[trading]\nexit_on_anomaly = [\"rug\"]", "trading.exit_on_anomaly"),
+            ("[trading.solana]\npriority_fee_percentile = 101", "trading.solana.priority_fee_percentile"),
+            (
+                "[trading.solana]\npriority_micro_lamports = 5000\nmax_priority_micro_lamports = 10",
+                "trading.solana.max_priority_micro_lamports",
+            ),
+            ("[trading.solana]\njito_url = \"ftp://x\"", "trading.solana.jito_url"),
+            ("[trading.solana]\njito_url = \"http://x\"\njito_tip_lamports = 1", "trading.solana.jito_tip_lamports"),
+            ("[trading.evm]\nprivate_relay_method = \"carrier_pigeon\"", "trading.evm.private_relay_method"),
+            ("[evm.bsc]\ntrack_reserves_secs = \"forever\"", "evm.bsc.track_reserves_secs"),
             ("[anomaly]\nliquidity_drop_bps = 0", "anomaly.liquidity_drop_bps"),
             ("[anomaly]\nvolume_spike_ratio = 1", "anomaly.volume_spike_ratio"),
             ("[anomaly]\nvolume_window = 0", "anomaly.volume_window"),

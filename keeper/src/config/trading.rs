@@ -96,9 +96,24 @@ pub struct EvmExecConfig {
     pub front_run_rugs: bool,
     pub front_run_drop_bps: u32,
     pub front_run_tip_bump_bps: u32,
-    /// A Flashbots-compatible relay (`eth_sendPrivateTransaction`) that live transactions are
-    /// sent to instead of the public node; empty: the public node (the default).
+    /// A Flashbots-compatible relay that live transactions are sent to instead of the public
+    /// node; empty: the public node (the default).
     pub private_relay_url: String,
+    /// How: `private_transaction` (`eth_sendPrivateTransaction`, valid 25 blocks) or `bundle`
+    /// (`eth_sendBundle` of the one transaction, for each of the next 5 blocks).
+    #[serde(default)]
+    pub private_relay_method: RelayMethod,
+}
+
+/// How live transactions go to the private relay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayMethod {
+    /// `eth_sendPrivateTransaction`.
+    #[default]
+    PrivateTransaction,
+    /// `eth_sendBundle`, one bundle per block.
+    Bundle,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +131,18 @@ pub struct SolanaExecConfig {
     pub priority_fee_percentile: u8,
     #[serde(default = "default_max_priority")]
     pub max_priority_micro_lamports: u64,
+    /// A Jito-style block engine's bundle endpoint: live swaps on our AMM carry a tip of
+    /// `jito_tip_lamports` to one of its tip accounts and go there as bundles (`sendBundle`)
+    /// instead of the RPC's `sendTransaction`. Empty: off.
+    #[serde(default)]
+    pub jito_url: String,
+    #[serde(default = "default_jito_tip")]
+    pub jito_tip_lamports: u64,
     pub confirm_poll_ms: u64,
+}
+
+fn default_jito_tip() -> u64 {
+    10_000
 }
 
 fn default_max_priority() -> u64 {
@@ -161,12 +187,15 @@ impl Default for TradingConfig {
                 front_run_drop_bps: 3_000,
                 front_run_tip_bump_bps: 5_000,
                 private_relay_url: String::new(),
+                private_relay_method: Default::default(),
             },
             solana: SolanaExecConfig {
                 compute_unit_limit: 200_000,
                 priority_micro_lamports: 10_000,
                 priority_fee_percentile: 0,
                 max_priority_micro_lamports: default_max_priority(),
+                jito_url: String::new(),
+                jito_tip_lamports: default_jito_tip(),
                 confirm_poll_ms: 250,
             },
         }
@@ -214,8 +243,8 @@ impl TradingConfig {
         if self.take_profit_bps > 1_000_000 {
             return bad("take_profit_bps", "must be at most 1000000 (100x)");
         }
-        if let Some(k) = self.exit_on_anomaly.iter().find(|k| !crate::anomaly::KINDS.contains(&k.as_str())) {
-            let known = crate::anomaly::KINDS.join(", ");
+        if let Some(k) = self.exit_on_anomaly.iter().find(|k| !super::anomaly::KINDS.contains(&k.as_str())) {
+            let known = super::anomaly::KINDS.join(", ");
             return bad("exit_on_anomaly", &format!("unknown anomaly kind {k:?} (known: {known})"));
         }
         if self.max_open_positions == 0 || self.max_open_positions > 1_000 {
@@ -280,6 +309,12 @@ impl TradingConfig {
         }
         if s.max_priority_micro_lamports < s.priority_micro_lamports {
             return bad("solana.max_priority_micro_lamports", "must be at least priority_micro_lamports");
+        }
+        if !(s.jito_url.is_empty() || s.jito_url.starts_with("http://") || s.jito_url.starts_with("https://")) {
+            return bad("solana.jito_url", "must be an http:// or https:// URL, or empty");
+        }
+        if !s.jito_url.is_empty() && !(1_000..=100_000_000).contains(&s.jito_tip_lamports) {
+            return bad("solana.jito_tip_lamports", "must be between 1000 and 100000000 (0.1 SOL)");
         }
         if s.confirm_poll_ms == 0 || s.confirm_poll_ms > 60_000 {
             return bad("solana.confirm_poll_ms", "must be between 1 and 60000");

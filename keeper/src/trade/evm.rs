@@ -111,7 +111,9 @@ impl EvmTrader {
         let address = key.as_ref().map(|k| k.address()).unwrap_or_default();
         let approve_on_buy = c.mempool && cfg.front_run_rugs;
         let relay = match (&key, cfg.private_relay_url.as_str()) {
-            (Some(k), url) if !url.is_empty() => Some(super::relay::Relay::new(url, k.clone())),
+            (Some(k), url) if !url.is_empty() => {
+                Some(super::relay::Relay::new(url, cfg.private_relay_method, k.clone()))
+            }
             _ => None,
         };
         Self {
@@ -427,7 +429,7 @@ impl EvmTrader {
     async fn broadcast(&self, raw: &[u8]) -> Option<String> {
         if let Some(relay) = &self.relay {
             let head = self.http.get_block_number().await.unwrap_or(0);
-            return match relay.send(raw, head + super::relay::VALID_FOR_BLOCKS).await {
+            return match relay.send(raw, head).await {
                 Ok(()) => None,
                 Err(super::relay::RelayError::Refused(e)) => Some(e),
                 Err(e) => {

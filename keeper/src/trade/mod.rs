@@ -10,6 +10,7 @@ pub mod enrich;
 pub mod evm;
 pub mod executor;
 pub mod guards;
+pub mod jito;
 pub mod jupiter;
 pub mod keys;
 pub mod relay;

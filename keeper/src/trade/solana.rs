@@ -92,9 +92,10 @@ pub struct SolanaTrader {
     cfg: SolanaExecConfig,
     commitment: CommitmentConfig,
     jupiter: Option<JupiterRoute>,
+    /// Live swaps on our AMM go as tipped bundles to this block engine (`jito_url`).
+    jito: Option<super::jito::Jito>,
 }
 
-/// `SetComputeUnitLimit` and `SetComputeUnitPrice` (borsh: tag, little-endian value).
 /// The priority fee to pay: the `percentile` (nearest rank) of `recent` compute-unit prices, at
 /// least `floor` and at most `cap`; `floor` when there is nothing to go on.
 pub fn priority_price(mut recent: Vec<u64>, percentile: u8, floor: u64, cap: u64) -> u64 {
@@ -118,6 +119,7 @@ fn price_of(ixs: &[Instruction]) -> u64 {
         .unwrap_or(0)
 }
 
+/// `SetComputeUnitLimit` and `SetComputeUnitPrice` (borsh: tag, little-endian value).
 fn compute_budget(limit: u32, micro_lamports: u64) -> [Instruction; 2] {
     let mut price = vec![3u8];
     price.extend_from_slice(&micro_lamports.to_le_bytes());
@@ -138,6 +140,7 @@ impl SolanaTrader {
         cfg: SolanaExecConfig,
     ) -> Self {
         let owner = key.as_ref().map(|k| k.pubkey()).unwrap_or_default();
+        let jito = (!cfg.jito_url.is_empty()).then(|| super::jito::Jito::new(&cfg.jito_url, cfg.jito_tip_lamports));
         Self {
             chain: chain.to_string(),
             rpc: RpcClient::new_with_commitment(rpc_url.to_string(), commitment),
@@ -146,6 +149,7 @@ impl SolanaTrader {
             cfg,
             commitment,
             jupiter: None,
+            jito,
         }
     }
 
@@ -400,7 +404,16 @@ impl SolanaTrader {
     ) -> Result<Outcome, TradeError> {
         let signer = self.key.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
         let poll = Duration::from_millis(self.cfg.confirm_poll_ms);
-        let ixs = if t.venue == AMM_VENUE { Some(self.instructions(t).await?) } else { None };
+        let ixs = match (t.venue == AMM_VENUE, &self.jito) {
+            (false, _) => None,
+            (true, None) => Some(self.instructions(t).await?),
+            // The tip goes in the swap's own transaction: paid only if the swap lands.
+            (true, Some(jito)) => {
+                let mut ixs = self.instructions(t).await?;
+                ixs.push(jito.tip(&self.owner).await.map_err(|e| TradeError::Rpc(e.to_string()))?);
+                Some(ixs)
+            }
+        };
         loop {
             // Wait for the signatures so far to land, or for their blockhash to expire.
             if let Some((hash, last_valid)) = pending {
@@ -457,6 +470,16 @@ impl SolanaTrader {
                 ..Default::default()
             };
             let at = Instant::now();
+            if let (Some(jito), true) = (&self.jito, ixs.is_some()) {
+                let sent = jito.send(&tx).await;
+                store::record_latency(db, &self.chain, t.id, seen_at.take(), at).await;
+                match sent {
+                    Ok(bundle) => tracing::debug!(chain = %self.chain, trade = t.id, bundle, "sent as a bundle"),
+                    Err(e) => tracing::warn!(chain = %self.chain, trade = t.id, error = %e,
+                        "bundle not taken; confirming by signature"),
+                }
+                continue;
+            }
             let sent = self.rpc.send_transaction_with_config(&tx, config).await;
             store::record_latency(db, &self.chain, t.id, seen_at.take(), at).await;
             if let Err(e) = sent {
