@@ -214,6 +214,10 @@ fn describe_metrics() {
         "keeper_buy_send_latency_seconds",
         "Pool creation seen -> its buy handed to the node (risk simulation included)"
     );
+    metrics::describe_histogram!(
+        "keeper_front_run_send_latency_seconds",
+        "A pending rug transaction seen -> our sale ahead of it handed to the node (simulation included)"
+    );
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

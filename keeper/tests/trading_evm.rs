@@ -938,6 +938,7 @@ async fn pending_rugs_are_front_run_and_harmless_pending_transactions_are_not() 
         assert_eq!(closed.exit_reason.as_deref(), Some("front_ran_rug"));
         let sell = trades(&net.db, closed.id).await.into_iter().find(|t| t.id == trade_id).unwrap();
         assert_eq!(sell.status, "confirmed", "{sell:?}");
+        assert!(sell.latency_us.is_some(), "the pending rug seen -> our sale sent is recorded: {sell:?}");
         let ours = receipt(sell.tx_id.as_deref().unwrap().parse().unwrap()).await;
         let (a, b) = ((ours.block_number, ours.transaction_index), (rug.block_number, rug.transaction_index));
         assert!(a < b, "our sale (block, index) {a:?} lands before the rug's {b:?}");

@@ -421,7 +421,7 @@ impl EvmTrader {
         .await?;
         let at = Instant::now();
         let refused = self.broadcast(&raw).await;
-        store::record_latency(db, &self.chain, trade_id, seen_at, at).await;
+        store::record_latency(db, &self.chain, trade_id, seen_at, at, req.ahead.is_some()).await;
         Ok((hash, refused))
     }
 
@@ -687,7 +687,8 @@ impl super::executor::Executor for EvmTrader {
         t: &'a TradeRow,
         pending: &'a PendingTx,
     ) -> BoxFuture<'a, Result<Outcome, TradeError>> {
-        self.execute_with(db, t, None, Some(self.ahead_of(pending))).boxed()
+        // Its latency runs from the pending transaction reaching the keeper.
+        self.execute_with(db, t, Some(pending.seen_at), Some(self.ahead_of(pending))).boxed()
     }
 
     fn touches(&self, p: &PositionRow, pending: &PendingTx) -> bool {

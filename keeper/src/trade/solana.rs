@@ -472,7 +472,7 @@ impl SolanaTrader {
             let at = Instant::now();
             if let (Some(jito), true) = (&self.jito, ixs.is_some()) {
                 let sent = jito.send(&tx).await;
-                store::record_latency(db, &self.chain, t.id, seen_at.take(), at).await;
+                store::record_latency(db, &self.chain, t.id, seen_at.take(), at, false).await;
                 match sent {
                     Ok(bundle) => tracing::debug!(chain = %self.chain, trade = t.id, bundle, "sent as a bundle"),
                     Err(e) => tracing::warn!(chain = %self.chain, trade = t.id, error = %e,
@@ -481,7 +481,7 @@ impl SolanaTrader {
                 continue;
             }
             let sent = self.rpc.send_transaction_with_config(&tx, config).await;
-            store::record_latency(db, &self.chain, t.id, seen_at.take(), at).await;
+            store::record_latency(db, &self.chain, t.id, seen_at.take(), at, false).await;
             if let Err(e) = sent {
                 if let ErrorKind::RpcError(RpcError::RpcResponseError { code, message, .. }) = e.kind() {
                     if *code == PREFLIGHT_FAILURE && !message.contains("Blockhash not found") {

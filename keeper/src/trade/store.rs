@@ -132,12 +132,21 @@ pub async fn record_signed(db: &SqlitePool, trade_id: i64, s: &Signed<'_>) -> mi
 }
 
 /// Records, once, the time from the pool's creation reaching the keeper to the moment its buy
-/// was handed to the node (taken just before the first broadcast, written after it: the write is
-/// off the hot path). A failed write only loses the figure, never the trade.
-pub async fn record_latency(db: &SqlitePool, chain: &str, trade_id: i64, seen_at: Option<Instant>, at: Instant) {
+/// was handed to the node, or for a sale ahead of a pending rug (`front_run`) from that pending
+/// transaction reaching the keeper (taken just before the first broadcast, written after it:
+/// the write is off the hot path). A failed write only loses the figure, never the trade.
+pub async fn record_latency(
+    db: &SqlitePool,
+    chain: &str,
+    trade_id: i64,
+    seen_at: Option<Instant>,
+    at: Instant,
+    front_run: bool,
+) {
     let Some(seen_at) = seen_at else { return };
     let latency = at.saturating_duration_since(seen_at);
-    metrics::histogram!("keeper_buy_send_latency_seconds", "chain" => chain.to_string()).record(latency.as_secs_f64());
+    let metric = if front_run { "keeper_front_run_send_latency_seconds" } else { "keeper_buy_send_latency_seconds" };
+    metrics::histogram!(metric, "chain" => chain.to_string()).record(latency.as_secs_f64());
     let us = i64::try_from(latency.as_micros()).unwrap_or(i64::MAX);
     if let Err(e) = trading::record_latency(db, trade_id, us).await {
         tracing::warn!(trade = trade_id, error = %e, "could not record the buy latency");
