@@ -10,9 +10,12 @@
 //!   (the sale's `trades.latency_us`), p50/p99; and to the verdict, the sale settled
 //!   (`PendingVerdict::elapsed`, which waits for the sale's receipt).
 //!
+//! With `spaced`, the owner sends one rug at a time, the next after the keeper's verdict on the
+//! last: the latency of one rug alone, beside the burst's.
+//!
 //! Prints figures; asserts only that the run itself worked.
 //!
-//!   cargo run --profile bench-fast -p keeper --example bench_antirug -- [RUGS]
+//!   cargo run --profile bench-fast -p keeper --example bench_antirug -- [RUGS] [spaced]
 
 // Timings and shares for display only; amounts stay integers.
 #![allow(clippy::float_arithmetic)]
@@ -53,6 +56,30 @@ alloy::sol! {
     }
 }
 
+type Judged = std::collections::HashMap<B256, Option<i64>>;
+
+/// Verdicts on the rugs of `sent` (the owner's transactions to other tokens are judged too:
+/// harmless), until `want` are judged or a minute has passed.
+async fn wait_verdicts(
+    verdicts: &mut tokio::sync::broadcast::Receiver<keeper::pipeline::PendingVerdict>,
+    sent: &[(B256, Address, &str)],
+    want: usize,
+    elapsed: &mut Vec<Duration>,
+    judged: &mut Judged,
+) {
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    while judged.len() < want && tokio::time::Instant::now() < until {
+        match tokio::time::timeout(Duration::from_secs(5), verdicts.recv()).await {
+            Ok(Ok(v)) if v.harm.is_some() && sent.iter().any(|(h, _, _)| *h == v.tx) => {
+                elapsed.push(v.elapsed);
+                judged.insert(v.tx, v.trade_id);
+            }
+            Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+            Ok(Err(_)) | Err(_) => break,
+        }
+    }
+}
+
 fn hex(a: Address) -> String {
     format!("{a:#x}")
 }
@@ -60,6 +87,7 @@ fn hex(a: Address) -> String {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let rugs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(30);
+    let spaced = std::env::args().nth(2).as_deref() == Some("spaced");
     let common::Bench { env, config, db, _dir } = common::start().await?;
     let mut config = config;
     config.evm.get_mut("local").expect("the local chain").mempool = true;
@@ -152,26 +180,20 @@ async fn main() -> anyhow::Result<()> {
     // The rugs, all at once, into the mempool of a chain that mines a block a second.
     env.provider.anvil_set_auto_mine(false).await?;
     env.provider.anvil_set_interval_mining(1).await?;
-    println!("anvil mines a block a second; the owner sends {rugs} rugs to its mempool...");
+    let how = if spaced { "one at a time" } else { "all at once" };
+    println!("anvil mines a block a second; the owner sends {rugs} rugs to its mempool, {how}...");
     let mut sent: Vec<(B256, Address, &str)> = Vec::with_capacity(rugs);
+    let mut elapsed = Vec::new();
+    let mut judged = Judged::new();
     for (token, kind, (to, input)) in &held {
         let tx = TransactionRequest::default().with_from(env.deployer).with_to(*to).with_input(input.clone());
         sent.push((*env.provider.send_transaction(tx).await?.tx_hash(), *token, kind));
-    }
-    // A verdict on each (the owner's transactions to other tokens are judged too: harmless).
-    let mut elapsed = Vec::new();
-    let mut judged = std::collections::HashMap::new();
-    let until = tokio::time::Instant::now() + Duration::from_secs(60);
-    while judged.len() < rugs && tokio::time::Instant::now() < until {
-        match tokio::time::timeout(Duration::from_secs(5), verdicts.recv()).await {
-            Ok(Ok(v)) if v.harm.is_some() && sent.iter().any(|(h, _, _)| *h == v.tx) => {
-                elapsed.push(v.elapsed);
-                judged.insert(v.tx, v.trade_id);
-            }
-            Ok(Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-            Ok(Err(_)) | Err(_) => break,
+        if spaced {
+            wait_verdicts(&mut verdicts, &sent, sent.len(), &mut elapsed, &mut judged).await;
         }
     }
+    wait_verdicts(&mut verdicts, &sent, rugs, &mut elapsed, &mut judged).await;
+    let judged_count = judged.len();
     // Every rug mined, and every sale settled (or 30 s more).
     let until = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut ahead = 0usize;
@@ -223,8 +245,8 @@ async fn main() -> anyhow::Result<()> {
 
     elapsed.sort();
     to_send.sort();
-    println!("pending rugs: {rugs} (anvil, 1 s blocks, fee ordering, real Uniswap V2)");
-    println!("  judged harmful: {} of {rugs}", judged.len());
+    println!("pending rugs: {rugs}, {how} (anvil, 1 s blocks, fee ordering, real Uniswap V2)");
+    println!("  judged harmful: {judged_count} of {rugs}");
     println!("  pending seen -> our sale sent (simulation included): {}", summary(&to_send));
     println!("  pending seen -> verdict, the sale settled (a block):  {}", summary(&elapsed));
     println!(
@@ -237,6 +259,6 @@ async fn main() -> anyhow::Result<()> {
         if ahead * 100 >= rugs * 95 { "met" } else { "MISSED" },
         if p99 < Duration::from_millis(10) { "met" } else { "MISSED" }
     );
-    anyhow::ensure!(!judged.is_empty(), "no rug judged at all: the run did not work");
+    anyhow::ensure!(judged_count > 0, "no rug judged at all: the run did not work");
     Ok(())
 }
