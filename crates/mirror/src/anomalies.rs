@@ -29,6 +29,7 @@ pub async fn cursors(db: &SqlitePool) -> Result<(i64, i64)> {
 
 /// The pools first seen at or after `young_since_ms`, or with a position opening, open, trapped
 /// or closing, that have a pool event after `after_event` or a risk report after `after_report`.
+/// Read from the new rows (their ids), so a look costs what changed, not every pool.
 pub async fn changed(
     db: &SqlitePool,
     young_since_ms: i64,
@@ -38,12 +39,12 @@ pub async fn changed(
     Ok(sqlx::query_as!(
         WatchedPool,
         r#"SELECT p.id AS "id!", p.chain, p.token_a, p.token_b, p.base_token FROM pools p
-           WHERE (p.first_seen_at_ms >= ?1
+           WHERE p.id IN (SELECT q.id FROM pool_events e JOIN pools q ON q.chain = e.chain AND q.address = e.pool_address
+                          WHERE e.id > ?2
+                          UNION SELECT r.pool_id FROM risk_reports r WHERE r.id > ?3)
+             AND (p.first_seen_at_ms >= ?1
                   OR EXISTS (SELECT 1 FROM positions o WHERE o.pool_id = p.id
                              AND o.status IN ('opening', 'open', 'trapped', 'closing')))
-             AND (EXISTS (SELECT 1 FROM pool_events e WHERE e.chain = p.chain AND e.pool_address = p.address
-                          AND e.id > ?2)
-                  OR EXISTS (SELECT 1 FROM risk_reports r WHERE r.pool_id = p.id AND r.id > ?3))
            ORDER BY p.id"#,
         young_since_ms,
         after_event,
