@@ -74,7 +74,13 @@ test("the overview paints with the dry-run banner, and its paint is measured", a
   });
   assert.ok(t.fcp !== null && t.ready !== null, "both instants recorded");
   console.log(`BUDGET first-contentful-paint ms=${t.fcp.toFixed(0)} first-paint-with-data ms=${t.ready.toFixed(0)} (budget 1000)`);
-  // Trapped positions and alerts come first; here none is trapped, and the day's PnL is shown.
+  // Trapped positions and alerts come first; here none is trapped, one held pool has an
+  // anomaly (its symbol is chain text, shown as text), and the day's PnL is shown.
+  const anomaly = page.getByTestId("anomaly-alert");
+  await anomaly.waitFor(WAIT);
+  assert.match(await anomaly.textContent(), /liquidity drop \(high\) on .*fell by 60\.00%/);
+  assert.ok((await anomaly.textContent()).includes(HOSTILE), "the symbol is quoted as text");
+  assert.equal(await page.locator('img[src="x"]').count(), 0);
   await page.getByText("Today's PnL").waitFor(WAIT);
   await page.getByText("Positions and budgets").waitFor(WAIT);
   await shot("overview");

@@ -195,10 +195,25 @@ export interface ChainOverview {
   breaker_open: boolean;
 }
 
+export interface HeldAnomaly {
+  id: number;
+  chain: string;
+  pool_address: string;
+  token: string;
+  /** Untrusted chain text. */
+  symbol: string | null;
+  kind: string;
+  severity: string;
+  explanation: string;
+  created_at_ms: number;
+}
+
 export interface Overview {
   paused: boolean;
   day_start_ms: number;
   chains: ChainOverview[];
+  /** The last day's anomalies on pools we hold, newest first. */
+  held_anomalies: HeldAnomaly[];
 }
 
 export interface Controls {

@@ -168,9 +168,29 @@ pub struct Overview {
     pub paused: bool,
     pub day_start_ms: i64,
     pub chains: Vec<ChainOverview>,
+    /// What the anomaly watch flagged in the last 24 hours on pools we hold, newest first (50 at
+    /// most).
+    pub held_anomalies: Vec<HeldAnomaly>,
 }
 
-/// Positions held, budget used against the limits, and breakers, per chain and mode.
+/// An anomaly on a pool we hold a position in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HeldAnomaly {
+    pub id: i64,
+    pub chain: String,
+    pub pool_address: String,
+    pub token: String,
+    /// As the chain gave it: untrusted text.
+    pub symbol: Option<String>,
+    /// `liquidity_drop`, `sell_tax_jump`, `concentration_jump` or `volume_spike`.
+    pub kind: String,
+    pub severity: String,
+    pub explanation: String,
+    pub created_at_ms: i64,
+}
+
+/// Positions held, budget used against the limits, and breakers, per chain and mode; the
+/// anomalies flagged on held pools in the last day.
 #[utoipa::path(get, path = "/api/v1/overview", tag = "trading",
     responses((status = 200, body = Overview), (status = 400, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
@@ -208,7 +228,25 @@ pub async fn overview(State(state): State<AppState>, params: Params) -> ApiResul
             breaker_open_until_ms: a.breaker_open_until_ms,
         });
     }
-    Ok(Json(Overview { paused: controls.paused, day_start_ms: day_start, chains }))
+    let held_anomalies = mirror::anomalies::on_held(&state.db, now - 86_400_000, 50)
+        .await?
+        .into_iter()
+        .map(|a| HeldAnomaly {
+            explanation: serde_json::from_str::<serde_json::Value>(&a.finding)
+                .ok()
+                .and_then(|f| f["explanation"].as_str().map(str::to_string))
+                .unwrap_or_default(),
+            id: a.id,
+            chain: a.chain,
+            pool_address: a.pool_address,
+            token: a.token,
+            symbol: a.symbol,
+            kind: a.kind,
+            severity: a.severity,
+            created_at_ms: a.created_at_ms,
+        })
+        .collect();
+    Ok(Json(Overview { paused: controls.paused, day_start_ms: day_start, chains, held_anomalies }))
 }
 
 pub fn router() -> Router<AppState> {

@@ -222,3 +222,22 @@ pub async fn exits_due(db: &SqlitePool, mode: Mode, kinds: &[String]) -> Result<
     .filter_map(|r| r.kind.map(|k| (r.id, k)))
     .collect())
 }
+
+/// Anomalies recorded at or after `since_ms` on pools with a position opening, open, trapped or
+/// closing, newest first: the overview's alerts.
+pub async fn on_held(db: &SqlitePool, since_ms: i64, limit: i64) -> Result<Vec<AnomalyRow>> {
+    Ok(sqlx::query_as!(
+        AnomalyRow,
+        r#"SELECT a.id AS "id!", a.chain, a.pool_id, p.address AS pool_address, a.token, t.symbol, a.kind,
+                  a.severity, a.finding, a.slot, a.created_at_ms
+           FROM anomalies a JOIN pools p ON p.id = a.pool_id
+           LEFT JOIN tokens t ON t.chain = a.chain AND t.address = a.token
+           WHERE a.created_at_ms >= ? AND EXISTS (SELECT 1 FROM positions o WHERE o.pool_id = a.pool_id
+                 AND o.status IN ('opening', 'open', 'trapped', 'closing'))
+           ORDER BY a.id DESC LIMIT ?"#,
+        since_ms,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}

@@ -1,4 +1,5 @@
-// At a glance: live or dry-run (impossible to miss), trapped positions and alerts first, then
+// At a glance: live or dry-run (impossible to miss), trapped positions, anomalies on held pools
+// and alerts first, then
 // keeper health with lag per source, today's PnL, positions and budget used against the
 // limits, and each chain's breaker.
 
@@ -54,6 +55,19 @@ export function Overview({ health }: { health: Health | null }) {
               <li key={p.id}>
                 #{p.id} on {p.chain}: {p.trapped_reason ?? "cannot be sold"}{" "}
                 <a href={poolHref(p.chain, p.pool_address)}>pool</a>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      {(overview?.held_anomalies.length ?? 0) > 0 && (
+        <div role="alert" data-testid="anomaly-alert" style={{ padding: 12, background: "#fff4e5", border: "2px solid #ef6c00" }}>
+          <strong>Anomalies on held positions (last 24 h):</strong>
+          <ul>
+            {overview?.held_anomalies.map((a) => (
+              <li key={a.id}>
+                {a.kind.replace(/_/g, " ")} ({a.severity}) on {a.symbol ?? a.token}, {a.chain}: {a.explanation}{" "}
+                <a href={poolHref(a.chain, a.pool_address)}>pool</a>
               </li>
             ))}
           </ul>

@@ -524,6 +524,14 @@ pub fn table(r: &Report) -> String {
         "backtest {}..{} ms: {} pools, {} pool events, {} risk reports",
         r.from_ms, r.to_ms, r.pools, r.events, r.reports
     );
+    if r.by_chain.len() > 1 {
+        let _ = writeln!(
+            out,
+            "note: {} chains traded: the `all` and `exit` rows add amounts of different quote tokens; \
+             read the `chain` rows, or replay one chain with --chain",
+            r.by_chain.len()
+        );
+    }
     let _ = writeln!(
         out,
         "{:<16} {:>6} {:>10} {:>24} {:>24} {:>8} {:>24} {:>10} {:>8} {:>8} {:>8} {:>8}",
