@@ -33,9 +33,9 @@ use alloy::{
 use keeper::{
     app::{App, Secrets},
     config::Config,
-    trade::{keys::EvmKey, ChainBudget, TradingConfig},
+    trade::{keys::EvmKey, TradingConfig},
 };
-use localnet::evm::{e18, Launch, TokenKind};
+use localnet::evm::{Launch, TokenKind};
 use test_utils::bench::summary;
 use tokio_util::sync::CancellationToken;
 
@@ -107,16 +107,7 @@ async fn main() -> anyhow::Result<()> {
         exit_poll_ms: 60_000,
         ..Default::default()
     };
-    trading.chains.insert(
-        "local".into(),
-        ChainBudget {
-            buy_amount: e18(1) / U256::from(10u8),
-            max_buy: e18(1),
-            daily_budget: e18(1_000_000),
-            min_liquidity: e18(1),
-            quote_tokens: vec![],
-        },
-    );
+    trading.chains.insert("local".into(), common::local_budget());
     let key = PrivateKeySigner::from(env.anvil.keys()[7].clone());
     let wallet = key.address();
     let config = Config { trading, ..config };

@@ -17,18 +17,14 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use alloy::{
-    primitives::{Address, U256},
-    providers::ext::AnvilApi,
-    signers::local::PrivateKeySigner,
-};
+use alloy::{primitives::Address, providers::ext::AnvilApi, signers::local::PrivateKeySigner};
 use keeper::{
     app::{App, Secrets},
     config::Config,
     risk::worker::Recovery,
-    trade::{keys::EvmKey, ChainBudget, TradingConfig},
+    trade::{keys::EvmKey, TradingConfig},
 };
-use localnet::evm::{e18, TokenKind};
+use localnet::evm::TokenKind;
 use test_utils::bench::{percentile, summary};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -77,16 +73,7 @@ async fn main() -> anyhow::Result<()> {
         cooldown_secs: 0,
         ..Default::default()
     };
-    trading.chains.insert(
-        "local".into(),
-        ChainBudget {
-            buy_amount: e18(1) / U256::from(10u8),
-            max_buy: e18(1),
-            daily_budget: e18(1_000_000),
-            min_liquidity: e18(1),
-            quote_tokens: vec![],
-        },
-    );
+    trading.chains.insert("local".into(), common::local_budget());
     let key = PrivateKeySigner::from(env.anvil.keys()[7].clone());
     // The keeper as `keeper run` builds it, trading live; reports are tapped on the way (their
     // own latency is the baseline).

@@ -7,6 +7,8 @@
 mod fake_api;
 #[path = "common/keeper.rs"]
 mod keeper_run;
+#[path = "common/reconcile.rs"]
+mod reconcile;
 
 use std::time::Duration;
 
@@ -1189,25 +1191,6 @@ async fn a_backtest_of_an_evm_dry_run_reproduces_its_paper_fills() {
         capital: e18(100),
     };
     let report = run(&history, &settings, &LiveStrategy(&t)).unwrap();
-    let paper: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT token, status, size, cost, proceeds, exit_reason FROM positions WHERE mode = 'dry_run' ORDER BY id",
-    )
-    .fetch_all(&net.db)
-    .await
-    .unwrap();
-    let tokens: Vec<&str> = report.trades.iter().map(|t| t.token.as_str()).collect();
-    assert_eq!(tokens, paper.iter().map(|p| p.0.as_str()).collect::<Vec<_>>(), "the same tokens, in order");
-    for (bt, (token, status, size, cost, proceeds, reason)) in report.trades.iter().zip(&paper) {
-        assert_eq!(&bt.cost, cost, "{token}: the same buy");
-        assert!(u(&bt.size).abs_diff(u(size)) <= U256::from(1u8), "{token}: bought {} vs paper {size}", bt.size);
-        match status.as_str() {
-            "closed" => {
-                assert_eq!(Some(bt.exit_reason.as_str()), reason.as_deref(), "{token}");
-                let diff = u(&bt.proceeds).abs_diff(u(proceeds));
-                assert!(diff <= U256::from(2u8), "{token}: sold {} vs paper {proceeds}", bt.proceeds);
-            }
-            _ => assert_eq!((status.as_str(), bt.exit_reason.as_str()), ("open", "open"), "{token}"),
-        }
-    }
+    reconcile::assert_reproduces_paper(&net.db, &report).await;
     assert_eq!((report.metrics.trades, report.trades[0].exit_reason.as_str()), (1, "take_profit"));
 }

@@ -5,6 +5,8 @@
 
 #[path = "common/keeper.rs"]
 mod keeper_run;
+#[path = "common/reconcile.rs"]
+mod reconcile;
 #[path = "common/solana_world.rs"]
 mod solana_world;
 
@@ -244,33 +246,7 @@ async fn a_backtest_of_a_dry_run_reproduces_its_paper_fills() {
         capital: U256::from(100 * MIN_QUOTE),
     };
     let report = run(&history, &settings, &LiveStrategy(&t)).unwrap();
-    let paper: Vec<(String, String, String, String, String, Option<String>)> = sqlx::query_as(
-        "SELECT token, status, size, cost, proceeds, exit_reason FROM positions WHERE mode = 'dry_run' ORDER BY id",
-    )
-    .fetch_all(&n.db)
-    .await
-    .unwrap();
-    let tokens = |v: Vec<&String>| v.into_iter().cloned().collect::<Vec<_>>();
-    assert_eq!(
-        tokens(report.trades.iter().map(|t| &t.token).collect()),
-        tokens(paper.iter().map(|p| &p.0).collect()),
-        "the same tokens, in the same order"
-    );
-    let within = |what: &str, got: &str, want: &str, units: u64| {
-        let (g, w): (u64, u64) = (got.parse().unwrap(), want.parse().unwrap());
-        assert!(g.abs_diff(w) <= units, "{what}: backtest {got}, paper {want}");
-    };
-    for (bt, (token, status, size, cost, proceeds, reason)) in report.trades.iter().zip(&paper) {
-        assert_eq!(&bt.cost, cost, "{token}: the same buy");
-        within(&format!("{token} bought"), &bt.size, size, 1);
-        match status.as_str() {
-            "closed" => {
-                assert_eq!(Some(bt.exit_reason.as_str()), reason.as_deref(), "{token}");
-                within(&format!("{token} sold"), &bt.proceeds, proceeds, 2);
-            }
-            _ => assert_eq!((status.as_str(), bt.exit_reason.as_str()), ("open", "open"), "{token}"),
-        }
-    }
+    reconcile::assert_reproduces_paper(&n.db, &report).await;
     assert_eq!(report.metrics.trades, 1);
     assert_eq!(report.trades[0].exit_reason, "take_profit");
 }

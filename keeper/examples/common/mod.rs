@@ -56,3 +56,18 @@ pub async fn next_report(
         .and_then(Result::ok)
         .expect("a report within 60 s")
 }
+
+/// The live benchmarks' budget on the local chain: 0.1 ETH a buy, at most 1 ETH, a daily budget
+/// no run reaches, pools with at least 1 ETH.
+#[allow(dead_code, reason = "each benchmark binary compiles this module; only the trading ones use it")]
+pub fn local_budget() -> keeper::trade::ChainBudget {
+    use alloy::primitives::U256;
+    use localnet::evm::e18;
+    keeper::trade::ChainBudget {
+        buy_amount: e18(1) / U256::from(10u8),
+        max_buy: e18(1),
+        daily_budget: e18(1_000_000),
+        min_liquidity: e18(1),
+        quote_tokens: vec![],
+    }
+}

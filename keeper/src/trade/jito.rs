@@ -10,15 +10,10 @@ use std::sync::{
     Mutex,
 };
 
+use anchor_lang::solana_program::system_instruction;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use solana_sdk::{
-    instruction::{AccountMeta, Instruction},
-    pubkey::Pubkey,
-    transaction::VersionedTransaction,
-};
-
-const SYSTEM_PROGRAM: Pubkey = anchor_lang::pubkey!("11111111111111111111111111111111");
+use solana_sdk::{instruction::Instruction, pubkey::Pubkey, transaction::VersionedTransaction};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JitoError {
@@ -34,18 +29,6 @@ pub struct Jito {
     client: reqwest::Client,
     tip_accounts: Mutex<Vec<Pubkey>>,
     next: AtomicUsize,
-}
-
-/// A system program transfer of `lamports` from `from` to `to`.
-pub fn transfer(from: &Pubkey, to: &Pubkey, lamports: u64) -> Instruction {
-    // bincode of SystemInstruction::Transfer { lamports }: the variant (2) as u32, then u64.
-    let mut data = 2u32.to_le_bytes().to_vec();
-    data.extend_from_slice(&lamports.to_le_bytes());
-    Instruction {
-        program_id: SYSTEM_PROGRAM,
-        accounts: vec![AccountMeta::new(*from, true), AccountMeta::new(*to, false)],
-        data,
-    }
 }
 
 impl Jito {
@@ -97,7 +80,7 @@ impl Jito {
             known
         };
         let i = self.next.fetch_add(1, Ordering::Relaxed) % accounts.len();
-        Ok(transfer(payer, &accounts[i], self.tip_lamports))
+        Ok(system_instruction::transfer(payer, &accounts[i], self.tip_lamports))
     }
 
     /// Sends `tx` as a one-transaction bundle; the bundle's id.
