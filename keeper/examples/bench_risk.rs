@@ -156,6 +156,7 @@ async fn main() -> anyhow::Result<()> {
             quote_token: format!("{:#x}", env.weth),
             size: e18(1_000).to_string(),
             cost: (e18(1) / U256::from(10u8)).to_string(),
+            proceeds: "0".into(),
             peak_value: None,
             sell_tax_bps: 0,
             entry_at_ms: None,

@@ -375,6 +375,8 @@ pub struct PositionRow {
     pub quote_token: String,
     pub size: String,
     pub cost: String,
+    /// What its sales have returned so far (a trapped position can be sold in parts).
+    pub proceeds: String,
     pub peak_value: Option<String>,
     pub sell_tax_bps: i64,
     pub entry_at_ms: Option<i64>,
@@ -388,8 +390,8 @@ pub struct PositionRow {
 pub async fn open_positions(db: &SqlitePool, mode: Mode) -> Result<Vec<PositionRow>> {
     Ok(sqlx::query_as!(
         PositionRow,
-        r#"SELECT id AS "id!", chain, pool_address, venue, token, quote_token, size, cost, peak_value, sell_tax_bps,
-                  entry_at_ms, opened_at_ms, next_exit_at_ms, trapped_at_ms
+        r#"SELECT id AS "id!", chain, pool_address, venue, token, quote_token, size, cost, proceeds, peak_value,
+                  sell_tax_bps, entry_at_ms, opened_at_ms, next_exit_at_ms, trapped_at_ms
            FROM positions WHERE mode = ? AND status IN ('open', 'trapped') ORDER BY id"#,
         mode
     )

@@ -225,7 +225,8 @@ pub fn peak(p: &PositionRow, value: U256) -> U256 {
     p.peak_value.as_deref().map(amount).unwrap_or_default().max(value)
 }
 
-/// Records a round of valuations, `(position, value, peak)`, in one transaction.
+/// Records a round of valuations, `(position, worth, peak)` (see [`super::strategy::worth`]), in one
+/// transaction.
 pub async fn record_values(db: &SqlitePool, values: &[(i64, U256, U256)]) -> mirror::Result<()> {
     let rows: Vec<(i64, String, String)> =
         values.iter().map(|(id, v, p)| (*id, v.to_string(), p.to_string())).collect();

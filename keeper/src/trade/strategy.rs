@@ -186,8 +186,16 @@ pub fn paper_fill(quoted: U256, tax_bps: u32, paper_slippage_bps: u32) -> U256 {
     less_bps(less_bps(quoted, tax_bps), paper_slippage_bps)
 }
 
-/// The exit rule that fires for a position valued at `value` (quote token, after sell tax),
-/// bought for `cost`, whose highest value since entry is `peak`. Stop-loss first (protect
+/// What a position returns in all, in the quote token: what its sales have returned so far
+/// (`proceeds`: a trapped position can be sold in parts) plus what the rest sells for now. The
+/// exit rules, the peak and the recorded value all use it, so that the rest of a partly sold
+/// position is not judged against the cost of all of it.
+pub fn worth(rest_value: U256, proceeds: U256) -> U256 {
+    rest_value.saturating_add(proceeds)
+}
+
+/// The exit rule that fires for a position worth `value` in all ([`worth`]: quote token, after
+/// sell tax), bought for `cost`, whose highest worth since entry is `peak`. Stop-loss first (protect
 /// capital), then take-profit, the trailing stop (armed once the position has been in profit)
 /// and the holding time.
 pub fn exit_reason(cfg: &TradingConfig, cost: U256, value: U256, peak: U256, held_ms: i64) -> Option<ExitReason> {
@@ -437,8 +445,19 @@ mod tests {
         // The trailing stop is armed only once in profit.
         assert_eq!(exit_reason(&cfg, c, v(800), v(1_000), 0), None);
         assert_eq!(exit_reason(&cfg, c, v(1_000), v(1_000), 3_600_000), Some(ExitReason::MaxHold));
-        let off = TradingConfig { take_profit_bps: 0, stop_loss_bps: 0, trailing_stop_bps: 0, max_hold_secs: 0, ..cfg };
+        let off = TradingConfig {
+            take_profit_bps: 0,
+            stop_loss_bps: 0,
+            trailing_stop_bps: 0,
+            max_hold_secs: 0,
+            ..cfg.clone()
+        };
         assert_eq!(exit_reason(&off, c, v(1), v(9_999), i64::MAX), None);
+        // Half sold for 500 while trapped, the rest now worth 450: 950 in all, no stop loss
+        // (the rest alone is 45% of the cost); the rest worth 1,500 later: 2,000 in all, take
+        // profit.
+        assert_eq!(exit_reason(&cfg, c, worth(v(450), v(500)), v(1_000), 0), None);
+        assert_eq!(exit_reason(&cfg, c, worth(v(1_500), v(500)), v(1_000), 0), Some(ExitReason::TakeProfit));
         assert_eq!(pnl(v(1_500), c), "500");
         assert_eq!(pnl(v(700), c), "-300");
     }

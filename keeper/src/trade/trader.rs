@@ -390,7 +390,7 @@ impl Trader {
             .into_iter()
             .filter(|p| p.next_exit_at_ms <= now && !self.selling.lock().map(|s| s.contains(&p.id)).unwrap_or(true))
             .collect();
-        let valued: Vec<(PositionRow, SellCheck, Health, U256)> = stream::iter(due)
+        let valued: Vec<(PositionRow, SellCheck, Health, U256, U256)> = stream::iter(due)
             .map(|p| async move {
                 let venue = self.venues.get(&p.chain)?;
                 let size = amount(&p.size);
@@ -403,9 +403,10 @@ impl Trader {
                 };
                 let entry_tax = u32::try_from(p.sell_tax_bps).unwrap_or(0);
                 let h = strategy::health(&check, size, entry_tax, self.cfg.max_sell_tax_bps);
+                let worth = strategy::worth(h.value, amount(&p.proceeds));
                 // A trapped position's value never raises its peak (the trailing stop's anchor).
-                let peak = store::peak(&p, if h.trapped.is_some() { U256::ZERO } else { h.value });
-                Some((p, check, h, peak))
+                let peak = store::peak(&p, if h.trapped.is_some() { U256::ZERO } else { worth });
+                Some((p, check, h, worth, peak))
             })
             .buffered(EXIT_QUOTES_IN_FLIGHT)
             .filter_map(|v| async move { v })
@@ -420,11 +421,11 @@ impl Trader {
         // Anomalies of the kinds `exit_on_anomaly` lists, flagged since the position opened.
         let anomalous: HashMap<i64, String> =
             mirror::anomalies::exits_due(&self.db, self.mode, &self.cfg.exit_on_anomaly).await?.into_iter().collect();
-        let rows: Vec<(i64, U256, U256)> = valued.iter().map(|(p, _, h, peak)| (p.id, h.value, *peak)).collect();
+        let rows: Vec<(i64, U256, U256)> = valued.iter().map(|(p, _, _, worth, peak)| (p.id, *worth, *peak)).collect();
         store::record_values(&self.db, &rows).await?;
         let mut trapped_by_chain: HashMap<String, u32> = HashMap::new();
         let mut started = 0;
-        for (p, check, h, peak) in valued {
+        for (p, check, h, worth, peak) in valued {
             let was_trapped = p.trapped_at_ms.is_some();
             *trapped_by_chain.entry(p.chain.clone()).or_default() += u32::from(h.trapped.is_some());
             match (&h.trapped, was_trapped) {
@@ -456,7 +457,7 @@ impl Trader {
                 }
                 None => {
                     let held = now.saturating_sub(p.entry_at_ms.unwrap_or(p.opened_at_ms));
-                    match strategy::exit_reason(&self.cfg, amount(&p.cost), h.value, peak, held) {
+                    match strategy::exit_reason(&self.cfg, amount(&p.cost), worth, peak, held) {
                         Some(reason) => (reason, amount(&p.size), check.quoted, h.sell_tax_bps, None),
                         None => continue,
                     }
