@@ -26,7 +26,7 @@ use std::{
     time::Duration,
 };
 
-use amm::state::Pool;
+use amm::{client::PoolAddresses, state::Pool};
 use anchor_lang::AccountDeserialize;
 use fake_api::{FakeApi, Reply};
 use fake_jupiter::{FakeJupiter, Market, Route};
@@ -174,6 +174,40 @@ impl World {
         });
         keeper_run::start(builder.usd_every(Duration::from_millis(200)).market_refresh(Duration::from_millis(300)))
             .await
+    }
+}
+
+impl World {
+    /// A keeper that indexes our AMM and trades its pools directly, with Jupiter enabled: the
+    /// other route of a trapped position. Only the stop loss among the exit rules (the price
+    /// only rises here).
+    async fn amm_keeper(&self) -> Running {
+        let mut t = SolWorld::trading(true);
+        (t.take_profit_bps, t.trailing_stop_bps, t.max_hold_secs) = (0, 0, 0);
+        let ext = ExternalConfig {
+            jupiter: service(&self.api.url),
+            jupiter_extra_programs: vec![keeper::config::values::Key(amm::ID)],
+            jupiter_max_lamports: 10_000_000,
+            ..ExternalConfig::default()
+        };
+        keeper_run::start(self.world.keeper(t, &self.net.url).configure(|c| c.external = ext)).await
+    }
+
+    /// A second pool of `token` against the quote mint, under AMM config 1, funded with tokens
+    /// the launcher buys from `first` for `quote`: the other venue Jupiter routes through.
+    fn second_pool(&self, token: &Pubkey, first: &PoolAddresses, quote: u64) -> PoolAddresses {
+        let l = self.launcher();
+        l.send(&[amm::client::create_config(self.payer.pubkey(), 1, 30, 0)], &[]).unwrap();
+        l.swap(first, token, true, quote).unwrap();
+        let tokens = l.balance(&self.payer.pubkey(), token);
+        let (a, b) = amm::client::sort_mints(*token, self.quote_mint).unwrap();
+        let p = PoolAddresses::derive(amm::client::config_address(1), a, b);
+        let mine = anchor_spl::associated_token::get_associated_token_address(&self.payer.pubkey(), token);
+        let (ata_a, ata_b, amount_a, amount_b) =
+            if a == *token { (mine, self.quote_ata, tokens, quote) } else { (self.quote_ata, mine, quote, tokens) };
+        l.send(&[amm::client::initialize_pool(self.payer.pubkey(), &p, ata_a, ata_b, amount_a, amount_b, 0)], &[])
+            .unwrap();
+        p
     }
 }
 
@@ -371,5 +405,43 @@ async fn a_position_on_another_venue_whose_jupiter_sale_stops_simulating_is_trap
     let closed = wait_status(&w.db, &token, "closed").await;
     assert_eq!((closed.id, closed.exit_reason.as_deref()), (pos.id, Some("take_profit")));
     assert_eq!(w.balance(&token), 0);
+    k.stop().await;
+}
+
+/// Another route on Solana: a live position on our AMM whose pool stops taking its sale (swaps
+/// disabled) is trapped; no smaller size sells there, so its exit goes through Jupiter, which
+/// routes the sale over another pool of the same token (a second AMM config's pool, standing in
+/// for another venue). It is sold in full with reason `trapped`, the trade naming the route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trapped_position_on_our_amm_is_sold_through_jupiter_over_another_pool() {
+    let w = World::start().await;
+    let k = w.amm_keeper().await;
+    let (token, pool) = w.launch(SolLaunch::clean(10 * MIN_QUOTE));
+    let pos = wait_status(&w.db, &token, "open").await;
+    assert_eq!(pos.venue, "amm");
+    let other = w.second_pool(&token, &pool, 5 * MIN_QUOTE);
+    w.jupiter.add(Market { quote_mint: w.quote_mint, token, pool: other });
+    let swaps_before = w.api.seen("/swap").len();
+
+    let status = amm::client::set_pool_status(w.payer.pubkey(), &pool, amm::state::status::SWAP_DISABLED);
+    w.launcher().send(&[status], &[]).unwrap();
+    let closed = wait_status(&w.db, &token, "closed").await;
+    assert_eq!((closed.id, closed.exit_reason.as_deref()), (pos.id, Some("trapped")));
+    let (venue, pool_address, amount_in, amount_out): (String, String, String, Option<String>) = sqlx::query_as(
+        "SELECT venue, pool_address, amount_in, amount_out FROM trades
+         WHERE position_id = ? AND side = 'sell' AND status = 'confirmed'",
+    )
+    .bind(pos.id)
+    .fetch_one(&w.db)
+    .await
+    .unwrap();
+    assert_eq!((venue.as_str(), pool_address), ("jupiter", pool.pool.to_string()));
+    assert_eq!(amount_in, pos.size, "all of it, through the other route");
+    assert_eq!(amount_out.as_deref(), Some(closed.proceeds.as_str()));
+    assert!(closed.proceeds.parse::<u64>().unwrap() > 0);
+    assert!(w.api.seen("/swap").len() > swaps_before, "Jupiter built the sale");
+    assert_eq!(w.balance(&token), 0);
+    let blocked = keeper_run::wait_position_event(&w.db, pos.id, "trapped").await;
+    assert!(blocked.finding.contains("SwapDisabled") || blocked.finding.contains("0x1780"), "{}", blocked.finding);
     k.stop().await;
 }

@@ -26,7 +26,7 @@ use keeper::{
     risk::{rules::solana::assess, worker::Recovery, RiskPolicy, Severity},
 };
 use localnet::{
-    native::{hook_validation, HOOK_ALLOW, HOOK_BLOCK, HOOK_BLOCK_ERROR},
+    native::{hook_validation, hook_validation_seeded, HOOK_ALLOW, HOOK_BLOCK, HOOK_BLOCK_ERROR, HOOK_SEEDED},
     serve,
     sim::{Launcher, SolLaunch},
     Chain, Localnet,
@@ -238,8 +238,15 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
     assert_eq!(n.net.chain().svm.get_account(&live).unwrap().data[36..44], [0u8; 8], "simulated, nothing minted");
 
     // Transfer hooks are run by a simulated transfer from a holder into our token account: a
-    // hook that fails it is critical, one that lets it through stays high (it can change).
-    for (hook, want, outcome) in [(HOOK_ALLOW, Severity::High, "passed"), (HOOK_BLOCK, Severity::Critical, "blocked")] {
+    // hook that fails it is critical, one that lets it through stays high (it can change). A
+    // hook whose extra account is a PDA of seeds (the mint's and the sender's keys) passes once
+    // that account is derived; with a validation list that leaves it out, the same hook fails.
+    for (hook, validation_data, want, outcome) in [
+        (HOOK_ALLOW, hook_validation(&[]), Severity::High, "passed"),
+        (HOOK_BLOCK, hook_validation(&[]), Severity::Critical, "blocked"),
+        (HOOK_SEEDED, hook_validation_seeded(), Severity::High, "passed"),
+        (HOOK_SEEDED, hook_validation(&[]), Severity::Critical, "blocked"),
+    ] {
         let kp = Keypair::new();
         let init = transfer_hook::instruction::initialize(&t22, &kp.pubkey(), Some(me), Some(hook)).unwrap();
         let mint = n.mint(t22, Some((ExtensionType::TransferHook, init)), false, &kp);
@@ -248,7 +255,7 @@ async fn every_solana_check_trips_once_and_indexed_pools_get_reports() {
         n.send(&[create, supply], &[]);
         n.revoke_mint_authority(&mint, &t22);
         let validation = keeper::chains::solana::hook::validation_address(&mint, &hook);
-        let state = Account { lamports: 1_000_000_000, data: hook_validation(&[]), owner: hook, ..Default::default() };
+        let state = Account { lamports: 1_000_000_000, data: validation_data, owner: hook, ..Default::default() };
         n.net.chain().svm.set_account(validation, state).unwrap();
         let a = assess(&engine.measure_mint(&mint, &[]).await.unwrap(), &policy);
         let f = a.findings.iter().find(|f| f.check == "transfer_hook").expect("a transfer_hook finding");

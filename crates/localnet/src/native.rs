@@ -42,9 +42,55 @@ pub fn hook_block(_program_id: &Pubkey, _accounts: &[AccountInfo], _data: &[u8])
     Err(anchor_lang::solana_program::program_error::ProgramError::Custom(HOOK_BLOCK_ERROR))
 }
 
+/// A Token-2022 transfer-hook program that lets a transfer through only with its extra account:
+/// the PDA of `["counter", mint, authority]` under the hook, which its validation account
+/// names by seeds ([`hook_validation_seeded`]), not by address.
+pub const HOOK_SEEDED: Pubkey = Pubkey::new_from_array([0xC1; 32]);
+/// The error [`HOOK_SEEDED`] fails a transfer with when its extra account is missing or wrong.
+pub const HOOK_SEEDED_ERROR: u32 = 0xC0DE;
+
+/// [`HOOK_SEEDED`]'s extra account for a transfer of `mint` by `authority`.
+pub fn hook_seeded_account(mint: &Pubkey, authority: &Pubkey) -> Pubkey {
+    Pubkey::find_program_address(&[b"counter", mint.as_ref(), authority.as_ref()], &HOOK_SEEDED).0
+}
+
+/// [`HOOK_SEEDED`]'s entrypoint: `Execute`'s accounts are source, mint, destination, authority,
+/// validation, then the extra ones.
+pub fn hook_seeded(_program_id: &Pubkey, accounts: &[AccountInfo], _data: &[u8]) -> ProgramResult {
+    let wrong = anchor_lang::solana_program::program_error::ProgramError::Custom(HOOK_SEEDED_ERROR);
+    let (Some(mint), Some(authority), Some(extra)) = (accounts.get(1), accounts.get(3), accounts.get(5)) else {
+        return Err(wrong);
+    };
+    if *extra.key != hook_seeded_account(mint.key, authority.key) {
+        return Err(wrong);
+    }
+    Ok(())
+}
+
 /// The transfer-hook interface's `Execute` discriminator: the first 8 bytes of
 /// sha256("spl-transfer-hook-interface:execute").
 pub const EXECUTE_DISCRIMINATOR: [u8; 8] = [105, 37, 101, 197, 75, 251, 102, 26];
+
+/// `Execute`, as the TLV entry of a validation account.
+struct Execute;
+
+impl spl_discriminator::SplDiscriminate for Execute {
+    const SPL_DISCRIMINATOR: spl_discriminator::ArrayDiscriminator =
+        spl_discriminator::ArrayDiscriminator::new(EXECUTE_DISCRIMINATOR);
+}
+
+/// The data of [`HOOK_SEEDED`]'s validation account, written by the real
+/// `spl-tlv-account-resolution`: one extra account, the PDA of the literal `"counter"`, the
+/// mint's key (account 1) and the authority's key (account 3).
+pub fn hook_validation_seeded() -> Vec<u8> {
+    use spl_tlv_account_resolution::{account::ExtraAccountMeta, seeds::Seed, state::ExtraAccountMetaList};
+    let seeds =
+        [Seed::Literal { bytes: b"counter".to_vec() }, Seed::AccountKey { index: 1 }, Seed::AccountKey { index: 3 }];
+    let meta = ExtraAccountMeta::new_with_seeds(&seeds, false, false).expect("seeds fit");
+    let mut data = vec![0; ExtraAccountMetaList::size_of(1).expect("one meta")];
+    ExtraAccountMetaList::init::<Execute>(&mut data, &[meta]).expect("the list fits");
+    data
+}
 
 /// The data of a hook's `extra-account-metas` validation account (the PDA of
 /// `["extra-account-metas", mint]` under the hook program) that lists `extra` accounts by

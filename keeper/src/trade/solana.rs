@@ -55,6 +55,10 @@ use crate::{
 /// Jupiter.
 pub use crate::chains::solana::AMM_VENUE;
 
+/// The venue of a sale routed by Jupiter over whichever venues it finds (a trapped AMM
+/// position's other route): not a pool of its own.
+pub const JUPITER_VENUE: &str = "jupiter";
+
 /// Jupiter, for pools on other venues.
 pub struct JupiterRoute {
     pub client: Jupiter,
@@ -686,6 +690,22 @@ impl super::executor::Executor for SolanaTrader {
 
     fn decimals<'a>(&'a self, token: &'a str) -> BoxFuture<'a, Result<u8, TradeError>> {
         self.decimals(token).boxed()
+    }
+
+    /// A position on our AMM (one pool per pair and config) whose pool will not take its sale
+    /// can still be sold through Jupiter, which routes over every venue: the trapped exit's
+    /// other route when Jupiter is enabled. Its sale is checked, like every Jupiter sale, by
+    /// simulating Jupiter's own transaction from our wallet.
+    fn other_routes<'a>(
+        &'a self,
+        p: &'a PositionRow,
+    ) -> BoxFuture<'a, Result<Vec<super::executor::OtherRoute>, TradeError>> {
+        let routes = if self.jupiter.is_some() && p.venue == AMM_VENUE {
+            vec![super::executor::OtherRoute { venue: JUPITER_VENUE.into(), pool_address: p.pool_address.clone() }]
+        } else {
+            Vec::new()
+        };
+        async move { Ok(routes) }.boxed()
     }
 
     fn execute<'a>(

@@ -3,11 +3,16 @@
 //! (`sigVerify: false`, nothing sent). A hook that fails it blocks holders' transfers now.
 //!
 //! The hook's extra accounts come from its `extra-account-metas` validation account (the PDA of
-//! `["extra-account-metas", mint]` under the hook program, in the transfer-hook interface's TLV
-//! layout). Only accounts listed by literal address are resolved; a list with accounts derived
-//! from seeds or from other accounts' data is reported as not simulated.
+//! `["extra-account-metas", mint]` under the hook program), resolved as Token-2022's own client
+//! does, by `spl-tlv-account-resolution`: literal addresses, PDAs derived from seeds (literals,
+//! the instruction's data, other accounts' keys or data) and keys read from account data, each
+//! account it needs read from the RPC. A list that cannot be resolved is reported as not
+//! simulated.
 
-use anchor_lang::{prelude::Pubkey, solana_program::instruction::AccountMeta};
+use anchor_lang::{
+    prelude::Pubkey,
+    solana_program::instruction::{AccountMeta, Instruction},
+};
 use anchor_spl::associated_token::{
     get_associated_token_address_with_program_id, spl_associated_token_account::instruction as ata,
 };
@@ -15,6 +20,8 @@ use anchor_spl::token_2022::spl_token_2022;
 use solana_commitment_config::CommitmentConfig;
 use solana_rpc_client::nonblocking::rpc_client::RpcClient;
 use solana_rpc_client_api::client_error::Error as ClientError;
+use spl_discriminator::{ArrayDiscriminator, SplDiscriminate};
+use spl_tlv_account_resolution::state::{AccountDataResult, AccountFetchError, ExtraAccountMetaList};
 
 use super::authority::{payer, simulate};
 use crate::risk::rules::solana::HookSimulation;
@@ -28,35 +35,49 @@ pub fn validation_address(mint: &Pubkey, program: &Pubkey) -> Pubkey {
     Pubkey::find_program_address(&[b"extra-account-metas", mint.as_ref()], program).0
 }
 
-/// The extra accounts of `Execute` listed in a validation account's data, when every one is a
-/// literal address; `Err(why)` otherwise.
-pub fn literal_extra_accounts(data: &[u8]) -> Result<Vec<AccountMeta>, String> {
-    let mut at = 0;
-    while at + 12 <= data.len() {
-        let len = u32::from_le_bytes(data[at + 8..at + 12].try_into().unwrap_or_default()) as usize;
-        let Some(value) = data.get(at + 12..at + 12 + len) else { break };
-        if data[at..at + 8] == EXECUTE_DISCRIMINATOR {
-            let count = value.get(..4).map(|b| u32::from_le_bytes(b.try_into().unwrap_or_default())).unwrap_or(0);
-            let mut metas = Vec::new();
-            for i in 0..count as usize {
-                let Some(m) = value.get(4 + 35 * i..4 + 35 * (i + 1)) else {
-                    return Err("its extra-account list is truncated".into());
-                };
-                if m[0] != 0 {
-                    return Err("its extra accounts are derived from seeds, which the keeper does not resolve".into());
-                }
-                let key = Pubkey::new_from_array(m[1..33].try_into().unwrap_or_default());
-                metas.push(if m[34] != 0 {
-                    AccountMeta::new(key, m[33] != 0)
-                } else {
-                    AccountMeta::new_readonly(key, m[33] != 0)
-                });
-            }
-            return Ok(metas);
-        }
-        at += 12 + len;
-    }
-    Err("its validation account lists no Execute accounts".into())
+/// `Execute`, as the TLV entry of a validation account.
+struct Execute;
+
+impl SplDiscriminate for Execute {
+    const SPL_DISCRIMINATOR: ArrayDiscriminator = ArrayDiscriminator::new(EXECUTE_DISCRIMINATOR);
+}
+
+/// The accounts of a transfer hook's `Execute`, by the transfer-hook interface.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecuteAccounts {
+    pub program: Pubkey,
+    pub source: Pubkey,
+    pub mint: Pubkey,
+    pub destination: Pubkey,
+    pub authority: Pubkey,
+    pub validation: Pubkey,
+}
+
+/// The extra accounts `Execute` needs for a transfer of `amount`, as the validation account's
+/// data (`validation_data`) lists them, in order; `fetch` reads an account's data (`None`: no
+/// such account). `Err(why)` when the list cannot be resolved.
+pub async fn extra_accounts<F, Fut>(
+    a: &ExecuteAccounts,
+    amount: u64,
+    validation_data: &[u8],
+    fetch: F,
+) -> Result<Vec<AccountMeta>, String>
+where
+    F: Fn(Pubkey) -> Fut,
+    Fut: std::future::Future<Output = AccountDataResult>,
+{
+    let mut execute = Instruction {
+        program_id: a.program,
+        accounts: [a.source, a.mint, a.destination, a.authority, a.validation]
+            .iter()
+            .map(|k| AccountMeta::new_readonly(*k, false))
+            .collect(),
+        data: [EXECUTE_DISCRIMINATOR.as_slice(), &amount.to_le_bytes()].concat(),
+    };
+    ExtraAccountMetaList::add_to_instruction::<Execute, _, _>(&mut execute, fetch, validation_data)
+        .await
+        .map_err(|e| format!("its extra accounts cannot be resolved ({e})"))?;
+    Ok(execute.accounts.split_off(5))
 }
 
 /// Transfers one unit of `mint` (Token-2022, `decimals`) from the first of `holders` (token
@@ -88,14 +109,22 @@ pub async fn simulate_hook(
     let Some(state) = rpc.get_account_with_commitment(&validation, commitment).await?.value else {
         return unsimulated("the hook has no extra-account-metas account");
     };
-    let extra = match literal_extra_accounts(&state.data) {
+    let destination = get_associated_token_address_with_program_id(wallet, mint, &program_id);
+    let execute =
+        ExecuteAccounts { program: *program, source, mint: *mint, destination, authority: holder, validation };
+    let fetch = |key: Pubkey| async move {
+        match rpc.get_account_with_commitment(&key, commitment).await {
+            Ok(r) => Ok(r.value.map(|a| a.data)),
+            Err(e) => Err(Box::new(e) as AccountFetchError),
+        }
+    };
+    let extra = match extra_accounts(&execute, 1, &state.data, fetch).await {
         Ok(extra) => extra,
         Err(why) => return unsimulated(&why),
     };
     let Some(payer) = payer(rpc, &[holder, *wallet]).await? else {
         return unsimulated("neither the holder nor our wallet can pay for a simulated transaction");
     };
-    let destination = get_associated_token_address_with_program_id(wallet, mint, &program_id);
     let create = ata::create_associated_token_account_idempotent(&payer, wallet, mint, &program_id);
     let Ok(mut transfer) = spl_token_2022::instruction::transfer_checked(
         &program_id,
@@ -120,42 +149,76 @@ pub async fn simulate_hook(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
+    use spl_tlv_account_resolution::{account::ExtraAccountMeta, seeds::Seed};
+
     use super::*;
 
-    fn list(metas: &[(u8, [u8; 32], bool, bool)]) -> Vec<u8> {
-        let mut d = EXECUTE_DISCRIMINATOR.to_vec();
-        let n = u32::try_from(metas.len()).unwrap();
-        d.extend_from_slice(&(4 + 35 * n).to_le_bytes());
-        d.extend_from_slice(&n.to_le_bytes());
-        for (kind, key, signer, writable) in metas {
-            d.push(*kind);
-            d.extend_from_slice(key);
-            d.extend_from_slice(&[u8::from(*signer), u8::from(*writable)]);
-        }
-        d
+    fn list(metas: &[ExtraAccountMeta]) -> Vec<u8> {
+        let mut data = vec![0; ExtraAccountMetaList::size_of(metas.len()).unwrap()];
+        ExtraAccountMetaList::init::<Execute>(&mut data, metas).unwrap();
+        data
     }
 
-    #[test]
-    fn literal_extra_accounts_resolve_and_derived_ones_are_refused() {
-        assert_eq!(literal_extra_accounts(&list(&[])), Ok(vec![]));
-        let got = literal_extra_accounts(&list(&[(0, [3; 32], false, true), (0, [4; 32], false, false)])).unwrap();
+    #[tokio::test]
+    async fn extra_accounts_resolve_literal_seeded_and_data_derived_accounts() {
+        let key = |b: u8| Pubkey::new_from_array([b; 32]);
+        let a = ExecuteAccounts {
+            program: key(9),
+            source: key(1),
+            mint: key(2),
+            destination: key(3),
+            authority: key(4),
+            validation: key(5),
+        };
+        // The source's data (a token account: mint, then owner) is read for one seed.
+        let accounts: HashMap<Pubkey, Vec<u8>> = HashMap::from([(a.source, [[2u8; 32], [7u8; 32]].concat())]);
+        let fetch = |k: Pubkey| {
+            let data = accounts.get(&k).cloned();
+            async move { AccountDataResult::Ok(data) }
+        };
+        let literal = ExtraAccountMeta::new_with_pubkey(&key(6), false, true).unwrap();
+        let seeded = ExtraAccountMeta::new_with_seeds(
+            &[
+                Seed::Literal { bytes: b"counter".to_vec() },
+                Seed::AccountKey { index: 1 },
+                Seed::AccountKey { index: 3 },
+            ],
+            false,
+            false,
+        )
+        .unwrap();
+        // The owner stored in the source account's data, bytes 32..64.
+        let from_data = ExtraAccountMeta::new_with_seeds(
+            &[
+                Seed::AccountData { account_index: 0, data_index: 32, length: 32 },
+                Seed::InstructionData { index: 8, length: 8 },
+            ],
+            false,
+            true,
+        )
+        .unwrap();
+        let got = extra_accounts(&a, 1, &list(&[literal, seeded, from_data]), fetch).await.unwrap();
+        let pda = |seeds: &[&[u8]]| Pubkey::find_program_address(seeds, &a.program).0;
         assert_eq!(
             got,
             vec![
-                AccountMeta::new(Pubkey::new_from_array([3; 32]), false),
-                AccountMeta::new_readonly(Pubkey::new_from_array([4; 32]), false)
+                AccountMeta::new(key(6), false),
+                AccountMeta::new_readonly(pda(&[b"counter", key(2).as_ref(), key(4).as_ref()]), false),
+                AccountMeta::new(pda(&[&[7u8; 32], &1u64.to_le_bytes()]), false),
             ]
         );
-        assert!(literal_extra_accounts(&list(&[(1, [0; 32], false, false)])).unwrap_err().contains("seeds"));
-        // Another TLV entry before Execute's is skipped; no Execute entry, or a cut one, is an error.
-        let mut other = vec![9u8; 8];
-        other.extend_from_slice(&2u32.to_le_bytes());
-        other.extend_from_slice(&[0, 0]);
-        other.extend(list(&[(0, [5; 32], false, false)]));
-        assert_eq!(literal_extra_accounts(&other).unwrap().len(), 1);
-        assert!(literal_extra_accounts(&[0u8; 5]).is_err());
-        let mut cut = list(&[(0, [5; 32], false, false)]);
-        cut[12] = 2; // claims two metas, holds one
-        assert!(literal_extra_accounts(&cut).is_err());
+        assert_eq!(extra_accounts(&a, 1, &list(&[]), fetch).await.unwrap(), vec![]);
+
+        // Seeds from an account that does not exist, or no Execute entry at all: not resolved.
+        let missing = ExtraAccountMeta::new_with_seeds(
+            &[Seed::AccountData { account_index: 2, data_index: 0, length: 32 }],
+            false,
+            false,
+        )
+        .unwrap();
+        assert!(extra_accounts(&a, 1, &list(&[missing]), fetch).await.unwrap_err().contains("cannot be resolved"));
+        assert!(extra_accounts(&a, 1, &[0u8; 5], fetch).await.is_err());
     }
 }
