@@ -281,8 +281,16 @@ impl App {
             }
             false => (None, None),
         };
-        self.spawn_sources(&mut tasks, sources, &writer, pending.as_ref())?;
-        drop(pending); // the mempool sources hold the remaining senders
+        // Pending launches among them -> the risk worker (block-0 buys).
+        let (launches, launches_rx) = match watch_mempool && config.trading.evm.launch_buys {
+            true => {
+                let (tx, rx) = mpsc::channel(crate::sources::evm_mempool::QUEUE);
+                (Some(tx), Some(rx))
+            }
+            false => (None, None),
+        };
+        self.spawn_sources(&mut tasks, sources, &writer, pending.as_ref(), launches.as_ref())?;
+        drop((pending, launches)); // the mempool sources hold the remaining senders
 
         // Risk -> trade.
         let (to_trader, reports_rx) = match &self.trader {
@@ -297,7 +305,7 @@ impl App {
             failures: 0,
             error: e.to_string(),
         })?;
-        let worker = Arc::new(RiskWorker::new(
+        let worker = RiskWorker::new(
             self.db.clone(),
             writer.clone(),
             engines,
@@ -306,7 +314,11 @@ impl App {
             self.recovery,
             to_trader,
             self.reports_tap.clone(),
-        ));
+        );
+        let worker = Arc::new(match launches_rx {
+            Some(rx) => worker.with_launches(rx),
+            None => worker,
+        });
         drop(writer); // the sources and the risk worker hold the remaining senders
         let new_pools_rx = Arc::new(Mutex::new(new_pools_rx));
         tasks.spawn(risk, "risk", true, move |cancel| {
@@ -350,6 +362,7 @@ impl App {
         stage: crate::tasks::StageId,
         writer: &WriterHandle,
         pending: Option<&mpsc::Sender<crate::pipeline::PendingTx>>,
+        launches: Option<&mpsc::Sender<crate::pipeline::PendingLaunch>>,
     ) -> Result<(), TaskFailed> {
         let config = &self.config;
         let sol = &config.solana;
@@ -380,6 +393,7 @@ impl App {
                 let source = Arc::new(crate::sources::evm_mempool::MempoolSource {
                     chain: name.clone(),
                     ws_url: chain.ws_url.clone(),
+                    launches: launches.map(|l| crate::sources::evm_mempool::Launches::of(chain, l.clone())),
                 });
                 let out = out.clone();
                 tracing::info!(%name, "following pending transactions for the anti-rug watch");

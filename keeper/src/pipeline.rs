@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! sources ──rows──▶ mirror writer ──NewPool (after commit)──▶ risk worker ──RiskReport──▶ trader ──Decision
+//! mempool source ──PendingLaunch──────────────────────────────▶ risk worker (the same path, on the launch's state)
 //! mempool source ──PendingTx──────────────────────────────────────────────────▶ trader (anti-rug) ──PendingVerdict
 //! ```
 //!
@@ -30,6 +31,40 @@ pub struct RiskReport {
     /// A later report of a pool scored before (it was not tradeable yet, or what its report
     /// rested on changed): the trader never buys a token on it again once it traded it.
     pub rescored: bool,
+    /// Scored on the state a pending launch would leave: the trader buys right after it, in its
+    /// block.
+    pub launch: Option<LaunchState>,
+}
+
+/// A pending transaction that launches a token: liquidity added to the token's pair with the
+/// wrapped native token, through one of the chain's v2 routers, not mined yet
+/// (`chains::evm::launch`). The risk stage scores the token on the state it would leave.
+#[derive(Debug, Clone)]
+pub struct PendingLaunch {
+    pub tx: PendingTx,
+    /// The venue (factory) whose router it calls.
+    pub venue: String,
+    pub factory: alloy::primitives::Address,
+    pub router: alloy::primitives::Address,
+    pub token: alloy::primitives::Address,
+    /// The pair's other side: the wrapped native token.
+    pub quote: alloy::primitives::Address,
+    /// Who receives the LP tokens it mints.
+    pub lp_to: alloy::primitives::Address,
+    /// The venue's swap fee.
+    pub fee_bps: u32,
+}
+
+/// What a report scored on a pending launch carries for the buy after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchState {
+    /// The launch transaction: the buy is sent only after it was seen, with its fees, so that
+    /// fee ordering places the buy right after it.
+    pub tx: alloy::primitives::B256,
+    pub tip: u128,
+    pub max_fee: u128,
+    /// The pair's reserves once the launch is mined (token, wrapped native), for the quote.
+    pub reserves: (alloy::primitives::U256, alloy::primitives::U256),
 }
 
 /// What the trader did with one report: published to every subscriber and recorded in the

@@ -956,6 +956,113 @@ async fn pending_rugs_are_front_run_and_harmless_pending_transactions_are_not() 
     k.stop().await;
 }
 
+/// Block-0 buys, on anvil with fee ordering and its mining paused (a block then holds what the
+/// mempool had when it is mined). A healthy launch sent to the mempool is scored on the state it
+/// would leave and bought right after it, in its own block, at the next index; the buy is sent
+/// only once the launch is seen, never before it. A latent scam (a renamed blacklist) launched
+/// the same way is refused on its pre-launch report, and nothing is sent for it. The keeper
+/// restarts while a third launch and its buy are still pending, and buys it once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_launches_are_bought_in_their_own_block_scams_are_not_and_a_restart_buys_once() {
+    use alloy::{primitives::B256, providers::ext::AnvilApi, rpc::types::TransactionReceipt};
+
+    let mut net = Net::start().await;
+    net.config.evm.get_mut("local").unwrap().mempool = true;
+    let t = TradingConfig { max_risk_score: 80, ..trading(true) };
+    let k = start(&net, t.clone()).await;
+    let env = &net.env;
+    let spread = Launch { burn_lp: false, renounce: false, ..Launch::clean(TokenKind::Standard) };
+    let healthy = env.deploy_token(TokenKind::Standard, "zero", spread.supply).await;
+    let healthy_launch = env.prepare_launch(healthy, &spread).await;
+    let scam = env.deploy_token(TokenKind::Zoo("ClaimToken"), "claim", spread.supply).await;
+    let scam_launch = env.prepare_launch(scam, &Launch { kind: TokenKind::Zoo("ClaimToken"), ..spread.clone() }).await;
+    let later = env.deploy_token(TokenKind::Standard, "later", spread.supply).await;
+    let later_launch = env.prepare_launch(later, &spread).await;
+    let nonce = net.nonce().await;
+
+    // From here nothing is mined until the test says so.
+    env.provider.anvil_set_auto_mine(false).await.unwrap();
+    let to_mempool =
+        |tx| async move { *env.provider.send_transaction(tx).await.expect("sent to the mempool").tx_hash() };
+    let receipt = |hash: B256| async move {
+        wait_for("the transaction is mined", || async { env.provider.get_transaction_receipt(hash).await.unwrap() })
+            .await
+    };
+    // The buy of `token`, once signed and sent.
+    let db = &net.db;
+    let sent_buy = |token: Address| async move {
+        wait_for("the buy is sent", || async {
+            let p = position(db, token).await?;
+            let t = trades(db, p.id).await.into_iter().next()?;
+            let signed: Vec<String> = serde_json::from_str(&t.tx_ids).unwrap();
+            let hash = signed.first()?.parse::<B256>().unwrap();
+            Some((p, t, hash))
+        })
+        .await
+    };
+
+    let launch = to_mempool(healthy_launch).await;
+    let (_, buy, hash) = sent_buy(healthy).await;
+    assert!(env.provider.get_transaction_receipt(launch).await.unwrap().is_none(), "the launch is still pending");
+    let report: (i64, String) =
+        sqlx::query_as("SELECT tradeable, findings FROM risk_reports WHERE token = ? ORDER BY id LIMIT 1")
+            .bind(hex(healthy))
+            .fetch_one(&net.db)
+            .await
+            .unwrap();
+    assert_eq!(report.0, 1);
+    assert!(report.1.contains("pre_launch"), "scored on the launch's state: {}", report.1);
+    env.provider.anvil_mine(Some(1), None).await.unwrap();
+    let (l, b): (TransactionReceipt, TransactionReceipt) = (receipt(launch).await, receipt(hash).await);
+    assert!(l.status() && b.status(), "both landed: {l:?} {b:?}");
+    assert_eq!(b.block_number, l.block_number, "bought in the launch's own block");
+    assert_eq!(b.transaction_index, l.transaction_index.map(|i| i + 1), "right after the launch");
+    let pos = wait_status(&net.db, healthy, "open").await;
+    assert_eq!(env.balance_of(healthy, net.wallet()).await, u(&pos.size));
+    assert!(u(buy.amount_out.as_deref().unwrap_or(&pos.size)) >= u(&buy.min_out));
+
+    // A latent scam: refused before it is mined; nothing sent.
+    let scam_tx = to_mempool(scam_launch).await;
+    let reason = wait_decided(&net.db, scam).await;
+    assert!(reason.is_some(), "the scam is not bought");
+    assert!(position(&net.db, scam).await.is_none());
+    env.provider.anvil_mine(Some(1), None).await.unwrap();
+    assert!(receipt(scam_tx).await.status());
+
+    // A restart while a launch and the buy after it are pending: bought once.
+    let launch = to_mempool(later_launch).await;
+    let (p, _, hash) = sent_buy(later).await;
+    k.stop().await;
+    let k = start(&net, t).await;
+    env.provider.anvil_mine(Some(1), None).await.unwrap();
+    let (l, b) = (receipt(launch).await, receipt(hash).await);
+    assert_eq!((b.block_number, b.transaction_index), (l.block_number, l.transaction_index.map(|i| i + 1)));
+    // Mined, the pair is discovered and scored again: the trader refuses a second buy.
+    let refused = wait_for("the mined pair's decision", || async {
+        sqlx::query_scalar::<_, String>(
+            "SELECT reason FROM decisions WHERE token = ? AND action = 'skip' AND reason IS NOT NULL",
+        )
+        .bind(hex(later))
+        .fetch_optional(&net.db)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(refused, "already_held");
+    assert_eq!(wait_status(&net.db, later, "open").await.id, p.id);
+    let buys: i64 = sqlx::query_scalar("SELECT count(*) FROM trades WHERE token = ? AND side = 'buy'")
+        .bind(hex(later))
+        .fetch_one(&net.db)
+        .await
+        .unwrap();
+    assert_eq!(buys, 1);
+    env.provider.anvil_set_auto_mine(true).await.unwrap();
+    k.stop().await;
+    // Two buys and the first one's router approval (a buy settled after a restart approves at
+    // its sale); nothing for the scam.
+    assert_eq!(net.nonce().await, nonce + 3);
+}
+
 /// A Flashbots-compatible relay on 127.0.0.1, answering `eth_sendPrivateTransaction` as the
 /// relays document it (`{"result": "<hash>"}`), and putting each transaction on the chain it
 /// fronts (anvil), as a builder would. It keeps every request: its body and signature header.

@@ -346,6 +346,24 @@ impl EvmEnv {
     /// Spreads the supply, adds liquidity (creating the pair if needed), burns LP and renounces,
     /// as `l` says, for an already deployed token.
     pub async fn fund(&self, token: Address, l: &Launch) -> Launched {
+        let add = self.prepare_launch(token, l).await;
+        let receipt = self.send(add).await;
+        let pair = self.pair_for(token);
+        if l.burn_lp {
+            let lp = ITestToken::new(pair, &self.provider).balanceOf(self.deployer).call().await.expect("lp balance");
+            let dead = alloy::primitives::address!("0x000000000000000000000000000000000000dEaD");
+            self.call(pair, ITestToken::transferCall { to: dead, value: lp }.abi_encode(), U256::ZERO).await;
+        }
+        if l.renounce {
+            self.call(token, ITestToken::renounceOwnershipCall {}.abi_encode(), U256::ZERO).await;
+        }
+        Launched { token, pair, block: receipt.block_number.expect("block number"), tx: receipt.transaction_hash }
+    }
+
+    /// Everything a launch of `token` does before its liquidity: spreads the supply (when `l`
+    /// says so) and approves the router. Returns the launch itself, not sent: `addLiquidityETH`
+    /// of the pool's share of the supply and `l.eth`, the LP to the deployer.
+    pub async fn prepare_launch(&self, token: Address, l: &Launch) -> TransactionRequest {
         let in_pool = l.supply * U256::from(l.pool_share_bps) / U256::from(10_000u64);
         if l.distribute {
             let rest = l.supply - in_pool;
@@ -365,17 +383,11 @@ impl EvmEnv {
             to: self.deployer,
             deadline: U256::from(u64::MAX),
         };
-        let receipt = self.call(self.router, add.abi_encode(), l.eth).await;
-        let pair = self.pair_for(token);
-        if l.burn_lp {
-            let lp = ITestToken::new(pair, &self.provider).balanceOf(self.deployer).call().await.expect("lp balance");
-            let dead = alloy::primitives::address!("0x000000000000000000000000000000000000dEaD");
-            self.call(pair, ITestToken::transferCall { to: dead, value: lp }.abi_encode(), U256::ZERO).await;
-        }
-        if l.renounce {
-            self.call(token, ITestToken::renounceOwnershipCall {}.abi_encode(), U256::ZERO).await;
-        }
-        Launched { token, pair, block: receipt.block_number.expect("block number"), tx: receipt.transaction_hash }
+        TransactionRequest::default()
+            .with_from(self.deployer)
+            .with_to(self.router)
+            .with_input(add.abi_encode())
+            .with_value(l.eth)
     }
 
     /// Pairs `token` with another ERC-20 `quote` (a stablecoin) through the router's

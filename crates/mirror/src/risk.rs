@@ -51,6 +51,20 @@ pub async fn insert(db: &SqlitePool, r: &NewReport<'_>) -> Result<i64> {
     .await?)
 }
 
+/// The pool at `address` on `chain`, if mirrored.
+pub async fn pool(db: &SqlitePool, chain: &str, address: &str) -> Result<Option<PoolRecord>> {
+    Ok(sqlx::query_as!(
+        PoolRecord,
+        r#"SELECT id AS "id!", chain, venue, address, token_a, token_b, base_token, created_slot, created_tx,
+                created_block_time, first_seen_at_ms
+         FROM pools WHERE chain = ? AND address = ?"#,
+        chain,
+        address
+    )
+    .fetch_optional(db)
+    .await?)
+}
+
 /// Pools on `chain` that have no report yet, oldest first: what a restarted keeper still has to
 /// score (and evaluations that failed).
 pub async fn unscored(db: &SqlitePool, chain: &str, limit: i64) -> Result<Vec<PoolRecord>> {

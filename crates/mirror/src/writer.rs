@@ -30,7 +30,9 @@ pub struct TokenRow {
 }
 
 /// A pool as a source found it. First discovery wins; later reserve changes arrive as
-/// [`Row::Reserves`].
+/// [`Row::Reserves`]. One exception: a pool first seen in a pending launch (no `created_slot`)
+/// takes its creation from the first row that has one (the mined creation), and is announced
+/// again then, so that it is scored on the chain's state too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct PoolRow {
     pub chain: String,
@@ -312,7 +314,13 @@ async fn write_row(tx: &mut Transaction<'_, Sqlite>, row: &Row, now: i64, stats:
                     fee_bps, created_slot, created_tx, created_block_time, first_seen_at_ms, reserves_slot,
                     created_block_hash, created_log_index, base_token)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT (chain, address) DO NOTHING RETURNING id",
+                 ON CONFLICT (chain, address) DO UPDATE SET
+                    created_slot = excluded.created_slot, created_tx = excluded.created_tx,
+                    created_block_time = COALESCE(excluded.created_block_time, created_block_time),
+                    created_block_hash = excluded.created_block_hash, created_log_index = excluded.created_log_index,
+                    reserves_slot = max(reserves_slot, excluded.reserves_slot)
+                 WHERE pools.created_slot IS NULL AND excluded.created_slot IS NOT NULL
+                 RETURNING id",
                 p.chain,
                 p.venue,
                 p.address,

@@ -252,6 +252,12 @@ receipt_poll_ms = 100
 front_run_rugs = true
 front_run_drop_bps = 3000
 front_run_tip_bump_bps = 5000
+# Block-0 buys (on chains whose mempool is on): a pending launch (liquidity added through one of
+# the chain's v2 routers) is scored on the state it would leave, and a tradeable token is bought
+# right after it with the launch's own fees, so that the buy lands in the launch's block.
+launch_buys = true
+# The gas limit of such a buy (it cannot be estimated before the launch lands).
+launch_buy_gas = 500000
 # Send live transactions privately through a Flashbots-compatible relay (eth_sendPrivateTransaction,
 # signed with the trading key in X-Flashbots-Signature) instead of the public node; empty: off.
 private_relay_url = ""
@@ -526,6 +532,16 @@ pub struct FactoryConfig {
     pub address: Address,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "values::opt_address")]
     pub router: Option<Address>,
+}
+
+/// The swap fee of the V2 venue `name`: Uniswap V2 and QuickSwap charge 0.30%, PancakeSwap V2
+/// 0.25%.
+pub fn v2_fee_bps(name: &str) -> u32 {
+    if name.starts_with("pancakeswap") {
+        25
+    } else {
+        30
+    }
 }
 
 /// `[evm.<chain>]`: one EVM chain.

@@ -96,6 +96,14 @@ pub struct EvmExecConfig {
     pub front_run_rugs: bool,
     pub front_run_drop_bps: u32,
     pub front_run_tip_bump_bps: u32,
+    /// Block-0 buys: a pending launch (liquidity added through one of the chain's v2 routers,
+    /// seen in the chain's mempool) is scored on the state it would leave, and a tradeable token
+    /// is bought right after it, with the launch's own fees so that fee ordering places the buy
+    /// in the launch's block, next after it; never before it.
+    pub launch_buys: bool,
+    /// Gas limit of a buy after a pending launch (it cannot be estimated on the chain before the
+    /// launch lands; unused gas is not paid).
+    pub launch_buy_gas: u64,
     /// A Flashbots-compatible relay that live transactions are sent to instead of the public
     /// node; empty: the public node (the default).
     pub private_relay_url: String,
@@ -186,6 +194,8 @@ impl Default for TradingConfig {
                 front_run_rugs: true,
                 front_run_drop_bps: 3_000,
                 front_run_tip_bump_bps: 5_000,
+                launch_buys: true,
+                launch_buy_gas: 500_000,
                 private_relay_url: String::new(),
                 private_relay_method: Default::default(),
             },
@@ -255,6 +265,9 @@ impl TradingConfig {
         }
         if !(1..=10_000).contains(&self.evm.front_run_drop_bps) {
             return bad("evm.front_run_drop_bps", "must be between 1 and 10000");
+        }
+        if !(21_000..=30_000_000).contains(&self.evm.launch_buy_gas) {
+            return bad("evm.launch_buy_gas", "must be between 21000 and 30000000");
         }
         let relay = &self.evm.private_relay_url;
         if !(relay.is_empty() || relay.starts_with("http://") || relay.starts_with("https://")) {

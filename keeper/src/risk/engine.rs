@@ -4,7 +4,7 @@ use futures::future::BoxFuture;
 use mirror::Row;
 
 use super::Assessment;
-use crate::pipeline::PoolRecord;
+use crate::pipeline::{PendingLaunch, PoolRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RiskError {
@@ -34,6 +34,18 @@ pub struct Evaluation {
     pub watch: Option<String>,
 }
 
+/// What an engine found about a pending launch ([`RiskEngine::evaluate_launch`]).
+#[derive(Debug, Clone)]
+pub struct LaunchEvaluation {
+    /// The pair the launch funds.
+    pub pool_address: String,
+    /// Scored on the state the launch would leave; `measured_slot` is the block it would be
+    /// mined in.
+    pub evaluation: Evaluation,
+    /// The pair's reserves after the launch: (token, quote).
+    pub reserves: (alloy::primitives::U256, alloy::primitives::U256),
+}
+
 /// Every chain's engine, by chain name.
 pub type Engines = std::collections::HashMap<String, std::sync::Arc<dyn RiskEngine>>;
 
@@ -48,6 +60,16 @@ pub trait RiskEngine: Send + Sync {
         _pool: &'a PoolRecord,
         _watch: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, RiskError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Scores a pending launch's token on the state the launch would leave. `None`: the launch
+    /// would revert or funds no pair the keeper can buy (and engines that see no pending
+    /// transactions).
+    fn evaluate_launch<'a>(
+        &'a self,
+        _launch: &'a PendingLaunch,
+    ) -> BoxFuture<'a, Result<Option<LaunchEvaluation>, RiskError>> {
         Box::pin(async { Ok(None) })
     }
 }

@@ -25,7 +25,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{Engines, RiskError};
-use crate::pipeline::{NewPool, PoolRecord, RiskReport};
+use crate::pipeline::{LaunchState, NewPool, PendingLaunch, PoolRecord, RiskReport};
 
 /// How often the worker looks at the mirror, and for what.
 #[derive(Debug, Clone, Copy)]
@@ -80,6 +80,11 @@ pub struct RiskWorker {
     to_trader: Option<mpsc::UnboundedSender<RiskReport>>,
     /// Every report, for whoever listens (tests, benchmarks).
     tap: broadcast::Sender<RiskReport>,
+    /// Pending launches from the mempool sources, when buying in the launch's block is on.
+    launches: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<PendingLaunch>>>>,
+    /// Pools first mirrored from a pending launch (chain, address): their announcement by the
+    /// writer is not scored again (the launch's report is their first).
+    launched: Mutex<HashSet<(String, String)>>,
 }
 
 impl RiskWorker {
@@ -104,7 +109,72 @@ impl RiskWorker {
             in_flight: Mutex::new(HashSet::new()),
             to_trader,
             tap,
+            launches: None,
+            launched: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// Scores the pending launches `rx` brings as well (see [`Self::evaluate_launch`]).
+    pub fn with_launches(mut self, rx: mpsc::Receiver<PendingLaunch>) -> Self {
+        self.launches = Some(Arc::new(tokio::sync::Mutex::new(rx)));
+        self
+    }
+
+    /// Scores a pending launch's token on the state the launch would leave, before it is mined:
+    /// the pair it funds is mirrored (a pair created empty earlier already is), the report is
+    /// stored like any other (its findings say what it rests on) and handed to the trader with
+    /// the launch's fees and the reserves it leaves, so that the buy can follow it in its block.
+    async fn evaluate_launch(&self, launch: &PendingLaunch) -> Result<Option<RiskReport>, RiskError> {
+        let started = Instant::now();
+        let chain = &launch.tx.chain;
+        let engine = self.engines.get(chain).ok_or_else(|| RiskError::UnknownChain(chain.clone()))?;
+        let Some(found) = engine.evaluate_launch(launch).await? else {
+            tracing::debug!(%chain, tx = %launch.tx.hash, "a pending liquidity addition the keeper cannot buy after");
+            return Ok(None);
+        };
+        let token = crate::chains::evm::addr(launch.token);
+        let quote = crate::chains::evm::addr(launch.quote);
+        let (token_a, token_b) =
+            if token < quote { (token.clone(), quote.clone()) } else { (quote.clone(), token.clone()) };
+        tracing::info!(%chain, venue = %launch.venue, pool = %found.pool_address, %token, tx = %launch.tx.hash,
+            "pending launch; scoring it on the state it leaves");
+        if let Ok(mut l) = self.launched.lock() {
+            l.insert((chain.clone(), found.pool_address.clone()));
+        }
+        let mut rows = vec![mirror::Row::Pool(mirror::PoolRow {
+            chain: chain.clone(),
+            venue: launch.venue.clone(),
+            address: found.pool_address.clone(),
+            token_a,
+            token_b,
+            reserve_a: "0".into(),
+            reserve_b: "0".into(),
+            fee_bps: Some(launch.fee_bps),
+            created_tx: Some(launch.tx.hash.to_string()),
+            base_token: Some(token.clone()),
+            seen_at: Some(launch.tx.seen_at),
+            ..Default::default()
+        })];
+        rows.extend(found.evaluation.rows.iter().cloned());
+        self.writer.commit(Batch::of(rows)).await?;
+        let pool = mirror::risk::pool(&self.db, chain, &found.pool_address)
+            .await?
+            .ok_or_else(|| RiskError::Rpc(format!("pool {} not mirrored", found.pool_address)))?;
+        let mut e = found.evaluation;
+        e.assessment.findings.push(crate::risk::Finding::new(
+            "pre_launch",
+            crate::risk::Severity::Info,
+            format!("Scored on the state pending launch {} would leave in block {}.", launch.tx.hash, e.measured_slot),
+            serde_json::json!({ "tx": launch.tx.hash.to_string(), "block": e.measured_slot }),
+        ));
+        let job = Job { pool, seen_at: Some(launch.tx.seen_at), rescore: false };
+        let state = LaunchState {
+            tx: launch.tx.hash,
+            tip: launch.tx.tip,
+            max_fee: launch.tx.max_fee,
+            reserves: found.reserves,
+        };
+        self.store_and_send(&job, e, started, Some(state)).await.map(Some)
     }
 
     /// Measures, scores and stores one pool's report, then hands it on.
@@ -118,8 +188,20 @@ impl RiskWorker {
         }
         let e = engine.evaluate(p).await?;
         if !e.rows.is_empty() {
-            self.writer.commit(Batch::of(e.rows)).await?;
+            self.writer.commit(Batch::of(e.rows.clone())).await?;
         }
+        self.store_and_send(job, e, started, None).await
+    }
+
+    /// Stores an evaluation's report and hands it on.
+    async fn store_and_send(
+        &self,
+        job: &Job,
+        e: super::engine::Evaluation,
+        started: Instant,
+        launch: Option<LaunchState>,
+    ) -> Result<RiskReport, RiskError> {
+        let p = &job.pool;
         let a = &e.assessment;
         let findings = serde_json::to_string(&a.findings).unwrap_or_else(|_| "[]".into());
         let report_id = mirror::risk::insert(
@@ -154,6 +236,7 @@ impl RiskWorker {
             latency,
             seen_at: job.seen_at,
             rescored: job.rescore,
+            launch,
         };
         if let Some(tx) = &self.to_trader {
             let _ = tx.send(report.clone());
@@ -249,6 +332,10 @@ impl RiskWorker {
         let watching = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut sweeps = JoinSet::new();
         let mut queue: VecDeque<Job> = VecDeque::new();
+        let mut launches = match &self.launches {
+            Some(rx) => Some(rx.lock().await),
+            None => None,
+        };
         loop {
             while tasks.len() < self.concurrency {
                 let Some(job) = queue.pop_front() else { break };
@@ -272,9 +359,31 @@ impl RiskWorker {
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 Some(_) = sweeps.join_next(), if !sweeps.is_empty() => {}
                 p = new_pools.recv(), if queue.len() < self.concurrency * 4 => match p {
-                    Some(p) => queue.push_back(Job { pool: p.pool, seen_at: p.seen_at, rescore: false }),
+                    Some(p) => {
+                        let key = (p.pool.chain.clone(), p.pool.address.clone());
+                        // A pool a pending launch mirrored has its report already (or on the way).
+                        if !self.launched.lock().map(|mut l| l.remove(&key)).unwrap_or(false) {
+                            queue.push_back(Job { pool: p.pool, seen_at: p.seen_at, rescore: false });
+                        }
+                    }
                     None => break,
                 },
+                // Pending launches are scored at once, beside the queue: their buy must follow
+                // the launch into its block.
+                Some(launch) = async {
+                    match launches.as_mut() {
+                        Some(rx) => rx.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => {
+                    let me = Arc::clone(&self);
+                    tasks.spawn(async move {
+                        if let Err(e) = me.evaluate_launch(&launch).await {
+                            metrics::counter!("keeper_task_errors_total", "task" => "risk").increment(1);
+                            tracing::warn!(tx = %launch.tx.hash, error = %e, "scoring a pending launch failed");
+                        }
+                    });
+                }
                 // The first tick fires at once: a restart scores what the last run left.
                 _ = recover.tick() => {
                     let busy = self.busy();

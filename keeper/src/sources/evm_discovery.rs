@@ -356,9 +356,7 @@ impl EvmDiscovery {
         let (token0, token1, pool, fee_bps) = match factory.kind {
             FactoryKind::V2 => {
                 let ev = log.log_decode::<PairCreated>().ok()?.inner.data;
-                // Uniswap V2 and QuickSwap charge 0.30%, PancakeSwap V2 0.25%.
-                let fee = if factory.name.starts_with("pancakeswap") { 25 } else { 30 };
-                (ev.token0, ev.token1, ev.pair, fee)
+                (ev.token0, ev.token1, ev.pair, crate::config::v2_fee_bps(&factory.name))
             }
             FactoryKind::V3 => {
                 let ev = log.log_decode::<PoolCreated>().ok()?.inner.data;

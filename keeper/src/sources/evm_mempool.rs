@@ -1,15 +1,17 @@
-//! An EVM chain's pending transactions, for the trader's anti-rug watch: `eth_subscribe`
+//! An EVM chain's pending transactions, for the trader's anti-rug watch, and the launches among
+//! them (liquidity added through one of the chain's v2 routers, see `chains::evm::launch`) for
+//! the risk stage, which scores them before they are mined: `eth_subscribe`
 //! `newPendingTransactions` with full transactions (geth 1.11+, anvil, reth), or, when the node
 //! only gives hashes, each one read with `eth_getTransactionByHash`. Nothing is stored: a
 //! pending transaction matters only until the next block. Supervised like every source; after
 //! a disconnect it subscribes again (transactions announced meanwhile are missed, and the
 //! valuation of each block still catches what they did).
 
-use std::time::Instant;
+use std::{collections::HashMap, time::Instant};
 
 use alloy::{
     consensus::Transaction as _,
-    primitives::B256,
+    primitives::{Address, B256},
     providers::{DynProvider, Provider},
     rpc::types::Transaction,
 };
@@ -17,7 +19,10 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::PendingTx;
+use crate::{
+    config::{EvmChainConfig, FactoryKind},
+    pipeline::{PendingLaunch, PendingTx},
+};
 
 /// Pending transactions waiting for the trader at most; more are dropped (counted), never
 /// queued without bound: a flood in the mempool must not grow the keeper's memory.
@@ -26,6 +31,45 @@ pub const QUEUE: usize = 4_096;
 pub struct MempoolSource {
     pub chain: String,
     pub ws_url: String,
+    /// Where pending launches go, when buying in the launch's block is on.
+    pub launches: Option<Launches>,
+}
+
+/// What the source needs to tell launches: the chain's v2 routers and its wrapped native token.
+pub struct Launches {
+    pub out: mpsc::Sender<PendingLaunch>,
+    /// Router -> (venue, factory, fee in bps).
+    pub routers: HashMap<Address, (String, Address, u32)>,
+    pub wrapped_native: Address,
+}
+
+impl Launches {
+    /// The chain's v2 factories that have a router.
+    pub fn of(chain: &EvmChainConfig, out: mpsc::Sender<PendingLaunch>) -> Self {
+        let routers = chain
+            .factories
+            .iter()
+            .filter(|f| f.kind == FactoryKind::V2)
+            .filter_map(|f| Some((f.router?, (f.name.clone(), f.address, crate::config::v2_fee_bps(&f.name)))))
+            .collect();
+        Self { out, routers, wrapped_native: chain.wrapped_native }
+    }
+
+    /// `tx` as a launch, when it is one.
+    fn launch(&self, tx: &PendingTx) -> Option<PendingLaunch> {
+        let (venue, factory, fee_bps) = self.routers.get(&tx.to?)?;
+        let call = crate::chains::evm::launch::decode(&tx.input, tx.value, self.wrapped_native)?;
+        Some(PendingLaunch {
+            tx: tx.clone(),
+            venue: venue.clone(),
+            factory: *factory,
+            router: tx.to?,
+            token: call.token,
+            quote: self.wrapped_native,
+            lp_to: call.lp_to,
+            fee_bps: *fee_bps,
+        })
+    }
 }
 
 fn pending(chain: &str, tx: &Transaction, seen_at: Instant) -> PendingTx {
@@ -92,6 +136,13 @@ impl MempoolSource {
     }
 
     fn forward(&self, out: &mpsc::Sender<PendingTx>, tx: PendingTx) {
+        if let Some(launch) = self.launches.as_ref().and_then(|l| Some((l, l.launch(&tx)?))) {
+            tracing::info!(chain = %self.chain, tx = %tx.hash, token = %launch.1.token, venue = %launch.1.venue,
+                "pending launch seen");
+            if launch.0.out.try_send(launch.1).is_err() {
+                metrics::counter!("keeper_pending_dropped_total", "chain" => self.chain.clone()).increment(1);
+            }
+        }
         if out.try_send(tx).is_err() {
             metrics::counter!("keeper_pending_dropped_total", "chain" => self.chain.clone()).increment(1);
         }

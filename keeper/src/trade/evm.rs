@@ -48,6 +48,19 @@ pub struct Request {
     /// transaction: above its fees); `None`: the configured fees.
     #[serde(default)]
     pub ahead: Option<(u128, u128)>,
+    /// A buy right after a pending launch: signed first with exactly the launch's fees, and
+    /// replaced (with higher ones) only once the launch is mined, since higher fees would put it
+    /// ahead of the launch, where it reverts.
+    #[serde(default)]
+    pub after: Option<After>,
+}
+
+/// The pending launch a buy follows.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct After {
+    pub tx: B256,
+    pub tip: u128,
+    pub max_fee: u128,
 }
 
 fn rpc(e: impl std::fmt::Display) -> TradeError {
@@ -327,7 +340,7 @@ impl EvmTrader {
             };
             (call.abi_encode(), U256::ZERO)
         };
-        Ok(Request { to: router, value, input: input.into(), gas: 0, ahead: None })
+        Ok(Request { to: router, value, input: input.into(), gas: 0, ahead: None, after: None })
     }
 
     /// `req` as an unsigned call from the wallet.
@@ -350,7 +363,7 @@ impl EvmTrader {
     /// Signs `req` at `nonce` with the `level`-th fees: (hash, raw transaction).
     async fn sign(&self, req: &Request, nonce: u64, level: u32) -> Result<(B256, Vec<u8>), TradeError> {
         let wallet = self.wallet.as_ref().ok_or_else(|| TradeError::Invalid("live trading without a key".into()))?;
-        let (max_fee, tip) = self.fees(level, req.ahead).await?;
+        let (max_fee, tip) = self.fees_of(level, req).await?;
         let tx = self
             .call(req)
             .with_nonce(nonce)
@@ -373,6 +386,20 @@ impl EvmTrader {
         // first swap in a later block writes the pair's price accumulators (two fresh slots,
         // ~44k gas) when the estimate ran in the launch block.
         Ok(gas.saturating_mul(13) / 10 + 60_000)
+    }
+
+    /// [`Self::fees`] for `req`: a buy after a pending launch signs first with exactly the
+    /// launch's fees (capped), later attempts bump from them.
+    async fn fees_of(&self, level: u32, req: &Request) -> Result<(u128, u128), TradeError> {
+        match (&req.after, level) {
+            (Some(a), 0) => {
+                let cap = u128::try_from(self.cfg.max_fee_wei).unwrap_or(u128::MAX);
+                let max = a.max_fee.min(cap);
+                Ok((max, a.tip.min(max)))
+            }
+            (Some(a), _) => self.fees(level, Some((a.tip, a.max_fee))).await,
+            (None, _) => self.fees(level, req.ahead).await,
+        }
     }
 
     /// Fees per gas for the `level`-th attempt: (2 x base fee + tip), each attempt `fee_bump_bps`
@@ -462,7 +489,7 @@ impl EvmTrader {
         t: &TradeRow,
         seen_at: Option<Instant>,
     ) -> Result<Outcome, TradeError> {
-        self.execute_with(db, t, seen_at, None).await
+        self.execute_with(db, t, seen_at, None, None).await
     }
 
     /// The fees that land a transaction ahead of `pending` under fee ordering: its tip and cap
@@ -478,17 +505,22 @@ impl EvmTrader {
         t: &TradeRow,
         seen_at: Option<Instant>,
         ahead: Option<(u128, u128)>,
+        after: Option<After>,
     ) -> Result<Outcome, TradeError> {
         let mut req = self.request(t)?;
         req.ahead = ahead;
+        req.after = after;
         if !t.is_buy() {
             if let Err(e) = self.ensure_allowance(&t.token, req.to, amount(&t.amount_in), ahead).await {
                 return Ok(Outcome::Failed { tx_id: None, error: e });
             }
         }
-        req.gas = match self.estimate(&req).await {
-            Ok(g) => g,
-            Err(e) => return Ok(Outcome::Failed { tx_id: None, error: format!("would revert: {e}") }),
+        req.gas = match (after, self.estimate(&req).await) {
+            // Before the launch lands the pair has no liquidity and the estimate reverts: the
+            // sandbox ran the buy after the launch when the token was scored.
+            (Some(_), _) => self.cfg.launch_buy_gas,
+            (None, Ok(g)) => g,
+            (None, Err(e)) => return Ok(Outcome::Failed { tx_id: None, error: format!("would revert: {e}") }),
         };
         let mut next = self.nonce.lock().await;
         let nonce = self.next_nonce(&next).await?;
@@ -559,8 +591,16 @@ impl EvmTrader {
                     }
                     return Ok(Outcome::Failed { tx_id: None, error: "nonce used by another transaction".into() });
                 }
-                let (max_now, _) = self.fees(level, req.ahead).await?;
-                let (max_next, _) = self.fees(level + 1, req.ahead).await?;
+                if let Some(a) = &req.after {
+                    if self.http.get_transaction_receipt(a.tx).await.map_err(rpc)?.is_none() {
+                        // The launch is still pending: ours waits behind it.
+                        last_sent = Instant::now();
+                        tokio::time::sleep(poll).await;
+                        continue;
+                    }
+                }
+                let (max_now, _) = self.fees_of(level, req).await?;
+                let (max_next, _) = self.fees_of(level + 1, req).await?;
                 if max_next > max_now {
                     level += 1;
                     let (hash, refused) = self.sign_record_send(db, t.id, req, nonce, level, None).await?;
@@ -644,6 +684,7 @@ impl EvmTrader {
             input: IERC20Approve::approveCall { spender: router, amount: U256::MAX }.abi_encode().into(),
             gas: 0,
             ahead,
+            after: None,
         };
         let req = Request { gas: self.estimate(&req).await?, ..req };
         let mut next = self.nonce.lock().await;
@@ -668,7 +709,7 @@ impl EvmTrader {
 
 use futures::{future::BoxFuture, FutureExt};
 
-use crate::pipeline::{PendingTx, PoolRecord};
+use crate::pipeline::{LaunchState, PendingTx, PoolRecord};
 
 impl super::executor::Executor for EvmTrader {
     fn check_sell_after<'a>(
@@ -688,7 +729,29 @@ impl super::executor::Executor for EvmTrader {
         pending: &'a PendingTx,
     ) -> BoxFuture<'a, Result<Outcome, TradeError>> {
         // Its latency runs from the pending transaction reaching the keeper.
-        self.execute_with(db, t, Some(pending.seen_at), Some(self.ahead_of(pending))).boxed()
+        self.execute_with(db, t, Some(pending.seen_at), Some(self.ahead_of(pending)), None).boxed()
+    }
+
+    fn quote_buy_after<'a>(
+        &'a self,
+        _pool: &'a PoolRecord,
+        amount_in: U256,
+        launch: &'a LaunchState,
+    ) -> BoxFuture<'a, super::executor::Quoted> {
+        let (reserve_token, reserve_quote) = launch.reserves;
+        let out = super::strategy::v2_amount_out(amount_in, reserve_quote, reserve_token, self.fee_bps);
+        async move { Ok((out, Some(reserve_quote))) }.boxed()
+    }
+
+    fn execute_after<'a>(
+        &'a self,
+        db: &'a SqlitePool,
+        t: &'a TradeRow,
+        seen_at: Option<Instant>,
+        launch: &'a LaunchState,
+    ) -> BoxFuture<'a, Result<Outcome, TradeError>> {
+        let after = After { tx: launch.tx, tip: launch.tip, max_fee: launch.max_fee };
+        self.execute_with(db, t, seen_at, None, Some(after)).boxed()
     }
 
     fn touches(&self, p: &PositionRow, pending: &PendingTx) -> bool {

@@ -11,7 +11,7 @@ use sqlx::SqlitePool;
 use mirror::trading::{PositionRow, TradeRow};
 
 use super::{Mode, Outcome, TradeError};
-use crate::pipeline::{PendingTx, PoolRecord};
+use crate::pipeline::{LaunchState, PendingTx, PoolRecord};
 
 /// What `amount_in` of the quote token buys, and the pool's quote reserve when the venue tells
 /// it (Jupiter-routed pools do not).
@@ -109,6 +109,29 @@ pub trait Executor: Send + Sync {
         _pending: &'a PendingTx,
     ) -> BoxFuture<'a, Result<SellCheck, TradeError>> {
         Box::pin(async { Err(TradeError::Invalid("no pending-transaction simulation on this chain".into())) })
+    }
+
+    /// A buy right after a pending launch, quoted on the reserves the launch leaves. No pending
+    /// launches on this chain: an error.
+    fn quote_buy_after<'a>(
+        &'a self,
+        _pool: &'a PoolRecord,
+        _amount_in: U256,
+        _launch: &'a LaunchState,
+    ) -> BoxFuture<'a, Quoted> {
+        Box::pin(async { Err(TradeError::Invalid("no pending launches on this chain".into())) })
+    }
+
+    /// [`Executor::execute`] for a buy right after a pending launch: with the launch's fees, so
+    /// that fee ordering places it next after the launch.
+    fn execute_after<'a>(
+        &'a self,
+        db: &'a SqlitePool,
+        t: &'a TradeRow,
+        seen_at: Option<Instant>,
+        _launch: &'a LaunchState,
+    ) -> BoxFuture<'a, Result<Outcome, TradeError>> {
+        self.execute(db, t, seen_at)
     }
 
     /// [`Executor::execute`], with fees that land it ahead of `pending`.

@@ -222,7 +222,11 @@ impl Trader {
             Ok(s) => s,
             Err(s) => return skip(s),
         };
-        let (quoted, reserve) = venue.quote_buy(pool, &done.token, &quote_token, size).await?;
+        // After a pending launch, on the reserves it leaves (the pair is empty until it lands).
+        let (quoted, reserve) = match &done.launch {
+            Some(launch) => venue.quote_buy_after(pool, size, launch).await?,
+            None => venue.quote_buy(pool, &done.token, &quote_token, size).await?,
+        };
         let reserve = match reserve {
             Some(r) => r,
             None => store::quote_reserve(&self.db, pool.id, &quote_token).await?,
@@ -268,7 +272,7 @@ impl Trader {
                 amount_out: strategy::paper_fill(quoted, candidate.buy_tax_bps, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
-            Mode::Live => self.live(venue.as_ref(), &trade, done.seen_at, None).await?,
+            Mode::Live => self.live(venue.as_ref(), &trade, done.seen_at, None, done.launch.as_ref()).await?,
         };
         self.settle(&trade, &outcome).await?;
         Ok(Choice::Bought { position_id, trade_id, outcome })
@@ -283,10 +287,12 @@ impl Trader {
         trade: &TradeRow,
         seen_at: Option<Instant>,
         ahead: Option<&crate::pipeline::PendingTx>,
+        after: Option<&crate::pipeline::LaunchState>,
     ) -> Result<Outcome, TradeError> {
-        let first = match ahead {
-            Some(pending) => venue.execute_ahead(&self.db, trade, pending).await,
-            None => venue.execute(&self.db, trade, seen_at).await,
+        let first = match (ahead, after) {
+            (Some(pending), _) => venue.execute_ahead(&self.db, trade, pending).await,
+            (None, Some(launch)) => venue.execute_after(&self.db, trade, seen_at, launch).await,
+            (None, None) => venue.execute(&self.db, trade, seen_at).await,
         };
         let mut err = match first {
             Ok(o) => return Ok(o),
@@ -623,7 +629,7 @@ impl Trader {
                 amount_out: strategy::paper_fill(quoted, sell_tax, self.cfg.paper_slippage_bps),
                 fee_paid: U256::ZERO,
             },
-            (Mode::Live, Some(v)) => self.live(v.as_ref(), &trade, None, ahead).await?,
+            (Mode::Live, Some(v)) => self.live(v.as_ref(), &trade, None, ahead, None).await?,
             (Mode::Live, None) => Outcome::Failed { tx_id: None, error: "chain not configured".into() },
         };
         self.settle(&trade, &outcome).await

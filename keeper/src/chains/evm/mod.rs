@@ -4,6 +4,7 @@
 pub mod abi;
 pub mod behaviour;
 pub mod bytecode;
+pub mod launch;
 pub mod logs;
 pub mod pair_events;
 pub mod probe;

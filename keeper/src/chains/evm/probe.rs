@@ -25,9 +25,9 @@ use super::{
 };
 use crate::{
     config::EvmChainConfig,
-    pipeline::PoolRecord,
+    pipeline::{PendingLaunch, PoolRecord},
     risk::{
-        engine::{Evaluation, RiskEngine, RiskError},
+        engine::{Evaluation, LaunchEvaluation, RiskEngine, RiskError},
         rules::evm::{assess, Capabilities, EvmFacts, LpClass, LpHolder},
         Assessment, RiskPolicy,
     },
@@ -95,6 +95,87 @@ pub fn balances_from_transfers(logs: &[Log]) -> HashMap<Address, U256> {
         *b = b.saturating_add(t.value);
     }
     balances
+}
+
+/// The chain as a pending launch would leave it, read in the sandbox where the launch ran.
+#[derive(Clone)]
+struct LaunchView {
+    /// The sandbox after the launch (one block on from the latest).
+    sandbox: Sandbox,
+    /// The launch's sender: the pool's creator and liquidity adder.
+    from: Address,
+    pair: Address,
+    token0: Address,
+    token1: Address,
+    reserves: (U256, U256),
+    lp_total: U256,
+    owner: Option<Address>,
+    supply: U256,
+    /// LP balances of the launch's LP receiver and the burn addresses.
+    lp: Vec<(Address, U256)>,
+}
+
+/// A view call in the sandbox, decoded (`None` when it reverts or returns something else).
+fn view_call<C: alloy::sol_types::SolCall>(sb: &mut Sandbox, to: Address, call: C) -> Option<C::Return> {
+    let o = sb.call(Address::ZERO, to, call.abi_encode().into()).ok()?;
+    if !o.success {
+        return None;
+    }
+    C::abi_decode_returns(&o.output).ok()
+}
+
+/// Runs a pending launch in a sandbox on top of `sb`'s block (as the next block would mine it)
+/// and reads the pair it leaves; `Ok(None)` when the launch reverts or leaves no funded pair.
+fn simulate_launch(
+    mut sb: Sandbox,
+    launch: &PendingLaunch,
+    wrapped_native: Address,
+) -> Result<Option<LaunchView>, crate::sandbox::SandboxError> {
+    use super::abi::IUniswapV2Factory;
+    let Some(to) = launch.tx.to else { return Ok(None) };
+    sb.advance(1);
+    if !sb.send(launch.tx.from, to, launch.tx.input.clone(), launch.tx.value)?.success {
+        return Ok(None);
+    }
+    let pair = view_call(
+        &mut sb,
+        launch.factory,
+        IUniswapV2Factory::getPairCall { tokenA: launch.token, tokenB: wrapped_native },
+    );
+    let Some(pair) = pair.filter(|p| *p != Address::ZERO) else { return Ok(None) };
+    let (Some(r), Some(token0), Some(token1)) = (
+        view_call(&mut sb, pair, IUniswapV2Pair::getReservesCall {}),
+        view_call(&mut sb, pair, IUniswapV2Pair::token0Call {}),
+        view_call(&mut sb, pair, IUniswapV2Pair::token1Call {}),
+    ) else {
+        return Ok(None);
+    };
+    let reserves = (U256::from(r.reserve0), U256::from(r.reserve1));
+    if reserves.0.is_zero() || reserves.1.is_zero() {
+        return Ok(None);
+    }
+    let lp_total = view_call(&mut sb, pair, IUniswapV2Pair::totalSupplyCall {}).unwrap_or_default();
+    let owner = view_call(&mut sb, launch.token, IERC20::ownerCall {});
+    let supply = view_call(&mut sb, launch.token, IERC20::totalSupplyCall {}).unwrap_or_default();
+    let mut lp = Vec::new();
+    for who in [launch.lp_to, Address::ZERO, super::bytecode::DEAD] {
+        let b = view_call(&mut sb, pair, IUniswapV2Pair::balanceOfCall { owner: who }).unwrap_or_default();
+        if !b.is_zero() {
+            lp.push((who, b));
+        }
+    }
+    Ok(Some(LaunchView {
+        sandbox: sb,
+        from: launch.tx.from,
+        pair,
+        token0,
+        token1,
+        reserves,
+        lp_total,
+        owner,
+        supply,
+        lp,
+    }))
 }
 
 /// What the engine needs to know about a pool.
@@ -234,6 +315,39 @@ impl EvmRiskEngine {
         Ok((assess(&facts, &self.policy), block, meta))
     }
 
+    /// Scores a pending launch's token on the state the launch would leave (the next block on
+    /// top of the latest): the pair it funds (as the mirror's row), the assessment, the block
+    /// the launch would be mined in, metadata, and the pair's reserves (token, wrapped native)
+    /// after it. `None` when the launch would revert, or funds no pair with the wrapped native
+    /// token.
+    pub async fn evaluate_launch(
+        &self,
+        launch: &PendingLaunch,
+    ) -> Result<Option<(PoolRef, Assessment, u64, TokenMeta, (U256, U256))>, alloy::transports::TransportError> {
+        let http = &self.http;
+        let block = http.get_block_number().await?;
+        let timestamp = http.get_block_by_number(block.into()).await?.map(|b| b.header.timestamp).unwrap_or_default();
+        let sandbox = Sandbox::new(RpcState::new(http.clone(), block, self.codes.clone()), self.chain_id, timestamp);
+        let (l, weth) = (launch.clone(), self.wrapped_native);
+        let view = tokio::task::spawn_blocking(move || simulate_launch(sandbox, &l, weth))
+            .await
+            .map_err(|e| {
+                alloy::transports::TransportErrorKind::custom_str(&format!("launch simulation panicked: {e}"))
+            })?
+            .map_err(|e| alloy::transports::TransportErrorKind::custom_str(&format!("launch simulation: {e}")))?;
+        let Some(view) = view else { return Ok(None) };
+        let token_first = view.token0 == launch.token;
+        let reserves = if token_first { view.reserves } else { (view.reserves.1, view.reserves.0) };
+        let p = PoolRef {
+            pool: view.pair,
+            base_token: launch.token,
+            created_block: block + 1,
+            created_tx: Some(launch.tx.hash),
+        };
+        let (facts, measured, meta) = self.measure_at(&p, block, Some(view)).await?;
+        Ok(Some((p, assess(&facts, &self.policy), measured + 1, meta, reserves)))
+    }
+
     /// The engine's view of a mirrored pool.
     pub fn pool_ref(p: &PoolRecord) -> Result<PoolRef, RiskError> {
         let malformed = || RiskError::Malformed(p.id);
@@ -246,11 +360,23 @@ impl EvmRiskEngine {
     }
 
     pub async fn measure(&self, p: &PoolRef) -> Result<(EvmFacts, u64, TokenMeta), alloy::transports::TransportError> {
+        let block = self.http.get_block_number().await?;
+        self.measure_at(p, block, None).await
+    }
+
+    /// Measures the pool at `block`, or, with `launch`, on the state a pending launch would leave
+    /// on top of it: the pair's reserves, LP supply and LP holders, the token's owner, supply and
+    /// largest balances, and every sandbox probe, are read after the launch.
+    async fn measure_at(
+        &self,
+        p: &PoolRef,
+        block: u64,
+        launch: Option<LaunchView>,
+    ) -> Result<(EvmFacts, u64, TokenMeta), alloy::transports::TransportError> {
         let started = Instant::now();
         let http = &self.http;
         let token = IERC20::new(p.base_token, http);
         let pair = IUniswapV2Pair::new(p.pool, http);
-        let block = http.get_block_number().await?;
         let at = BlockId::number(block);
         let transfer_logs = |address: Address| {
             let filter = Filter::new().address(address).event_signature(IERC20::Transfer::SIGNATURE_HASH);
@@ -284,6 +410,27 @@ impl EvmRiskEngine {
         );
         let code = code?;
         let timestamp = header?.map(|b| b.header.timestamp).unwrap_or_default();
+        // After a pending launch, what the launch changes is read from the sandbox instead.
+        let (owner, reserves, token0, token1, lp_total, supply, sender) = match &launch {
+            Some(l) => (
+                l.owner,
+                Some(l.reserves),
+                Some(l.token0),
+                Some(l.token1),
+                Some(l.lp_total),
+                Some(l.supply),
+                Some(l.from),
+            ),
+            None => (
+                owner,
+                reserves.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
+                token0,
+                token1,
+                lp_total,
+                supply,
+                sender,
+            ),
+        };
         let implementation = Address::from_word(B256::from(slot?));
         let proxy_implementation = (implementation != Address::ZERO).then_some(implementation);
         let impl_code: Bytes = match proxy_implementation {
@@ -292,7 +439,7 @@ impl EvmRiskEngine {
         };
         let capabilities = capabilities(&[&code, &impl_code]);
 
-        let current = reserves.as_ref().map(|r| (U256::from(r.reserve0), U256::from(r.reserve1)));
+        let current = reserves;
         // The quote is the pair's other side; its reserve sizes the probes.
         let quote = match (token0, token1) {
             (Some(t0), Some(t1)) => Some(if t0 == p.base_token { t1 } else { t0 }),
@@ -310,7 +457,10 @@ impl EvmRiskEngine {
         };
         let native_reserve = if quote == Some(self.wrapped_native) { quote_reserve } else { U256::ZERO };
         let lp_logs = lp_logs?;
-        let lp_balances = balances_from_transfers(&lp_logs);
+        let mut lp_balances = balances_from_transfers(&lp_logs);
+        if let Some(l) = &launch {
+            lp_balances.extend(l.lp.iter().copied());
+        }
         let lp_burned = lp_balances.iter().filter(|(a, _)| is_burn_address(**a)).map(|(_, b)| *b).sum();
         let holder_logs = holder_logs?;
         let first_mint = holder_logs.iter().find_map(|l| {
@@ -327,6 +477,23 @@ impl EvmRiskEngine {
             .filter(|(a, b)| !b.is_zero() && !is_burn_address(*a) && *a != p.pool)
             .collect();
         holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        if let Some(l) = &launch {
+            // The launch moves the launcher's tokens into the pair: the largest holders' balances
+            // are read again after it.
+            holders.truncate(self.policy.top_holders_count.saturating_mul(2).max(8));
+            let (sandbox, token, pool) = (l.sandbox.clone(), p.base_token, p.pool);
+            holders = tokio::task::spawn_blocking(move || {
+                let mut sb = sandbox;
+                holders
+                    .into_iter()
+                    .map(|(a, b)| (a, view_call(&mut sb, token, IERC20::balanceOfCall { owner: a }).unwrap_or(b)))
+                    .filter(|(a, b)| !b.is_zero() && *a != pool)
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .unwrap_or_default();
+            holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        }
         holders.truncate(self.policy.top_holders_count);
         let total_supply = supply.unwrap_or_default();
 
@@ -354,8 +521,14 @@ impl EvmRiskEngine {
                         },
                         cache: self.searches.clone(),
                     };
-                    let state = RpcState::new(http.clone(), block, self.codes.clone());
-                    let sandbox = Sandbox::new(state, self.chain_id, timestamp);
+                    let sandbox = match &launch {
+                        Some(l) => l.sandbox.clone(),
+                        None => Sandbox::new(
+                            RpcState::new(http.clone(), block, self.codes.clone()),
+                            self.chain_id,
+                            timestamp,
+                        ),
+                    };
                     tokio::task::spawn_blocking(move || behaviour::measure(&sandbox, &probe)).await.unwrap_or_else(
                         |e| behaviour::Behaviour {
                             probe_error: Some(format!("sandbox panicked: {e}")),
@@ -418,7 +591,10 @@ impl EvmRiskEngine {
             symbol,
             decimals,
             total_supply,
-            initial_reserves: initial.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
+            initial_reserves: match &launch {
+                Some(l) => Some(l.reserves),
+                None => initial.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
+            },
             reserves: current,
             creator: sender,
             watch,
@@ -431,9 +607,9 @@ impl EvmRiskEngine {
 /// What a measurement learnt for the mirror: token metadata, the pool's creator, and its first
 /// funded reserves (a pair created empty gets the reserves seen when it is first measured
 /// funded, which takes it out of the re-scoring set).
-fn meta_rows(p: &PoolRecord, token: &str, meta: &TokenMeta) -> Vec<Row> {
+fn meta_rows(chain: &str, address: &str, token: &str, meta: &TokenMeta) -> Vec<Row> {
     let mut rows = vec![Row::Token(mirror::TokenRow {
-        chain: p.chain.clone(),
+        chain: chain.to_string(),
         address: token.to_string(),
         symbol: meta.symbol.clone(),
         name: meta.name.clone(),
@@ -441,13 +617,13 @@ fn meta_rows(p: &PoolRecord, token: &str, meta: &TokenMeta) -> Vec<Row> {
         total_supply: Some(meta.total_supply.to_string()),
     })];
     if let Some(creator) = meta.creator {
-        rows.push(Row::PoolCreator { chain: p.chain.clone(), address: p.address.clone(), creator: addr(creator) });
+        rows.push(Row::PoolCreator { chain: chain.to_string(), address: address.to_string(), creator: addr(creator) });
     }
     let funded = |r: Option<(U256, U256)>| r.filter(|(a, b)| !a.is_zero() && !b.is_zero());
     if let Some((r0, r1)) = funded(meta.initial_reserves).or(funded(meta.reserves)) {
         rows.push(Row::InitialReserves {
-            chain: p.chain.clone(),
-            address: p.address.clone(),
+            chain: chain.to_string(),
+            address: address.to_string(),
             reserve_a: r0.to_string(),
             reserve_b: r1.to_string(),
         });
@@ -462,9 +638,26 @@ impl RiskEngine for EvmRiskEngine {
             let (assessment, block, meta) =
                 EvmRiskEngine::evaluate(self, &pool_ref).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
             let token = addr(pool_ref.base_token);
-            let rows = meta_rows(p, &token, &meta);
+            let rows = meta_rows(&p.chain, &p.address, &token, &meta);
             let watch = serde_json::to_string(&meta.watch).ok();
             Ok(Evaluation { token, assessment, measured_slot: block, rows, watch })
+        }
+        .boxed()
+    }
+
+    fn evaluate_launch<'a>(
+        &'a self,
+        launch: &'a PendingLaunch,
+    ) -> BoxFuture<'a, Result<Option<LaunchEvaluation>, RiskError>> {
+        async move {
+            let found =
+                EvmRiskEngine::evaluate_launch(self, launch).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
+            let Some((p, assessment, block, meta, reserves)) = found else { return Ok(None) };
+            let (token, pool_address) = (addr(p.base_token), addr(p.pool));
+            let rows = meta_rows(&launch.tx.chain, &pool_address, &token, &meta);
+            let watch = serde_json::to_string(&meta.watch).ok();
+            let evaluation = Evaluation { token, assessment, measured_slot: block, rows, watch };
+            Ok(Some(LaunchEvaluation { pool_address, evaluation, reserves }))
         }
         .boxed()
     }
