@@ -14,7 +14,7 @@ use alloy::{
     network::{EthereumWallet, TransactionBuilder},
     node_bindings::{Anvil, AnvilInstance},
     primitives::{keccak256, Address, Bytes, B256, U256},
-    providers::{DynProvider, Provider, ProviderBuilder},
+    providers::{ext::AnvilApi, DynProvider, Provider, ProviderBuilder},
     rpc::types::{TransactionReceipt, TransactionRequest},
     signers::local::PrivateKeySigner,
     sol,
@@ -33,6 +33,8 @@ sol! {
             external returns (uint amountA, uint amountB, uint liquidity);
         function swapExactETHForTokensSupportingFeeOnTransferTokens(uint amountOutMin, address[] calldata path, address to, uint deadline) external payable;
         function swapExactTokensForETHSupportingFeeOnTransferTokens(uint amountIn, uint amountOutMin, address[] calldata path, address to, uint deadline) external;
+        function removeLiquidityETH(address token, uint liquidity, uint amountTokenMin, uint amountETHMin, address to, uint deadline)
+            external returns (uint amountToken, uint amountETH);
     }
     #[sol(rpc)]
     interface ITestFactory {
@@ -348,6 +350,52 @@ impl EvmEnv {
     pub async fn fund(&self, token: Address, l: &Launch) -> Launched {
         let add = self.prepare_launch(token, l).await;
         let receipt = self.send(add).await;
+        self.finish_launch(token, l, receipt).await
+    }
+
+    /// [`Self::launch`], with the launch itself (`addLiquidityETH`) sent to the mempool and mined
+    /// `block_time` later together with whatever reached the mempool meanwhile (a sniper's buy),
+    /// as a chain with that block time would mine it. Everything else is mined at once.
+    pub async fn launch_through_mempool(&self, name: &str, l: &Launch, block_time: Duration) -> Launched {
+        let token = self.deploy_token(l.kind, name, l.supply).await;
+        let add = self.prepare_launch(token, l).await;
+        let receipt = self.mine_after(add, block_time).await;
+        self.finish_launch(token, l, receipt).await
+    }
+
+    /// Sends `tx` to the mempool and mines it in a block `block_time` later, with everything
+    /// else that reached the mempool meanwhile; anvil mines at once again afterwards.
+    pub async fn mine_after(&self, tx: TransactionRequest, block_time: Duration) -> TransactionReceipt {
+        let tx = if tx.from.is_none() { tx.with_from(self.deployer) } else { tx };
+        self.provider.anvil_set_auto_mine(false).await.expect("automine off");
+        let sent = self.provider.send_transaction(tx).await;
+        tokio::time::sleep(block_time).await;
+        self.provider.anvil_mine(Some(1), None).await.expect("mine a block");
+        self.provider.anvil_set_auto_mine(true).await.expect("automine on");
+        let receipt = sent.expect("sent to the mempool").with_timeout(Some(TIMEOUT)).get_receipt().await;
+        receipt.expect("the block holds it")
+    }
+
+    /// The owner's rug of a launch whose LP it kept: the router approved for its LP (mined at
+    /// once), then, returned unsent, `removeLiquidityETH` of all of it.
+    pub async fn pull_liquidity_tx(&self, token: Address) -> TransactionRequest {
+        let pair = self.pair_for(token);
+        let lp = ITestToken::new(pair, &self.provider).balanceOf(self.deployer).call().await.expect("lp balance");
+        self.call(pair, ITestToken::approveCall { spender: self.router, value: U256::MAX }.abi_encode(), U256::ZERO)
+            .await;
+        let call = ITestRouter::removeLiquidityETHCall {
+            token,
+            liquidity: lp,
+            amountTokenMin: U256::ZERO,
+            amountETHMin: U256::ZERO,
+            to: self.deployer,
+            deadline: U256::from(u64::MAX),
+        };
+        TransactionRequest::default().with_from(self.deployer).with_to(self.router).with_input(call.abi_encode())
+    }
+
+    /// After a launch's liquidity: burns the LP and renounces, as `l` says.
+    async fn finish_launch(&self, token: Address, l: &Launch, receipt: TransactionReceipt) -> Launched {
         let pair = self.pair_for(token);
         if l.burn_lp {
             let lp = ITestToken::new(pair, &self.provider).balanceOf(self.deployer).call().await.expect("lp balance");

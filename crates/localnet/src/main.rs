@@ -48,6 +48,10 @@ const QUOTE_MIN_RESERVE: u64 = 1_000_000_000;
 /// Launches traded by the simulated traders are at least this many ticks old (the keeper has
 /// had time to buy them).
 const TRADE_AFTER_TICKS: u64 = 3;
+/// A rug-pull launch's owner pulls its liquidity this many ticks after the launch.
+const RUG_AFTER_TICKS: u64 = 4;
+/// How long a launch or a rug waits in anvil's mempool before its block is mined.
+const BLOCK_TIME: Duration = Duration::from_secs(1);
 
 struct Args {
     dir: PathBuf,
@@ -150,6 +154,9 @@ struct Saved {
     solana_launches: u64,
     tick: u64,
     tradeable: Vec<Tradeable>,
+    /// Rug-pull launches whose owner has not pulled the liquidity yet, with their launch tick.
+    #[serde(default)]
+    rugs: Vec<(Address, u64)>,
 }
 
 /// The files a run keeps; all of them or none make a resumable localnet.
@@ -234,6 +241,7 @@ async fn main() -> anyhow::Result<()> {
         solana_launches: 0,
         tick: 0,
         tradeable: Vec::new(),
+        rugs: Vec::new(),
     });
     if resumed {
         let block = evm.provider.get_block_number().await?;
@@ -275,6 +283,8 @@ poll_interval_ms = 500
 quote_mints = [{{ mint = "{quote_mint}", min_reserve = {QUOTE_MIN_RESERVE} }}]
 
 {evm}max_log_range = 500
+# Pending transactions: launches bought in their own block, rugs sold ahead of.
+mempool = true
 
 # Live trading on the local chains with the generated wallets above.
 [trading]
@@ -338,6 +348,8 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
         ("honeypot", Launch::clean(TokenKind::Honeypot)),
         ("blacklisting", Launch::clean(TokenKind::Blacklist)),
         ("thin", Launch { eth: e18(1) / U256::from(20u8), ..Launch::clean(TokenKind::Standard) }),
+        // The owner keeps the LP, and pulls it a few ticks later.
+        ("rug-pull", Launch { burn_lp: false, renounce: false, ..Launch::clean(TokenKind::Standard) }),
     ];
     let sol_kinds = [
         ("healthy", SolLaunch::clean(10 * QUOTE_MIN_RESERVE)),
@@ -390,8 +402,15 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
                     None => evm_kinds.choose(&mut rng).cloned().unwrap_or(evm_kinds[0].clone()),
                 };
                 state.evm_launches += 1;
-                let l = evm.launch(&format!("tok{n}"), &launch).await;
-                println!("launch   #{n} evm    {kind:<12} token {:#x} pair {:#x}", l.token, l.pair);
+                // The launch waits in the mempool for its block, where the keeper's buy can follow it.
+                let l = evm.launch_through_mempool(&format!("tok{n}"), &launch, BLOCK_TIME).await;
+                println!(
+                    "launch   #{n} evm    {kind:<12} token {:#x} pair {:#x} (block {}, through the mempool)",
+                    l.token, l.pair, l.block
+                );
+                if kind == "rug-pull" {
+                    state.rugs.push((l.token, tick));
+                }
                 let record = serde_json::json!({"chain": "local", "kind": kind,
                     "token": format!("{:#x}", l.token), "pool": format!("{:#x}", l.pair)});
                 writeln!(launches, "{record}")?;
@@ -415,6 +434,20 @@ min_liquidity = "{QUOTE_MIN_RESERVE}"
                     Err(e) => eprintln!("launch   #{n} solana failed: {e}"),
                 }
             }
+        }
+
+        // Rug pulls: the owner removes all its liquidity, through the mempool (where the keeper
+        // sees it coming and sells first if it holds the token).
+        let (due, waiting): (Vec<_>, Vec<_>) = state.rugs.drain(..).partition(|(_, at)| tick >= at + RUG_AFTER_TICKS);
+        state.rugs = waiting;
+        for (token, _) in due {
+            let pull = evm.pull_liquidity_tx(token).await;
+            let r = evm.mine_after(pull, BLOCK_TIME).await;
+            println!(
+                "rug      the owner of {token:#x} pulls its liquidity (block {:?}, through the mempool)",
+                r.block_number
+            );
+            state.tradeable.retain(|t| !matches!(t, Tradeable::Evm { token: t, .. } if *t == token));
         }
 
         // Simulated traders: two swaps in pools launched a few ticks ago, big enough to move

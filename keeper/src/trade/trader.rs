@@ -336,13 +336,13 @@ impl Trader {
         // The anti-rug watch reads the held positions again before its next transaction.
         self.held_version.fetch_add(1, Ordering::Release);
         match outcome {
-            Outcome::Confirmed { tx_id, amount_out, .. } => {
+            Outcome::Confirmed { tx_id, amount_out, block, .. } => {
                 let pnl = (!t.is_buy()).then(|| self.realized(t.position_id));
                 let pnl = match pnl {
                     Some(f) => f.await.unwrap_or_default(),
                     None => String::new(),
                 };
-                tracing::info!(chain = %t.chain, token = %t.token, mode = self.mode.as_str(), tx = %tx_id,
+                tracing::info!(chain = %t.chain, token = %t.token, mode = self.mode.as_str(), tx = %tx_id, block,
                     amount_in = %t.amount_in, amount_out = %amount_out, pnl = %pnl, "{what}");
             }
             Outcome::Failed { error, .. } => {
