@@ -362,7 +362,7 @@ impl App {
         stage: crate::tasks::StageId,
         writer: &WriterHandle,
         pending: Option<&mpsc::Sender<crate::pipeline::PendingTx>>,
-        launches: Option<&mpsc::Sender<crate::pipeline::PendingLaunch>>,
+        launches: Option<&mpsc::Sender<crate::pipeline::PendingForRisk>>,
     ) -> Result<(), TaskFailed> {
         let config = &self.config;
         let sol = &config.solana;

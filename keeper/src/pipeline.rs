@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! sources ──rows──▶ mirror writer ──NewPool (after commit)──▶ risk worker ──RiskReport──▶ trader ──Decision
-//! mempool source ──PendingLaunch──────────────────────────────▶ risk worker (the same path, on the launch's state)
+//! mempool source ──PendingForRisk (launches, trading opened)──▶ risk worker (the same path, on the pending state)
 //! mempool source ──PendingTx──────────────────────────────────────────────────▶ trader (anti-rug) ──PendingVerdict
 //! ```
 //!
@@ -53,6 +53,16 @@ pub struct PendingLaunch {
     pub lp_to: alloy::primitives::Address,
     /// The venue's swap fee.
     pub fee_bps: u32,
+}
+
+/// What the mempool source hands the risk stage.
+#[derive(Debug, Clone)]
+pub enum PendingForRisk {
+    /// Liquidity added through one of the chain's routers: a launch.
+    Launch(PendingLaunch),
+    /// Any other pending transaction: the risk stage simulates those sent to a token whose funded
+    /// pair takes no buy yet (one may open trading).
+    Other(PendingTx),
 }
 
 /// What a report scored on a pending launch carries for the buy after it.

@@ -582,6 +582,12 @@ async fn a_failed_sell_is_retried_with_backoff_until_the_exit_happens() {
 }
 
 alloy::sol! {
+    interface IGate {
+        function enableTrading() external;
+    }
+}
+
+alloy::sol! {
     interface ILatent {
         function updateRewards(uint256 bps) external;
         function claim(address who) external;
@@ -1061,6 +1067,58 @@ async fn pending_launches_are_bought_in_their_own_block_scams_are_not_and_a_rest
     // Two buys and the first one's router approval (a buy settled after a restart approves at
     // its sale); nothing for the scam.
     assert_eq!(net.nonce().await, nonce + 3);
+}
+
+/// Trading opened by the token's own call, recognised by its effect: a funded pair whose buys
+/// revert (trading not open yet) is refused; its owner's pending `enableTrading` (a function the
+/// keeper knows by no name) is run in the sandbox, the buy succeeds after it, and the keeper buys
+/// right after it, in its block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_call_that_opens_trading_is_bought_right_after_it() {
+    use alloy::{
+        network::TransactionBuilder, primitives::B256, providers::ext::AnvilApi, rpc::types::TransactionRequest,
+        sol_types::SolCall,
+    };
+
+    let mut net = Net::start().await;
+    net.config.evm.get_mut("local").unwrap().mempool = true;
+    let k = start(&net, TradingConfig { max_risk_score: 80, ..trading(true) }).await;
+    let env = &net.env;
+    let l = env.launch("gated", &Launch::clean(TokenKind::Zoo("GatedToken"))).await;
+    assert_eq!(wait_decided(&net.db, l.token).await.as_deref(), Some("not_tradeable"), "buys revert until it opens");
+
+    env.provider.anvil_set_auto_mine(false).await.unwrap();
+    let open = TransactionRequest::default()
+        .with_from(env.deployer)
+        .with_to(l.token)
+        .with_input(IGate::enableTradingCall {}.abi_encode());
+    let open = *env.provider.send_transaction(open).await.unwrap().tx_hash();
+    let (pos, hash) = wait_for("the buy is sent", || async {
+        let p = position(&net.db, l.token).await?;
+        let t = trades(&net.db, p.id).await.into_iter().next()?;
+        let signed: Vec<String> = serde_json::from_str(&t.tx_ids).unwrap();
+        Some((p, signed.first()?.parse::<B256>().unwrap()))
+    })
+    .await;
+    assert!(env.provider.get_transaction_receipt(open).await.unwrap().is_none(), "trading is not open yet");
+    env.provider.anvil_mine(Some(1), None).await.unwrap();
+    let receipt = |h: B256| async move {
+        wait_for("mined", || async { env.provider.get_transaction_receipt(h).await.unwrap() }).await
+    };
+    let (o, b) = (receipt(open).await, receipt(hash).await);
+    assert!(o.status() && b.status(), "{o:?} {b:?}");
+    assert_eq!((b.block_number, b.transaction_index), (o.block_number, o.transaction_index.map(|i| i + 1)));
+    assert_eq!(wait_status(&net.db, l.token, "open").await.id, pos.id);
+    let findings: String = sqlx::query_scalar(
+        "SELECT r.findings FROM risk_reports r JOIN decisions d ON d.report_id = r.id WHERE d.position_id = ?",
+    )
+    .bind(pos.id)
+    .fetch_one(&net.db)
+    .await
+    .unwrap();
+    assert!(findings.contains("pre_open"), "bought on the report of the state it leaves: {findings}");
+    env.provider.anvil_set_auto_mine(true).await.unwrap();
+    k.stop().await;
 }
 
 /// A Flashbots-compatible relay on 127.0.0.1, answering `eth_sendPrivateTransaction` as the

@@ -117,6 +117,28 @@ pub async fn empty_and_due(
     .await?)
 }
 
+/// Funded pools on `chain` discovered less than `max_age_ms` ago whose latest report says a buy
+/// reverts (`buy_reverts`: trading not open yet), newest first: the pending transactions sent to
+/// their tokens are simulated, since one may open trading.
+pub async fn not_buyable(db: &SqlitePool, chain: &str, max_age_ms: i64, limit: i64) -> Result<Vec<PoolRecord>> {
+    let min_seen = now_ms().saturating_sub(max_age_ms);
+    Ok(sqlx::query_as!(
+        PoolRecord,
+        r#"SELECT id AS "id!", chain, venue, address, token_a, token_b, base_token, created_slot, created_tx,
+                created_block_time, first_seen_at_ms
+         FROM pools p WHERE chain = ?1 AND first_seen_at_ms > ?2
+           AND EXISTS (SELECT 1 FROM json_each((SELECT findings FROM risk_reports r WHERE r.pool_id = p.id
+                                                ORDER BY r.id DESC LIMIT 1))
+                       WHERE json_extract(value, '$.check') = 'buy_reverts')
+         ORDER BY id DESC LIMIT ?3"#,
+        chain,
+        min_seen,
+        limit
+    )
+    .fetch_all(db)
+    .await?)
+}
+
 /// Pools on `chain` discovered less than `max_age_ms` ago whose latest report has a watch, with
 /// it: the risk stage reads each watch again and scores the pool again when it changed.
 pub async fn watched(db: &SqlitePool, chain: &str, max_age_ms: i64, limit: i64) -> Result<Vec<(PoolRecord, String)>> {

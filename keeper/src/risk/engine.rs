@@ -4,7 +4,7 @@ use futures::future::BoxFuture;
 use mirror::Row;
 
 use super::Assessment;
-use crate::pipeline::{PendingLaunch, PoolRecord};
+use crate::pipeline::{PendingLaunch, PendingTx, PoolRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RiskError {
@@ -60,6 +60,17 @@ pub trait RiskEngine: Send + Sync {
         _pool: &'a PoolRecord,
         _watch: &'a str,
     ) -> BoxFuture<'a, Result<Option<String>, RiskError>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Scores a mirrored pool's token on the state a pending transaction would leave (one that
+    /// may open trading in a pair not buyable yet). `None`: the transaction would revert (and
+    /// engines that see no pending transactions).
+    fn evaluate_after<'a>(
+        &'a self,
+        _pool: &'a PoolRecord,
+        _tx: &'a PendingTx,
+    ) -> BoxFuture<'a, Result<Option<LaunchEvaluation>, RiskError>> {
         Box::pin(async { Ok(None) })
     }
 

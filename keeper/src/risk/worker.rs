@@ -11,7 +11,7 @@
 //! privileged caller's transaction, LP tokens moved.
 
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -25,7 +25,7 @@ use tokio::{
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{Engines, RiskError};
-use crate::pipeline::{LaunchState, NewPool, PendingLaunch, PoolRecord, RiskReport};
+use crate::pipeline::{LaunchState, NewPool, PendingForRisk, PendingLaunch, PendingTx, PoolRecord, RiskReport};
 
 /// How often the worker looks at the mirror, and for what.
 #[derive(Debug, Clone, Copy)]
@@ -80,8 +80,13 @@ pub struct RiskWorker {
     to_trader: Option<mpsc::UnboundedSender<RiskReport>>,
     /// Every report, for whoever listens (tests, benchmarks).
     tap: broadcast::Sender<RiskReport>,
-    /// Pending launches from the mempool sources, when buying in the launch's block is on.
-    launches: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<PendingLaunch>>>>,
+    /// Pending launches and other pending transactions from the mempool sources, when buying in
+    /// the launch's block is on.
+    launches: Option<Arc<tokio::sync::Mutex<mpsc::Receiver<PendingForRisk>>>>,
+    /// Funded pairs whose latest report says a buy reverts, by (chain, token): a pending
+    /// transaction to one of these tokens may open trading. Read from the mirror each re-scoring
+    /// round.
+    closed: Mutex<HashMap<(String, String), PoolRecord>>,
     /// Pools first mirrored from a pending launch (chain, address): their announcement by the
     /// writer is not scored again (the launch's report is their first).
     launched: Mutex<HashSet<(String, String)>>,
@@ -111,11 +116,12 @@ impl RiskWorker {
             tap,
             launches: None,
             launched: Mutex::new(HashSet::new()),
+            closed: Mutex::new(HashMap::new()),
         }
     }
 
     /// Scores the pending launches `rx` brings as well (see [`Self::evaluate_launch`]).
-    pub fn with_launches(mut self, rx: mpsc::Receiver<PendingLaunch>) -> Self {
+    pub fn with_launches(mut self, rx: mpsc::Receiver<PendingForRisk>) -> Self {
         self.launches = Some(Arc::new(tokio::sync::Mutex::new(rx)));
         self
     }
@@ -193,6 +199,56 @@ impl RiskWorker {
         self.store_and_send(job, e, started, None).await
     }
 
+    /// Scores a pool whose buys revert (trading not open yet) on the state a pending transaction
+    /// to its token would leave. When the buy succeeds after it (the transaction opens trading),
+    /// the report is stored and handed to the trader with that transaction's fees, so that the
+    /// buy follows it into its block; otherwise nothing is recorded.
+    async fn evaluate_open(&self, pool: PoolRecord, tx: &PendingTx) -> Result<Option<RiskReport>, RiskError> {
+        let started = Instant::now();
+        let engine = self.engines.get(&pool.chain).ok_or_else(|| RiskError::UnknownChain(pool.chain.clone()))?;
+        let Some(found) = engine.evaluate_after(&pool, tx).await? else { return Ok(None) };
+        let mut e = found.evaluation;
+        if e.assessment.findings.iter().any(|f| f.check == "buy_reverts") {
+            return Ok(None);
+        }
+        if let Ok(mut c) = self.closed.lock() {
+            c.remove(&(pool.chain.clone(), e.token.clone()));
+        }
+        tracing::info!(chain = %pool.chain, pool = %pool.address, token = %e.token, tx = %tx.hash, from = %tx.from,
+            "a pending transaction opens trading; scoring it on the state it leaves");
+        if !e.rows.is_empty() {
+            self.writer.commit(Batch::of(e.rows.clone())).await?;
+        }
+        e.assessment.findings.push(crate::risk::Finding::new(
+            "pre_open",
+            crate::risk::Severity::Info,
+            format!(
+                "Scored on the state pending transaction {} would leave in block {}: buying reverts now, and succeeds after it.",
+                tx.hash, e.measured_slot
+            ),
+            serde_json::json!({ "tx": tx.hash.to_string(), "from": tx.from.to_string(), "block": e.measured_slot }),
+        ));
+        let job = Job { pool, seen_at: Some(tx.seen_at), rescore: true };
+        let state = LaunchState { tx: tx.hash, tip: tx.tip, max_fee: tx.max_fee, reserves: found.reserves };
+        self.store_and_send(&job, e, started, Some(state)).await.map(Some)
+    }
+
+    /// Reads the pairs not buyable yet again (see `closed`).
+    async fn refresh_closed(&self) -> mirror::Result<()> {
+        let max_age = i64::try_from(self.recovery.rescore_empty_for.as_millis()).unwrap_or(i64::MAX);
+        let mut closed = HashMap::new();
+        for chain in &self.rescore_chains {
+            for p in mirror::risk::not_buyable(&self.db, chain, max_age, 1_024).await? {
+                let token = p.base_token.clone().unwrap_or_else(|| p.token_a.clone());
+                closed.insert((p.chain.clone(), token), p);
+            }
+        }
+        if let Ok(mut c) = self.closed.lock() {
+            *c = closed;
+        }
+        Ok(())
+    }
+
     /// Stores an evaluation's report and hands it on.
     async fn store_and_send(
         &self,
@@ -220,6 +276,12 @@ impl RiskWorker {
             },
         )
         .await?;
+        if self.launches.is_some() && a.findings.iter().any(|f| f.check == "buy_reverts") {
+            // From now on a pending transaction to the token may open trading.
+            if let Ok(mut c) = self.closed.lock() {
+                c.insert((p.chain.clone(), e.token.clone()), p.clone());
+            }
+        }
         let latency = job.seen_at.map(|t| t.elapsed());
         if let Some(l) = latency {
             metrics::histogram!("keeper_risk_latency_seconds", "chain" => p.chain.clone()).record(l.as_secs_f64());
@@ -370,19 +432,34 @@ impl RiskWorker {
                 },
                 // Pending launches are scored at once, beside the queue: their buy must follow
                 // the launch into its block.
-                Some(launch) = async {
+                Some(pending) = async {
                     match launches.as_mut() {
                         Some(rx) => rx.recv().await,
                         None => std::future::pending().await,
                     }
                 } => {
                     let me = Arc::clone(&self);
-                    tasks.spawn(async move {
-                        if let Err(e) = me.evaluate_launch(&launch).await {
-                            metrics::counter!("keeper_task_errors_total", "task" => "risk").increment(1);
-                            tracing::warn!(tx = %launch.tx.hash, error = %e, "scoring a pending launch failed");
+                    match pending {
+                        PendingForRisk::Launch(launch) => {
+                            tasks.spawn(async move {
+                                if let Err(e) = me.evaluate_launch(&launch).await {
+                                    metrics::counter!("keeper_task_errors_total", "task" => "risk").increment(1);
+                                    tracing::warn!(tx = %launch.tx.hash, error = %e, "scoring a pending launch failed");
+                                }
+                            });
                         }
-                    });
+                        PendingForRisk::Other(tx) => {
+                            let key = tx.to.map(|to| (tx.chain.clone(), crate::chains::evm::addr(to)));
+                            let pool = key.and_then(|k| self.closed.lock().ok()?.get(&k).cloned());
+                            if let Some(pool) = pool {
+                                tasks.spawn(async move {
+                                    if let Err(e) = me.evaluate_open(pool, &tx).await {
+                                        tracing::warn!(tx = %tx.hash, error = %e, "simulating a pending transaction failed");
+                                    }
+                                });
+                            }
+                        }
+                    }
                 }
                 // The first tick fires at once: a restart scores what the last run left.
                 _ = recover.tick() => {
@@ -418,6 +495,11 @@ impl RiskWorker {
                     match self.empty_and_due().await {
                         Ok(pools) => Self::enqueue(&mut queue, &busy, pools, true),
                         Err(e) => tracing::warn!(error = %e, "re-scoring sweep failed"),
+                    }
+                    if self.launches.is_some() {
+                        if let Err(e) = self.refresh_closed().await {
+                            tracing::warn!(error = %e, "reading the pairs not buyable yet failed");
+                        }
                     }
                 }
             }

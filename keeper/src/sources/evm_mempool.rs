@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     config::{EvmChainConfig, FactoryKind},
-    pipeline::{PendingLaunch, PendingTx},
+    pipeline::{PendingForRisk, PendingLaunch, PendingTx},
 };
 
 /// Pending transactions waiting for the trader at most; more are dropped (counted), never
@@ -37,7 +37,7 @@ pub struct MempoolSource {
 
 /// What the source needs to tell launches: the chain's v2 routers and its wrapped native token.
 pub struct Launches {
-    pub out: mpsc::Sender<PendingLaunch>,
+    pub out: mpsc::Sender<PendingForRisk>,
     /// Router -> (venue, factory, fee in bps).
     pub routers: HashMap<Address, (String, Address, u32)>,
     pub wrapped_native: Address,
@@ -45,7 +45,7 @@ pub struct Launches {
 
 impl Launches {
     /// The chain's v2 factories that have a router.
-    pub fn of(chain: &EvmChainConfig, out: mpsc::Sender<PendingLaunch>) -> Self {
+    pub fn of(chain: &EvmChainConfig, out: mpsc::Sender<PendingForRisk>) -> Self {
         let routers = chain
             .factories
             .iter()
@@ -136,10 +136,16 @@ impl MempoolSource {
     }
 
     fn forward(&self, out: &mpsc::Sender<PendingTx>, tx: PendingTx) {
-        if let Some(launch) = self.launches.as_ref().and_then(|l| Some((l, l.launch(&tx)?))) {
-            tracing::info!(chain = %self.chain, tx = %tx.hash, token = %launch.1.token, venue = %launch.1.venue,
-                "pending launch seen");
-            if launch.0.out.try_send(launch.1).is_err() {
+        if let Some(l) = &self.launches {
+            let to_risk = match l.launch(&tx) {
+                Some(launch) => {
+                    tracing::info!(chain = %self.chain, tx = %tx.hash, token = %launch.token, venue = %launch.venue,
+                        "pending launch seen");
+                    PendingForRisk::Launch(launch)
+                }
+                None => PendingForRisk::Other(tx.clone()),
+            };
+            if l.out.try_send(to_risk).is_err() {
                 metrics::counter!("keeper_pending_dropped_total", "chain" => self.chain.clone()).increment(1);
             }
         }

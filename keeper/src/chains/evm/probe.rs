@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     config::EvmChainConfig,
-    pipeline::{PendingLaunch, PoolRecord},
+    pipeline::{PendingLaunch, PendingTx, PoolRecord},
     risk::{
         engine::{Evaluation, LaunchEvaluation, RiskEngine, RiskError},
         rules::evm::{assess, Capabilities, EvmFacts, LpClass, LpHolder},
@@ -102,8 +102,9 @@ pub fn balances_from_transfers(logs: &[Log]) -> HashMap<Address, U256> {
 struct LaunchView {
     /// The sandbox after the launch (one block on from the latest).
     sandbox: Sandbox,
-    /// The launch's sender: the pool's creator and liquidity adder.
-    from: Address,
+    /// The launch's sender: the pool's creator and liquidity adder (`None`: a transaction that
+    /// does not create the pool; its creator is read from the chain).
+    from: Option<Address>,
     pair: Address,
     token0: Address,
     token1: Address,
@@ -127,55 +128,53 @@ fn view_call<C: alloy::sol_types::SolCall>(sb: &mut Sandbox, to: Address, call: 
 /// Runs a pending launch in a sandbox on top of `sb`'s block (as the next block would mine it)
 /// and reads the pair it leaves; `Ok(None)` when the launch reverts or leaves no funded pair.
 fn simulate_launch(
-    mut sb: Sandbox,
+    sb: Sandbox,
     launch: &PendingLaunch,
     wrapped_native: Address,
 ) -> Result<Option<LaunchView>, crate::sandbox::SandboxError> {
     use super::abi::IUniswapV2Factory;
-    let Some(to) = launch.tx.to else { return Ok(None) };
-    sb.advance(1);
-    if !sb.send(launch.tx.from, to, launch.tx.input.clone(), launch.tx.value)?.success {
-        return Ok(None);
-    }
+    let Some(mut sb) = run_pending(sb, &launch.tx)? else { return Ok(None) };
     let pair = view_call(
         &mut sb,
         launch.factory,
         IUniswapV2Factory::getPairCall { tokenA: launch.token, tokenB: wrapped_native },
     );
     let Some(pair) = pair.filter(|p| *p != Address::ZERO) else { return Ok(None) };
+    Ok(read_pair(sb, pair, launch.token, Some(launch.lp_to)).map(|v| LaunchView { from: Some(launch.tx.from), ..v }))
+}
+
+/// `sb` after `tx`, run as the next block would mine it; `None` when it reverts.
+fn run_pending(mut sb: Sandbox, tx: &PendingTx) -> Result<Option<Sandbox>, crate::sandbox::SandboxError> {
+    let Some(to) = tx.to else { return Ok(None) };
+    sb.advance(1);
+    Ok(sb.send(tx.from, to, tx.input.clone(), tx.value)?.success.then_some(sb))
+}
+
+/// The pair `pair` of `token` as `sb` holds it, with the LP balances of `lp_to` (a launch's LP
+/// receiver) and the burn addresses; `None` when it is not a funded pair.
+fn read_pair(mut sb: Sandbox, pair: Address, token: Address, lp_to: Option<Address>) -> Option<LaunchView> {
     let (Some(r), Some(token0), Some(token1)) = (
         view_call(&mut sb, pair, IUniswapV2Pair::getReservesCall {}),
         view_call(&mut sb, pair, IUniswapV2Pair::token0Call {}),
         view_call(&mut sb, pair, IUniswapV2Pair::token1Call {}),
     ) else {
-        return Ok(None);
+        return None;
     };
     let reserves = (U256::from(r.reserve0), U256::from(r.reserve1));
     if reserves.0.is_zero() || reserves.1.is_zero() {
-        return Ok(None);
+        return None;
     }
     let lp_total = view_call(&mut sb, pair, IUniswapV2Pair::totalSupplyCall {}).unwrap_or_default();
-    let owner = view_call(&mut sb, launch.token, IERC20::ownerCall {});
-    let supply = view_call(&mut sb, launch.token, IERC20::totalSupplyCall {}).unwrap_or_default();
+    let owner = view_call(&mut sb, token, IERC20::ownerCall {});
+    let supply = view_call(&mut sb, token, IERC20::totalSupplyCall {}).unwrap_or_default();
     let mut lp = Vec::new();
-    for who in [launch.lp_to, Address::ZERO, super::bytecode::DEAD] {
+    for who in lp_to.into_iter().chain([Address::ZERO, super::bytecode::DEAD]) {
         let b = view_call(&mut sb, pair, IUniswapV2Pair::balanceOfCall { owner: who }).unwrap_or_default();
         if !b.is_zero() {
             lp.push((who, b));
         }
     }
-    Ok(Some(LaunchView {
-        sandbox: sb,
-        from: launch.tx.from,
-        pair,
-        token0,
-        token1,
-        reserves,
-        lp_total,
-        owner,
-        supply,
-        lp,
-    }))
+    Some(LaunchView { sandbox: sb, from: None, pair, token0, token1, reserves, lp_total, owner, supply, lp })
 }
 
 /// What the engine needs to know about a pool.
@@ -348,6 +347,31 @@ impl EvmRiskEngine {
         Ok(Some((p, assess(&facts, &self.policy), measured + 1, meta, reserves)))
     }
 
+    /// Scores a mirrored pool's token on the state a pending transaction `tx` would leave (the
+    /// next block on top of the latest): the assessment, the block it would be mined in,
+    /// metadata, and the pair's reserves (token, quote) after it. `None` when `tx` would revert.
+    pub async fn evaluate_after(
+        &self,
+        p: &PoolRef,
+        tx: &PendingTx,
+    ) -> Result<Option<(Assessment, u64, TokenMeta, (U256, U256))>, alloy::transports::TransportError> {
+        let http = &self.http;
+        let block = http.get_block_number().await?;
+        let timestamp = http.get_block_by_number(block.into()).await?.map(|b| b.header.timestamp).unwrap_or_default();
+        let sandbox = Sandbox::new(RpcState::new(http.clone(), block, self.codes.clone()), self.chain_id, timestamp);
+        let (tx, pair, token) = (tx.clone(), p.pool, p.base_token);
+        let view = tokio::task::spawn_blocking(move || {
+            run_pending(sandbox, &tx).map(|sb| sb.and_then(|sb| read_pair(sb, pair, token, None)))
+        })
+        .await
+        .map_err(|e| alloy::transports::TransportErrorKind::custom_str(&format!("simulation panicked: {e}")))?
+        .map_err(|e| alloy::transports::TransportErrorKind::custom_str(&format!("simulation: {e}")))?;
+        let Some(view) = view else { return Ok(None) };
+        let reserves = if view.token0 == p.base_token { view.reserves } else { (view.reserves.1, view.reserves.0) };
+        let (facts, measured, meta) = self.measure_at(p, block, Some(view)).await?;
+        Ok(Some((assess(&facts, &self.policy), measured + 1, meta, reserves)))
+    }
+
     /// The engine's view of a mirrored pool.
     pub fn pool_ref(p: &PoolRecord) -> Result<PoolRef, RiskError> {
         let malformed = || RiskError::Malformed(p.id);
@@ -419,7 +443,7 @@ impl EvmRiskEngine {
                 Some(l.token1),
                 Some(l.lp_total),
                 Some(l.supply),
-                Some(l.from),
+                l.from.or(sender),
             ),
             None => (
                 owner,
@@ -641,6 +665,24 @@ impl RiskEngine for EvmRiskEngine {
             let rows = meta_rows(&p.chain, &p.address, &token, &meta);
             let watch = serde_json::to_string(&meta.watch).ok();
             Ok(Evaluation { token, assessment, measured_slot: block, rows, watch })
+        }
+        .boxed()
+    }
+
+    fn evaluate_after<'a>(
+        &'a self,
+        pool: &'a PoolRecord,
+        tx: &'a PendingTx,
+    ) -> BoxFuture<'a, Result<Option<LaunchEvaluation>, RiskError>> {
+        async move {
+            let p = Self::pool_ref(pool)?;
+            let found = EvmRiskEngine::evaluate_after(self, &p, tx).await.map_err(|e| RiskError::Rpc(e.to_string()))?;
+            let Some((assessment, block, meta, reserves)) = found else { return Ok(None) };
+            let token = addr(p.base_token);
+            let rows = meta_rows(&pool.chain, &pool.address, &token, &meta);
+            let watch = serde_json::to_string(&meta.watch).ok();
+            let evaluation = Evaluation { token, assessment, measured_slot: block, rows, watch };
+            Ok(Some(LaunchEvaluation { pool_address: pool.address.clone(), evaluation, reserves }))
         }
         .boxed()
     }
