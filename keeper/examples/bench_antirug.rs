@@ -33,7 +33,7 @@ use alloy::{
 use keeper::{
     app::{App, Secrets},
     config::Config,
-    trade::{keys::EvmKey, TradingConfig},
+    trade::keys::EvmKey,
 };
 use localnet::evm::{Launch, TokenKind};
 use test_utils::bench::summary;
@@ -94,20 +94,7 @@ async fn main() -> anyhow::Result<()> {
     // The latent scams are bought on purpose here: the privilege search is cut short (a high
     // finding, not a critical one) and the score limit admits it.
     config.risk.sandbox_max_simulations = 1;
-    let mut trading = TradingConfig {
-        enabled: true,
-        live: true,
-        max_risk_score: 80,
-        max_open_positions: 100_000,
-        cooldown_secs: 0,
-        take_profit_bps: 1_000_000,
-        stop_loss_bps: 9_999,
-        trailing_stop_bps: 0,
-        max_hold_secs: 0,
-        exit_poll_ms: 60_000,
-        ..Default::default()
-    };
-    trading.chains.insert("local".into(), common::local_budget());
+    let trading = common::live_holding();
     let key = PrivateKeySigner::from(env.anvil.keys()[7].clone());
     let wallet = key.address();
     let config = Config { trading, ..config };

@@ -29,7 +29,7 @@ use alloy::{
 use keeper::{
     app::{App, Secrets},
     config::Config,
-    trade::{keys::EvmKey, TradingConfig},
+    trade::keys::EvmKey,
 };
 use localnet::evm::{Launch, TokenKind};
 use test_utils::bench::summary;
@@ -48,22 +48,9 @@ async fn main() -> anyhow::Result<()> {
     let common::Bench { env, config, db, _dir } = common::start().await?;
     let mut config = config;
     config.evm.get_mut("local").expect("the local chain").mempool = true;
-    let mut trading = TradingConfig {
-        enabled: true,
-        live: true,
-        // The deployer keeps half the supply and the LP: high findings, which this score admits;
-        // the scams' findings are critical, never bought whatever the score.
-        max_risk_score: 80,
-        max_open_positions: 100_000,
-        cooldown_secs: 0,
-        take_profit_bps: 1_000_000,
-        stop_loss_bps: 9_999,
-        trailing_stop_bps: 0,
-        max_hold_secs: 0,
-        exit_poll_ms: 60_000,
-        ..Default::default()
-    };
-    trading.chains.insert("local".into(), common::local_budget());
+    // The deployer keeps half the supply and the LP: high findings, which the score admits;
+    // the scams' findings are critical, never bought whatever the score.
+    let trading = common::live_holding();
     let key = PrivateKeySigner::from(env.anvil.keys()[7].clone());
     let config = Config { trading, ..config };
     let secrets = Secrets { evm: Some(EvmKey(key)), ..Secrets::default() };

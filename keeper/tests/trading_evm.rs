@@ -19,7 +19,7 @@ use alloy::{
 };
 use keeper::{
     app::{App, AppBuilder, Secrets},
-    config::Config,
+    config::{trading::RelayMethod, Config},
     external::{oneinch::OneInch, zeroex::ZeroEx, ServiceConfig},
     risk::worker::Recovery,
     trade::{
@@ -1187,6 +1187,29 @@ fn assert_signed_by(signed: &str, wallet: Address) {
     assert_eq!((who.parse::<Address>().unwrap(), signer), (wallet, wallet));
 }
 
+/// A keeper sending through `relay` by `method` while the public node refuses every transaction,
+/// and a launch it buys: the keeper, the confirmed buy and its raw transaction.
+async fn bought_through_relay(
+    net: &Net,
+    relay: &FakeRelay,
+    method: RelayMethod,
+    name: &str,
+) -> (Running, Trade, String) {
+    net.proxy.set_send_fault(SendFault::Refuse);
+    let mut t = trading(true);
+    t.evm.private_relay_url = relay.url.clone();
+    t.evm.private_relay_method = method;
+    let k = start(net, t).await;
+    let l = net.env.launch(name, &last_tx_is_liquidity()).await;
+    assert_eq!(wait_decided(&net.db, l.token).await, None, "bought");
+    let open = wait_status(&net.db, l.token, "open").await;
+    let buy = trades(&net.db, open.id).await.remove(0);
+    assert_eq!(buy.status, "confirmed", "{buy:?}");
+    let raw: String =
+        sqlx::query_scalar("SELECT raw_tx FROM trades WHERE id = ?").bind(buy.id).fetch_one(&net.db).await.unwrap();
+    (k, buy, raw)
+}
+
 /// Private submission: with `private_relay_url` set, live transactions go to the relay, signed
 /// in `X-Flashbots-Signature` with the trading key, and not to the public node (which refuses
 /// every transaction here): the snipe still lands, through the relay.
@@ -1194,17 +1217,7 @@ fn assert_signed_by(signed: &str, wallet: Address) {
 async fn live_transactions_go_through_a_private_relay_when_one_is_set() {
     let net = Net::start().await;
     let relay = FakeRelay::start(net.env.http_url()).await;
-    net.proxy.set_send_fault(SendFault::Refuse);
-    let mut t = trading(true);
-    t.evm.private_relay_url = relay.url.clone();
-    let k = start(&net, t).await;
-    let l = net.env.launch("private", &last_tx_is_liquidity()).await;
-    assert_eq!(wait_decided(&net.db, l.token).await, None, "bought");
-    let open = wait_status(&net.db, l.token, "open").await;
-    let buy = trades(&net.db, open.id).await.remove(0);
-    assert_eq!(buy.status, "confirmed", "{buy:?}");
-    let raw: String =
-        sqlx::query_scalar("SELECT raw_tx FROM trades WHERE id = ?").bind(buy.id).fetch_one(&net.db).await.unwrap();
+    let (k, _, raw) = bought_through_relay(&net, &relay, RelayMethod::PrivateTransaction, "private").await;
     let requests = relay.requests.lock().unwrap().clone();
     let (req, signed) =
         requests.iter().find(|(r, _)| r["params"][0]["tx"] == raw.as_str()).expect("the buy went to the relay");
@@ -1281,18 +1294,7 @@ async fn a_liquidity_drop_is_flagged_and_sells_the_position_when_configured() {
 async fn live_transactions_go_as_bundles_when_the_relay_method_is_bundle() {
     let net = Net::start().await;
     let relay = FakeRelay::start(net.env.http_url()).await;
-    net.proxy.set_send_fault(SendFault::Refuse);
-    let mut t = trading(true);
-    t.evm.private_relay_url = relay.url.clone();
-    t.evm.private_relay_method = keeper::config::trading::RelayMethod::Bundle;
-    let k = start(&net, t).await;
-    let l = net.env.launch("bundled", &last_tx_is_liquidity()).await;
-    assert_eq!(wait_decided(&net.db, l.token).await, None, "bought");
-    let open = wait_status(&net.db, l.token, "open").await;
-    let buy = trades(&net.db, open.id).await.remove(0);
-    assert_eq!(buy.status, "confirmed", "{buy:?}");
-    let raw: String =
-        sqlx::query_scalar("SELECT raw_tx FROM trades WHERE id = ?").bind(buy.id).fetch_one(&net.db).await.unwrap();
+    let (k, buy, raw) = bought_through_relay(&net, &relay, RelayMethod::Bundle, "bundled").await;
     let requests = relay.requests.lock().unwrap().clone();
     let bundles: Vec<&(serde_json::Value, String)> =
         requests.iter().filter(|(r, _)| r["params"][0]["txs"][0] == raw.as_str()).collect();

@@ -77,6 +77,17 @@ async fn position(db: &SqlitePool, token: &Pubkey) -> Option<Pos> {
     .unwrap()
 }
 
+/// The reasons of a position's confirmed sales, in order.
+async fn sold_for(db: &SqlitePool, position_id: i64) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT reason FROM trades WHERE position_id = ? AND side = 'sell' AND status = 'confirmed' ORDER BY id",
+    )
+    .bind(position_id)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
 async fn wait_status(db: &SqlitePool, token: &Pubkey, status: &str) -> Pos {
     wait_for(&format!("position {token} {status}"), || async {
         position(db, token).await.filter(|p| p.status == status)
@@ -188,13 +199,7 @@ async fn a_live_position_whose_sell_stops_simulating_is_trapped_then_recovers_an
     n.trader_buy(&token, &pool, 10 * MIN_QUOTE);
     let closed = wait_status(&n.db, &token, "closed").await;
     assert_eq!(closed.id, pos.id);
-    let reasons: Vec<String> = sqlx::query_scalar(
-        "SELECT reason FROM trades WHERE position_id = ? AND side = 'sell' AND status = 'confirmed' ORDER BY id",
-    )
-    .bind(pos.id)
-    .fetch_all(&n.db)
-    .await
-    .unwrap();
+    let reasons = sold_for(&n.db, pos.id).await;
     match reasons.as_slice() {
         [only] => assert_eq!(only, "take_profit"),
         // Swaps reopened between an exit round's full-size check and its smaller sizes: part of
@@ -257,13 +262,7 @@ async fn a_partly_sold_trapped_position_is_judged_by_all_it_returned() {
     keeper_run::wait_position_event(&n.db, pos.id, "recovered").await;
     n.trader_buy(&token, &pool, 10 * MIN_QUOTE);
     let closed = wait_status(&n.db, &token, "closed").await;
-    let reasons: Vec<String> = sqlx::query_scalar(
-        "SELECT reason FROM trades WHERE position_id = ? AND side = 'sell' AND status = 'confirmed' ORDER BY id",
-    )
-    .bind(pos.id)
-    .fetch_all(&n.db)
-    .await
-    .unwrap();
+    let reasons = sold_for(&n.db, pos.id).await;
     assert_eq!(reasons, ["trapped", "take_profit"], "the rest was never stop-lossed as a loss of the whole cost");
     assert_eq!(closed.exit_reason.as_deref(), Some("take_profit"));
     assert!(closed.proceeds.parse::<u64>().unwrap() > part, "{closed:?}");

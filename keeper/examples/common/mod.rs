@@ -71,3 +71,25 @@ pub fn local_budget() -> keeper::trade::ChainBudget {
         quote_tokens: vec![],
     }
 }
+
+/// Live trading on the local chain that buys whatever the score admits (up to 80: high findings,
+/// such as a deployer keeping half the supply and the LP; critical ones never) and sells only
+/// when something else decides it: no exit rule fires on its own, no limit on open positions.
+#[allow(dead_code, reason = "each benchmark binary compiles this module; only the mempool ones use it")]
+pub fn live_holding() -> keeper::trade::TradingConfig {
+    let mut t = keeper::trade::TradingConfig {
+        enabled: true,
+        live: true,
+        max_risk_score: 80,
+        max_open_positions: 100_000,
+        cooldown_secs: 0,
+        take_profit_bps: 1_000_000,
+        stop_loss_bps: 9_999,
+        trailing_stop_bps: 0,
+        max_hold_secs: 0,
+        exit_poll_ms: 60_000,
+        ..Default::default()
+    };
+    t.chains.insert("local".into(), local_budget());
+    t
+}
