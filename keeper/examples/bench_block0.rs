@@ -81,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
     // Every launch mined; every healthy one's buy settled (or 60 s more).
     let until = tokio::time::Instant::now() + Duration::from_secs(60);
     let (mut own, mut next, mut later, mut missing, mut before, mut scams_bought) = (0usize, 0usize, 0usize, 0, 0, 0);
-    let mut latency = Vec::new();
+    let (mut latency, mut report, mut rest) = (Vec::new(), Vec::new(), Vec::new());
     let healthy = sent.iter().filter(|s| !s.1).count();
     for (token, scam, hash) in &sent {
         let launch = loop {
@@ -117,6 +117,18 @@ async fn main() -> anyhow::Result<()> {
         };
         if let Some(us) = us {
             latency.push(Duration::from_micros(u64::try_from(us)?));
+            // The pre-launch report's own time (the launch and the probes in the sandbox, the
+            // checks, until its row); the rest is queueing, the rows and the trader.
+            let r: Option<i64> = sqlx::query_scalar(
+                "SELECT elapsed_us FROM risk_reports WHERE token = ? AND findings LIKE '%\"pre_launch\"%' ORDER BY id LIMIT 1",
+            )
+            .bind(hex(*token))
+            .fetch_optional(&db)
+            .await?;
+            if let Some(r) = r {
+                report.push(Duration::from_micros(u64::try_from(r)?));
+                rest.push(Duration::from_micros(u64::try_from(us.saturating_sub(r))?));
+            }
         }
         let ours = env.provider.get_transaction_receipt(tx.parse()?).await?;
         match (launch, ours) {
@@ -140,12 +152,16 @@ async fn main() -> anyhow::Result<()> {
     keeper.await??;
 
     latency.sort();
+    report.sort();
+    rest.sort();
     let pct = |k: usize| 100.0 * k as f64 / healthy.max(1) as f64;
     println!("launches: {n} in the mempool, {healthy} healthy (anvil, 1 s blocks, fee ordering, real Uniswap V2)");
     println!("  bought in the launch's own block: {own} of {healthy} ({:.1}%)", pct(own));
     println!("  in the next block: {next}; later: {later}; not bought: {missing}; before the launch: {before}");
     println!("  scams bought: {scams_bought} of {}", n - healthy);
     println!("  pending launch seen -> our buy sent (pre-launch report included): {}", summary(&latency));
+    println!("    of which the pre-launch report until its row: {}", summary(&report));
+    println!("    the rest (queueing, the rows, the trader's quote, signing, sending): {}", summary(&rest));
     let p99 = test_utils::bench::percentile(&latency, 99);
     println!(
         "  targets: >= 95% in the launch's block: {}; p99 < 10 ms: {}",

@@ -6,7 +6,7 @@
 //!    behavioural report committed, p50 and p99; of which the sandbox (round trips, path facts
 //!    and the privilege search); the rest of the report (the fast pre-checks: chain reads of the
 //!    owner, reserves, LP and holder logs, metadata, LP holders; scoring; the commit) as the
-//!    baseline; simulations and JSON-RPC state reads per report; scams found critical.
+//!    baseline; simulations, JSON-RPC state reads and the round trips they took per report; scams found critical.
 //! 2. The watchdog: POSITIONS held positions (paper) valued by a simulated sale of all of each,
 //!    over 20 blocks: the cost per position per block, the first check at a new block (state read
 //!    from the node, shared by the positions of that block) against the baseline of the plain
@@ -101,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
 
     // 1. One launch at a time.
     let (mut full, mut search, mut rest) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut sims, mut reads) = (Vec::new(), Vec::new());
+    let (mut sims, mut reads, mut trips) = (Vec::new(), Vec::new(), Vec::new());
     let (mut scams, mut caught, mut healthy, mut cut_short) = (0, 0, Vec::new(), 0);
     for (scam, token) in it {
         env.send(env.add_liquidity_tx(token)).await;
@@ -114,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
         rest.push(latency.saturating_sub(Duration::from_micros(micros)));
         sims.push(searched.and_then(|f| f.measured["simulations"].as_u64()).unwrap_or(0));
         reads.push(searched.and_then(|f| f.measured["state_reads"].as_u64()).unwrap_or(0));
+        trips.push(searched.and_then(|f| f.measured["state_round_trips"].as_u64()).unwrap_or(0));
         cut_short += usize::from(r.assessment.findings.iter().any(|f| f.check == "privilege_search_incomplete"));
         if scam {
             scams += 1;
@@ -136,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("  sandbox simulations per report: {}", counts(&mut sims));
     println!("  JSON-RPC state reads per report: {}", counts(&mut reads));
+    println!("  round trips they took (prefetched slots go in one batch): {}", counts(&mut trips));
     println!("  latent scams found critical: {caught} / {scams}; searches cut short by the budget: {cut_short}");
     cancel.cancel();
     keeper.await??;

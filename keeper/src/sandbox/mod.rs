@@ -25,7 +25,7 @@ use revm::{
 };
 
 pub use inspector::{CallKind, ExternalCall, Trace};
-pub use state::{CodeCache, RpcState, StateError};
+pub use state::{RpcState, StateError, StateMemory};
 
 /// Gas for every sandbox transaction (under Osaka's per-transaction cap).
 pub const TX_GAS: u64 = 16_000_000;
@@ -88,6 +88,11 @@ impl Sandbox {
     /// JSON-RPC reads made by this state so far.
     pub fn reads(&self) -> u64 {
         self.db.db.reads()
+    }
+
+    /// Round trips to the node made by this state so far (see [`RpcState::round_trips`]).
+    pub fn round_trips(&self) -> u64 {
+        self.db.db.round_trips()
     }
 
     /// Loads accounts in one concurrent batch (an optimisation; reads are lazy anyway).

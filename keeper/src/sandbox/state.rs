@@ -1,7 +1,8 @@
 //! The sandbox's view of the chain: accounts, code and storage at one block, read lazily from any
 //! node's ordinary JSON-RPC (`eth_getBalance`, `eth_getTransactionCount`, `eth_getCode`,
 //! `eth_getStorageAt`, `eth_getBlockByNumber`) and cached, so every slot costs one round trip at
-//! most. No debug or trace methods: it works against any node.
+//! most; the slots earlier states of the chain read come in one batch ([`StateMemory`]). No debug
+//! or trace methods: it works against any node.
 
 use std::{
     collections::HashMap,
@@ -35,18 +36,72 @@ pub struct StateError {
 
 impl DBErrorMarker for StateError {}
 
-/// Runtime code by address, shared by every report of a chain: routers, pairs and wrapped native
-/// tokens are read once per keeper run. Code is immutable for an address except through
-/// SELFDESTRUCT + CREATE2, which the sandbox's inspector reports.
+/// What earlier simulations on a chain learnt, shared by every report and watch of that chain:
+/// runtime code by address (routers, pairs and wrapped native tokens are read once per keeper
+/// run; code is immutable for an address except through SELFDESTRUCT + CREATE2, which the
+/// sandbox's inspector reports), and which storage slots each contract, and each contract code,
+/// had read. A new state fetches those slots in one JSON-RPC batch when its accounts are
+/// prefetched ([`RpcState::prefetch`]): the values are always its own block's, only the choice
+/// of slots is learnt, so a report on contracts seen before (or on a new copy of a known code)
+/// costs one round trip for them instead of one per slot, one after another; and the watchdog's
+/// state at each new block fetches what the last block's needed at once.
 #[derive(Debug, Default, Clone)]
-pub struct CodeCache(Arc<Mutex<HashMap<Address, Bytes>>>);
+pub struct StateMemory(Arc<Mutex<Memory>>);
 
-impl CodeCache {
-    fn get(&self, a: &Address) -> Option<Bytes> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(a).cloned()
+#[derive(Debug, Default)]
+struct Memory {
+    code: HashMap<Address, Bytes>,
+    slots_by_address: HashMap<Address, Vec<U256>>,
+    slots_by_code: HashMap<B256, Vec<U256>>,
+}
+
+/// Contracts whose slots are remembered; past it the slot memory starts again (code stays).
+const REMEMBERED_CONTRACTS: usize = 4096;
+/// Slots remembered per contract or code: enough for a token's flags, fees, roles and our own
+/// entries in its mappings; a contract read more widely keeps its lowest-numbered ones (its
+/// plain variables).
+const REMEMBERED_SLOTS: usize = 128;
+/// Calls per JSON-RPC batch.
+const BATCH_READS: usize = 100;
+
+impl StateMemory {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
-    fn put(&self, a: Address, code: Bytes) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(a, code);
+    fn code(&self, a: &Address) -> Option<Bytes> {
+        self.lock().code.get(a).cloned()
+    }
+    fn put_code(&self, a: Address, code: Bytes) {
+        self.lock().code.insert(a, code);
+    }
+
+    /// The slots read before at `a`, or in a contract with `a`'s code.
+    fn slots(&self, a: Address, code_hash: B256) -> Vec<U256> {
+        let m = self.lock();
+        let mut out: Vec<U256> = m.slots_by_address.get(&a).cloned().unwrap_or_default();
+        if code_hash != KECCAK_EMPTY {
+            out.extend(m.slots_by_code.get(&code_hash).into_iter().flatten());
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Remembers the slots one state read, by contract and by code.
+    fn learn(&self, read: HashMap<Address, (B256, Vec<U256>)>) {
+        let mut m = self.lock();
+        if m.slots_by_address.len() + read.len() > REMEMBERED_CONTRACTS {
+            m.slots_by_address.clear();
+            m.slots_by_code.clear();
+        }
+        for (a, (code_hash, mut slots)) in read {
+            slots.sort_unstable();
+            slots.truncate(REMEMBERED_SLOTS);
+            if code_hash != KECCAK_EMPTY {
+                m.slots_by_code.insert(code_hash, slots.clone());
+            }
+            m.slots_by_address.insert(a, slots);
+        }
     }
 }
 
@@ -55,16 +110,19 @@ struct Cache {
     accounts: HashMap<Address, Option<AccountInfo>>,
     code: HashMap<B256, Bytecode>,
     storage: HashMap<(Address, U256), U256>,
+    /// The slots simulations asked for (prefetched ones only once used): what is learnt.
+    used: std::collections::HashSet<(Address, U256)>,
     hashes: HashMap<u64, B256>,
 }
 
 struct Inner {
     rpc: DynProvider,
     block: u64,
-    codes: CodeCache,
+    memory: StateMemory,
     runtime: tokio::runtime::Handle,
     cache: Mutex<Cache>,
     reads: AtomicU64,
+    round_trips: AtomicU64,
 }
 
 /// Chain state at `block`, fetched on first use. Cheap to clone (shared cache). Its reads block
@@ -73,14 +131,15 @@ struct Inner {
 pub struct RpcState(Arc<Inner>);
 
 impl RpcState {
-    pub fn new(rpc: DynProvider, block: u64, codes: CodeCache) -> Self {
+    pub fn new(rpc: DynProvider, block: u64, memory: StateMemory) -> Self {
         Self(Arc::new(Inner {
             rpc,
             block,
-            codes,
+            memory,
             runtime: tokio::runtime::Handle::current(),
             cache: Mutex::new(Cache::default()),
             reads: AtomicU64::new(0),
+            round_trips: AtomicU64::new(0),
         }))
     }
 
@@ -88,9 +147,19 @@ impl RpcState {
         self.0.block
     }
 
-    /// JSON-RPC round trips made so far.
+    /// JSON-RPC reads made so far.
     pub fn reads(&self) -> u64 {
         self.0.reads.load(Ordering::Relaxed)
+    }
+
+    /// Round trips to the node made so far, the calling thread waiting on each: one per lazy
+    /// read, one per prefetched batch. Against a remote node these, not the reads, are the time.
+    pub fn round_trips(&self) -> u64 {
+        self.0.round_trips.load(Ordering::Relaxed)
+    }
+
+    fn trip(&self) {
+        self.0.round_trips.fetch_add(1, Ordering::Relaxed);
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, Cache> {
@@ -105,27 +174,76 @@ impl RpcState {
         BlockId::number(self.0.block)
     }
 
-    /// Fetches the accounts not yet cached, concurrently (one batch of round trips).
+    /// Fetches the accounts not yet cached, concurrently (one batch of round trips), then the
+    /// storage slots earlier states read in them (see [`StateMemory`]), in JSON-RPC batches sent
+    /// together. Nothing fetched here is required: a slot the node did not answer (or a node that
+    /// refuses batches) is read lazily when a simulation needs it.
     pub fn prefetch(&self, addresses: &[Address]) -> Result<(), StateError> {
         let missing: Vec<Address> = {
             let c = self.cache();
             addresses.iter().filter(|a| !c.accounts.contains_key(*a)).copied().collect()
         };
-        if missing.is_empty() {
+        if !missing.is_empty() {
+            self.trip();
+            let fetched =
+                self.0.runtime.block_on(futures::future::join_all(missing.iter().map(|a| self.fetch_account(*a))));
+            for (a, r) in missing.into_iter().zip(fetched) {
+                let info = r?;
+                self.remember(a, info);
+            }
+        }
+        let wanted: Vec<(Address, U256)> = {
+            let c = self.cache();
+            addresses
+                .iter()
+                .filter_map(|a| Some((*a, c.accounts.get(a)?.as_ref()?.code_hash)))
+                .filter(|(_, h)| *h != KECCAK_EMPTY)
+                .flat_map(|(a, h)| self.0.memory.slots(a, h).into_iter().map(move |s| (a, s)))
+                .filter(|k| !c.storage.contains_key(k))
+                .collect()
+        };
+        if wanted.is_empty() {
             return Ok(());
         }
-        let fetched =
-            self.0.runtime.block_on(futures::future::join_all(missing.iter().map(|a| self.fetch_account(*a))));
-        for (a, r) in missing.into_iter().zip(fetched) {
-            let info = r?;
-            self.remember(a, info);
+        self.0.reads.fetch_add(wanted.len() as u64, Ordering::Relaxed);
+        self.trip();
+        // JSON-RPC batches of at most BATCH_READS calls (the size public nodes accept), sent
+        // together: one round trip, however many slots.
+        let at = self.at();
+        let client = self.0.rpc.client();
+        let wanted_ref = &wanted;
+        let fetched: Vec<Option<U256>> = self.0.runtime.block_on(async move {
+            let chunks = wanted_ref.chunks(BATCH_READS).map(|chunk| async move {
+                let mut batch = alloy::rpc::client::BatchRequest::new(client);
+                let waiters: Vec<_> =
+                    chunk.iter().map(|(a, s)| batch.add_call::<_, U256>("eth_getStorageAt", &(*a, *s, at))).collect();
+                if batch.send().await.is_err() {
+                    return vec![None; chunk.len()];
+                }
+                let mut out = Vec::with_capacity(chunk.len());
+                for w in waiters {
+                    out.push(match w {
+                        Ok(w) => w.await.ok(),
+                        Err(_) => None,
+                    });
+                }
+                out
+            });
+            futures::future::join_all(chunks).await.into_iter().flatten().collect()
+        });
+        let mut c = self.cache();
+        for (k, v) in wanted.into_iter().zip(fetched) {
+            // A slot the node did not answer is read again, lazily, when a simulation needs it.
+            if let Some(v) = v {
+                c.storage.entry(k).or_insert(v);
+            }
         }
         Ok(())
     }
 
     async fn fetch_account(&self, a: Address) -> Result<(U256, u64, Bytes), StateError> {
         let rpc = &self.0.rpc;
-        let cached = self.0.codes.get(&a);
+        let cached = self.0.memory.code(&a);
         let code = async {
             match &cached {
                 Some(c) => Ok(c.clone()),
@@ -143,7 +261,7 @@ impl RpcState {
         );
         let code = code.map_err(|e| self.err(format!("eth_getCode {a}"), e))?;
         if cached.is_none() && !code.is_empty() {
-            self.0.codes.put(a, code.clone());
+            self.0.memory.put_code(a, code.clone());
         }
         Ok((
             balance.map_err(|e| self.err(format!("eth_getBalance {a}"), e))?,
@@ -166,6 +284,21 @@ impl RpcState {
     }
 }
 
+impl Drop for Inner {
+    /// The slots this state read go to the chain's memory, for the next state to prefetch.
+    fn drop(&mut self) {
+        let c = self.cache.get_mut().unwrap_or_else(|e| e.into_inner());
+        let mut read: HashMap<Address, (B256, Vec<U256>)> = HashMap::new();
+        for (a, slot) in &c.used {
+            let Some(Some(info)) = c.accounts.get(a) else { continue };
+            read.entry(*a).or_insert_with(|| (info.code_hash, Vec::new())).1.push(*slot);
+        }
+        if !read.is_empty() {
+            self.memory.learn(read);
+        }
+    }
+}
+
 impl DatabaseRef for RpcState {
     type Error = StateError;
 
@@ -173,6 +306,7 @@ impl DatabaseRef for RpcState {
         if let Some(info) = self.cache().accounts.get(&address) {
             return Ok(info.clone());
         }
+        self.trip();
         let fetched = self.0.runtime.block_on(self.fetch_account(address))?;
         Ok(self.remember(address, fetched))
     }
@@ -189,10 +323,15 @@ impl DatabaseRef for RpcState {
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, StateError> {
-        if let Some(v) = self.cache().storage.get(&(address, index)) {
-            return Ok(*v);
+        {
+            let mut c = self.cache();
+            c.used.insert((address, index));
+            if let Some(v) = c.storage.get(&(address, index)) {
+                return Ok(*v);
+            }
         }
         self.0.reads.fetch_add(1, Ordering::Relaxed);
+        self.trip();
         let v = self
             .0
             .runtime
@@ -207,6 +346,7 @@ impl DatabaseRef for RpcState {
             return Ok(*h);
         }
         self.0.reads.fetch_add(1, Ordering::Relaxed);
+        self.trip();
         let block = self
             .0
             .runtime

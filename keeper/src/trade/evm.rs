@@ -34,7 +34,7 @@ use crate::{
         behaviour::{fund_token, simulate_sale, token_balance, Sale, Venue, Wallets},
     },
     config::{EvmChainConfig, FactoryKind},
-    sandbox::{CodeCache, RpcState, Sandbox},
+    sandbox::{RpcState, Sandbox, StateMemory},
 };
 
 /// A call to sign (again): persisted with the trade so replacements and restarts rebuild it.
@@ -93,7 +93,7 @@ pub struct EvmTrader {
     /// The watchdog's view of the chain: the newest block it simulated sales at, and that
     /// block's lazily read state, shared by every position and size checked at that block.
     watch: std::sync::Mutex<Option<(u64, u64, RpcState)>>,
-    codes: CodeCache,
+    memory: StateMemory,
     /// Approve the router for a token as soon as it is bought (the anti-rug watch is on): a sale
     /// ahead of a pending rug must not first wait a block for its approval.
     approve_on_buy: bool,
@@ -141,7 +141,7 @@ impl EvmTrader {
             cfg,
             nonce: Mutex::new(None),
             watch: std::sync::Mutex::new(None),
-            codes: CodeCache::default(),
+            memory: StateMemory::default(),
             approve_on_buy,
             relay,
             fee_bps: if c.factories.iter().any(|f| f.name.starts_with("pancakeswap")) { 25 } else { 30 },
@@ -206,7 +206,7 @@ impl EvmTrader {
         match &*w {
             Some((n, t, state)) if *n == number => Ok((number, *t, base_fee, state.clone())),
             _ => {
-                let state = RpcState::new(self.http.clone(), number, self.codes.clone());
+                let state = RpcState::new(self.http.clone(), number, self.memory.clone());
                 *w = Some((number, timestamp, state.clone()));
                 Ok((number, timestamp, base_fee, state))
             }
@@ -270,6 +270,9 @@ impl EvmTrader {
         let first = pending.and_then(|t| Some((t.from, t.to?, t.input.clone(), t.value)));
         let sim = tokio::task::spawn_blocking(move || -> Result<Option<Simulated>, String> {
             let mut sb = Sandbox::new(state, chain_id, timestamp);
+            let mut load = vec![venue.token, venue.pair, venue.router, venue.quote, who];
+            load.extend(first.iter().flat_map(|(from, to, ..)| [*from, *to]));
+            let _ = sb.prefetch(&load);
             let mut held = token_balance(&mut sb, &venue, who).map_err(|e| e.to_string())?;
             let amount = match mode {
                 Mode::Live => held.min(size),

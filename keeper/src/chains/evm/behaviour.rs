@@ -201,6 +201,8 @@ pub struct Behaviour {
     pub callers: Vec<(Role, Address)>,
     /// JSON-RPC reads the sandbox made.
     pub state_reads: u64,
+    /// Round trips to the node those reads took (prefetched ones are batched).
+    pub state_round_trips: u64,
 }
 
 /// Limits of one privilege search.
@@ -541,6 +543,7 @@ pub fn measure(sb: &Sandbox, p: &Probe) -> Behaviour {
     }
     out.search.micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     out.state_reads = sb.reads();
+    out.state_round_trips = sb.round_trips();
     out
 }
 

@@ -31,7 +31,7 @@ use crate::{
         rules::evm::{assess, Capabilities, EvmFacts, LpClass, LpHolder},
         Assessment, RiskPolicy,
     },
-    sandbox::{CodeCache, RpcState, Sandbox},
+    sandbox::{RpcState, Sandbox, StateMemory},
 };
 
 /// Privileged functions looked for in a token's code, by kind.
@@ -133,7 +133,9 @@ fn simulate_launch(
     wrapped_native: Address,
 ) -> Result<Option<LaunchView>, crate::sandbox::SandboxError> {
     use super::abi::IUniswapV2Factory;
-    let Some(mut sb) = run_pending(sb, &launch.tx)? else { return Ok(None) };
+    let Some(mut sb) = run_pending(sb, &launch.tx, &[launch.token, launch.factory, wrapped_native])? else {
+        return Ok(None);
+    };
     let pair = view_call(
         &mut sb,
         launch.factory,
@@ -143,9 +145,17 @@ fn simulate_launch(
     Ok(read_pair(sb, pair, launch.token, Some(launch.lp_to)).map(|v| LaunchView { from: Some(launch.tx.from), ..v }))
 }
 
-/// `sb` after `tx`, run as the next block would mine it; `None` when it reverts.
-fn run_pending(mut sb: Sandbox, tx: &PendingTx) -> Result<Option<Sandbox>, crate::sandbox::SandboxError> {
+/// `sb` after `tx`, run as the next block would mine it; `None` when it reverts. The sender,
+/// the target and `also` (the contracts it will touch) are loaded first, in one concurrent batch.
+fn run_pending(
+    mut sb: Sandbox,
+    tx: &PendingTx,
+    also: &[Address],
+) -> Result<Option<Sandbox>, crate::sandbox::SandboxError> {
     let Some(to) = tx.to else { return Ok(None) };
+    let mut load = vec![tx.from, to];
+    load.extend_from_slice(also);
+    let _ = sb.prefetch(&load);
     sb.advance(1);
     Ok(sb.send(tx.from, to, tx.input.clone(), tx.value)?.success.then_some(sb))
 }
@@ -226,7 +236,7 @@ pub struct EvmRiskEngine {
     lookback: u64,
     policy: RiskPolicy,
     chain_id: u64,
-    codes: CodeCache,
+    memory: StateMemory,
     searches: SearchCache,
     lp_lockers: Vec<Address>,
 }
@@ -247,7 +257,7 @@ impl EvmRiskEngine {
             lookback: cfg.max_log_range,
             policy,
             chain_id: cfg.chain_id,
-            codes: CodeCache::default(),
+            memory: StateMemory::default(),
             searches: SearchCache::default(),
             lp_lockers: cfg.lp_lockers.clone(),
         }
@@ -324,9 +334,8 @@ impl EvmRiskEngine {
         launch: &PendingLaunch,
     ) -> Result<Option<(PoolRef, Assessment, u64, TokenMeta, (U256, U256))>, alloy::transports::TransportError> {
         let http = &self.http;
-        let block = http.get_block_number().await?;
-        let timestamp = http.get_block_by_number(block.into()).await?.map(|b| b.header.timestamp).unwrap_or_default();
-        let sandbox = Sandbox::new(RpcState::new(http.clone(), block, self.codes.clone()), self.chain_id, timestamp);
+        let (block, timestamp) = self.latest().await?;
+        let sandbox = Sandbox::new(RpcState::new(http.clone(), block, self.memory.clone()), self.chain_id, timestamp);
         let (l, weth) = (launch.clone(), self.wrapped_native);
         let view = tokio::task::spawn_blocking(move || simulate_launch(sandbox, &l, weth))
             .await
@@ -356,12 +365,11 @@ impl EvmRiskEngine {
         tx: &PendingTx,
     ) -> Result<Option<(Assessment, u64, TokenMeta, (U256, U256))>, alloy::transports::TransportError> {
         let http = &self.http;
-        let block = http.get_block_number().await?;
-        let timestamp = http.get_block_by_number(block.into()).await?.map(|b| b.header.timestamp).unwrap_or_default();
-        let sandbox = Sandbox::new(RpcState::new(http.clone(), block, self.codes.clone()), self.chain_id, timestamp);
+        let (block, timestamp) = self.latest().await?;
+        let sandbox = Sandbox::new(RpcState::new(http.clone(), block, self.memory.clone()), self.chain_id, timestamp);
         let (tx, pair, token) = (tx.clone(), p.pool, p.base_token);
         let view = tokio::task::spawn_blocking(move || {
-            run_pending(sandbox, &tx).map(|sb| sb.and_then(|sb| read_pair(sb, pair, token, None)))
+            run_pending(sandbox, &tx, &[token, pair]).map(|sb| sb.and_then(|sb| read_pair(sb, pair, token, None)))
         })
         .await
         .map_err(|e| alloy::transports::TransportErrorKind::custom_str(&format!("simulation panicked: {e}")))?
@@ -370,6 +378,17 @@ impl EvmRiskEngine {
         let reserves = if view.token0 == p.base_token { view.reserves } else { (view.reserves.1, view.reserves.0) };
         let (facts, measured, meta) = self.measure_at(p, block, Some(view)).await?;
         Ok(Some((assess(&facts, &self.policy), measured + 1, meta, reserves)))
+    }
+
+    /// The latest block's number and timestamp, in one round trip.
+    async fn latest(&self) -> Result<(u64, u64), alloy::transports::TransportError> {
+        let header = self
+            .http
+            .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+            .await?
+            .ok_or_else(|| alloy::transports::TransportErrorKind::custom_str("the node has no latest block"))?
+            .header;
+        Ok((header.number, header.timestamp))
     }
 
     /// The engine's view of a mirrored pool.
@@ -548,7 +567,7 @@ impl EvmRiskEngine {
                     let sandbox = match &launch {
                         Some(l) => l.sandbox.clone(),
                         None => Sandbox::new(
-                            RpcState::new(http.clone(), block, self.codes.clone()),
+                            RpcState::new(http.clone(), block, self.memory.clone()),
                             self.chain_id,
                             timestamp,
                         ),

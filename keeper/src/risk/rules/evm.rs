@@ -315,6 +315,7 @@ fn behaviour_findings(facts: &EvmFacts, policy: &RiskPolicy, out: &mut Vec<Findi
             "selectors": b.search.selectors, "callers": b.callers.iter().map(|(r, a)| json!([r, a.to_string()])).collect::<Vec<_>>(),
             "simulations": b.search.simulations, "micros": b.search.micros, "exhausted": b.search.exhausted,
             "cached": b.search.cached, "state_reads": b.state_reads,
+            "state_round_trips": b.state_round_trips,
         }),
     ));
 }
