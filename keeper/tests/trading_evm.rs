@@ -1056,6 +1056,15 @@ async fn pending_launches_are_bought_in_their_own_block_scams_are_not_and_a_rest
     .await;
     assert_eq!(refused, "already_held");
     assert_eq!(wait_status(&net.db, later, "open").await.id, p.id);
+    // The keeper stopped before the buy settled: the decision to buy was recorded with the
+    // position it opened, and comes before the later report's refusal.
+    let decided: Vec<(String, Option<i64>)> =
+        sqlx::query_as("SELECT action, position_id FROM decisions WHERE token = ? ORDER BY id")
+            .bind(hex(later))
+            .fetch_all(&net.db)
+            .await
+            .unwrap();
+    assert_eq!(decided.first(), Some(&("buy".to_string(), Some(p.id))), "{decided:?}");
     let buys: i64 = sqlx::query_scalar("SELECT count(*) FROM trades WHERE token = ? AND side = 'buy'")
         .bind(hex(later))
         .fetch_one(&net.db)

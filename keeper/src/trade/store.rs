@@ -7,7 +7,10 @@ use std::time::Instant;
 use alloy::primitives::U256;
 use sqlx::SqlitePool;
 
-use mirror::{now_ms, trading, Limits as Overrides, Side};
+use mirror::{
+    decisions::{self, DecisionRow},
+    now_ms, trading, Action, Limits as Overrides, Side,
+};
 
 use super::{
     amount,
@@ -76,16 +79,19 @@ pub struct NewBuy {
     pub sell_tax_bps: u32,
     /// The report is a re-score (see `RiskReport::rescored`).
     pub rescored: bool,
+    /// The risk report the buy answers: its decision is recorded with the position.
+    pub report_id: i64,
 }
 
-/// Checks every guard and records the position and the buy intent, atomically: the guards see
-/// a snapshot read inside the same write transaction.
+/// Checks every guard and records the position, the buy intent and the report's decision to buy,
+/// atomically: the guards see a snapshot read inside the same write transaction, and a decision
+/// on a later report of the token (refused: already held) always comes after this one.
 pub async fn open_buy(
     db: &SqlitePool,
     b: &NewBuy,
     limits: &Limits,
     cfg: &TradingConfig,
-) -> Result<Result<(i64, TradeRow), Refused>, mirror::MirrorError> {
+) -> Result<Result<(i64, TradeRow, DecisionRow), Refused>, mirror::MirrorError> {
     let now = now_ms();
     let mut tx = mirror::begin_write(db).await?;
     let state = trading::guard_state(&mut tx, &b.chain, b.mode, &b.token, guards::day_start_ms(now)).await?;
@@ -120,8 +126,23 @@ pub async fn open_buy(
     };
     let trade_id = trading::insert_trade(&mut tx, &trade, now).await?;
     let trade = trading::trade(&mut *tx, trade_id).await?;
+    let mut decision = DecisionRow {
+        id: 0,
+        report_id: b.report_id,
+        pool_id: b.pool.id,
+        chain: b.chain.clone(),
+        token: b.token.clone(),
+        mode: b.mode,
+        action: Action::Buy,
+        reason: None,
+        detail: format!("buying with {amount_in} base units of the quote token"),
+        position_id: Some(position_id),
+        trade_id: Some(trade_id),
+        decided_at_ms: now,
+    };
+    decision.id = decisions::insert(&mut *tx, &decision).await?;
     tx.commit().await?;
-    Ok(Ok((position_id, trade)))
+    Ok(Ok((position_id, trade, decision)))
 }
 
 pub use trading::{trade, unsettled, PositionRow, Signed, TradeRow};

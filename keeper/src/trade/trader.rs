@@ -45,11 +45,13 @@ pub enum Choice {
     NotTraded,
     Skipped(Skip),
     Refused(Refused),
-    /// A buy was recorded and settled (paper or on chain).
+    /// A buy was recorded and settled (paper or on chain); its decision was recorded when the
+    /// position opened.
     Bought {
         position_id: i64,
         trade_id: i64,
         outcome: Outcome,
+        decision: DecisionRow,
     },
 }
 
@@ -111,39 +113,32 @@ impl Trader {
         self.decisions = tap;
     }
 
-    /// Decides on one report: chooses, records the decision in the mirror, publishes it.
+    /// Decides on one report: chooses, records the decision in the mirror, publishes it. A buy's
+    /// decision was recorded with the position it opened; here it gets the buy's outcome.
     pub async fn decide(&self, report: &RiskReport) -> Result<Decision, TradeError> {
         let choice = self.on_report(report).await;
-        let (action, reason, detail, position_id, trade_id) = match &choice {
-            Ok(Choice::NotTraded) => {
-                (Action::Skip, Some("not_traded"), format!("chain {} is not traded", report.pool.chain), None, None)
-            }
-            Ok(Choice::Skipped(s)) => (Action::Skip, Some(s.label()), s.to_string(), None, None),
-            Ok(Choice::Refused(r)) => (Action::Skip, Some(r.label()), r.to_string(), None, None),
-            Ok(Choice::Bought { position_id, trade_id, outcome }) => {
+        // An error after the position opened: the trade is settled from the chain when the
+        // keeper resumes it, and the decision to buy stands.
+        let opened = match &choice {
+            Err(_) => mirror::decisions::of_report(&self.db, report.report_id).await?,
+            Ok(_) => None,
+        };
+        let row = match (&choice, opened) {
+            (Ok(Choice::Bought { outcome, decision, .. }), _) => {
                 let detail = match outcome {
                     Outcome::Confirmed { amount_out, .. } => format!("bought {amount_out} of the token"),
                     Outcome::Failed { error, .. } => format!("buy failed: {error}"),
                 };
-                (Action::Buy, None, detail, Some(*position_id), Some(*trade_id))
+                self.settled(decision.clone(), detail).await?
             }
-            Err(e) => (Action::Skip, Some("error"), e.to_string(), None, None),
+            (Err(e), Some(d)) => self.settled(d, format!("buy not settled yet: {e}")).await?,
+            (Ok(Choice::NotTraded), _) => {
+                self.skipped(report, "not_traded", format!("chain {} is not traded", report.pool.chain)).await?
+            }
+            (Ok(Choice::Skipped(s)), _) => self.skipped(report, s.label(), s.to_string()).await?,
+            (Ok(Choice::Refused(r)), _) => self.skipped(report, r.label(), r.to_string()).await?,
+            (Err(e), None) => self.skipped(report, "error", e.to_string()).await?,
         };
-        let mut row = DecisionRow {
-            id: 0,
-            report_id: report.report_id,
-            pool_id: report.pool.id,
-            chain: report.pool.chain.clone(),
-            token: report.token.clone(),
-            mode: self.mode,
-            action,
-            reason: reason.map(str::to_string),
-            detail,
-            position_id,
-            trade_id,
-            decided_at_ms: now_ms(),
-        };
-        row.id = mirror::decisions::insert(&self.db, &row).await?;
         let decision = Decision {
             report_id: row.report_id,
             pool_id: row.pool_id,
@@ -158,6 +153,32 @@ impl Trader {
         };
         let _ = self.decisions.send(decision.clone());
         choice.map(|_| decision)
+    }
+
+    /// A buy's decision with its outcome.
+    async fn settled(&self, d: DecisionRow, detail: String) -> Result<DecisionRow, TradeError> {
+        mirror::decisions::set_detail(&self.db, d.id, &detail).await?;
+        Ok(DecisionRow { detail, ..d })
+    }
+
+    /// Records a decision not to buy.
+    async fn skipped(&self, report: &RiskReport, reason: &str, detail: String) -> Result<DecisionRow, TradeError> {
+        let mut row = DecisionRow {
+            id: 0,
+            report_id: report.report_id,
+            pool_id: report.pool.id,
+            chain: report.pool.chain.clone(),
+            token: report.token.clone(),
+            mode: self.mode,
+            action: Action::Skip,
+            reason: Some(reason.to_string()),
+            detail,
+            position_id: None,
+            trade_id: None,
+            decided_at_ms: now_ms(),
+        };
+        row.id = mirror::decisions::insert(&self.db, &row).await?;
+        Ok(row)
     }
 
     /// Values positions in USD (CoinGecko prices of their quote token).
@@ -247,8 +268,9 @@ impl Trader {
             buy_tax_bps: candidate.buy_tax_bps,
             sell_tax_bps: candidate.sell_tax_bps,
             rescored: done.rescored,
+            report_id: done.report_id,
         };
-        let (position_id, trade) = match store::open_buy(&self.db, &buy, &limits, &self.cfg).await? {
+        let (position_id, trade, decision) = match store::open_buy(&self.db, &buy, &limits, &self.cfg).await? {
             Ok(opened) => opened,
             Err(r) => return Ok(self.refused(&pool.chain, &done.token, r)),
         };
@@ -275,7 +297,7 @@ impl Trader {
             Mode::Live => self.live(venue.as_ref(), &trade, done.seen_at, None, done.launch.as_ref()).await?,
         };
         self.settle(&trade, &outcome).await?;
-        Ok(Choice::Bought { position_id, trade_id, outcome })
+        Ok(Choice::Bought { position_id, trade_id, outcome, decision })
     }
 
     /// Executes a live trade. An error before anything was signed fails the trade; after that,

@@ -61,16 +61,12 @@ impl Running {
     }
 }
 
-/// Waits for the trader's first decision on `token` (recorded in the mirror) that is not a
-/// refusal because another report of the token was acted on (`already_held`, `already_traded`):
-/// a token can be reported twice at once (its pending launch and its mined pair, a re-score), and
-/// a buy's decision is recorded once the buy settles, after the refusal of the later report.
+/// Waits for the trader's first decision on `token` (recorded in the mirror).
 pub async fn decision(db: &SqlitePool, chain: &str, token: &str) -> Decision {
     let token = token.to_string();
     test_utils::wait_for(&format!("a decision on {token}"), || async {
         let rows = mirror::decisions::for_token(db, chain, &token).await.unwrap();
-        let follows = |r: &Option<String>| matches!(r.as_deref(), Some("already_held" | "already_traded"));
-        rows.into_iter().find(|d| !follows(&d.reason)).map(|d| Decision {
+        rows.into_iter().next().map(|d| Decision {
             report_id: d.report_id,
             pool_id: d.pool_id,
             chain: d.chain,
