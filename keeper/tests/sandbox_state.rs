@@ -90,3 +90,49 @@ async fn a_state_prefetches_the_slots_an_earlier_one_read_with_its_own_blocks_va
     .unwrap();
     assert!(after_call > after_prefetch, "without the memory the balance slot is read lazily");
 }
+
+/// A sandbox runs in the lane of the task that made it: urgent inside an urgent job (a pending
+/// launch's report), background elsewhere, and it keeps that lane on a blocking thread and in
+/// its forks. (That a background transaction waits while urgent work is in flight is
+/// `sandbox::priority`'s own test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sandbox_keeps_the_lane_of_the_task_that_made_it() {
+    use alloy::providers::Provider;
+    use keeper::sandbox::priority::{urgently, Lane};
+
+    let env = EvmEnv::start().await;
+    let token = env.deploy_token(TokenKind::Standard, "lane", e18(1_000)).await;
+    let rpc = env.provider.clone();
+    let block = rpc.get_block_number().await.unwrap();
+    let made = move |rpc: alloy::providers::DynProvider| {
+        Sandbox::new(RpcState::new(rpc, block, StateMemory::default()), 31337, 0)
+    };
+
+    assert_eq!(made(rpc.clone()).lane(), Lane::Background);
+    let urgent = urgently(async { made(rpc.clone()) }).await;
+    assert_eq!(urgent.lane(), Lane::Urgent);
+    let (lane, fork, balance_of_nobody) = urgently(async move {
+        tokio::task::spawn_blocking(move || {
+            let mut fork = urgent.fork();
+            (urgent.lane(), fork.lane(), balance(&mut fork, token, Address::repeat_byte(0x42)))
+        })
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!((lane, fork), (Lane::Urgent, Lane::Urgent));
+    assert_eq!(balance_of_nobody, U256::ZERO, "an urgent fork simulates while its own job is in flight");
+
+    // Made on a blocking thread (no task's lane there), a sandbox is background unless told.
+    let rpc2 = rpc.clone();
+    let lanes = urgently(async move {
+        tokio::task::spawn_blocking(move || {
+            let sb = made(rpc2);
+            (sb.lane(), sb.in_lane(Lane::Urgent).lane())
+        })
+        .await
+        .unwrap()
+    })
+    .await;
+    assert_eq!(lanes, (Lane::Background, Lane::Urgent));
+}

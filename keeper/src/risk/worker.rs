@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::{Engines, RiskError};
 use crate::pipeline::{LaunchState, NewPool, PendingForRisk, PendingLaunch, PendingTx, PoolRecord, RiskReport};
+use crate::sandbox::priority::urgently;
 
 /// How often the worker looks at the mirror, and for what.
 #[derive(Debug, Clone, Copy)]
@@ -87,10 +88,15 @@ pub struct RiskWorker {
     /// transaction to one of these tokens may open trading. Read from the mirror each re-scoring
     /// round.
     closed: Mutex<HashMap<(String, String), PoolRecord>>,
-    /// Pools first mirrored from a pending launch (chain, address): their announcement by the
-    /// writer is not scored again (the launch's report is their first).
-    launched: Mutex<HashSet<(String, String)>>,
+    /// Pools first mirrored from a pending launch (chain, address), and whether the writer has
+    /// announced them yet. The first announcement (the launch's own row) is not scored: the
+    /// launch's report is the pool's first. The second (the mined creation) is scored again on
+    /// the chain's state, as a re-score: background work, and no second buy.
+    launched: Mutex<HashMap<(String, String), bool>>,
 }
+
+/// Launched pools remembered at most (a launch never mined stays until then).
+const LAUNCHED: usize = 16_384;
 
 impl RiskWorker {
     #[allow(clippy::too_many_arguments)]
@@ -115,7 +121,7 @@ impl RiskWorker {
             to_trader,
             tap,
             launches: None,
-            launched: Mutex::new(HashSet::new()),
+            launched: Mutex::new(HashMap::new()),
             closed: Mutex::new(HashMap::new()),
         }
     }
@@ -143,9 +149,13 @@ impl RiskWorker {
         let (token_a, token_b) =
             if token < quote { (token.clone(), quote.clone()) } else { (quote.clone(), token.clone()) };
         tracing::info!(%chain, venue = %launch.venue, pool = %found.pool_address, %token, tx = %launch.tx.hash,
+            waited_us = started.duration_since(launch.tx.seen_at).as_micros(), measured_us = started.elapsed().as_micros(),
             "pending launch; scoring it on the state it leaves");
         if let Ok(mut l) = self.launched.lock() {
-            l.insert((chain.clone(), found.pool_address.clone()));
+            if l.len() >= LAUNCHED {
+                l.clear();
+            }
+            l.insert((chain.clone(), found.pool_address.clone()), false);
         }
         let mut rows = vec![mirror::Row::Pool(mirror::PoolRow {
             chain: chain.clone(),
@@ -406,7 +416,14 @@ impl RiskWorker {
                 }
                 let me = Arc::clone(&self);
                 tasks.spawn(async move {
-                    if let Err(e) = me.evaluate(&job).await {
+                    // A new pool's first report is urgent (a buy may follow it); a re-score
+                    // is background work ([`crate::sandbox::priority`]).
+                    let evaluated = if job.rescore {
+                        me.evaluate(&job).await
+                    } else {
+                        urgently(me.evaluate(&job)).await
+                    };
+                    if let Err(e) = evaluated {
                         metrics::counter!("keeper_task_errors_total", "task" => "risk").increment(1);
                         tracing::warn!(pool = %job.pool.address, error = %e, "risk evaluation failed; the recovery sweep retries");
                     }
@@ -423,9 +440,20 @@ impl RiskWorker {
                 p = new_pools.recv(), if queue.len() < self.concurrency * 4 => match p {
                     Some(p) => {
                         let key = (p.pool.chain.clone(), p.pool.address.clone());
-                        // A pool a pending launch mirrored has its report already (or on the way).
-                        if !self.launched.lock().map(|mut l| l.remove(&key)).unwrap_or(false) {
-                            queue.push_back(Job { pool: p.pool, seen_at: p.seen_at, rescore: false });
+                        // A pool a pending launch mirrored has its report already (or on the
+                        // way); its mined creation is scored again as a re-score.
+                        let launched = self.launched.lock().ok().and_then(|mut l| match l.get(&key).copied() {
+                            Some(false) => {
+                                l.insert(key, true);
+                                Some(false)
+                            }
+                            Some(true) => l.remove(&key).map(|_| true),
+                            None => None,
+                        });
+                        match launched {
+                            Some(false) => {}
+                            Some(true) => queue.push_back(Job { pool: p.pool, seen_at: p.seen_at, rescore: true }),
+                            None => queue.push_back(Job { pool: p.pool, seen_at: p.seen_at, rescore: false }),
                         }
                     }
                     None => break,
@@ -442,7 +470,7 @@ impl RiskWorker {
                     match pending {
                         PendingForRisk::Launch(launch) => {
                             tasks.spawn(async move {
-                                if let Err(e) = me.evaluate_launch(&launch).await {
+                                if let Err(e) = urgently(me.evaluate_launch(&launch)).await {
                                     metrics::counter!("keeper_task_errors_total", "task" => "risk").increment(1);
                                     tracing::warn!(tx = %launch.tx.hash, error = %e, "scoring a pending launch failed");
                                 }
@@ -453,7 +481,7 @@ impl RiskWorker {
                             let pool = key.and_then(|k| self.closed.lock().ok()?.get(&k).cloned());
                             if let Some(pool) = pool {
                                 tasks.spawn(async move {
-                                    if let Err(e) = me.evaluate_open(pool, &tx).await {
+                                    if let Err(e) = urgently(me.evaluate_open(pool, &tx)).await {
                                         tracing::warn!(tx = %tx.hash, error = %e, "simulating a pending transaction failed");
                                     }
                                 });

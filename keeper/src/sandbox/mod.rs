@@ -6,6 +6,7 @@
 //! The sandbox is synchronous (revm is): run it on a blocking thread.
 
 pub mod inspector;
+pub mod priority;
 pub mod state;
 
 use std::sync::{
@@ -67,13 +68,31 @@ pub struct Sandbox {
     executed: Arc<AtomicU64>,
     /// The contract whose behaviour the inspector records (default: each transaction's target).
     watched: Option<Address>,
+    /// Whether this state's transactions wait for urgent work ([`priority`]).
+    lane: priority::Lane,
 }
 
 impl Sandbox {
-    /// The state at `state.block()`, whose timestamp is `timestamp`.
+    /// The state at `state.block()`, whose timestamp is `timestamp`, in the current task's lane
+    /// ([`priority::current`]).
     pub fn new(state: RpcState, chain_id: u64, timestamp: u64) -> Self {
         let number = state.block();
-        Self { db: CacheDB::new(state), chain_id, number, timestamp, executed: Arc::default(), watched: None }
+        Self {
+            db: CacheDB::new(state),
+            chain_id,
+            number,
+            timestamp,
+            executed: Arc::default(),
+            watched: None,
+            lane: priority::current(),
+        }
+    }
+
+    /// The same state in `lane` (for a sandbox created on a blocking thread, whose lane is the
+    /// async task's that started it).
+    pub fn in_lane(mut self, lane: priority::Lane) -> Self {
+        self.lane = lane;
+        self
     }
 
     pub fn block(&self) -> u64 {
@@ -98,6 +117,17 @@ impl Sandbox {
     /// Loads accounts in one concurrent batch (an optimisation; reads are lazy anyway).
     pub fn prefetch(&self, addresses: &[Address]) -> Result<(), SandboxError> {
         Ok(self.db.db.prefetch(addresses)?)
+    }
+
+    /// The lane this state's transactions run in ([`priority`]).
+    pub fn lane(&self) -> priority::Lane {
+        self.lane
+    }
+
+    /// A fork of this state with its own count of executed transactions (for work beside a
+    /// budgeted search on another thread). The chain's reads stay shared.
+    pub fn fork(&self) -> Self {
+        Self { executed: Arc::default(), ..self.clone() }
     }
 
     /// Moves to a later block (number and timestamp), as the chain would by the time we sell.
@@ -165,6 +195,9 @@ impl Sandbox {
         value: U256,
         commit: bool,
     ) -> Result<Outcome, SandboxError> {
+        if self.lane == priority::Lane::Background {
+            priority::wait_turn();
+        }
         self.executed.fetch_add(1, Ordering::Relaxed);
         let (chain_id, number, timestamp) = (self.chain_id, self.number, self.timestamp);
         let watched = self.watched.unwrap_or(to);

@@ -39,11 +39,12 @@ impl DBErrorMarker for StateError {}
 /// What earlier simulations on a chain learnt, shared by every report and watch of that chain:
 /// runtime code by address (routers, pairs and wrapped native tokens are read once per keeper
 /// run; code is immutable for an address except through SELFDESTRUCT + CREATE2, which the
-/// sandbox's inspector reports), and which storage slots each contract, and each contract code,
-/// had read. A new state fetches those slots in one JSON-RPC batch when its accounts are
-/// prefetched ([`RpcState::prefetch`]): the values are always its own block's, only the choice
-/// of slots is learnt, so a report on contracts seen before (or on a new copy of a known code)
-/// costs one round trip for them instead of one per slot, one after another; and the watchdog's
+/// sandbox's inspector reports), and which storage slots each contract, and each code shape
+/// ([`shape_hash`]: the code with its immutables blanked), had read. A new state fetches those
+/// slots in one JSON-RPC batch when its accounts are prefetched ([`RpcState::prefetch`]): the
+/// values are always its own block's, only the choice of slots is learnt, so a report on
+/// contracts seen before (or on a new deployment of a known token template, whose immutables
+/// differ) costs one round trip for them instead of one per slot, one after another; and the watchdog's
 /// state at each new block fetches what the last block's needed at once.
 #[derive(Debug, Default, Clone)]
 pub struct StateMemory(Arc<Mutex<Memory>>);
@@ -52,7 +53,39 @@ pub struct StateMemory(Arc<Mutex<Memory>>);
 struct Memory {
     code: HashMap<Address, Bytes>,
     slots_by_address: HashMap<Address, Vec<U256>>,
+    /// By the code's shape ([`shape_hash`]), not its hash: every copy of a token template has
+    /// its own code (its immutables) but reads the same slots.
     slots_by_code: HashMap<B256, Vec<U256>>,
+    /// Code hash -> shape hash, for the codes seen.
+    shapes: HashMap<B256, B256>,
+}
+
+/// The hash of `code` with every `PUSH32` immediate zeroed: its shape. Solidity writes a
+/// contract's `immutable` values (the pair, router or owner a token fixes at deployment) into
+/// its runtime code as `PUSH32` immediates, so every deployment of one token template has a
+/// code hash of its own and the same shape. Used only to choose which slots to prefetch (the
+/// values are always read): never to reuse a search's findings, which a different immutable
+/// could change.
+pub fn shape_hash(code: &[u8]) -> B256 {
+    const PUSH1: u8 = 0x60;
+    const PUSH32: u8 = 0x7f;
+    let mut shape = Vec::with_capacity(code.len());
+    let mut i = 0;
+    while i < code.len() {
+        let op = code[i];
+        shape.push(op);
+        i += 1;
+        if (PUSH1..=PUSH32).contains(&op) {
+            let end = (i + usize::from(op - PUSH1 + 1)).min(code.len());
+            if op == PUSH32 {
+                shape.resize(shape.len() + (end - i), 0);
+            } else {
+                shape.extend_from_slice(&code[i..end]);
+            }
+            i = end;
+        }
+    }
+    keccak256(shape)
 }
 
 /// Contracts whose slots are remembered; past it the slot memory starts again (code stays).
@@ -75,12 +108,24 @@ impl StateMemory {
         self.lock().code.insert(a, code);
     }
 
-    /// The slots read before at `a`, or in a contract with `a`'s code.
+    /// Remembers the shape of a code (computed once per code).
+    fn put_shape(&self, code_hash: B256, code: &[u8]) {
+        if !self.lock().shapes.contains_key(&code_hash) {
+            let shape = shape_hash(code);
+            let mut m = self.lock();
+            if m.shapes.len() >= REMEMBERED_CONTRACTS * 4 {
+                m.shapes.clear();
+            }
+            m.shapes.insert(code_hash, shape);
+        }
+    }
+
+    /// The slots read before at `a`, or in a contract with the shape of `a`'s code.
     fn slots(&self, a: Address, code_hash: B256) -> Vec<U256> {
         let m = self.lock();
         let mut out: Vec<U256> = m.slots_by_address.get(&a).cloned().unwrap_or_default();
-        if code_hash != KECCAK_EMPTY {
-            out.extend(m.slots_by_code.get(&code_hash).into_iter().flatten());
+        if let Some(shape) = m.shapes.get(&code_hash).filter(|_| code_hash != KECCAK_EMPTY) {
+            out.extend(m.slots_by_code.get(shape).into_iter().flatten());
         }
         out.sort_unstable();
         out.dedup();
@@ -97,8 +142,8 @@ impl StateMemory {
         for (a, (code_hash, mut slots)) in read {
             slots.sort_unstable();
             slots.truncate(REMEMBERED_SLOTS);
-            if code_hash != KECCAK_EMPTY {
-                m.slots_by_code.insert(code_hash, slots.clone());
+            if let Some(shape) = m.shapes.get(&code_hash).copied().filter(|_| code_hash != KECCAK_EMPTY) {
+                m.slots_by_code.insert(shape, slots.clone());
             }
             m.slots_by_address.insert(a, slots);
         }
@@ -275,6 +320,7 @@ impl RpcState {
             AccountInfo { balance, nonce, code_hash: KECCAK_EMPTY, ..Default::default() }
         } else {
             let hash = keccak256(&code);
+            self.0.memory.put_shape(hash, &code);
             let bytecode = Bytecode::new_raw(code);
             self.cache().code.insert(hash, bytecode.clone());
             AccountInfo { balance, nonce, code_hash: hash, code: Some(bytecode), ..Default::default() }
@@ -307,6 +353,7 @@ impl DatabaseRef for RpcState {
             return Ok(info.clone());
         }
         self.trip();
+        tracing::trace!(block = self.0.block, %address, "lazy account read");
         let fetched = self.0.runtime.block_on(self.fetch_account(address))?;
         Ok(self.remember(address, fetched))
     }
@@ -332,6 +379,7 @@ impl DatabaseRef for RpcState {
         }
         self.0.reads.fetch_add(1, Ordering::Relaxed);
         self.trip();
+        tracing::trace!(block = self.0.block, %address, index = %format_args!("{index:#x}"), "lazy storage read");
         let v = self
             .0
             .runtime
@@ -355,5 +403,29 @@ impl DatabaseRef for RpcState {
         let h = block.map(|b| b.header.hash).unwrap_or_default();
         self.cache().hashes.insert(number, h);
         Ok(h)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_codes_shape_ignores_push32_immediates_only() {
+        // PUSH32 <immutable>, PUSH20 <constant address>, PUSH1 0, SSTORE
+        let code = |immutable: u8, constant: u8| {
+            let mut c = vec![0x7f];
+            c.extend([immutable; 32]);
+            c.push(0x73);
+            c.extend([constant; 20]);
+            c.extend([0x60, 0x00, 0x55]);
+            c
+        };
+        assert_eq!(shape_hash(&code(1, 9)), shape_hash(&code(2, 9)), "another immutable, the same shape");
+        assert_ne!(shape_hash(&code(1, 9)), shape_hash(&code(1, 8)), "another constant is another code");
+        assert_ne!(shape_hash(&code(1, 9)), keccak256(code(1, 9)));
+        // An opcode byte inside an immediate is not an opcode; a truncated PUSH at the end is fine.
+        assert_ne!(shape_hash(&[0x60, 0x7f, 0x00]), shape_hash(&[0x60, 0x7e, 0x00]));
+        assert_eq!(shape_hash(&[0x7f, 0x01]), shape_hash(&[0x7f, 0x02]));
     }
 }

@@ -87,8 +87,12 @@ impl Trader {
     async fn on_pending(&self, p: &PositionRow, tx: &PendingTx) -> Result<(), TradeError> {
         let Some(venue) = self.venues.get(&p.chain) else { return Ok(()) };
         let size = amount(&p.size);
-        let (before, after) =
-            tokio::try_join!(venue.check_sell(p, size, self.mode), venue.check_sell_after(p, size, self.mode, tx))?;
+        // Urgent work (the sale ahead must be sent before the rug's block), up to the verdict:
+        // waiting for the sale to settle is not.
+        let (before, after) = crate::sandbox::priority::urgently(async {
+            tokio::try_join!(venue.check_sell(p, size, self.mode), venue.check_sell_after(p, size, self.mode, tx))
+        })
+        .await?;
         let harm = strategy::front_run_reason(&before, &after, self.cfg.evm.front_run_drop_bps);
         tracing::debug!(position = p.id, tx = %tx.hash, ?before, ?after, ?harm, "judged a pending transaction");
         let mut trade_id = None;

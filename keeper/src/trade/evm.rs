@@ -268,8 +268,9 @@ impl EvmTrader {
         let who = if self.address == Address::ZERO { Wallets::default().buyer } else { self.address };
         let (chain_id, native) = (self.chain_id, venue.quote == self.weth);
         let first = pending.and_then(|t| Some((t.from, t.to?, t.input.clone(), t.value)));
+        let lane = crate::sandbox::priority::current();
         let sim = tokio::task::spawn_blocking(move || -> Result<Option<Simulated>, String> {
-            let mut sb = Sandbox::new(state, chain_id, timestamp);
+            let mut sb = Sandbox::new(state, chain_id, timestamp).in_lane(lane);
             let mut load = vec![venue.token, venue.pair, venue.router, venue.quote, who];
             load.extend(first.iter().flat_map(|(from, to, ..)| [*from, *to]));
             let _ = sb.prefetch(&load);
@@ -518,12 +519,15 @@ impl EvmTrader {
                 return Ok(Outcome::Failed { tx_id: None, error: e });
             }
         }
-        req.gas = match (after, self.estimate(&req).await) {
-            // Before the launch lands the pair has no liquidity and the estimate reverts: the
-            // sandbox ran the buy after the launch when the token was scored.
-            (Some(_), _) => self.cfg.launch_buy_gas,
-            (None, Ok(g)) => g,
-            (None, Err(e)) => return Ok(Outcome::Failed { tx_id: None, error: format!("would revert: {e}") }),
+        req.gas = match after {
+            // Before the launch lands the pair has no liquidity and an estimate would revert (and
+            // cost a round trip on the buy's path): the sandbox ran the buy after the launch when
+            // the token was scored.
+            Some(_) => self.cfg.launch_buy_gas,
+            None => match self.estimate(&req).await {
+                Ok(g) => g,
+                Err(e) => return Ok(Outcome::Failed { tx_id: None, error: format!("would revert: {e}") }),
+            },
         };
         let mut next = self.nonce.lock().await;
         let nonce = self.next_nonce(&next).await?;

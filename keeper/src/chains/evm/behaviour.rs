@@ -510,7 +510,29 @@ pub fn measure(sb: &Sandbox, p: &Probe) -> Behaviour {
     let mut base = sb.clone();
     base.watch(v.token);
 
-    // Round trips: a small one (the report's main measurement) and a large one.
+    // Round trips: a small one (the report's main measurement) and a large one. The large one
+    // runs on a second thread, beside the small one and the privilege search after it (a fork
+    // with its own transaction count: the search's budget counts the search alone).
+    let large = base.fork();
+    let (large_in, wallets) = (p.large_in, p.wallets);
+    std::thread::scope(|scope| {
+        let large = scope.spawn(move || {
+            let mut large = large;
+            round_trip(&mut large, &v, &wallets, large_in).ok().map(|(t, _)| t)
+        });
+        small_and_search(&base, p, &mut out);
+        out.large = large.join().unwrap_or_default();
+    });
+    out.search.micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    out.state_reads = sb.reads();
+    out.state_round_trips = sb.round_trips();
+    out
+}
+
+/// The small round trip, its path facts, and the privilege search on the state where we hold
+/// the small buy.
+fn small_and_search(base: &Sandbox, p: &Probe, out: &mut Behaviour) {
+    let v = p.venue;
     let mut after_small = base.clone();
     match round_trip(&mut after_small, &v, &p.wallets, p.small_in) {
         Ok((t, traces)) => {
@@ -523,8 +545,6 @@ pub fn measure(sb: &Sandbox, p: &Probe) -> Behaviour {
         }
         Err(e) => out.probe_error = Some(e),
     }
-    let mut large = base.clone();
-    out.large = round_trip(&mut large, &v, &p.wallets, p.large_in).ok().map(|(t, _)| t);
 
     // The privilege search runs on the state where we hold the small buy.
     if let Some(small) = out.small.clone().filter(|t| t.buy_ok && !t.bought.is_zero()) {
@@ -538,13 +558,9 @@ pub fn measure(sb: &Sandbox, p: &Probe) -> Behaviour {
             .unwrap_or(false);
         if bought {
             held.advance(1);
-            search(&mut held, p, &small, &mut out);
+            search(&mut held, p, &small, out);
         }
     }
-    out.search.micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    out.state_reads = sb.reads();
-    out.state_round_trips = sb.round_trips();
-    out
 }
 
 /// Reads the path facts from the small round trip's transfer and sell traces.

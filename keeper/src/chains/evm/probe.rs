@@ -116,6 +116,32 @@ struct LaunchView {
     lp: Vec<(Address, U256)>,
 }
 
+/// What [`EvmRiskEngine::chain_reads`] read from the node (`None`: the call failed or reverted,
+/// or a pending launch provides it).
+struct ChainReads {
+    code: Bytes,
+    /// The EIP-1967 implementation, when the token is such a proxy, and its code.
+    implementation: Option<Address>,
+    impl_code: Bytes,
+    owner: Option<Address>,
+    reserves: Option<(U256, U256)>,
+    token0: Option<Address>,
+    token1: Option<Address>,
+    lp_total: Option<U256>,
+    lp_logs: Vec<Log>,
+    holder_logs: Vec<Log>,
+    /// The sender of the pool's creating transaction.
+    sender: Option<Address>,
+    supply: Option<U256>,
+    /// The measured block's timestamp (0 after a launch: the sandbox has its own).
+    timestamp: u64,
+    name: Option<String>,
+    symbol: Option<String>,
+    decimals: Option<u8>,
+    /// The reserves at the pool's creation block.
+    initial: Option<(U256, U256)>,
+}
+
 /// A view call in the sandbox, decoded (`None` when it reverts or returns something else).
 fn view_call<C: alloy::sol_types::SolCall>(sb: &mut Sandbox, to: Address, call: C) -> Option<C::Return> {
     let o = sb.call(Address::ZERO, to, call.abi_encode().into()).ok()?;
@@ -333,26 +359,48 @@ impl EvmRiskEngine {
         &self,
         launch: &PendingLaunch,
     ) -> Result<Option<(PoolRef, Assessment, u64, TokenMeta, (U256, U256))>, alloy::transports::TransportError> {
+        let started = Instant::now();
         let http = &self.http;
         let (block, timestamp) = self.latest().await?;
         let sandbox = Sandbox::new(RpcState::new(http.clone(), block, self.memory.clone()), self.chain_id, timestamp);
         let (l, weth) = (launch.clone(), self.wrapped_native);
-        let view = tokio::task::spawn_blocking(move || simulate_launch(sandbox, &l, weth))
-            .await
-            .map_err(|e| {
-                alloy::transports::TransportErrorKind::custom_str(&format!("launch simulation panicked: {e}"))
-            })?
-            .map_err(|e| alloy::transports::TransportErrorKind::custom_str(&format!("launch simulation: {e}")))?;
-        let Some(view) = view else { return Ok(None) };
-        let token_first = view.token0 == launch.token;
-        let reserves = if token_first { view.reserves } else { (view.reserves.1, view.reserves.0) };
-        let p = PoolRef {
-            pool: view.pair,
+        let simulated = async {
+            let since = Instant::now();
+            let view = match tokio::task::spawn_blocking(move || simulate_launch(sandbox, &l, weth)).await {
+                Ok(v) => {
+                    v.map_err(|e| alloy::transports::TransportErrorKind::custom_str(&format!("launch simulation: {e}")))
+                }
+                Err(e) => {
+                    Err(alloy::transports::TransportErrorKind::custom_str(&format!("launch simulation panicked: {e}")))
+                }
+            };
+            (view, since.elapsed())
+        };
+        // The token's reads do not depend on the pair the launch creates: made meanwhile.
+        let mut p = PoolRef {
+            pool: Address::ZERO,
             base_token: launch.token,
             created_block: block + 1,
             created_tx: Some(launch.tx.hash),
         };
-        let (facts, measured, meta) = self.measure_at(&p, block, Some(view)).await?;
+        let reads = async {
+            let since = Instant::now();
+            (self.chain_reads(&p, block, true).await, since.elapsed())
+        };
+        let ((view, simulated), (reads, read)) = tokio::join!(simulated, reads);
+        let Some(view) = view? else { return Ok(None) };
+        let reads = reads?;
+        let token_first = view.token0 == launch.token;
+        let reserves = if token_first { view.reserves } else { (view.reserves.1, view.reserves.0) };
+        p.pool = view.pair;
+        let before_probes = started.elapsed();
+        let (launch_reads, launch_trips) = (view.sandbox.reads(), view.sandbox.round_trips());
+        let (facts, measured, meta) = self.measure_with(&p, block, reads, Some(view), started).await;
+        tracing::debug!(token = %launch.token, tx = %launch.tx.hash,
+            launch_us = simulated.as_micros(), reads_us = read.as_micros(), before_probes_us = before_probes.as_micros(),
+            probes_us = facts.behaviour.search.micros, total_us = started.elapsed().as_micros(),
+            launch_reads, launch_trips, reads = facts.behaviour.state_reads, trips = facts.behaviour.state_round_trips,
+            "pending launch measured");
         Ok(Some((p, assess(&facts, &self.policy), measured + 1, meta, reserves)))
     }
 
@@ -407,6 +455,138 @@ impl EvmRiskEngine {
         self.measure_at(p, block, None).await
     }
 
+    /// The chain reads a measurement makes at `block`, all at once: the token's code, proxy
+    /// slot and implementation code, transfer logs and metadata, and, unless a pending launch
+    /// provides them (`launched`: the pair does not exist yet), the pair's reserves, tokens, LP
+    /// supply and transfer logs, the token's owner and supply, the pool's creator and its first
+    /// reserves. A launch's reads do not depend on the pair: they run while the launch is
+    /// simulated.
+    async fn chain_reads(
+        &self,
+        p: &PoolRef,
+        block: u64,
+        launched: bool,
+    ) -> Result<ChainReads, alloy::transports::TransportError> {
+        let http = &self.http;
+        let token = IERC20::new(p.base_token, http);
+        let pair = IUniswapV2Pair::new(p.pool, http);
+        let at = BlockId::number(block);
+        let transfer_logs = |address: Address| {
+            let filter = Filter::new().address(address).event_signature(IERC20::Transfer::SIGNATURE_HASH);
+            let from = p.created_block.saturating_sub(self.lookback);
+            async move { get_logs_adaptive(http, &filter, from, block, self.lookback.max(1)).await }
+        };
+        let (mined, pair) = (!launched, &pair);
+        let implementation = async {
+            let slot = http.get_storage_at(p.base_token, EIP1967_IMPLEMENTATION_SLOT.into()).block_id(at).await?;
+            let i = Address::from_word(B256::from(slot));
+            let code = match i != Address::ZERO {
+                true => http.get_code_at(i).block_id(at).await?,
+                false => Bytes::new(),
+            };
+            Ok::<_, alloy::transports::TransportError>(((i != Address::ZERO).then_some(i), code))
+        };
+        let reserves_at = |at: BlockId| async move {
+            match mined {
+                true => pair
+                    .getReserves()
+                    .block(at)
+                    .call()
+                    .await
+                    .ok()
+                    .map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
+                false => None,
+            }
+        };
+        let (code, implementation, owner, reserves, token0, token1, lp_total, lp_logs, holder_logs, sender, supply) = tokio::join!(
+            http.get_code_at(p.base_token).block_id(at),
+            implementation,
+            async {
+                if mined {
+                    token.owner().block(at).call().await.ok()
+                } else {
+                    None
+                }
+            },
+            reserves_at(at),
+            async {
+                if mined {
+                    pair.token0().block(at).call().await.ok()
+                } else {
+                    None
+                }
+            },
+            async {
+                if mined {
+                    pair.token1().block(at).call().await.ok()
+                } else {
+                    None
+                }
+            },
+            async {
+                if mined {
+                    pair.totalSupply().block(at).call().await.ok()
+                } else {
+                    None
+                }
+            },
+            async {
+                if mined {
+                    transfer_logs(p.pool).await
+                } else {
+                    Ok(Vec::new())
+                }
+            },
+            transfer_logs(p.base_token),
+            async {
+                match (mined, p.created_tx) {
+                    (true, Some(h)) => http.get_transaction_by_hash(h).await.ok().flatten().map(|t| t.inner.signer()),
+                    _ => None,
+                }
+            },
+            async {
+                if mined {
+                    token.totalSupply().block(at).call().await.ok()
+                } else {
+                    None
+                }
+            },
+        );
+        let (name, symbol, decimals, initial, header) = tokio::join!(
+            async { token.name().call().await.ok() },
+            async { token.symbol().call().await.ok() },
+            async { token.decimals().call().await.ok() },
+            reserves_at(BlockId::number(p.created_block)),
+            async {
+                if mined {
+                    http.get_block_by_number(block.into()).await.map(|b| b.map(|b| b.header.timestamp))
+                } else {
+                    Ok(None)
+                }
+            },
+        );
+        let (implementation, impl_code) = implementation?;
+        Ok(ChainReads {
+            code: code?,
+            implementation,
+            impl_code,
+            owner,
+            reserves,
+            token0,
+            token1,
+            lp_total,
+            lp_logs: lp_logs?,
+            holder_logs: holder_logs?,
+            sender,
+            supply,
+            timestamp: header?.unwrap_or_default(),
+            name,
+            symbol,
+            decimals,
+            initial,
+        })
+    }
+
     /// Measures the pool at `block`, or, with `launch`, on the state a pending launch would leave
     /// on top of it: the pair's reserves, LP supply and LP holders, the token's owner, supply and
     /// largest balances, and every sandbox probe, are read after the launch.
@@ -417,42 +597,42 @@ impl EvmRiskEngine {
         launch: Option<LaunchView>,
     ) -> Result<(EvmFacts, u64, TokenMeta), alloy::transports::TransportError> {
         let started = Instant::now();
+        let reads = self.chain_reads(p, block, launch.is_some()).await?;
+        Ok(self.measure_with(p, block, reads, launch, started).await)
+    }
+
+    /// [`Self::measure_at`] with its chain reads made: the sandbox's probes and privilege search
+    /// start at once, while the LP holders are classified, the largest holders are read after a
+    /// launch, and the callers' nonces are read.
+    async fn measure_with(
+        &self,
+        p: &PoolRef,
+        block: u64,
+        reads: ChainReads,
+        launch: Option<LaunchView>,
+        started: Instant,
+    ) -> (EvmFacts, u64, TokenMeta) {
         let http = &self.http;
-        let token = IERC20::new(p.base_token, http);
-        let pair = IUniswapV2Pair::new(p.pool, http);
         let at = BlockId::number(block);
-        let transfer_logs = |address: Address| {
-            let filter = Filter::new().address(address).event_signature(IERC20::Transfer::SIGNATURE_HASH);
-            let from = p.created_block.saturating_sub(self.lookback);
-            async move { get_logs_adaptive(http, &filter, from, block, self.lookback.max(1)).await }
-        };
-        let (code, slot, owner, reserves, token0, token1, lp_total, lp_logs, holder_logs, sender, supply, header) = tokio::join!(
-            http.get_code_at(p.base_token).block_id(at),
-            http.get_storage_at(p.base_token, EIP1967_IMPLEMENTATION_SLOT.into()).block_id(at),
-            async { token.owner().block(at).call().await.ok() },
-            async { pair.getReserves().block(at).call().await.ok() },
-            async { pair.token0().block(at).call().await.ok() },
-            async { pair.token1().block(at).call().await.ok() },
-            async { pair.totalSupply().block(at).call().await.ok() },
-            transfer_logs(p.pool),
-            transfer_logs(p.base_token),
-            async {
-                match p.created_tx {
-                    Some(h) => http.get_transaction_by_hash(h).await.ok().flatten().map(|t| t.inner.signer()),
-                    None => None,
-                }
-            },
-            async { token.totalSupply().block(at).call().await.ok() },
-            http.get_block_by_number(block.into()),
-        );
-        let (name, symbol, decimals, initial) = tokio::join!(
-            async { token.name().call().await.ok() },
-            async { token.symbol().call().await.ok() },
-            async { token.decimals().call().await.ok() },
-            async { pair.getReserves().block(BlockId::number(p.created_block)).call().await.ok() },
-        );
-        let code = code?;
-        let timestamp = header?.map(|b| b.header.timestamp).unwrap_or_default();
+        let ChainReads {
+            code,
+            implementation: proxy_implementation,
+            impl_code,
+            owner,
+            reserves,
+            token0,
+            token1,
+            lp_total,
+            lp_logs,
+            holder_logs,
+            sender,
+            supply,
+            timestamp,
+            name,
+            symbol,
+            decimals,
+            initial,
+        } = reads;
         // After a pending launch, what the launch changes is read from the sandbox instead.
         let (owner, reserves, token0, token1, lp_total, supply, sender) = match &launch {
             Some(l) => (
@@ -464,21 +644,7 @@ impl EvmRiskEngine {
                 Some(l.supply),
                 l.from.or(sender),
             ),
-            None => (
-                owner,
-                reserves.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
-                token0,
-                token1,
-                lp_total,
-                supply,
-                sender,
-            ),
-        };
-        let implementation = Address::from_word(B256::from(slot?));
-        let proxy_implementation = (implementation != Address::ZERO).then_some(implementation);
-        let impl_code: Bytes = match proxy_implementation {
-            Some(i) => http.get_code_at(i).block_id(at).await?,
-            None => Bytes::new(),
+            None => (owner, reserves, token0, token1, lp_total, supply, sender),
         };
         let capabilities = capabilities(&[&code, &impl_code]);
 
@@ -499,13 +665,11 @@ impl EvmRiskEngine {
             _ => U256::ZERO,
         };
         let native_reserve = if quote == Some(self.wrapped_native) { quote_reserve } else { U256::ZERO };
-        let lp_logs = lp_logs?;
         let mut lp_balances = balances_from_transfers(&lp_logs);
         if let Some(l) = &launch {
             lp_balances.extend(l.lp.iter().copied());
         }
         let lp_burned = lp_balances.iter().filter(|(a, _)| is_burn_address(**a)).map(|(_, b)| *b).sum();
-        let holder_logs = holder_logs?;
         let first_mint = holder_logs.iter().find_map(|l| {
             let t = l.log_decode::<IERC20::Transfer>().ok()?.inner.data;
             (t.from == Address::ZERO).then_some(t.to)
@@ -514,18 +678,18 @@ impl EvmRiskEngine {
             [sender, owner, first_mint].into_iter().flatten().filter(|a| !is_burn_address(*a)).collect();
         linked.sort();
         linked.dedup();
-        let lp_holders = self.lp_holders(&lp_balances, p.pool, &linked, at).await;
         let mut holders: Vec<(Address, U256)> = balances_from_transfers(&holder_logs)
             .into_iter()
             .filter(|(a, b)| !b.is_zero() && !is_burn_address(*a) && *a != p.pool)
             .collect();
         holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        if let Some(l) = &launch {
+        let top_holders = async {
+            let Some(l) = &launch else { return holders };
             // The launch moves the launcher's tokens into the pair: the largest holders' balances
             // are read again after it.
             holders.truncate(self.policy.top_holders_count.saturating_mul(2).max(8));
             let (sandbox, token, pool) = (l.sandbox.clone(), p.base_token, p.pool);
-            holders = tokio::task::spawn_blocking(move || {
+            let mut holders = tokio::task::spawn_blocking(move || {
                 let mut sb = sandbox;
                 holders
                     .into_iter()
@@ -536,8 +700,8 @@ impl EvmRiskEngine {
             .await
             .unwrap_or_default();
             holders.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        }
-        holders.truncate(self.policy.top_holders_count);
+            holders
+        };
         let total_supply = supply.unwrap_or_default();
 
         let behaviour = async {
@@ -599,7 +763,13 @@ impl EvmRiskEngine {
                     .map(|a| async move { http.get_transaction_count(a).block_id(at).await.ok().map(|n| (a, n)) }),
             )
         };
-        let (behaviour, mut nonces) = tokio::join!(behaviour, nonces_of(linked.clone()));
+        let (behaviour, mut nonces, lp_holders, mut holders) = tokio::join!(
+            behaviour,
+            nonces_of(linked.clone()),
+            self.lp_holders(&lp_balances, p.pool, &linked, at),
+            top_holders
+        );
+        holders.truncate(self.policy.top_holders_count);
         let found: Vec<Address> = behaviour.callers.iter().map(|(_, a)| *a).filter(|a| !linked.contains(a)).collect();
         nonces.extend(nonces_of(found).await);
         let mut lp_largest: Vec<(Address, U256)> = lp_holders.iter().take(3).map(|h| (h.address, h.amount)).collect();
@@ -636,14 +806,14 @@ impl EvmRiskEngine {
             total_supply,
             initial_reserves: match &launch {
                 Some(l) => Some(l.reserves),
-                None => initial.map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
+                None => initial,
             },
             reserves: current,
             creator: sender,
             watch,
         };
         metrics::histogram!("keeper_risk_measure_seconds", "kind" => "evm").record(started.elapsed().as_secs_f64());
-        Ok((facts, block, meta))
+        (facts, block, meta)
     }
 }
 
