@@ -142,6 +142,15 @@ struct ChainReads {
     initial: Option<(U256, U256)>,
 }
 
+/// `f`'s value when `yes`; `None` without polling it (so without its request) otherwise.
+async fn only_if<T>(yes: bool, f: impl std::future::Future<Output = Option<T>>) -> Option<T> {
+    if yes {
+        f.await
+    } else {
+        None
+    }
+}
+
 /// A view call in the sandbox, decoded (`None` when it reverts or returns something else).
 fn view_call<C: alloy::sol_types::SolCall>(sb: &mut Sandbox, to: Address, call: C) -> Option<C::Return> {
     let o = sb.call(Address::ZERO, to, call.abi_encode().into()).ok()?;
@@ -486,55 +495,25 @@ impl EvmRiskEngine {
             };
             Ok::<_, alloy::transports::TransportError>(((i != Address::ZERO).then_some(i), code))
         };
-        let reserves_at = |at: BlockId| async move {
-            match mined {
-                true => pair
-                    .getReserves()
-                    .block(at)
-                    .call()
-                    .await
-                    .ok()
-                    .map(|r| (U256::from(r.reserve0), U256::from(r.reserve1))),
-                false => None,
-            }
+        // What a pending launch provides is not read (a future not awaited sends nothing).
+        let reserves_at = |at: BlockId| {
+            only_if(mined, async move {
+                let r = pair.getReserves().block(at).call().await.ok()?;
+                Some((U256::from(r.reserve0), U256::from(r.reserve1)))
+            })
         };
         let (code, implementation, owner, reserves, token0, token1, lp_total, lp_logs, holder_logs, sender, supply) = tokio::join!(
             http.get_code_at(p.base_token).block_id(at),
             implementation,
-            async {
-                if mined {
-                    token.owner().block(at).call().await.ok()
-                } else {
-                    None
-                }
-            },
+            only_if(mined, async { token.owner().block(at).call().await.ok() }),
             reserves_at(at),
+            only_if(mined, async { pair.token0().block(at).call().await.ok() }),
+            only_if(mined, async { pair.token1().block(at).call().await.ok() }),
+            only_if(mined, async { pair.totalSupply().block(at).call().await.ok() }),
             async {
-                if mined {
-                    pair.token0().block(at).call().await.ok()
-                } else {
-                    None
-                }
-            },
-            async {
-                if mined {
-                    pair.token1().block(at).call().await.ok()
-                } else {
-                    None
-                }
-            },
-            async {
-                if mined {
-                    pair.totalSupply().block(at).call().await.ok()
-                } else {
-                    None
-                }
-            },
-            async {
-                if mined {
-                    transfer_logs(p.pool).await
-                } else {
-                    Ok(Vec::new())
+                match mined {
+                    true => transfer_logs(p.pool).await,
+                    false => Ok(Vec::new()),
                 }
             },
             transfer_logs(p.base_token),
@@ -544,13 +523,7 @@ impl EvmRiskEngine {
                     _ => None,
                 }
             },
-            async {
-                if mined {
-                    token.totalSupply().block(at).call().await.ok()
-                } else {
-                    None
-                }
-            },
+            only_if(mined, async { token.totalSupply().block(at).call().await.ok() }),
         );
         let (name, symbol, decimals, initial, header) = tokio::join!(
             async { token.name().call().await.ok() },
